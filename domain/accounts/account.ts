@@ -1,0 +1,81 @@
+/** The account (客户): a company or person we sell to. Its shape, input rules and keys. */
+import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
+import type { RecordSpec, StoredRecord } from '#domain/records.ts';
+import { accountCollection, nameKey, ownerPartition, rank, teamPartition, typePartition } from '#domain/table/keys.ts';
+import { poolListPartition } from '#domain/pool/keys.ts';
+
+export const TIERS = ['A', 'B', 'C', 'D'] as const;
+export const LIFECYCLE_STAGES = ['prospect', 'customer', 'churned'] as const;
+
+const fields = {
+  name: f.name,
+  // A domain, host or URL: stored as its registrable domain (accounts.ts `withRegistrableDomain`).
+  domain: z.optional(f.text(1, 253)),
+  email: z.optional(f.email),
+  phone: z.optional(f.phone),
+  industry: z.optional(f.shortText),
+  tier: z.optional(z.enum(TIERS)),
+  lifecycleStage: z._default(z.enum(LIFECYCLE_STAGES), 'prospect'),
+  tags: z._default(f.tags, []),
+  address: z.optional(f.text(1, 1000)),
+  description: z.optional(f.freeText),
+  ownerId: z.optional(f.id),
+};
+
+export const accountCreate = z.strictObject(fields);
+export const accountPatch = f.patchOf(fields, ['domain', 'email', 'phone', 'industry', 'tier', 'address', 'description']);
+export type AccountCreate = z.infer<typeof accountCreate>;
+export type AccountPatch = z.infer<typeof accountPatch>;
+
+export interface Account extends StoredRecord {
+  name: string;
+  domain?: string;
+  email?: string;
+  phone?: string;
+  industry?: string;
+  tier?: (typeof TIERS)[number];
+  lifecycleStage: (typeof LIFECYCLE_STAGES)[number];
+  tags: string[];
+  address?: string;
+  description?: string;
+  poolStatus: 'owned' | 'pool';
+  lastFollowUpAt: string | null;
+  ownerSince: string | null;
+  createdBy: string;
+  // The public pool (domain/pool/): set by claims, releases and locks, never by a body.
+  /** Locked by its owner (or the owner's manager): exempt from release, counted toward `maxLockedPerRep`. */
+  locked?: boolean;
+  /** Who owned it before (kept when it goes to the pool). */
+  prevOwnerId?: string | null;
+  /** When it went to the pool (null while owned): the pool lists longest-in-the-pool first. */
+  releasedAt?: string | null;
+  /** Internal, never shown: recent owners and when it left them, for `reclaimCooldownDays`. */
+  formerOwners?: { userId: string; leftAt: string }[];
+  /** Kept exact by the opportunities context: open / won opportunities of the account (exemption, `not_won`). */
+  openOpportunityCount?: number;
+  wonOpportunityCount?: number;
+}
+
+export const accountSpec: RecordSpec<Account> = {
+  type: 'ACCOUNT',
+  noun: 'account',
+  readableAs: 'customer',
+  events: { created: 'account.created', updated: 'account.updated', deleted: 'account.deleted' },
+  indexKeys: (tenantId, a) => {
+    const sort = `${nameKey(a.name)}#${a.id}`;
+    return {
+      nameKey: nameKey(a.name),
+      parentPk: accountCollection(tenantId, a.id),
+      parentSk: `${rank.ACCOUNT}#ACCOUNT`,
+      // An owned account in its owner's partition; a pool account in the tenant's pool partition,
+      // longest in the pool first (domain/pool/keys.ts).
+      ownerPk: a.ownerId ? ownerPartition(tenantId, 'ACCOUNT', a.ownerId) : a.poolStatus === 'pool' ? poolListPartition(tenantId) : undefined,
+      ownerSk: a.ownerId ? sort : a.poolStatus === 'pool' ? `${a.releasedAt ?? a.updatedAt}#${a.id}` : undefined,
+      teamPk: a.ownerTeamId ? teamPartition(tenantId, 'ACCOUNT', a.ownerTeamId) : undefined,
+      teamSk: a.ownerTeamId ? sort : undefined,
+      typePk: typePartition(tenantId, 'ACCOUNT'),
+      typeSk: sort,
+    };
+  },
+};

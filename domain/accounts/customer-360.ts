@@ -1,0 +1,92 @@
+/**
+ * Customer 360 (API.md §5): the account with its contacts, open tasks and newest
+ * activities, read as ONE Query of the account's collection in `byParent`. The sort
+ * key ranks (keys.ts `rank`) put the account first, then each child kind, activities
+ * newest first, and stop before closed items, so done tasks never cost a read.
+ */
+import type { UseCaseContext } from '#domain/context.ts';
+import { notFound } from '#domain/errors.ts';
+import { publicView, readable, fromItem } from '#domain/records.ts';
+import { accountCollection, rank } from '#domain/table/keys.ts';
+import { queryAll } from '#domain/table/query.ts';
+import { accountSpec, type Account } from '#domain/accounts/account.ts';
+import { mayOpenAccount } from '#domain/pool/pool.ts';
+import { presentAccount, redactsPoolContacts } from '#domain/pool/view.ts';
+import { orderViewOfItem } from '#domain/sales/order.ts';
+import { quoteViewOfItem } from '#domain/sales/quote.ts';
+import { canReadOpportunity, opportunityOf, opportunityView } from '#domain/sales/opportunity.ts';
+
+export const NEWEST_ACTIVITIES = 50;
+
+export interface Customer360 {
+  account: Account;
+  contacts: unknown[];
+  opportunities: unknown[];
+  activities: unknown[];
+  tasks: unknown[];
+  quotes: unknown[];
+  orders: unknown[];
+  tickets: unknown[];
+}
+
+const bucketOf: Record<string, keyof Omit<Customer360, 'account'>> = {
+  CONTACT: 'contacts',
+  OPPORTUNITY: 'opportunities',
+  ACTIVITY: 'activities',
+  TASK: 'tasks',
+  QUOTE: 'quotes',
+  ORDER: 'orders',
+  TICKET: 'tickets',
+};
+
+/** Kinds stored in another shape than clients see (money in integer minor units): their view. */
+const viewOf: Record<string, (item: Record<string, unknown>) => unknown> = {
+  QUOTE: quoteViewOfItem,
+  ORDER: orderViewOfItem,
+};
+
+/** Kinds only sales roles see (API.md §4: support and marketers get 403 on them): left empty for the others. */
+const salesOnly = new Set(['QUOTE', 'ORDER', 'OPPORTUNITY']);
+
+export async function customer360(ctx: UseCaseContext, accountId: string): Promise<Customer360> {
+  const items = await queryAll({
+    index: 'byParent',
+    pk: accountCollection(ctx.identity.tenantId, accountId),
+    sk: { lessThan: rank.CLOSED },
+  }, (read) => read.filter((i) => i.entityType === 'ACTIVITY').length >= NEWEST_ACTIVITIES);
+  const accountItem = items.find((i) => i.entityType === 'ACCOUNT');
+  if (!accountItem) throw notFound('account');
+  const account = { ...fromItem<Account>(accountItem), ownerTeamId: (accountItem.ownerTeamId as string | undefined) ?? null };
+  // Any pool account may be opened; reps and managers see it without contacts until they claim it (API.md §6).
+  if (!mayOpenAccount(ctx, account)) throw notFound('account');
+  const hideContacts = account.poolStatus === 'pool' && redactsPoolContacts(ctx.identity);
+
+  const view: Customer360 = {
+    account: await presentAccount(ctx, account),
+    contacts: [],
+    opportunities: [],
+    activities: [],
+    tasks: [],
+    quotes: [],
+    orders: [],
+    tickets: [],
+  };
+  const salesRole = ['admin', 'manager', 'rep'].includes(ctx.identity.role);
+  for (const item of items) {
+    const type = item.entityType as string;
+    const bucket = bucketOf[type];
+    if (!bucket) continue;
+    if (bucket === 'activities' && view.activities.length >= NEWEST_ACTIVITIES) continue;
+    if (bucket === 'contacts' && hideContacts) continue;
+    if (salesOnly.has(type) && !salesRole) continue;
+    if (type === 'OPPORTUNITY') {
+      // Each as GET /v1/opportunities/{id} would show it (owner, team, admin; `stalled` derived now).
+      const o = opportunityOf(item);
+      if (canReadOpportunity(ctx.identity, o)) view.opportunities.push(opportunityView(o, ctx.now));
+      continue;
+    }
+    const toView = viewOf[type];
+    view[bucket].push(toView ? toView(item) : publicView(fromItem(item)));
+  }
+  return view;
+}

@@ -1,0 +1,38 @@
+/**
+ * Field rules shared by every resource (API.md §3): trimmed, non-empty, bounded.
+ * Schemas use zod's tree-shakable "mini" build: the classic build put 440 KB into
+ * every Lambda bundle (see bench/README.md).
+ */
+import * as z from 'zod/mini';
+
+/** A trimmed string of `min`..`max` characters. */
+export const text = (min: number, max: number) => z.string().check(z.trim(), z.minLength(min), z.maxLength(max));
+
+export const name = text(1, 200);
+export const shortText = text(1, 200);
+export const freeText = text(0, 10_000);
+export const id = text(1, 128).check(z.regex(/^[A-Za-z0-9_.@-]+$/, 'not a valid id'));
+export const email = z.pipe(z.string().check(z.trim(), z.maxLength(254), z.email()), z.transform((s: string) => s.toLowerCase()));
+export const phone = text(3, 40).check(z.regex(/^[+\d][\d\s().-]*$/, 'not a phone number'));
+export const tag = text(1, 50);
+export const tags = z.pipe(z.array(tag).check(z.maxLength(100)), z.transform((t: string[]) => [...new Set(t)]));
+export const timestamp = z.pipe(z.iso.datetime({ offset: true }), z.transform((s: string) => new Date(s).toISOString()));
+export const date = z.iso.date();
+
+/** Query-string integer, e.g. `limit`. */
+export const queryInt = (min: number, max: number) => z.pipe(z.coerce.number(), z.int().check(z.minimum(min), z.maximum(max)));
+
+type Unwrapped<T> = T extends z.ZodMiniOptional<infer I> ? I : T extends z.ZodMiniDefault<infer I> ? I : T;
+type PatchShape<S extends Record<string, z.ZodMiniType>, C extends keyof S> = {
+  [K in keyof S]: K extends C ? z.ZodMiniOptional<z.ZodMiniNullable<Unwrapped<S[K]>>> : z.ZodMiniOptional<Unwrapped<S[K]>>;
+};
+
+/** For PATCH: every field optional, and the optional ones (`clearable`) also accept null, which clears them. */
+export function patchOf<S extends Record<string, z.ZodMiniType>, C extends keyof S>(shape: S, clearable: C[]) {
+  const out: Record<string, z.ZodMiniType> = {};
+  for (const [k, v] of Object.entries(shape)) {
+    const base = v instanceof z.ZodMiniOptional || v instanceof z.ZodMiniDefault ? (v.def.innerType as z.ZodMiniType) : v;
+    out[k] = clearable.includes(k as C) ? z.optional(z.nullable(base)) : z.optional(base);
+  }
+  return z.strictObject(out as unknown as PatchShape<S, C>);
+}

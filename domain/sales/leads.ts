@@ -1,0 +1,196 @@
+/** Lead use cases: create, open, change, delete, list. Conversion is in conversion.ts. */
+import type { UseCaseContext } from '#domain/context.ts';
+import { requireDirectoryUser } from '#domain/directory/users.ts';
+import { conflict, forbidden, notFound, validationFailed } from '#domain/errors.ts';
+import { canAssignTo, requireRole } from '#domain/identity.ts';
+import { attributeFilter, ownedListQuery } from '#domain/listing.ts';
+import type { Owner } from '#domain/ownership.ts';
+import {
+  checkIfMatch,
+  insert,
+  mergePatch,
+  nextVersion,
+  publicView,
+  remove,
+  replace,
+  retryOnVersionRace,
+  stamp,
+  unchanged,
+} from '#domain/records.ts';
+import { entityKey, nameKey } from '#domain/table/keys.ts';
+import { getItem, queryPage, type Page, type PageRequest, type QuerySpec } from '#domain/table/query.ts';
+import type { UnitOfWork } from '#domain/table/transaction.ts';
+import { normalizeCompanyName, normalizeEmail, normalizePhone } from '#domain/accounts/normalize.ts';
+import {
+  canReadLead,
+  canWriteLead,
+  duplicateKeysOf,
+  LEAD_ROLES,
+  leadFromItem,
+  leadSpec,
+  leadStatusPartition,
+  SALES_ROLES,
+  type Lead,
+  type LeadCreate,
+  type LeadPatch,
+  type LeadStatus,
+} from '#domain/sales/lead.ts';
+import { checkLeadAgainstCustomers, claimLeadGuards, rejectDuplicates, releaseLeadGuards, type LeadKeys } from '#domain/accounts/duplicates.ts';
+
+export const invalidTransition = (detail: string, extra: Record<string, unknown> = {}) =>
+  conflict('invalid_transition', detail, extra);
+
+/** A lead the caller may open, or 404 (missing, another tenant's, another rep's: all alike). */
+export async function loadLead(ctx: UseCaseContext, id: string): Promise<Lead> {
+  const item = await getItem(entityKey(ctx.identity.tenantId, 'LEAD', id));
+  if (!item) throw notFound('lead');
+  const lead = leadFromItem(item);
+  if (!canReadLead(ctx.identity, lead)) throw notFound('lead');
+  return lead;
+}
+
+/** A lead the caller may change: 404 when it may not open it, 403 when it may only read it. */
+export async function loadWritableLead(ctx: UseCaseContext, id: string): Promise<Lead> {
+  const lead = await loadLead(ctx, id);
+  if (!canWriteLead(ctx.identity, lead)) throw forbidden('Your role may read this lead but not change it.');
+  return lead;
+}
+
+/**
+ * Who a new or reassigned lead belongs to. The caller itself; or a user of the directory who
+ * works in sales (a lead is handed to someone who will call it), whom the caller may assign to:
+ * admins anyone, managers their team, and marketers any sales user (marketing hands its
+ * qualified leads to sales). Reps may not give leads away.
+ */
+export async function resolveLeadOwner(ctx: UseCaseContext, requested: string | undefined): Promise<Owner> {
+  const who = ctx.identity;
+  if (requested === undefined || requested === who.userId) return { ownerId: who.userId, ownerTeamId: who.teamId ?? null };
+  const user = await requireDirectoryUser(who.tenantId, requested, 'body.ownerId');
+  if (!(SALES_ROLES as readonly string[]).includes(user.role)) {
+    throw validationFailed([{ path: 'body.ownerId', message: 'a lead is assigned to a sales user (admin, manager or rep)' }]);
+  }
+  if (who.role !== 'marketer' && !canAssignTo(who, { userId: user.userId, teamId: user.teamId })) {
+    throw forbidden('You may assign leads only to yourself, or as a manager to your team.');
+  }
+  return { ownerId: user.userId, ownerTeamId: user.teamId };
+}
+
+export async function createLead(ctx: UseCaseContext, input: LeadCreate): Promise<Lead> {
+  // 1. Sales and marketing create leads; the owner defaults to the caller.
+  requireRole(ctx.identity, ...LEAD_ROLES);
+  const { ownerId, ...fields } = input;
+  const owner = await resolveLeadOwner(ctx, ownerId);
+  return rejectDuplicates(ctx, async () => {
+    const lead = stamp<Lead>(ctx, { ...fields, createdBy: ctx.identity.userId }, owner);
+    // 2. The lead, its `lead.created` event, and its duplicate guards (its company, email and
+    //    phone: unique among leads, and no account's or contact's) land together or not at all.
+    const uow = insert(ctx, leadSpec, lead);
+    claimLeadGuards(ctx, uow, lead.id, duplicateKeysOf(lead));
+    checkLeadAgainstCustomers(ctx, uow, duplicateKeysOf(lead));
+    return uow.commit(publicView(lead));
+  });
+}
+
+export async function getLead(ctx: UseCaseContext, id: string): Promise<Lead> {
+  requireRole(ctx.identity, ...LEAD_ROLES);
+  return publicView(await loadLead(ctx, id));
+}
+
+export async function updateLead(ctx: UseCaseContext, id: string, patch: LeadPatch, ifMatch: number | undefined): Promise<Lead> {
+  requireRole(ctx.identity, ...LEAD_ROLES);
+  return retryOnVersionRace(ifMatch, () => rejectDuplicates(ctx, async () => {
+    const before = await loadWritableLead(ctx, id);
+    checkIfMatch(before, ifMatch);
+    const { ownerId, ...fields } = patch;
+    let after = mergePatch(before, fields);
+    if (ownerId !== undefined && ownerId !== before.ownerId) {
+      // Reassignment: managers within their team, admins anyone, a marketer hands its lead to sales.
+      requireRole(ctx.identity, 'admin', 'manager', 'marketer');
+      after = { ...after, ...(await resolveLeadOwner(ctx, ownerId)) };
+    }
+    if (unchanged(before, after)) return publicView(before);
+    // A converted lead is history: it never changes again, its status least of all.
+    if (before.status === 'converted') {
+      throw invalidTransition('This lead has been converted; it can no longer be changed.', { leadStatus: 'converted' });
+    }
+    if (after.status === 'converted') {
+      throw invalidTransition('A lead becomes converted only through POST /v1/leads/{id}/convert.', { leadStatus: before.status });
+    }
+    const next = nextVersion(ctx, before, after);
+    const uow = replace(ctx, leadSpec, before, next);
+    moveLeadGuards(ctx, uow, before, next);
+    return uow.commit(publicView(next));
+  }));
+}
+
+export async function deleteLead(ctx: UseCaseContext, id: string, ifMatch: number | undefined): Promise<void> {
+  requireRole(ctx.identity, ...LEAD_ROLES);
+  await retryOnVersionRace(ifMatch, async () => {
+    const lead = await loadWritableLead(ctx, id);
+    checkIfMatch(lead, ifMatch);
+    const uow = remove(ctx, leadSpec, lead);
+    // A converted lead gave its guards up to the account and contact it became.
+    if (lead.status !== 'converted') releaseLeadGuards(ctx, uow, lead.id, duplicateKeysOf(lead));
+    await uow.commit(undefined);
+  });
+}
+
+/**
+ * A change of company, email or phone: releases the lead's guards of the values it drops,
+ * claims those it brings, and checks the new ones against accounts and contacts. Values that
+ * stay are not checked again (an account created since with a lead's email does not block
+ * an unrelated change of the lead). Values that normalize alike count as unchanged.
+ */
+function moveLeadGuards(ctx: UseCaseContext, uow: UnitOfWork, before: Lead, after: Lead): void {
+  const old = normalizedKeys(before);
+  const now = normalizedKeys(after);
+  const dropped: LeadKeys = {};
+  const added: LeadKeys = {};
+  for (const k of ['company', 'email', 'phone'] as const) {
+    if (old[k] === now[k]) continue;
+    if (before[k] !== undefined) dropped[k] = before[k];
+    if (after[k] !== undefined) added[k] = after[k];
+  }
+  releaseLeadGuards(ctx, uow, before.id, dropped);
+  claimLeadGuards(ctx, uow, before.id, added);
+  checkLeadAgainstCustomers(ctx, uow, added);
+}
+
+function normalizedKeys(l: Lead): LeadKeys {
+  return {
+    company: l.company === undefined ? undefined : normalizeCompanyName(l.company),
+    email: l.email === undefined ? undefined : normalizeEmail(l.email),
+    phone: l.phone === undefined ? undefined : normalizePhone(l.phone),
+  };
+}
+
+export interface LeadFilters {
+  ownerId?: string | undefined;
+  status?: LeadStatus | undefined;
+  q?: string | undefined;
+}
+
+/**
+ * Lists, always one Query: a tenant-wide reader (admin, marketer) filtering by status reads that
+ * status's partition; otherwise the caller's partition (own, team, or tenant) or the named
+ * owner's, in name order, with `status` as a filter within it (never across a whole tenant).
+ */
+export async function listLeads(ctx: UseCaseContext, filters: LeadFilters, page: PageRequest): Promise<Page<Lead>> {
+  const who = ctx.identity;
+  requireRole(who, ...LEAD_ROLES);
+  const tenantWide = who.role === 'admin' || who.role === 'marketer';
+  let spec: QuerySpec;
+  if (filters.status !== undefined && filters.ownerId === undefined && tenantWide) {
+    spec = {
+      index: 'byParent',
+      pk: leadStatusPartition(who.tenantId, filters.status),
+      ...(filters.q ? { sk: { beginsWith: nameKey(filters.q) } } : {}),
+    };
+  } else {
+    spec = { ...ownedListQuery(ctx, 'LEAD', filters, tenantWide), filter: attributeFilter({ status: filters.status }) };
+  }
+  return queryPage(spec, page, (item) => {
+    const lead = leadFromItem(item);
+    return canReadLead(who, lead) ? publicView(lead) : undefined;
+  });
+}

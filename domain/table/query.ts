@@ -1,0 +1,123 @@
+/** Reads: get by key, and one page of a Query with a signed cursor. */
+import { BatchGetCommand, GetCommand, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { db, tableName } from '#domain/table/client.ts';
+import { decodeCursor, encodeCursor, type CursorScope } from '#domain/table/cursor.ts';
+import { indexes, type IndexName } from '#domain/table/definition.ts';
+
+type Item = Record<string, unknown>;
+
+export async function getItem(key: { PK: string; SK: string }, consistent = true): Promise<Item | undefined> {
+  const out = await db.send(new GetCommand({ TableName: tableName(), Key: key, ConsistentRead: consistent }));
+  return out.Item;
+}
+
+export interface SortCondition {
+  beginsWith?: string;
+  lessThan?: string;
+  between?: [string, string];
+}
+
+export interface PageRequest {
+  scope: CursorScope;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface QuerySpec {
+  index?: IndexName;
+  pk: string;
+  sk?: SortCondition;
+  newestFirst?: boolean;
+  filter?: { expression: string; names?: Record<string, string>; values?: Record<string, unknown> };
+  /** Strongly consistent read (base table only; an index is always eventually consistent). */
+  consistent?: boolean;
+}
+
+export function queryInput(spec: QuerySpec): QueryCommandInput {
+  const keys = spec.index ? indexes[spec.index] : { pk: 'PK', sk: 'SK' };
+  const names: Record<string, string> = { '#pk': keys.pk, ...spec.filter?.names };
+  const values: Record<string, unknown> = { ':pk': spec.pk, ...spec.filter?.values };
+  let condition = '#pk = :pk';
+  if (spec.sk?.beginsWith !== undefined) {
+    names['#sk'] = keys.sk;
+    values[':skp'] = spec.sk.beginsWith;
+    condition += ' AND begins_with(#sk, :skp)';
+  } else if (spec.sk?.between) {
+    names['#sk'] = keys.sk;
+    values[':ska'] = spec.sk.between[0];
+    values[':skb'] = spec.sk.between[1];
+    condition += ' AND #sk BETWEEN :ska AND :skb';
+  } else if (spec.sk?.lessThan !== undefined) {
+    names['#sk'] = keys.sk;
+    values[':skl'] = spec.sk.lessThan;
+    condition += ' AND #sk < :skl';
+  }
+  return {
+    TableName: tableName(),
+    ...(spec.index ? { IndexName: spec.index } : {}),
+    KeyConditionExpression: condition,
+    ...(spec.filter ? { FilterExpression: spec.filter.expression } : {}),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    ScanIndexForward: !spec.newestFirst,
+    ...(spec.consistent && !spec.index ? { ConsistentRead: true } : {}),
+  };
+}
+
+/**
+ * One page of a Query. `keep` drops items the caller may not see (a second line of
+ * defence behind the key choice), so a page may be shorter than `limit` while more remain,
+ * which API.md allows.
+ */
+export async function queryPage<T>(spec: QuerySpec, page: PageRequest, keep: (item: Item) => T | undefined): Promise<Page<T>> {
+  const out = await db.send(
+    new QueryCommand({
+      ...queryInput(spec),
+      Limit: page.limit,
+      ...(page.cursor ? { ExclusiveStartKey: decodeCursor(page.scope, page.cursor) } : {}),
+    }),
+  );
+  const items: T[] = [];
+  for (const raw of out.Items ?? []) {
+    const kept = keep(raw);
+    if (kept !== undefined) items.push(kept);
+  }
+  return { items, nextCursor: out.LastEvaluatedKey ? encodeCursor(page.scope, out.LastEvaluatedKey) : null };
+}
+
+/**
+ * Items of a Query, page after page, until the query is exhausted or `enough` says so
+ * (a bounded read such as Customer 360 stops once it holds what it shows).
+ */
+export async function queryAll(spec: QuerySpec, enough: (items: Item[]) => boolean = (items) => items.length >= 1000): Promise<Item[]> {
+  const items: Item[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await db.send(new QueryCommand({ ...queryInput(spec), ...(start ? { ExclusiveStartKey: start } : {}) }));
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start && !enough(items));
+  return items;
+}
+
+/**
+ * Several items by key in one BatchGetItem (strongly consistent), in the order of `keys`;
+ * `undefined` where an item does not exist. At most 100 keys.
+ */
+export async function getItems(keys: { PK: string; SK: string }[]): Promise<(Item | undefined)[]> {
+  if (keys.length > 100) throw new Error(`BatchGetItem reads at most 100 keys, got ${keys.length}`);
+  const found = new Map<string, Item>();
+  let pending: Record<string, unknown>[] = keys;
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 20 * 2 ** Math.min(attempt, 6)));
+    const out = await db.send(new BatchGetCommand({ RequestItems: { [tableName()]: { Keys: pending, ConsistentRead: true } } }));
+    for (const item of out.Responses?.[tableName()] ?? []) found.set(`${item.PK}\u0000${item.SK}`, item);
+    pending = out.UnprocessedKeys?.[tableName()]?.Keys ?? [];
+  }
+  return keys.map((k) => found.get(`${k.PK}\u0000${k.SK}`));
+}

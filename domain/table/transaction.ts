@@ -1,0 +1,212 @@
+/**
+ * A unit of work: the writes of one use case, its domain events (outbox items) and,
+ * for a retried POST, the idempotency record, committed as ONE TransactWriteItems.
+ * Either the change, its events and its idempotency record all land, or none does.
+ */
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { conflict } from '#domain/errors.ts';
+import { ulid } from 'ulid';
+import type { UseCaseContext } from '#domain/context.ts';
+import { eventCatalog, type EventData, type EventType, type DomainEvent } from '#events/catalog.ts';
+import { db, tableName } from '#domain/table/client.ts';
+import { idempotencyKey, outboxDuePartition, outboxKey, outboxShard } from '#domain/table/keys.ts';
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+type Item = Record<string, unknown>;
+type Values = Record<string, unknown>;
+type Names = Record<string, string>;
+
+/** Builds the error to throw when this item's condition fails; gets the item as it is now, if any. */
+type OnConditionFailed = (current: Item | undefined) => Error;
+
+interface Condition {
+  condition: string;
+  names?: Names;
+  values?: Values;
+  onConditionFailed: OnConditionFailed;
+}
+
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+const OUTBOX_TTL_SECONDS = 14 * 24 * 60 * 60;
+
+/** Thrown when the idempotency record already exists: the request is a replay or a reuse of its key. */
+export class IdempotencyRecordExists extends Error {}
+
+export class UnitOfWork {
+  private readonly items: TransactItem[] = [];
+  private readonly failures: (OnConditionFailed | undefined)[] = [];
+  readonly events: DomainEvent[] = [];
+
+  constructor(private readonly ctx: UseCaseContext) {}
+
+  /** Items so far (the idempotency record, if any, is added by `commit`): a transaction holds at most 100. */
+  get size(): number {
+    return this.items.length;
+  }
+
+  put(item: Item, cond?: Condition): this {
+    return this.add(
+      {
+        Put: {
+          TableName: tableName(),
+          Item: item,
+          ...conditionParts(cond),
+        },
+      },
+      cond?.onConditionFailed,
+    );
+  }
+
+  update(key: Item, update: { expression: string; names?: Names; values?: Values }, cond?: Condition): this {
+    const names = { ...update.names, ...cond?.names };
+    const values = { ...update.values, ...cond?.values };
+    return this.add(
+      {
+        Update: {
+          TableName: tableName(),
+          Key: key,
+          UpdateExpression: update.expression,
+          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+          ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+          ...(cond ? { ConditionExpression: cond.condition, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } : {}),
+        },
+      },
+      cond?.onConditionFailed,
+    );
+  }
+
+  delete(key: Item, cond?: Condition): this {
+    return this.add({ Delete: { TableName: tableName(), Key: key, ...conditionParts(cond) } }, cond?.onConditionFailed);
+  }
+
+  check(key: Item, cond: Condition): this {
+    return this.add(
+      {
+        ConditionCheck: {
+          TableName: tableName(),
+          Key: key,
+          ConditionExpression: cond.condition,
+          ...(cond.names ? { ExpressionAttributeNames: cond.names } : {}),
+          ...(cond.values ? { ExpressionAttributeValues: cond.values } : {}),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+      cond.onConditionFailed,
+    );
+  }
+
+  /** Records a domain event in the outbox, in this same transaction. */
+  emit<T extends EventType>(type: T, entity: { type: string; id: string }, data: EventData<T>): this {
+    const { identity } = this.ctx;
+    const entry = eventCatalog[type];
+    const event: DomainEvent = {
+      id: ulid(this.ctx.now.getTime()),
+      type,
+      version: entry.version,
+      tenantId: identity.tenantId,
+      occurredAt: this.ctx.now.toISOString(),
+      actor: { userId: identity.userId, role: identity.role },
+      entity,
+      data: entry.data.parse(data),
+    };
+    this.events.push(event);
+    return this.put({
+      ...outboxKey(identity.tenantId, event.id),
+      tenantId: identity.tenantId,
+      entityType: 'OUTBOX',
+      event,
+      duePk: outboxDuePartition(outboxShard(event.id)),
+      dueSk: event.id,
+      expiresAt: Math.floor(this.ctx.now.getTime() / 1000) + OUTBOX_TTL_SECONDS,
+    });
+  }
+
+  /**
+   * Commits everything at once. `result` is what the caller will answer; with an
+   * Idempotency-Key it is stored with the change so a retry gets it back.
+   */
+  async commit<R>(result: R): Promise<R> {
+    const { idempotency, identity } = this.ctx;
+    if (idempotency) {
+      this.put(
+        {
+          ...idempotencyKey(identity.tenantId, identity.userId, idempotency.key),
+          tenantId: identity.tenantId,
+          entityType: 'IDEMPOTENCY',
+          requestHash: idempotency.requestHash,
+          result: JSON.stringify(result),
+          createdAt: this.ctx.now.toISOString(),
+          expiresAt: Math.floor(this.ctx.now.getTime() / 1000) + IDEMPOTENCY_TTL_SECONDS,
+        },
+        {
+          // An expired record that TTL has not deleted yet no longer holds the key.
+          condition: 'attribute_not_exists(PK) OR expiresAt < :nowSeconds',
+          values: { ':nowSeconds': Math.floor(this.ctx.now.getTime() / 1000) },
+          onConditionFailed: () => new IdempotencyRecordExists(),
+        },
+      );
+    }
+    await transactWrite(this.items, this.failures);
+    return result;
+  }
+
+  private add(item: TransactItem, onFailed: OnConditionFailed | undefined): this {
+    this.items.push(item);
+    this.failures.push(onFailed);
+    return this;
+  }
+}
+
+function conditionParts(cond: Condition | undefined) {
+  if (!cond) return {};
+  return {
+    ConditionExpression: cond.condition,
+    ...(cond.names ? { ExpressionAttributeNames: cond.names } : {}),
+    ...(cond.values ? { ExpressionAttributeValues: cond.values } : {}),
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
+
+const MAX_CONFLICT_RETRIES = 12;
+
+/**
+ * TransactWriteItems, turning a failed condition into the domain error its item asked for.
+ * A `TransactionConflict` (another transaction touching the same item at the same moment)
+ * is retried with jittered backoff: the retry then sees the winner's write and its
+ * condition decides, so races end in a clean 409 instead of a 500.
+ */
+async function transactWrite(items: TransactItem[], failures: (OnConditionFailed | undefined)[]): Promise<void> {
+  if (items.length > 100) throw new Error(`a transaction holds at most 100 items, got ${items.length}`);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await db.send(new TransactWriteCommand({ TransactItems: items }));
+      return;
+    } catch (err) {
+      if (!(err instanceof TransactionCanceledException)) throw err;
+      const reasons = err.CancellationReasons ?? [];
+      const failedAt = reasons.findIndex((r) => r.Code === 'ConditionalCheckFailed');
+      if (failedAt >= 0) {
+        const onFailed = failures[failedAt];
+        if (!onFailed) throw new Error(`unexpected condition failure on transaction item ${failedAt}`);
+        throw onFailed(unmarshallReasonItem(reasons[failedAt]?.Item));
+      }
+      const retryable = reasons.some((r) => r.Code === 'TransactionConflict' || r.Code === 'ThrottlingError');
+      if (!retryable) throw err;
+      // A hot item (a counter, a stage, an order under a burst of payments) can stay contended:
+      // the client gets a retryable 409, never a 500.
+      if (attempt >= MAX_CONFLICT_RETRIES) {
+        throw conflict('concurrent_update', 'The records this change touches are changing too fast; retry it.');
+      }
+      await sleep(Math.random() * Math.min(250, 20 * 2 ** attempt));
+    }
+  }
+}
+
+function unmarshallReasonItem(item: unknown): Item | undefined {
+  // Cancellation reasons carry raw attribute values, not document-client values.
+  return item ? unmarshall(item as Parameters<typeof unmarshall>[0]) : undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

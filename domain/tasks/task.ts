@@ -1,0 +1,62 @@
+/** The task: something someone has to do by a time, maybe about an account, contact or opportunity. */
+import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
+import type { RecordSpec, StoredRecord } from '#domain/records.ts';
+import { accountCollection, ownerPartition, rank, teamPartition, typePartition } from '#domain/table/keys.ts';
+
+export const TASK_STATUSES = ['open', 'done'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+const fields = {
+  title: f.name,
+  description: z.optional(f.freeText),
+  dueAt: f.timestamp,
+  assigneeId: z.optional(f.id),
+  status: z._default(z.enum(TASK_STATUSES), 'open'),
+  accountId: z.optional(f.id),
+  opportunityId: z.optional(f.id),
+  contactId: z.optional(f.id),
+};
+
+export const taskCreate = z.strictObject(fields);
+export const taskPatch = f.patchOf(fields, ['description', 'accountId', 'opportunityId', 'contactId']);
+export type TaskCreate = z.infer<typeof taskCreate>;
+export type TaskPatch = z.infer<typeof taskPatch>;
+
+/** `ownerId` is the assignee: visibility follows whoever has to do it (and whoever asked). */
+export interface Task extends StoredRecord {
+  title: string;
+  description?: string;
+  dueAt: string;
+  assigneeId: string;
+  status: TaskStatus;
+  completedAt?: string;
+  accountId?: string;
+  opportunityId?: string;
+  contactId?: string;
+  createdBy: string;
+}
+
+/** Status then due time: "my open tasks due before X" is one key range. */
+export const taskSort = (t: Pick<Task, 'status' | 'dueAt' | 'id'>) => `${t.status}#${t.dueAt}#${t.id}`;
+
+export const taskSpec: RecordSpec<Task> = {
+  type: 'TASK',
+  noun: 'task',
+  readableAs: 'personal',
+  events: { created: 'task.created', updated: 'task.updated', deleted: 'task.deleted' },
+  alsoVisibleTo: (who, t) => t.createdBy === who.userId,
+  indexKeys: (tenantId, t) => ({
+    parentPk: t.accountId ? accountCollection(tenantId, t.accountId) : undefined,
+    // Open tasks show in Customer 360; done ones sort past the range it reads.
+    parentSk: t.accountId
+      ? `${t.status === 'open' ? rank.OPEN_TASK : rank.CLOSED}#TASK#${t.dueAt}#${t.id}`
+      : undefined,
+    ownerPk: ownerPartition(tenantId, 'TASK', t.assigneeId),
+    ownerSk: taskSort(t),
+    teamPk: t.ownerTeamId ? teamPartition(tenantId, 'TASK', t.ownerTeamId) : undefined,
+    teamSk: t.ownerTeamId ? taskSort(t) : undefined,
+    typePk: typePartition(tenantId, 'TASK'),
+    typeSk: taskSort(t),
+  }),
+};

@@ -1,0 +1,190 @@
+/**
+ * The event catalog: every domain event's type, schema version and payload schema.
+ * An event is validated against its schema when it is recorded (in the same
+ * transaction as the change) and again by consumers when they receive it.
+ */
+import * as z from 'zod/mini';
+
+const snapshot = z.looseObject({ id: z.string(), version: z.int() });
+const deleted = z.object({ id: z.string() });
+const updated = z.object({ before: snapshot, after: snapshot, changed: z.array(z.string()) });
+const quoteFacts = {
+  opportunityId: z.string(),
+  accountId: z.string(),
+  status: z.enum(['draft', 'sent', 'accepted', 'rejected']),
+  currency: z.string(),
+  total: z.number(),
+};
+const pipelineStage = z.object({ id: z.string(), name: z.string(), probability: z.int(), kind: z.enum(['open', 'won', 'lost']) });
+/** What every opportunity event says about the opportunity as it now is. */
+const opportunityFacts = {
+  accountId: z.string(),
+  pipelineId: z.string(),
+  stageId: z.string(),
+  status: z.enum(['open', 'stalled', 'won', 'lost']),
+  amount: z.number(),
+  currency: z.string(),
+  probability: z.int(),
+  ownerId: z.nullable(z.string()),
+};
+/** A quote's status change: the quote as it now is and the status it left. */
+const quoteTransition = { ...quoteFacts, from: z.enum(['draft', 'sent']), note: z.optional(z.string()) };
+
+export const eventCatalog = {
+  'account.created': { version: 1, data: snapshot },
+  'account.updated': { version: 1, data: updated },
+  'account.deleted': { version: 1, data: deleted },
+  /**
+   * The target absorbed the source (domain/accounts/merge.ts): the source is gone (this is its
+   * end of life: no `account.deleted`), `source` is its last state. Each moved child emitted its
+   * own `<kind>.updated`, and the target its `account.updated`, in the merge's transactions.
+   */
+  'account.merged': { version: 1, data: z.object({ targetId: z.string(), sourceId: z.string(), source: z.nullable(snapshot) }) },
+  // The public pool (domain/pool/): each carries the account as it now is.
+  /** Released to the pool by the rules (`rule`, `days`) or by hand (`manual`, `reason`); `prevOwnerId` is who lost it. */
+  'account.released': {
+    version: 1,
+    data: z.extend(snapshot, {
+      prevOwnerId: z.string(),
+      rule: z.enum(['no_follow_up', 'not_won', 'manual']),
+      days: z.nullable(z.int()),
+      reason: z.optional(z.string()),
+      releasedAt: z.string(),
+      releasedBy: z.string(),
+    }),
+  },
+  'account.claimed': { version: 1, data: z.extend(snapshot, { claimedBy: z.string(), prevOwnerId: z.nullable(z.string()) }) },
+  'account.assigned': { version: 1, data: z.extend(snapshot, { assigneeId: z.string(), assignedBy: z.string() }) },
+  'account.locked': { version: 1, data: snapshot },
+  'account.unlocked': { version: 1, data: snapshot },
+  /** An admin replaced the tenant's pool rules. */
+  'pool.rules_updated': { version: 1, data: z.object({ before: z.looseObject({ version: z.int() }), after: z.looseObject({ version: z.int() }) }) },
+  'contact.created': { version: 1, data: snapshot },
+  'contact.updated': { version: 1, data: updated },
+  'contact.deleted': { version: 1, data: deleted },
+  'activity.logged': {
+    version: 1,
+    data: z.extend(snapshot, { type: z.string(), occurredAt: z.string(), accountId: z.optional(z.string()) }),
+  },
+  'activity.updated': { version: 1, data: updated },
+  'activity.deleted': { version: 1, data: deleted },
+  'task.created': { version: 1, data: z.extend(snapshot, { assigneeId: z.string(), dueAt: z.string() }) },
+  'task.updated': { version: 1, data: updated },
+  'task.completed': { version: 1, data: snapshot },
+  'task.deleted': { version: 1, data: deleted },
+  'lead.created': { version: 1, data: snapshot },
+  'lead.updated': { version: 1, data: updated },
+  'lead.deleted': { version: 1, data: deleted },
+  /** The converted lead as it now is, and what the conversion made or attached it to. */
+  'lead.converted': {
+    version: 1,
+    data: z.extend(snapshot, {
+      accountId: z.string(),
+      contactId: z.string(),
+      opportunityId: z.optional(z.string()),
+      accountCreated: z.boolean(),
+      convertedAt: z.string(),
+    }),
+  },
+  // Pipelines and opportunities (domain/sales): amounts in major units, as clients see them.
+  'pipeline.created': { version: 1, data: z.extend(snapshot, { name: z.string(), isDefault: z.boolean(), stages: z.array(pipelineStage) }) },
+  /** `removedStageIds`: stages the change deleted (each had no opportunity). */
+  'pipeline.updated': { version: 1, data: z.extend(updated, { removedStageIds: z.array(z.string()), addedStageIds: z.array(z.string()) }) },
+  'pipeline.deleted': { version: 1, data: deleted },
+  'opportunity.created': { version: 1, data: z.extend(snapshot, opportunityFacts) },
+  'opportunity.updated': { version: 1, data: updated },
+  'opportunity.deleted': { version: 1, data: z.extend(deleted, { accountId: z.string(), status: z.enum(['open', 'won', 'lost']) }) },
+  /** A move between stages (a creation is not one: see `opportunity.created`). */
+  'opportunity.stageChanged': {
+    version: 1,
+    data: z.extend(snapshot, {
+      ...opportunityFacts,
+      fromPipelineId: z.string(),
+      fromStageId: z.string(),
+      toStageId: z.string(),
+      fromStatus: z.enum(['open', 'won', 'lost']),
+      toStatus: z.enum(['open', 'won', 'lost']),
+      /** Seconds the opportunity spent in the stage it left. */
+      secondsInStage: z.int(),
+    }),
+  },
+  /** Entered a won stage (by a move, or created in one). */
+  'opportunity.won': { version: 1, data: z.extend(snapshot, { ...opportunityFacts, closedAt: z.string() }) },
+  /** Entered a lost stage (by a move, or created in one). */
+  'opportunity.lost': { version: 1, data: z.extend(snapshot, { ...opportunityFacts, closedAt: z.string(), lostReason: z.string() }) },
+  // Quotes, orders, payments, targets (domain/sales): amounts in major units, as clients see them.
+  'quote.created': { version: 1, data: z.extend(snapshot, quoteFacts) },
+  'quote.updated': { version: 1, data: updated },
+  'quote.deleted': { version: 1, data: deleted },
+  'quote.sent': { version: 1, data: z.extend(snapshot, quoteTransition) },
+  'quote.accepted': { version: 1, data: z.extend(snapshot, quoteTransition) },
+  'quote.rejected': { version: 1, data: z.extend(snapshot, quoteTransition) },
+  'order.created': {
+    version: 1,
+    data: z.extend(snapshot, {
+      accountId: z.string(),
+      opportunityId: z.optional(z.string()),
+      quoteId: z.optional(z.string()),
+      amount: z.number(),
+      currency: z.string(),
+      signedAt: z.string(),
+      ownerId: z.nullable(z.string()),
+    }),
+  },
+  'order.updated': { version: 1, data: updated },
+  'order.deleted': { version: 1, data: deleted },
+  /** A payment (回款) and the order's totals right after it. `id`/`version` are the payment's. */
+  'payment.received': {
+    version: 1,
+    data: z.extend(snapshot, {
+      orderId: z.string(),
+      accountId: z.string(),
+      amount: z.number(),
+      currency: z.string(),
+      receivedAt: z.string(),
+      collectedAmount: z.number(),
+      outstandingAmount: z.number(),
+      paymentStatus: z.enum(['unpaid', 'partial', 'paid']),
+      orderVersion: z.int(),
+    }),
+  },
+  /** A target set or changed; `previousAmount` is null for a new one. */
+  'target.set': {
+    version: 1,
+    data: z.extend(snapshot, {
+      period: z.string(),
+      userId: z.optional(z.string()),
+      teamId: z.optional(z.string()),
+      amount: z.number(),
+      currency: z.string(),
+      previousAmount: z.nullable(z.number()),
+      previousCurrency: z.nullable(z.string()),
+    }),
+  },
+} as const;
+
+export type EventType = keyof typeof eventCatalog;
+export type EventData<T extends EventType> = z.infer<(typeof eventCatalog)[T]['data']>;
+
+export const eventEnvelope = z.object({
+  id: z.string(),
+  type: z.string(),
+  version: z.int(),
+  tenantId: z.string(),
+  occurredAt: z.string(),
+  actor: z.object({ userId: z.string(), role: z.string() }),
+  /** Which record the event is about, for consumers that key their effects by entity. */
+  entity: z.object({ type: z.string(), id: z.string() }),
+  data: z.unknown(),
+});
+
+export type DomainEvent = z.infer<typeof eventEnvelope>;
+
+/** Validates an envelope and its payload against the catalog; throws on anything unknown. */
+export function parseEvent(input: unknown): DomainEvent {
+  const event = eventEnvelope.parse(input);
+  const entry = eventCatalog[event.type as EventType];
+  if (!entry) throw new Error(`unknown event type ${event.type}`);
+  if (entry.version !== event.version) throw new Error(`unsupported ${event.type} version ${event.version}`);
+  return { ...event, data: entry.data.parse(event.data) };
+}

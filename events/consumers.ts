@@ -1,0 +1,38 @@
+/**
+ * Event consumers: each is functions/events/<name>.ts. In the cloud an EventBridge rule
+ * on the bus invokes it for the listed detail-types; locally the in-process bus calls
+ * the same handler. Consumers must be idempotent: delivery is at least once.
+ */
+import type { TableAction } from '#functions/routes.ts';
+
+export interface Consumer {
+  name: string;
+  eventTypes: string[];
+  tableActions: TableAction[];
+}
+
+export const consumers: Consumer[] = [
+  {
+    name: 'audit-log',
+    eventTypes: [
+      'account.created', 'account.updated', 'account.deleted',
+      'contact.created', 'contact.updated', 'contact.deleted',
+      'activity.logged', 'activity.updated', 'activity.deleted',
+      'task.created', 'task.updated', 'task.completed', 'task.deleted',
+      'lead.created', 'lead.updated', 'lead.deleted', 'lead.converted',
+      'account.released', 'account.claimed', 'account.assigned', 'account.locked', 'account.unlocked',
+      'quote.created', 'quote.updated', 'quote.sent', 'quote.accepted', 'quote.rejected',
+      'order.created', 'order.updated', 'payment.received', 'target.set',
+    ],
+    tableActions: ['dynamodb:PutItem'],
+  },
+  {
+    // `task.assigned` notifications (domain/notifications/tasks.ts); idempotent by event id.
+    name: 'task-notifications',
+    eventTypes: ['task.created', 'task.updated'],
+    tableActions: ['dynamodb:PutItem'],
+  },
+];
+
+/** The source name every domain event carries on the bus. */
+export const EVENT_SOURCE = 'crm';

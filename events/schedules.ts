@@ -1,0 +1,63 @@
+/**
+ * The one schedule table. The CDK compute stack turns each entry into an EventBridge
+ * Scheduler schedule targeting functions/jobs/<name>.ts; the local runtime fires the
+ * same jobs on the same cron expressions, and `POST /_local/jobs/{name}` runs one on demand.
+ * `cron` uses the five-field form (minute hour day-of-month month day-of-week), UTC.
+ */
+import type { TableAction } from '#functions/routes.ts';
+
+export interface Schedule {
+  name: string;
+  cron: string;
+  description: string;
+  tableActions: TableAction[];
+  /** Puts events on the bus. */
+  publishesEvents?: boolean;
+  /** Caps concurrent runs so a job can never starve the API of account concurrency. */
+  reservedConcurrency: number;
+  timeoutSeconds: number;
+}
+
+export const schedules: Schedule[] = [
+  {
+    name: 'outbox-sweep',
+    cron: '*/5 * * * *',
+    description: 'Delivers domain events whose first delivery failed (the outbox is the source of truth).',
+    tableActions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    publishesEvents: true,
+    reservedConcurrency: 1,
+    timeoutSeconds: 300,
+  },
+  {
+    name: 'pool-release',
+    cron: '*/15 * * * *',
+    description: 'Public pool: releases accounts whose releaseAt has passed and sends pool.reminder notifications (domain/pool/release-job.ts).',
+    // The registry and due-index Queries, the accounts of a page (BatchGetItem), one
+    // transaction per account (Put/Update/Delete/ConditionCheck), the checkpoint (Get/Put).
+    tableActions: [
+      'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem',
+      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem',
+    ],
+    // One run at a time: two runs would only contend on the same items (their conditions keep it exactly-once anyway).
+    reservedConcurrency: 1,
+    // A run stops 30 s before this and saves its checkpoint; the next run resumes.
+    timeoutSeconds: 600,
+  },
+  {
+    name: 'task-reminders',
+    cron: '*/5 * * * *',
+    description: 'task.due notifications 15 minutes before each open task is due (domain/notifications/tasks.ts).',
+    tableActions: ['dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+    reservedConcurrency: 1,
+    timeoutSeconds: 120,
+  },
+];
+
+/** EventBridge Scheduler wants six fields with `?` in day-of-month or day-of-week. */
+export function toAwsCron(cron: string): string {
+  const [minute, hour, dom, month, dow] = cron.trim().split(/\s+/);
+  if (dow === undefined) throw new Error(`bad cron: ${cron}`);
+  const awsDow = dow === '*' ? '?' : dow;
+  const awsDom = awsDow === '?' ? dom : '?';
+  return `cron(${minute} ${hour} ${awsDom} ${month} ${awsDow} *)`;
+}

@@ -1,0 +1,25 @@
+/** HTTP: contacts. */
+import * as z from 'zod/mini';
+import { contactCreate, contactPatch } from '#domain/accounts/contact.ts';
+import { createContact, deleteContact, getContact, listContacts, updateContact } from '#domain/accounts/contacts.ts';
+import * as f from '#domain/fields.ts';
+import { httpFunction, operation } from '#functions/middleware/http-function.ts';
+import { listParams } from '#functions/middleware/request.ts';
+
+const listQuery = z.strictObject({
+  ...listParams,
+  accountId: z.optional(f.id),
+  tag: z.optional(f.tag),
+  q: z.optional(f.text(1, 200)),
+});
+
+export const handler = httpFunction({
+  'POST /v1/contacts': operation({ body: contactCreate, creates: '/v1/contacts', run: ({ ctx, body }) => createContact(ctx, body) }),
+  'GET /v1/contacts': operation({ query: listQuery, run: ({ ctx, query, page }) => listContacts(ctx, query, page) }),
+  'GET /v1/contacts/{id}': operation({ run: ({ ctx, params }) => getContact(ctx, params.id!) }),
+  'PATCH /v1/contacts/{id}': operation({
+    body: contactPatch,
+    run: ({ ctx, params, body, ifMatch }) => updateContact(ctx, params.id!, body, ifMatch),
+  }),
+  'DELETE /v1/contacts/{id}': operation({ run: ({ ctx, params, ifMatch }) => deleteContact(ctx, params.id!, ifMatch) }),
+});

@@ -1,0 +1,29 @@
+/** HTTP: the public pool (公海) and the owner's actions on an account (release, lock, unlock). */
+import * as z from 'zod/mini';
+import {
+  assignBody,
+  assignFromPool,
+  claimAccount,
+  listPool,
+  lockAccount,
+  poolListFilters,
+  releaseAccount,
+  releaseBody,
+  unlockAccount,
+} from '#domain/pool/pool.ts';
+import { getPoolRules, putPoolRules, rulesBody } from '#domain/pool/rules.ts';
+import { httpFunction, operation } from '#functions/middleware/http-function.ts';
+import { listParams } from '#functions/middleware/request.ts';
+
+const listQuery = z.strictObject({ ...listParams, ...poolListFilters });
+
+export const handler = httpFunction({
+  'GET /v1/pool': operation({ query: listQuery, run: ({ ctx, query, page }) => listPool(ctx, query, page) }),
+  'GET /v1/pool/rules': operation({ run: ({ ctx }) => getPoolRules(ctx) }),
+  'PUT /v1/pool/rules': operation({ body: rulesBody, run: ({ ctx, body }) => putPoolRules(ctx, body) }),
+  'POST /v1/pool/{id}/claim': operation({ run: ({ ctx, params }) => claimAccount(ctx, params.id!) }),
+  'POST /v1/pool/{id}/assign': operation({ body: assignBody, run: ({ ctx, params, body }) => assignFromPool(ctx, params.id!, body) }),
+  'POST /v1/accounts/{id}/release': operation({ body: releaseBody, run: ({ ctx, params, body }) => releaseAccount(ctx, params.id!, body) }),
+  'POST /v1/accounts/{id}/lock': operation({ run: ({ ctx, params }) => lockAccount(ctx, params.id!) }),
+  'POST /v1/accounts/{id}/unlock': operation({ run: ({ ctx, params }) => unlockAccount(ctx, params.id!) }),
+});

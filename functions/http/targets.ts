@@ -1,0 +1,28 @@
+/** HTTP: sales targets (目标) per user or team and month. */
+import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
+import { period, targetPut } from '#domain/sales/target.ts';
+import { listTargets, setTarget } from '#domain/sales/targets.ts';
+import { httpFunction, operation } from '#functions/middleware/http-function.ts';
+import { listParams, validate } from '#functions/middleware/request.ts';
+
+const listQuery = z.strictObject({
+  ...listParams,
+  /** `me` means the caller. */
+  userId: z.optional(f.id),
+  teamId: z.optional(f.id),
+});
+
+/** The month in the path: `YYYY-MM`, else 400 (it is input, not an id that may not exist). */
+const periodOf = (params: Record<string, string>) => validate(z.strictObject({ period }), { period: params.period }, 'path').period;
+
+export const handler = httpFunction({
+  'PUT /v1/targets/{period}': operation({
+    body: targetPut,
+    run: ({ ctx, params, body }) => setTarget(ctx, periodOf(params), body),
+  }),
+  'GET /v1/targets/{period}': operation({
+    query: listQuery,
+    run: ({ ctx, params, query, page }) => listTargets(ctx, periodOf(params), query, page),
+  }),
+});

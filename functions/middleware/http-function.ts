@@ -1,0 +1,100 @@
+/**
+ * Builds the Lambda handler of one HTTP function (a resource group) from its operations,
+ * keyed by route key exactly as functions/routes.ts declares them. Middleware order:
+ * problem+json errors → identity (and users directory) → parse and validate → run the
+ * use case (idempotently for POST) → map the result to status, ETag and Location.
+ */
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import * as z from 'zod/mini';
+import type { UseCaseContext } from '#domain/context.ts';
+import { notFound } from '#domain/errors.ts';
+import type { PageRequest } from '#domain/table/query.ts';
+import { authenticate } from '#functions/middleware/identity.ts';
+import { idempotencyScope, requestHash, runIdempotent } from '#functions/middleware/idempotency.ts';
+import { problemJson } from '#functions/middleware/problem.ts';
+import { etag, lowerCaseHeaders, parseIfMatch, readJsonBody, validate } from '#functions/middleware/request.ts';
+
+export interface OperationInput<B, Q> {
+  ctx: UseCaseContext;
+  body: B;
+  query: Q;
+  params: Record<string, string>;
+  ifMatch: number | undefined;
+  /** Present for list operations: limit, cursor and the cursor's binding to this caller and query. */
+  page: PageRequest;
+}
+
+export interface Operation<B = unknown, Q = unknown, R = unknown> {
+  run(input: OperationInput<B, Q>): Promise<R>;
+  body?: z.ZodMiniType<B>;
+  query?: z.ZodMiniType<Q>;
+  /** Set for a create: answers 201 with `Location: <creates>/<id>`. Otherwise 200, or 204 for no result. */
+  creates?: string;
+}
+
+/** Helper that keeps each operation's body, query and result types tied together. */
+export function operation<B = undefined, Q = undefined, R = unknown>(op: Operation<B, Q, R>): Operation {
+  return op as Operation;
+}
+
+const emptyBody = z.strictObject({});
+const noQuery = z.strictObject({});
+const pathParams = z.record(z.string(), z.string().check(z.minLength(1), z.maxLength(128), z.regex(/^[A-Za-z0-9_-]+$/)));
+
+type Event = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { jwt?: { claims?: unknown } } } };
+
+export function httpFunction(operations: Record<string, Operation>) {
+  const dispatch = async (event: Event, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+    const op = operations[event.routeKey];
+    if (!op) throw notFound('route');
+    const now = new Date();
+    const identity = await authenticate(event.requestContext.authorizer?.jwt?.claims, now);
+    const headers = lowerCaseHeaders(event);
+    const method = event.requestContext.http.method.toUpperCase();
+
+    // Path ids are validated like input, but a malformed id is simply one that does not exist.
+    const parsedParams = pathParams.safeParse(event.pathParameters ?? {});
+    if (!parsedParams.success) throw notFound();
+    const params = parsedParams.data;
+
+    const rawBody = readJsonBody(event, headers, method === 'PATCH');
+    // No body counts as `{}`; a JSON `null` body is a body, and not an object.
+    const body = validate(op.body ?? z.optional(emptyBody), rawBody === undefined ? (op.body ? {} : undefined) : rawBody, 'body');
+    const rawQuery = event.queryStringParameters ?? {};
+    const query = validate(op.query ?? noQuery, rawQuery, 'query') as Record<string, unknown>;
+
+    const { limit, cursor, ...filters } = query as { limit?: number; cursor?: string };
+    const page: PageRequest = {
+      limit: limit ?? 25,
+      cursor,
+      scope: { tenantId: identity.tenantId, userId: identity.userId, query: JSON.stringify([event.routeKey, params, sorted(filters)]) },
+    };
+
+    const ifMatch = parseIfMatch(headers);
+    const idempotency = method === 'POST' ? idempotencyScope(headers, requestHash(event.routeKey, params, rawBody)) : undefined;
+    const ctx: UseCaseContext = { identity, now, ...(idempotency ? { idempotency } : {}) };
+
+    const result = await runIdempotent(identity, idempotency, () =>
+      op.run({ ctx, body, query, params, ifMatch, page }),
+    );
+    return respond(op, result);
+  };
+
+  const handler = middy<Event, APIGatewayProxyStructuredResultV2>().use(problemJson()).handler(dispatch);
+  // The operations stay reachable for the OpenAPI generator and the route-coverage test.
+  return Object.assign(handler, { operations });
+}
+
+function respond(op: Operation, result: unknown): APIGatewayProxyStructuredResultV2 {
+  if (result === undefined) return { statusCode: 204 };
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  const { version, id } = result as { version?: unknown; id?: unknown };
+  if (typeof version === 'number') headers.etag = etag(version);
+  if (op.creates) headers.location = `${op.creates}/${String(id)}`;
+  return { statusCode: op.creates ? 201 : 200, headers, body: JSON.stringify(result) };
+}
+
+function sorted(o: Record<string, unknown>) {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+}

@@ -1,0 +1,50 @@
+/**
+ * Error mapping, once for every HTTP function: a DomainError becomes problem+json with
+ * its status and stable `code`; anything else is logged and answered as a generic 500.
+ */
+import type middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { DomainError } from '#domain/errors.ts';
+import { logger } from '#functions/middleware/logger.ts';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+};
+
+export function problemResponse(err: DomainError): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: err.status,
+    headers: { 'content-type': 'application/problem+json' },
+    body: JSON.stringify({
+      type: `https://crm.example.com/problems/${err.code.replaceAll('_', '-')}`,
+      title: TITLES[err.status] ?? 'Error',
+      status: err.status,
+      detail: err.message,
+      code: err.code,
+      ...(err.errors ? { errors: err.errors } : {}),
+      ...err.extra,
+    }),
+  };
+}
+
+export function problemJson(): middy.MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
+  return {
+    onError: (request) => {
+      const err = request.error;
+      if (err instanceof DomainError) {
+        request.response = problemResponse(err);
+        return;
+      }
+      logger.error('unhandled error', { error: err as Error, routeKey: request.event.routeKey });
+      request.response = problemResponse(new DomainError(500, 'internal_error', 'Something went wrong on our side.'));
+    },
+  };
+}

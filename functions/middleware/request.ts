@@ -1,0 +1,73 @@
+/** Turning an API Gateway v2 event into validated input: body, query, path, If-Match. */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { en } from 'zod/locales';
+import { queryInt, text } from '#domain/fields.ts';
+import {
+  malformedJson,
+  payloadTooLarge,
+  unsupportedMediaType,
+  validationFailed,
+  DomainError,
+} from '#domain/errors.ts';
+
+export const MAX_BODY_BYTES = 256 * 1024;
+
+export function lowerCaseHeaders(event: APIGatewayProxyEventV2): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) out[k.toLowerCase()] = v;
+  return out;
+}
+
+/** Raw JSON of the body, after size, media type and syntax checks. `undefined` when there is no body. */
+export function readJsonBody(event: APIGatewayProxyEventV2, headers: Record<string, string>, allowMergePatch: boolean): unknown {
+  const raw = event.body;
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const bytes = Buffer.byteLength(raw, event.isBase64Encoded ? 'base64' : 'utf8');
+  if (bytes > MAX_BODY_BYTES) throw payloadTooLarge();
+  const mediaType = (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const accepted = mediaType === 'application/json' || (allowMergePatch && mediaType === 'application/merge-patch+json');
+  if (!accepted) throw unsupportedMediaType();
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw malformedJson();
+  }
+}
+
+// English messages in `errors[].message` (zod mini ships without a locale).
+z.config(en());
+
+export function validate<T>(schema: z.ZodMiniType<T>, input: unknown, where: 'body' | 'query' | 'path'): T {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw validationFailed(
+    parsed.error.issues.map((issue) => ({
+      path: [where, ...issue.path.map(String), ...('keys' in issue ? [(issue.keys as string[]).join(',')] : [])].join('.'),
+      message: issue.message,
+    })),
+    `The ${where} is not valid.`,
+  );
+}
+
+/** `If-Match: "3"` (or W/"3") → 3. Anything else is a 400: a client that sends If-Match means it. */
+export function parseIfMatch(headers: Record<string, string>): number | undefined {
+  const raw = headers['if-match'];
+  if (raw === undefined) return undefined;
+  const m = /^\s*(?:W\/)?"(\d{1,9})"\s*$/.exec(raw);
+  if (!m) throw validationFailed([{ path: 'header.if-match', message: 'expected a quoted version, as in ETag' }]);
+  return Number(m[1]);
+}
+
+export const etag = (version: number) => `"${version}"`;
+
+/** Query strings: strict, with the shared `limit` and `cursor` of every list. */
+export const listParams = {
+  limit: z._default(queryInt(1, 100), 25),
+  cursor: z.optional(text(1, 2048)),
+};
+
+export function isDomainError(err: unknown): err is DomainError {
+  return err instanceof DomainError;
+}

@@ -1,0 +1,135 @@
+/**
+ * The one route table. The CDK compute stack and the local runtime both read it,
+ * so the cloud API and `npm start` can never serve different routes.
+ * Each route names the HTTP function (one Lambda per resource group) and the
+ * operation inside that function's handler (`functions/http/<fn>.ts`).
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface Route {
+  method: HttpMethod;
+  path: string;
+  fn: HttpFunctionName;
+}
+
+/** DynamoDB actions a function may use; the stack grants exactly these on the table and its indexes. */
+export type TableAction =
+  | 'dynamodb:GetItem'
+  | 'dynamodb:BatchGetItem'
+  | 'dynamodb:Query'
+  | 'dynamodb:PutItem'
+  | 'dynamodb:UpdateItem'
+  | 'dynamodb:DeleteItem'
+  | 'dynamodb:ConditionCheckItem'
+  | 'dynamodb:BatchWriteItem';
+
+const READ: TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
+const WRITE: TableAction[] = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'];
+
+/** Every HTTP function: its entry file is functions/http/<name>.ts and it exports `handler`. */
+export const httpFunctions = {
+  accounts: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
+  contacts: { tableActions: [...READ, ...WRITE] },
+  activities: { tableActions: [...READ, ...WRITE] },
+  tasks: { tableActions: [...READ, ...WRITE] },
+  users: { tableActions: [...READ, 'dynamodb:UpdateItem'] },
+  // Claims, assignments, releases and locks read the account and the rules in one BatchGetItem.
+  pool: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
+  notifications: { tableActions: [...READ, 'dynamodb:UpdateItem'] },
+  // The users directory write of every request, and the search's two BatchGetItems.
+  duplicates: { tableActions: ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'] },
+  leads: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
+  quotes: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'] },
+  orders: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'] },
+  targets: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem'] },
+  pipelines: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
+  opportunities: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
+} satisfies Record<string, { tableActions: TableAction[] }>;
+
+export type HttpFunctionName = keyof typeof httpFunctions;
+
+export const routes: Route[] = [
+  { method: 'POST', path: '/v1/accounts', fn: 'accounts' },
+  { method: 'GET', path: '/v1/accounts', fn: 'accounts' },
+  { method: 'GET', path: '/v1/accounts/{id}', fn: 'accounts' },
+  { method: 'PATCH', path: '/v1/accounts/{id}', fn: 'accounts' },
+  { method: 'DELETE', path: '/v1/accounts/{id}', fn: 'accounts' },
+  { method: 'GET', path: '/v1/accounts/{id}/360', fn: 'accounts' },
+  { method: 'POST', path: '/v1/accounts/{id}/merge', fn: 'accounts' },
+  { method: 'GET', path: '/v1/duplicates', fn: 'duplicates' },
+
+  { method: 'POST', path: '/v1/contacts', fn: 'contacts' },
+  { method: 'GET', path: '/v1/contacts', fn: 'contacts' },
+  { method: 'GET', path: '/v1/contacts/{id}', fn: 'contacts' },
+  { method: 'PATCH', path: '/v1/contacts/{id}', fn: 'contacts' },
+  { method: 'DELETE', path: '/v1/contacts/{id}', fn: 'contacts' },
+
+  { method: 'POST', path: '/v1/activities', fn: 'activities' },
+  { method: 'GET', path: '/v1/activities', fn: 'activities' },
+  { method: 'GET', path: '/v1/activities/{id}', fn: 'activities' },
+  { method: 'PATCH', path: '/v1/activities/{id}', fn: 'activities' },
+  { method: 'DELETE', path: '/v1/activities/{id}', fn: 'activities' },
+
+  { method: 'POST', path: '/v1/tasks', fn: 'tasks' },
+  { method: 'GET', path: '/v1/tasks', fn: 'tasks' },
+  { method: 'GET', path: '/v1/tasks/{id}', fn: 'tasks' },
+  { method: 'PATCH', path: '/v1/tasks/{id}', fn: 'tasks' },
+  { method: 'DELETE', path: '/v1/tasks/{id}', fn: 'tasks' },
+
+  { method: 'GET', path: '/v1/users', fn: 'users' },
+
+  { method: 'GET', path: '/v1/pool', fn: 'pool' },
+  { method: 'GET', path: '/v1/pool/rules', fn: 'pool' },
+  { method: 'PUT', path: '/v1/pool/rules', fn: 'pool' },
+  { method: 'POST', path: '/v1/pool/{id}/claim', fn: 'pool' },
+  { method: 'POST', path: '/v1/pool/{id}/assign', fn: 'pool' },
+  { method: 'POST', path: '/v1/accounts/{id}/release', fn: 'pool' },
+  { method: 'POST', path: '/v1/accounts/{id}/lock', fn: 'pool' },
+  { method: 'POST', path: '/v1/accounts/{id}/unlock', fn: 'pool' },
+
+  { method: 'GET', path: '/v1/notifications', fn: 'notifications' },
+  { method: 'GET', path: '/v1/notifications/{id}', fn: 'notifications' },
+  { method: 'POST', path: '/v1/notifications/{id}/read', fn: 'notifications' },
+
+  { method: 'POST', path: '/v1/leads', fn: 'leads' },
+  { method: 'GET', path: '/v1/leads', fn: 'leads' },
+  { method: 'GET', path: '/v1/leads/{id}', fn: 'leads' },
+  { method: 'PATCH', path: '/v1/leads/{id}', fn: 'leads' },
+  { method: 'DELETE', path: '/v1/leads/{id}', fn: 'leads' },
+  { method: 'POST', path: '/v1/leads/{id}/convert', fn: 'leads' },
+
+  { method: 'POST', path: '/v1/opportunities/{id}/quotes', fn: 'quotes' },
+  { method: 'GET', path: '/v1/opportunities/{id}/quotes', fn: 'quotes' },
+  { method: 'GET', path: '/v1/quotes/{id}', fn: 'quotes' },
+  { method: 'PATCH', path: '/v1/quotes/{id}', fn: 'quotes' },
+  { method: 'POST', path: '/v1/quotes/{id}/send', fn: 'quotes' },
+  { method: 'POST', path: '/v1/quotes/{id}/accept', fn: 'quotes' },
+  { method: 'POST', path: '/v1/quotes/{id}/reject', fn: 'quotes' },
+  { method: 'POST', path: '/v1/quotes/{id}/order', fn: 'quotes' },
+
+  { method: 'POST', path: '/v1/orders', fn: 'orders' },
+  { method: 'GET', path: '/v1/orders', fn: 'orders' },
+  { method: 'GET', path: '/v1/orders/{id}', fn: 'orders' },
+  { method: 'PATCH', path: '/v1/orders/{id}', fn: 'orders' },
+  { method: 'POST', path: '/v1/orders/{id}/payments', fn: 'orders' },
+  { method: 'GET', path: '/v1/orders/{id}/payments', fn: 'orders' },
+
+  { method: 'PUT', path: '/v1/targets/{period}', fn: 'targets' },
+  { method: 'GET', path: '/v1/targets/{period}', fn: 'targets' },
+
+  { method: 'GET', path: '/v1/pipelines', fn: 'pipelines' },
+  { method: 'POST', path: '/v1/pipelines', fn: 'pipelines' },
+  { method: 'GET', path: '/v1/pipelines/{id}', fn: 'pipelines' },
+  { method: 'PATCH', path: '/v1/pipelines/{id}', fn: 'pipelines' },
+  { method: 'DELETE', path: '/v1/pipelines/{id}', fn: 'pipelines' },
+
+  { method: 'POST', path: '/v1/opportunities', fn: 'opportunities' },
+  { method: 'GET', path: '/v1/opportunities', fn: 'opportunities' },
+  { method: 'GET', path: '/v1/opportunities/{id}', fn: 'opportunities' },
+  { method: 'PATCH', path: '/v1/opportunities/{id}', fn: 'opportunities' },
+  { method: 'DELETE', path: '/v1/opportunities/{id}', fn: 'opportunities' },
+  { method: 'GET', path: '/v1/opportunities/{id}/history', fn: 'opportunities' },
+];
+
+export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

@@ -1,0 +1,142 @@
+/**
+ * Every Lambda in the project is a CrmFunction: one place for the runtime, architecture,
+ * bundling, logging and environment, so no function configuration is pasted twice.
+ * Table access is granted per function with `grantTable(actions)`: exactly the declared
+ * actions, on the table and its indexes only.
+ */
+import path from 'node:path';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { TableAction } from '#functions/routes.ts';
+import { indexes } from '#domain/table/definition.ts';
+
+export const REPO_ROOT = path.join(import.meta.dirname, '..');
+
+/** Absolute path of a function entry file: `functionEntry('http', 'accounts')` → functions/http/accounts.ts. */
+export const functionEntry = (kind: 'http' | 'jobs' | 'events', name: string) =>
+  path.join(REPO_ROOT, 'functions', kind, `${name}.ts`);
+
+export interface CrmFunctionProps {
+  /** Absolute path of the entry file; it must export `handler`. */
+  entry: string;
+  /** Shown in the console and used as POWERTOOLS_SERVICE_NAME suffix. */
+  name: string;
+  description?: string;
+  table: dynamodb.ITableV2;
+  bus: events.IEventBus;
+  cursorSecret: secretsmanager.ISecret;
+  /** Default 512 MB. */
+  memorySize?: number;
+  /** Default 10 seconds. */
+  timeout?: Duration;
+  reservedConcurrentExecutions?: number;
+  environment?: Record<string, string>;
+}
+
+export class CrmFunction extends Construct {
+  public readonly fn: nodejs.NodejsFunction;
+  public readonly logGroup: logs.LogGroup;
+  public readonly role: iam.Role;
+  private readonly table: dynamodb.ITableV2;
+
+  constructor(scope: Construct, id: string, props: CrmFunctionProps) {
+    super(scope, id);
+    this.table = props.table;
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    // Our own role instead of the AWSLambdaBasicExecutionRole managed policy: the function
+    // may write to its own log group and nothing else until a grant says otherwise.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${props.name}`,
+    });
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+
+    this.fn = new nodejs.NodejsFunction(this, 'Fn', {
+      entry: props.entry,
+      handler: 'handler',
+      description: props.description ?? props.name,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(10),
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      ...(props.reservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        format: nodejs.OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        // ESM bundles have no `require`; some CommonJS dependencies still call it.
+        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        // Bundle the AWS SDK we pin in package-lock.json instead of relying on the
+        // unpinned copy in the Lambda runtime (and bundled, it loads faster).
+        bundleAwsSDK: true,
+        externalModules: [],
+      },
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        EVENT_BUS_NAME: props.bus.eventBusName,
+        POWERTOOLS_SERVICE_NAME: `crm-${props.name}`,
+        NODE_OPTIONS: '--enable-source-maps',
+        // A CloudFormation dynamic reference, resolved at deploy time into the function's
+        // configuration. Acceptable here: the key makes cursors tamper-evident (integrity),
+        // it does not protect confidential data, and reading it from Secrets Manager on
+        // each cold start or request would add latency and a runtime dependency for no gain.
+        CURSOR_SECRET: props.cursorSecret.secretValue.unsafeUnwrap(),
+        ...props.environment,
+      },
+    });
+    Validations.of(this.fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Node.js 22 is the runtime this project standardises on (esbuild target node22; the toolchain and tests ' +
+        'are pinned for Node 20-22). aws-cdk-lib 2.276 also knows Node.js 24; moving to it is a deliberate, ' +
+        'tested upgrade of this one constant, not something to take implicitly.',
+    });
+  }
+
+  /**
+   * Adds ONE statement allowing exactly `actions` on the table and its indexes.
+   * The indexes are named one by one from domain/table/definition.ts instead of
+   * `<table>/index/*`: same reach (every index the table has), no wildcard, and a new
+   * index in the definition is picked up automatically.
+   * Returns the statement (tests and callers may inspect it).
+   */
+  grantTable(actions: readonly TableAction[]): iam.PolicyStatement {
+    const unique = [...new Set(actions)].sort();
+    if (unique.length === 0) throw new Error(`${this.node.path}: grantTable needs at least one action`);
+    const statement = new iam.PolicyStatement({
+      actions: unique,
+      resources: [
+        this.table.tableArn,
+        ...Object.keys(indexes).map((name) => `${this.table.tableArn}/index/${name}`),
+      ],
+    });
+    this.role.addToPrincipalPolicy(statement);
+    return statement;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Builds the API Gateway HTTP API (payload format 2.0) event that Lambda would receive,
+ * with the details a home-made event tends to miss: lower-cased headers, cookies as an
+ * array, repeated query parameters joined with commas, `rawPath` beside
+ * `requestContext.http.path`, claims as strings under `authorizer.jwt.claims`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
+
+export interface IncomingRequest {
+  method: string;
+  /** Path with query string, as on the request line. */
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body?: Buffer | string | undefined;
+  sourceIp?: string;
+}
+
+export function buildEvent(
+  req: IncomingRequest,
+  route: { routeKey: string; pathParameters: Record<string, string> | undefined },
+  claims: Record<string, string> | undefined,
+  now = new Date(),
+): APIGatewayProxyEventV2WithJWTAuthorizer {
+  const [rawPath = '/', rawQueryString = ''] = req.url.split(/\?(.*)/s);
+  const headers: Record<string, string> = {};
+  let cookies: string[] | undefined;
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (lower === 'cookie') {
+      cookies = (Array.isArray(value) ? value : [value]).flatMap((c) => c.split(/;\s*/)).filter(Boolean);
+      continue;
+    }
+    headers[lower] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const query: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(rawQueryString)) query[k] = k in query ? `${query[k]},${v}` : v;
+
+  const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body, 'utf8');
+  const textual = !body || isTextual(headers['content-type']);
+  return {
+    version: '2.0',
+    routeKey: route.routeKey,
+    rawPath,
+    rawQueryString,
+    ...(cookies ? { cookies } : {}),
+    headers,
+    ...(rawQueryString ? { queryStringParameters: query } : {}),
+    ...(route.pathParameters ? { pathParameters: route.pathParameters } : {}),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: '127.0.0.1',
+      domainPrefix: 'local',
+      requestId: randomUUID(),
+      routeKey: route.routeKey,
+      stage: '$default',
+      time: requestTime(now),
+      timeEpoch: now.getTime(),
+      http: {
+        method: req.method.toUpperCase(),
+        path: rawPath,
+        protocol: 'HTTP/1.1',
+        sourceIp: req.sourceIp ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      // As the HTTP API JWT authorizer sends it: only `jwt`; `scopes` is null for a token
+      // without a `scope` claim (Cognito ID tokens), else the scopes it lists.
+      authorizer: { jwt: { claims: claims ?? {}, scopes: claims?.scope ? claims.scope.split(' ').filter(Boolean) : null } },
+    },
+    ...(body && body.length > 0
+      ? { body: textual ? body.toString('utf8') : body.toString('base64'), isBase64Encoded: !textual }
+      : { isBase64Encoded: false }),
+  };
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `requestContext.time` is in Common Log Format, UTC: `12/Mar/2020:19:03:58 +0000`. */
+export function requestTime(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` +
+    `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`
+  );
+}
+
+/** API Gateway base64-encodes bodies it does not consider text. */
+function isTextual(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  return /^(text\/|application\/(json|[\w.+-]*\+json|xml|x-www-form-urlencoded|javascript))/i.test(contentType);
+}

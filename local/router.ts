@@ -1,0 +1,150 @@
+/**
+ * The local stand-in for API Gateway: matches a request against the one route table,
+ * checks the bearer token as the JWT authorizer would, builds the payload-2.0 event and
+ * calls the very handler Lambda would run. Also serves the local-only routes
+ * (`GET /health`, `POST /_local/jobs/{job}`).
+ */
+import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { DomainError } from '#domain/errors.ts';
+import { problemResponse } from '#functions/middleware/problem.ts';
+import { routeKey, routes, type Route } from '#functions/routes.ts';
+import { verifyToken } from '#local/auth.ts';
+import { buildEvent, type IncomingRequest } from '#local/api-gateway-event.ts';
+import { httpHandlers, jobHandlers } from '#local/registry.ts';
+
+export interface LocalResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+interface CompiledRoute {
+  route: Route;
+  pattern: RegExp;
+  params: string[];
+}
+
+const compiled: CompiledRoute[] = routes.map((route) => {
+  const params: string[] = [];
+  const segments = route.path.split('/').map((segment) => {
+    const param = /^\{(\w+)\}$/.exec(segment);
+    if (!param) return segment.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+    params.push(param[1]!);
+    return '([^/]+)';
+  });
+  return { route, pattern: new RegExp(`^${segments.join('/')}$`), params };
+});
+
+export function matchRoute(method: string, path: string) {
+  for (const c of compiled) {
+    if (c.route.method !== method.toUpperCase()) continue;
+    const m = c.pattern.exec(path);
+    if (!m) continue;
+    const pathParameters = Object.fromEntries(c.params.map((p, i) => [p, decodeURIComponent(m[i + 1]!)]));
+    return { route: c.route, routeKey: routeKey(c.route), pathParameters: c.params.length ? pathParameters : undefined };
+  }
+  return undefined;
+}
+
+const json = (status: number, body: unknown, contentType = 'application/json'): LocalResponse => ({
+  status,
+  headers: { 'content-type': contentType },
+  body: JSON.stringify(body),
+});
+
+/** The same problem+json the handlers' error middleware writes. */
+const problem = (status: number, code: string, detail: string) => toResponse(problemResponse(new DomainError(status, code, detail)));
+
+async function claimsOf(req: IncomingRequest): Promise<Record<string, string> | undefined> {
+  const header = req.headers.authorization ?? req.headers.Authorization;
+  const value = Array.isArray(header) ? header[0] : header;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(value ?? '');
+  if (!m) return undefined;
+  try {
+    return await verifyToken(m[1]!);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RouterHooks {
+  /** Called after every /v1 request: the local event relay delivers what it recorded. */
+  afterRequest?: () => void;
+}
+
+export function createRouter(hooks: RouterHooks = {}) {
+  return async function handle(req: IncomingRequest): Promise<LocalResponse> {
+    const [path = '/'] = req.url.split('?');
+    const method = req.method.toUpperCase();
+
+    if (method === 'GET' && path === '/health') return json(200, { status: 'ok' });
+
+    const job = /^\/_local\/jobs\/([^/]+)$/.exec(path);
+    if (job && method === 'POST') return runJob(req, decodeURIComponent(job[1]!));
+
+    const match = matchRoute(method, path);
+    if (!match) return problem(404, 'not_found', 'No such route.');
+
+    // The JWT authorizer answers 401 before any function runs.
+    const claims = await claimsOf(req);
+    if (!claims) return problem(401, 'unauthenticated', 'A valid bearer token is required.');
+
+    const event = buildEvent(req, match, claims);
+    const { handler } = await httpHandlers[match.route.fn]();
+    const result = await handler(event, lambdaContext(match.route.fn));
+    hooks.afterRequest?.();
+    return toResponse(result);
+  };
+}
+
+async function runJob(req: IncomingRequest, name: string): Promise<LocalResponse> {
+  const claims = await claimsOf(req);
+  if (!claims) return problem(401, 'unauthenticated', 'A valid bearer token is required.');
+  if (claims['custom:role'] !== 'admin') return problem(403, 'forbidden', 'Only an admin may run jobs.');
+  const load = jobHandlers[name];
+  if (!load) return problem(404, 'not_found', `No job named ${name}.`);
+  let now: string | undefined;
+  const text = req.body === undefined ? '' : req.body.toString();
+  if (text.trim()) {
+    try {
+      const parsed = JSON.parse(text) as { now?: unknown };
+      if (parsed.now !== undefined && (typeof parsed.now !== 'string' || Number.isNaN(Date.parse(parsed.now)))) {
+        return problem(400, 'validation_failed', '`now` must be an ISO-8601 timestamp.');
+      }
+      now = parsed.now as string | undefined;
+    } catch {
+      return problem(400, 'malformed_json', 'The body is not valid JSON.');
+    }
+  }
+  const { handler } = await load();
+  return json(200, await handler(now ? { now } : {}));
+}
+
+function toResponse(result: APIGatewayProxyStructuredResultV2): LocalResponse {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(result.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  const body = result.body ?? '';
+  return {
+    status: result.statusCode ?? 200,
+    headers,
+    body: result.isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body,
+  };
+}
+
+function lambdaContext(fn: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: `crm-${fn}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:crm-${fn}`,
+    memoryLimitInMB: '512',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/crm-${fn}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+

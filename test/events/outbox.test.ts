@@ -1,0 +1,122 @@
+/**
+ * The events backbone: each change records its event in the same transaction; delivery
+ * that fails stays pending and is retried; a redelivery never repeats a consumer's effect.
+ */
+import { describe, expect, it } from 'vitest';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { db, tableName } from '#domain/table/client.ts';
+import { auditKey, OUTBOX_SHARDS, outboxDuePartition } from '#domain/table/keys.ts';
+import type { DomainEvent } from '#events/catalog.ts';
+import { parseEvent } from '#events/catalog.ts';
+import { deliver, deliverPending } from '#events/outbox.ts';
+import type { EventPublisher } from '#events/publisher.ts';
+import { inProcessPublisher } from '#local/bus.ts';
+import { handler as auditLog } from '#functions/events/audit-log.ts';
+import { as } from '#test/support/api.ts';
+
+const rep = { tenant: 'events', user: 'erin', role: 'rep' } as const;
+
+async function pending(): Promise<DomainEvent[]> {
+  const out: DomainEvent[] = [];
+  for (let shard = 0; shard < OUTBOX_SHARDS; shard++) {
+    const page = await db.send(
+      new QueryCommand({
+        TableName: tableName(),
+        IndexName: 'byDue',
+        KeyConditionExpression: 'duePk = :p',
+        ExpressionAttributeValues: { ':p': outboxDuePartition(shard) },
+      }),
+    );
+    out.push(...(page.Items ?? []).map((i) => parseEvent(i.event)));
+  }
+  return out;
+}
+
+async function auditEntries(entityType: string, entityId: string) {
+  const { PK } = auditKey(rep.tenant, entityType, entityId, 'x');
+  const page = await db.send(
+    new QueryCommand({ TableName: tableName(), KeyConditionExpression: 'PK = :p', ExpressionAttributeValues: { ':p': PK } }),
+  );
+  return page.Items ?? [];
+}
+
+/** A publisher that fails its first `failures` calls, then delivers through the in-process bus. */
+function flaky(failures: number): EventPublisher & { calls: number } {
+  const real = inProcessPublisher();
+  const p = {
+    calls: 0,
+    async publish(events: DomainEvent[]) {
+      p.calls++;
+      if (p.calls <= failures) return { failedIds: events.map((e) => e.id) };
+      return real.publish(events);
+    },
+  };
+  return p;
+}
+
+describe('outbox', () => {
+  it('records each change with its event, atomically, and validates it against the catalog', async () => {
+    await deliverPending(inProcessPublisher());
+    const account = (await as(rep).post('/v1/accounts', { name: 'Evented Co' })).json;
+    await as(rep).patch(`/v1/accounts/${account.id}`, { industry: 'retail' });
+    await as(rep).post('/v1/activities', { type: 'call', subject: 'hello', accountId: account.id });
+    const events = (await pending()).filter((e) => e.tenantId === rep.tenant);
+    expect(events.map((e) => e.type).sort()).toEqual(['account.created', 'account.updated', 'activity.logged']);
+    const updated = events.find((e) => e.type === 'account.updated')!;
+    expect(updated).toMatchObject({ version: 1, actor: { userId: 'erin', role: 'rep' }, entity: { type: 'account', id: account.id } });
+    expect((updated.data as { changed: string[] }).changed).toEqual(['industry']);
+  });
+
+  it('keeps a failed delivery pending, retries it later, and loses nothing', async () => {
+    await deliverPending(inProcessPublisher());
+    const account = (await as(rep).post('/v1/accounts', { name: 'Retry Ltd' })).json;
+    const publisher = flaky(1);
+
+    const first = await deliverPending(publisher);
+    expect(first.delivered).toBe(0);
+    expect(first.failedIds.length).toBeGreaterThan(0);
+    expect((await pending()).map((e) => e.entity.id)).toContain(account.id);
+    expect(await auditEntries('account', account.id)).toHaveLength(0);
+
+    const retry = await deliverPending(publisher);
+    expect(retry.failedIds).toEqual([]);
+    expect(await pending()).toEqual([]);
+    expect((await auditEntries('account', account.id)).map((e) => e.eventType)).toEqual(['account.created']);
+  });
+
+  it('a consumer applies a redelivered event once', async () => {
+    await deliverPending(inProcessPublisher());
+    const account = (await as(rep).post('/v1/accounts', { name: 'Twice Inc' })).json;
+    const [event] = (await pending()).filter((e) => e.entity.id === account.id);
+    expect(event).toBeDefined();
+
+    // Delivered, then delivered again (the relay crashed before marking it): one effect.
+    await deliver([event!], inProcessPublisher());
+    await auditLog({ detail: event });
+    await deliver([event!], inProcessPublisher());
+    const entries = await auditEntries('account', account.id);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ eventId: event!.id, eventType: 'account.created', actor: { userId: 'erin' } });
+  });
+
+  it('a consumer that throws fails the delivery, which stays pending', async () => {
+    await deliverPending(inProcessPublisher());
+    const account = (await as(rep).post('/v1/accounts', { name: 'Broken Consumer' })).json;
+    const failing = inProcessPublisher(async () => async () => {
+      throw new Error('consumer down');
+    });
+    const report = await deliverPending(failing);
+    expect(report.delivered).toBe(0);
+    expect((await pending()).map((e) => e.entity.id)).toContain(account.id);
+    await deliverPending(inProcessPublisher());
+    expect(await pending()).toEqual([]);
+  });
+
+  it('rejects events that do not match the catalog', () => {
+    const base = { id: '1', type: 'account.created', version: 1, tenantId: 't', occurredAt: 'x', actor: { userId: 'u', role: 'rep' }, entity: { type: 'account', id: 'a' } };
+    expect(() => parseEvent({ ...base, data: { id: 'a', version: 1 } })).not.toThrow();
+    expect(() => parseEvent({ ...base, data: { id: 'a' } })).toThrow();
+    expect(() => parseEvent({ ...base, type: 'account.exploded', data: {} })).toThrow();
+    expect(() => parseEvent({ ...base, version: 2, data: { id: 'a', version: 1 } })).toThrow();
+  });
+});

@@ -1,0 +1,79 @@
+/** HTTP API: every route from functions/routes.ts behind the Cognito JWT authorizer; /health alone is public. */
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { httpFunctions, routeKey, routes, type HttpFunctionName } from '#functions/routes.ts';
+import { buildTestApp, resourcesOfType, type CfnTemplate } from './support.ts';
+import type { ComputeStack } from '#infra/compute-stack.ts';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+
+let t: CfnTemplate;
+let compute: ComputeStack;
+
+beforeAll(() => {
+  compute = buildTestApp({ nag: false }).compute;
+  t = Template.fromStack(compute).toJSON() as CfnTemplate;
+}, 60_000);
+
+const routeResources = () => resourcesOfType(t, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties!);
+
+describe('HTTP API routes', () => {
+  it('has exactly one JWT authorizer, on the Cognito user pool and client', () => {
+    const authorizers = resourcesOfType(t, 'AWS::ApiGatewayV2::Authorizer');
+    expect(authorizers).toHaveLength(1);
+    const props = authorizers[0]![1].Properties!;
+    expect(props.AuthorizerType).toBe('JWT');
+    expect(props.IdentitySource).toEqual(['$request.header.Authorization']);
+    expect(JSON.stringify(props.JwtConfiguration.Issuer)).toContain('https://cognito-idp.');
+    expect(JSON.stringify(props.JwtConfiguration.Issuer)).toMatch(/UserPool/);
+    expect(JSON.stringify(props.JwtConfiguration.Audience)).toMatch(/UserPoolWebClient/);
+  });
+
+  it('declares every route of the route table with the JWT authorizer', () => {
+    const [authorizerId] = resourcesOfType(t, 'AWS::ApiGatewayV2::Authorizer')[0]!;
+    const byKey = new Map(routeResources().map((p) => [p.RouteKey as string, p]));
+    for (const r of routes) {
+      const p = byKey.get(routeKey(r));
+      expect(p, `missing route ${routeKey(r)}`).toBeDefined();
+      expect(p!.AuthorizationType, routeKey(r)).toBe('JWT');
+      expect(p!.AuthorizerId, routeKey(r)).toEqual({ Ref: authorizerId });
+    }
+  });
+
+  it('sends each route to the function the route table names', () => {
+    const integrationTarget = new Map<string, string>(); // integration logical id → function logical id
+    for (const [id, r] of resourcesOfType(t, 'AWS::ApiGatewayV2::Integration')) {
+      integrationTarget.set(id, r.Properties!.IntegrationUri['Fn::GetAtt'][0]);
+    }
+    const fnLogicalId = (name: HttpFunctionName) =>
+      compute.getLogicalId(compute.httpHandlers[name].fn.node.defaultChild as CfnFunction);
+    const byKey = new Map(routeResources().map((p) => [p.RouteKey as string, p]));
+    for (const r of routes) {
+      const target = byKey.get(routeKey(r))!.Target['Fn::Join'][1];
+      expect(target[0]).toBe('integrations/');
+      expect(integrationTarget.get(target[1].Ref), routeKey(r)).toBe(fnLogicalId(r.fn));
+    }
+    // One integration per HTTP function, plus /health.
+    expect(integrationTarget.size).toBe(Object.keys(httpFunctions).length + 1);
+  });
+
+  it('GET /health is the only route without authorization', () => {
+    const all = routeResources();
+    expect(all).toHaveLength(routes.length + 1);
+    const open = all.filter((p) => p.AuthorizationType === undefined || p.AuthorizationType === 'NONE');
+    expect(open.map((p) => p.RouteKey)).toEqual(['GET /health']);
+  });
+
+  it('logs access on the $default stage as JSON', () => {
+    const stages = resourcesOfType(t, 'AWS::ApiGatewayV2::Stage');
+    expect(stages).toHaveLength(1);
+    const p = stages[0]![1].Properties!;
+    expect(p.StageName).toBe('$default');
+    expect(p.AutoDeploy).toBe(true);
+    const logGroupId = p.AccessLogSettings.DestinationArn['Fn::GetAtt'][0];
+    expect(t.Resources[logGroupId]!.Type).toBe('AWS::Logs::LogGroup');
+    expect(t.Resources[logGroupId]!.Properties!.RetentionInDays).toBeGreaterThan(0);
+    const format = JSON.parse(p.AccessLogSettings.Format);
+    expect(format.requestId).toBe('$context.requestId');
+    expect(format.status).toBe('$context.status');
+  });
+});

@@ -1,0 +1,155 @@
+/** Compute stack: function defaults, scheduled jobs, consumers, the outbox relay, DLQs and their alarms. */
+import { Template } from 'aws-cdk-lib/assertions';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { EVENT_SOURCE, consumers } from '#events/consumers.ts';
+import { schedules, toAwsCron } from '#events/schedules.ts';
+import { httpFunctions } from '#functions/routes.ts';
+import type { ComputeStack } from '#infra/compute-stack.ts';
+import type { CrmFunction } from '#infra/crm-function.ts';
+import { buildTestApp, resourcesOfType, type CfnResource, type CfnTemplate } from './support.ts';
+
+let compute: ComputeStack;
+let t: CfnTemplate;
+
+beforeAll(() => {
+  compute = buildTestApp({ nag: false }).compute;
+  t = Template.fromStack(compute).toJSON() as CfnTemplate;
+}, 60_000);
+
+const fnId = (fn: CrmFunction) => compute.getLogicalId(fn.fn.node.defaultChild as CfnFunction);
+const getAttId = (v: any): string => v['Fn::GetAtt'][0];
+
+describe('every Lambda function', () => {
+  it('exists once per HTTP function, /health, job, consumer and the outbox relay', () => {
+    const expected = Object.keys(httpFunctions).length + 1 + schedules.length + consumers.length + 1;
+    expect(resourcesOfType(t, 'AWS::Lambda::Function')).toHaveLength(expected);
+  });
+
+  it('runs Node 22 on arm64 and logs to its own log group with a retention', () => {
+    for (const [id, r] of resourcesOfType(t, 'AWS::Lambda::Function')) {
+      const p = r.Properties!;
+      expect(p.Runtime, id).toBe('nodejs22.x');
+      expect(p.Architectures, id).toEqual(['arm64']);
+      expect(p.MemorySize, id).toBeGreaterThanOrEqual(512);
+      const logGroup = t.Resources[p.LoggingConfig.LogGroup.Ref] as CfnResource;
+      expect(logGroup.Type, id).toBe('AWS::Logs::LogGroup');
+      expect(logGroup.Properties!.RetentionInDays, id).toBeGreaterThan(0);
+    }
+  });
+
+  it('gets the table, bus, service name, source maps and cursor key from its environment', () => {
+    for (const [id, r] of resourcesOfType(t, 'AWS::Lambda::Function')) {
+      const env = r.Properties!.Environment.Variables;
+      expect(Object.keys(env).sort(), id).toEqual(
+        ['CURSOR_SECRET', 'EVENT_BUS_NAME', 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME', 'TABLE_NAME'].sort(),
+      );
+      expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
+      expect(JSON.stringify(env.CURSOR_SECRET)).toContain('{{resolve:secretsmanager:');
+    }
+  });
+});
+
+describe('dead-letter queues', () => {
+  it('are encrypted, TLS-only, and each has an alarm on visible messages > 0', () => {
+    const queues = resourcesOfType(t, 'AWS::SQS::Queue');
+    // One per job, one per consumer, one for the outbox relay.
+    expect(queues).toHaveLength(schedules.length + consumers.length + 1);
+    const alarms = resourcesOfType(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties!);
+    const policies = resourcesOfType(t, 'AWS::SQS::QueuePolicy').map(([, p]) => p.Properties!);
+    for (const [id, q] of queues) {
+      expect(q.Properties!.SqsManagedSseEnabled, id).toBe(true);
+      const policy = policies.find((p) => p.Queues.some((ref: any) => ref.Ref === id));
+      expect(
+        policy?.PolicyDocument.Statement.some(
+          (s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false',
+        ),
+        `${id} enforces TLS`,
+      ).toBe(true);
+      const alarm = alarms.find((a) => a.Dimensions?.some((d: any) => d.Name === 'QueueName' && getAttId(d.Value) === id));
+      expect(alarm, `${id} alarm`).toBeDefined();
+      expect(alarm).toMatchObject({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Namespace: 'AWS/SQS',
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+      });
+    }
+  });
+});
+
+describe('scheduled jobs', () => {
+  it('each schedule invokes its job on the AWS form of its cron, with a retry policy and a DLQ', () => {
+    const scheduled = resourcesOfType(t, 'AWS::Scheduler::Schedule').map(([, s]) => s.Properties!);
+    expect(scheduled).toHaveLength(schedules.length);
+    for (const s of schedules) {
+      const job = compute.jobs[s.name]!;
+      const sch = scheduled.find((p) => getAttId(p.Target.Arn) === fnId(job));
+      expect(sch, s.name).toBeDefined();
+      expect(sch!.ScheduleExpression).toBe(toAwsCron(s.cron));
+      expect(sch!.ScheduleExpressionTimezone).toBe('Etc/UTC');
+      expect(sch!.State).toBe('ENABLED');
+      expect(sch!.Target.RetryPolicy.MaximumRetryAttempts).toBeGreaterThan(0);
+      expect(sch!.Target.RetryPolicy.MaximumEventAgeInSeconds).toBeGreaterThan(0);
+      expect(t.Resources[getAttId(sch!.Target.DeadLetterConfig.Arn)]!.Type).toBe('AWS::SQS::Queue');
+      // The job runs as of its scheduled time, like POST /_local/jobs/{job} {"now"}.
+      expect(JSON.parse(sch!.Target.Input)).toEqual({ now: '<aws.scheduler.scheduled-time>' });
+    }
+  });
+
+  it('each job has its reserved concurrency and timeout, and sends failed runs to its DLQ', () => {
+    const invokeConfigs = resourcesOfType(t, 'AWS::Lambda::EventInvokeConfig').map(([, c]) => c.Properties!);
+    for (const s of schedules) {
+      const id = fnId(compute.jobs[s.name]!);
+      const p = t.Resources[id]!.Properties!;
+      expect(p.ReservedConcurrentExecutions, s.name).toBe(s.reservedConcurrency);
+      expect(p.Timeout, s.name).toBe(s.timeoutSeconds);
+      const cfg = invokeConfigs.find((c) => c.FunctionName.Ref === id);
+      expect(t.Resources[getAttId(cfg!.DestinationConfig.OnFailure.Destination)]!.Type).toBe('AWS::SQS::Queue');
+    }
+  });
+});
+
+describe('event consumers', () => {
+  it('each consumer has a rule on the bus for its event types, with retries and a DLQ', () => {
+    const rules = resourcesOfType(t, 'AWS::Events::Rule').map(([, r]) => r.Properties!);
+    expect(rules).toHaveLength(consumers.length);
+    for (const c of consumers) {
+      const id = fnId(compute.consumerHandlers[c.name]!);
+      const rule = rules.find((r) => r.Targets.some((tg: any) => getAttId(tg.Arn) === id));
+      expect(rule, c.name).toBeDefined();
+      expect(JSON.stringify(rule!.EventBusName)).toMatch(/Bus/);
+      expect(rule!.EventPattern).toEqual({ source: [EVENT_SOURCE], 'detail-type': c.eventTypes });
+      const target = rule!.Targets[0];
+      expect(target.RetryPolicy.MaximumRetryAttempts).toBeGreaterThan(0);
+      expect(target.RetryPolicy.MaximumEventAgeInSeconds).toBeGreaterThan(0);
+      expect(t.Resources[getAttId(target.DeadLetterConfig.Arn)]!.Type).toBe('AWS::SQS::Queue');
+    }
+  });
+});
+
+describe('outbox relay', () => {
+  it('reads the table stream, INSERTs of OUTBOX items only, with partial-batch failures and a DLQ', () => {
+    const mappings = resourcesOfType(t, 'AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties!);
+    expect(mappings).toHaveLength(1);
+    const m = mappings[0]!;
+    expect(m.FunctionName).toEqual({ Ref: fnId(compute.outboxRelay) });
+    expect(JSON.stringify(m.EventSourceArn)).toContain('StreamArn');
+    expect(m.BatchSize).toBe(100);
+    expect(m.BisectBatchOnFunctionError).toBe(true);
+    expect(m.MaximumRetryAttempts).toBe(10);
+    expect(m.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    expect(m.FilterCriteria.Filters.map((f: any) => JSON.parse(f.Pattern))).toEqual([
+      { eventName: ['INSERT'], dynamodb: { Keys: { SK: { S: [{ prefix: 'OUTBOX' }] } } } },
+    ]);
+    expect(t.Resources[getAttId(m.DestinationConfig.OnFailure.Destination)]!.Type).toBe('AWS::SQS::Queue');
+  });
+});
+
+describe('outputs', () => {
+  it('exports the API URL, user pool, client, table and bus names', () => {
+    expect(Object.keys(t.Outputs ?? {}).sort()).toEqual(
+      ['ApiUrl', 'EventBusName', 'TableName', 'UserPoolClientId', 'UserPoolId'].sort(),
+    );
+  });
+});

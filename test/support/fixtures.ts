@@ -1,0 +1,547 @@
+/**
+ * Shared fixtures for the contract tests (test/contract/*): how to create one resource of
+ * each collection over HTTP, a valid body for every POST/PATCH route, and which body
+ * fields name other records. The contract tests are generated from `routes`
+ * (functions/routes.ts); a route this file does not cover makes them FAIL with a message
+ * naming the route, so a new route can never be skipped silently.
+ *
+ * Every request made through `send` / `api` here also asserts that the answer is not a
+ * 5xx (API.md §3: "500 never for anything a client sent").
+ */
+import { expect } from 'vitest';
+import { routeKey, routes, type Route } from '#functions/routes.ts';
+import { call, type ApiResponse, type Caller, type RequestOptions } from '#test/support/api.ts';
+import { deliverPending } from '#events/outbox.ts';
+import { publisher } from '#events/publisher.ts';
+
+export type { Caller } from '#test/support/api.ts';
+
+/** The collections that have stored records a route can address by `{id}`. */
+export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications'] as const;
+export type Collection = (typeof COLLECTIONS)[number];
+
+type Body = Record<string, unknown>;
+
+/** Ids a body may reference; the caller must be allowed to open them. */
+export interface Refs {
+  accountId?: string;
+  contactId?: string;
+  userId?: string;
+  /** A second account of the same owner, for bodies that use one up (a merge's `sourceId`). */
+  spareAccountId?: string;
+}
+
+export interface Sent<T = any> extends ApiResponse<T> {
+  /** `METHOD url`, for assertion messages. */
+  req: string;
+}
+
+// ---------------------------------------------------------------------------------------
+// Requests
+
+/** One request; fails the test on any 5xx, naming the request and the body it got. */
+export async function send<T = any>(
+  caller: Caller | null,
+  method: string,
+  url: string,
+  body?: unknown,
+  opts?: RequestOptions,
+): Promise<Sent<T>> {
+  const res = await call<T>(caller, method, url, body, opts);
+  const req = `${method} ${url}${caller ? ` as ${caller.tenant}/${caller.user} (${caller.role})` : ' (no caller)'}`;
+  expect(res.status, `${req} answered ${res.status}: ${res.body.slice(0, 500)}`).toBeLessThan(500);
+  return { ...res, req };
+}
+
+/** `api(alice).post(...)`: like `as()` of api.ts, with the no-5xx check of `send`. */
+export function api(caller: Caller) {
+  return {
+    get: <T = any>(url: string, opts?: RequestOptions) => send<T>(caller, 'GET', url, undefined, opts),
+    post: <T = any>(url: string, body?: unknown, opts?: RequestOptions) => send<T>(caller, 'POST', url, body, opts),
+    patch: <T = any>(url: string, body?: unknown, opts?: RequestOptions) => send<T>(caller, 'PATCH', url, body, opts),
+    put: <T = any>(url: string, body?: unknown, opts?: RequestOptions) => send<T>(caller, 'PUT', url, body, opts),
+    delete: <T = any>(url: string, opts?: RequestOptions) => send<T>(caller, 'DELETE', url, undefined, opts),
+  };
+}
+
+/** A problem+json answer (API.md §3) with this status and, when given, this code. */
+export function expectProblem(res: Sent, status: number, code?: string): void {
+  const where = `${res.req} → ${res.status} ${res.body.slice(0, 500)}`;
+  expect(res.status, where).toBe(status);
+  expect(res.headers['content-type'], `content-type of ${where}`).toMatch(/^application\/problem\+json\b/);
+  expect(res.json, where).toBeTypeOf('object');
+  for (const field of ['type', 'title', 'detail', 'code'] as const) {
+    expect(typeof res.json?.[field], `problem field "${field}" of ${where}`).toBe('string');
+    expect(res.json[field].length, `problem field "${field}" of ${where}`).toBeGreaterThan(0);
+  }
+  expect(res.json.status, `problem field "status" of ${where}`).toBe(status);
+  if (code !== undefined) expect(res.json.code, where).toBe(code);
+}
+
+/** A 400 validation_failed whose `errors` name `field` (a path segment such as `body.name`). */
+export function expectFieldError(res: Sent, field: string): void {
+  expectProblem(res, 400, 'validation_failed');
+  const errors = res.json.errors as { path: string; message: string }[] | undefined;
+  expect(Array.isArray(errors), `${res.req}: errors array in ${res.body}`).toBe(true);
+  for (const e of errors!) {
+    expect(typeof e.path, `${res.req}: errors[].path`).toBe('string');
+    expect(typeof e.message, `${res.req}: errors[].message`).toBe('string');
+  }
+  const names = (p: string) => p.split(/[.,[\]]/).filter(Boolean);
+  expect(
+    errors!.some((e) => names(e.path).includes(field)),
+    `${res.req}: expected an error naming "${field}", got ${JSON.stringify(errors)}`,
+  ).toBe(true);
+}
+
+/** The created resource's id; fails loudly with what the API said. */
+function createdId(res: Sent, what: string): string {
+  if (res.status !== 201 || typeof res.json?.id !== 'string') {
+    throw new Error(`seeding ${what}: ${res.req} answered ${res.status} ${res.body.slice(0, 500)}`);
+  }
+  return res.json.id as string;
+}
+
+// ---------------------------------------------------------------------------------------
+// Unique values (future duplicate detection must never turn a fixture into a 409)
+
+let counter = 0;
+const run = Math.random().toString(36).slice(2, 8);
+export function uniq(prefix: string): string {
+  return `${prefix} ${run}${(++counter).toString(36)}`;
+}
+const uniqToken = () => `${run}${(++counter).toString(36)}`;
+
+function need(refs: Refs, key: keyof Refs, route: string): string {
+  const v = refs[key];
+  if (!v) throw new Error(`validBody['${route}'] needs refs.${key}`);
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------
+// Valid bodies, for every POST / PATCH route
+
+/**
+ * A valid body for each POST/PATCH route, keyed by route key. Functions of the ids the
+ * body may reference (which the caller must be able to open). PATCH bodies change
+ * something that the seeders did not set that way, so a PATCH that wrongly lands shows.
+ */
+export const validBody: Record<string, (refs: Refs) => Body> = {
+  'POST /v1/accounts': () => ({
+    name: uniq('Acme 客户'),
+    industry: 'Manufacturing',
+    tier: 'B',
+    tags: ['seed'],
+    description: 'seeded by the contract tests',
+  }),
+  'PATCH /v1/accounts/{id}': () => ({ industry: 'Retail 零售', tags: ['patched'] }),
+  // The source is absorbed (gone) after one successful merge: each seedRefs has a spare to give.
+  'POST /v1/accounts/{id}/merge': (refs) => ({ sourceId: need(refs, 'spareAccountId', 'POST /v1/accounts/{id}/merge') }),
+
+  'POST /v1/contacts': (refs) => ({
+    name: uniq('王小明'),
+    email: `c-${uniqToken()}@example.cn`,
+    title: 'Buyer',
+    accountId: need(refs, 'accountId', 'POST /v1/contacts'),
+  }),
+  'PATCH /v1/contacts/{id}': () => ({ title: 'CTO 首席技术官', tags: ['patched'] }),
+
+  'POST /v1/activities': (refs) => ({
+    type: 'call',
+    subject: uniq('首次电话'),
+    body: 'talked about the renewal',
+    occurredAt: '2026-01-15T08:00:00Z',
+    accountId: need(refs, 'accountId', 'POST /v1/activities'),
+  }),
+  'PATCH /v1/activities/{id}': () => ({ subject: 'Updated subject 更新', body: 'patched body' }),
+
+  'POST /v1/tasks': (refs) => ({
+    title: uniq('Send quote 发报价'),
+    description: 'before the end of the month',
+    dueAt: '2026-12-01T09:00:00Z',
+    accountId: need(refs, 'accountId', 'POST /v1/tasks'),
+  }),
+  'PATCH /v1/tasks/{id}': () => ({ title: 'Updated title 更新', description: 'patched' }),
+
+  'POST /v1/leads': () => ({
+    name: uniq('李雷'),
+    company: uniq('线索科技'),
+    email: `l-${uniqToken()}@example.cn`,
+    title: 'Purchasing manager 采购经理',
+    source: 'website',
+  }),
+  'PATCH /v1/leads/{id}': () => ({ status: 'working', source: 'referral 转介绍' }),
+  'POST /v1/leads/{id}/convert': (refs) => ({ accountId: need(refs, 'accountId', 'POST /v1/leads/{id}/convert') }),
+
+  'POST /v1/orders': (refs) => ({
+    accountId: need(refs, 'accountId', 'POST /v1/orders'),
+    name: uniq('年度服务合同'),
+    amount: 128000.5,
+    currency: 'CNY',
+    signedAt: '2026-06-30T08:00:00Z',
+    notes: 'seeded by the contract tests',
+  }),
+  'PATCH /v1/orders/{id}': () => ({ name: 'Renewal 续约合同', notes: 'patched' }),
+  'POST /v1/orders/{id}/payments': () => ({
+    amount: 1000.25,
+    receivedAt: '2026-07-01T02:00:00Z',
+    method: 'bank_transfer',
+    reference: 'BANK-REF 回款 0001',
+    notes: 'first instalment',
+  }),
+
+  'POST /v1/opportunities/{id}/quotes': () => ({
+    name: uniq('年度报价'),
+    lines: [
+      { product: 'CRM 标准版 license', quantity: 10, unitPrice: 1999.99, discountPct: 5 },
+      { product: 'Implementation 实施', quantity: 2.5, unitPrice: 8000 },
+    ],
+    validUntil: '2030-12-31',
+    notes: 'seeded by the contract tests',
+  }),
+  'PATCH /v1/quotes/{id}': () => ({ name: 'Revised quote 修订版', notes: 'patched' }),
+  'POST /v1/quotes/{id}/send': () => ({ validUntil: '2030-06-30', note: 'sent by email 邮件发送' }),
+  'POST /v1/quotes/{id}/accept': () => ({ note: 'signed by the buyer 客户签字' }),
+  'POST /v1/quotes/{id}/reject': () => ({ reason: 'price too high 价格过高', note: 'will quote again' }),
+  'POST /v1/quotes/{id}/order': () => ({ signedAt: '2026-07-01T00:00:00Z', name: uniq('报价转合同'), notes: 'from the accepted quote' }),
+
+  'POST /v1/opportunities': (refs) => ({
+    accountId: need(refs, 'accountId', 'POST /v1/opportunities'),
+    ...(refs.contactId ? { contactIds: [refs.contactId] } : {}),
+    name: uniq('智能仓储项目'),
+    amount: 88000.5,
+    currency: 'CNY',
+    expectedCloseDate: '2026-11-30',
+    forecastCategory: 'bestCase',
+    needs: 'warehouse automation 仓储自动化',
+    budget: 100000,
+    competitors: [{ name: 'Rival 竞品', notes: 'cheaper' }],
+  }),
+  'PATCH /v1/opportunities/{id}': () => ({ name: 'Renamed deal 改名商机', probability: 35, needs: 'patched' }),
+  'POST /v1/pipelines': () => ({
+    name: uniq('Renewals 续约流程'),
+    description: 'contract renewals 续约',
+    stages: [
+      { name: 'Contacted 已联系', probability: 20 },
+      { name: 'Negotiating 谈判', probability: 60 },
+      { name: 'Renewed 已续约', probability: 100, kind: 'won' },
+      { name: 'Churned 流失', probability: 0, kind: 'lost' },
+    ],
+  }),
+  'PATCH /v1/pipelines/{id}': () => ({ name: 'Renamed pipeline 改名流程' }),
+
+  // The public pool (API.md §6). The rules: the defaults but for two fields, generous caps (so
+  // the other rows of a test file can still claim), every field of every type present.
+  'PUT /v1/pool/rules': () => ({
+    releaseAfterDays: 30,
+    releaseIfNotWonDays: 90,
+    remindBeforeDays: [3, 1],
+    maxAccountsPerRep: 500,
+    maxLockedPerRep: 50,
+    maxClaimsPerDay: 100,
+    reclaimCooldownDays: 7,
+    exemptTiers: ['A'],
+    exemptWithOpenOpportunity: true,
+    timeZone: 'Asia/Shanghai',
+  }),
+  'POST /v1/pool/{id}/assign': (refs) => ({ userId: need(refs, 'userId', 'POST /v1/pool/{id}/assign') }),
+  'POST /v1/accounts/{id}/release': () => ({ reason: 'customer went quiet 客户无回应' }),
+
+  // A target for the caller itself (only an admin may set its own; see the role matrix).
+  'PUT /v1/targets/{period}': (refs) => ({ userId: need(refs, 'userId', 'PUT /v1/targets/{period}'), amount: 150000.5, currency: 'CNY' }),
+};
+
+/**
+ * Body fields of each POST/PATCH route that name another record: what the tenant
+ * isolation tests point at another tenant's ids. `{}` when a route's body names none.
+ */
+export const referenceFields: Record<string, Record<string, 'accounts' | 'contacts' | 'users'>> = {
+  'POST /v1/accounts': { ownerId: 'users' },
+  'PATCH /v1/accounts/{id}': { ownerId: 'users' },
+  'POST /v1/accounts/{id}/merge': { sourceId: 'accounts' },
+  'POST /v1/contacts': { accountId: 'accounts', ownerId: 'users' },
+  'PATCH /v1/contacts/{id}': { accountId: 'accounts', ownerId: 'users' },
+  'POST /v1/activities': { accountId: 'accounts', contactId: 'contacts' },
+  'PATCH /v1/activities/{id}': {},
+  'POST /v1/tasks': { accountId: 'accounts', contactId: 'contacts', assigneeId: 'users' },
+  'PATCH /v1/tasks/{id}': { accountId: 'accounts', contactId: 'contacts', assigneeId: 'users' },
+  'POST /v1/leads': { ownerId: 'users' },
+  'PATCH /v1/leads/{id}': { ownerId: 'users' },
+  'POST /v1/leads/{id}/convert': { accountId: 'accounts' },
+  'PUT /v1/targets/{period}': { userId: 'users' },
+  'POST /v1/orders': { accountId: 'accounts', ownerId: 'users' },
+  'PATCH /v1/orders/{id}': { ownerId: 'users' },
+  'POST /v1/orders/{id}/payments': {},
+  'POST /v1/opportunities/{id}/quotes': {},
+  'PATCH /v1/quotes/{id}': {},
+  'POST /v1/quotes/{id}/send': {},
+  'POST /v1/quotes/{id}/accept': {},
+  'POST /v1/quotes/{id}/reject': {},
+  'POST /v1/quotes/{id}/order': { ownerId: 'users' },
+  'POST /v1/opportunities': { accountId: 'accounts', ownerId: 'users' },
+  'PATCH /v1/opportunities/{id}': { ownerId: 'users' },
+  'POST /v1/pipelines': {},
+  'PATCH /v1/pipelines/{id}': {},
+  'PUT /v1/pool/rules': {},
+  'POST /v1/pool/{id}/assign': { userId: 'users' },
+  'POST /v1/accounts/{id}/release': {},
+};
+
+// ---------------------------------------------------------------------------------------
+// Seeders, one per collection
+
+export type Seeder = (caller: Caller, refs?: Refs) => Promise<string>;
+
+/**
+ * `seed[collection](caller)` creates one resource as `caller` (creating the parent
+ * account it needs first, unless `refs` names one the caller may open) and returns its id.
+ */
+export const seed: Record<Collection, Seeder> = {
+  accounts: async (caller) =>
+    createdId(await send(caller, 'POST', '/v1/accounts', validBody['POST /v1/accounts']!({})), 'an account'),
+  contacts: async (caller, refs = {}) => {
+    const accountId = refs.accountId ?? (await seed.accounts(caller));
+    return createdId(await send(caller, 'POST', '/v1/contacts', validBody['POST /v1/contacts']!({ accountId })), 'a contact');
+  },
+  activities: async (caller, refs = {}) => {
+    const accountId = refs.accountId ?? (await seed.accounts(caller));
+    return createdId(await send(caller, 'POST', '/v1/activities', validBody['POST /v1/activities']!({ accountId })), 'an activity');
+  },
+  tasks: async (caller, refs = {}) => {
+    const accountId = refs.accountId ?? (await seed.accounts(caller));
+    return createdId(await send(caller, 'POST', '/v1/tasks', validBody['POST /v1/tasks']!({ accountId })), 'a task');
+  },
+  leads: async (caller) => createdId(await send(caller, 'POST', '/v1/leads', validBody['POST /v1/leads']!({})), 'a lead'),
+  orders: async (caller, refs = {}) => {
+    const accountId = refs.accountId ?? (await seed.accounts(caller));
+    return createdId(await send(caller, 'POST', '/v1/orders', validBody['POST /v1/orders']!({ accountId })), 'an order');
+  },
+  opportunities: async (caller, refs = {}) => {
+    const accountId = refs.accountId ?? (await seed.accounts(caller));
+    return createdId(await send(caller, 'POST', '/v1/opportunities', validBody['POST /v1/opportunities']!({ accountId })), 'an opportunity');
+  },
+  /** Pipelines are tenant settings that only admins create: made by an admin of the caller's tenant, whoever asks. */
+  pipelines: async (caller) => {
+    const admin: Caller = { tenant: caller.tenant, user: 'pipeline-admin', role: 'admin' };
+    return createdId(await send(admin, 'POST', '/v1/pipelines', validBody['POST /v1/pipelines']!({})), 'a pipeline');
+  },
+  /**
+   * A notification of the caller's: a task assigned to it by a colleague, delivered through the
+   * event relay to the `task-notifications` consumer (the only way one comes to exist).
+   */
+  notifications: async (caller) => {
+    expect((await send(caller, 'GET', '/v1/notifications?limit=1')).status).toBe(200); // in the directory
+    const colleague: Caller = { tenant: caller.tenant, user: 'notification-sender', role: 'admin' };
+    const taskId = createdId(
+      await send(colleague, 'POST', '/v1/tasks', { title: uniq('Call back 回电'), dueAt: '2030-01-01T00:00:00Z', assigneeId: caller.user }),
+      'a task for a notification',
+    );
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await deliverPending(publisher());
+      const mine = await listAll<{ id: string; entityId?: string }>(caller, '/v1/notifications?unread=true');
+      const found = mine.find((n) => n.entityId === taskId);
+      if (found) return found.id;
+    }
+    throw new Error(`seeding a notification for ${caller.user}: none arrived for task ${taskId}`);
+  },
+  /** A draft quote on a new opportunity of the account. */
+  quotes: async (caller, refs = {}) => {
+    const opportunityId = await seed.opportunities(caller, refs);
+    const body = validBody['POST /v1/opportunities/{id}/quotes']!({});
+    const res = await send(caller, 'POST', `/v1/opportunities/${opportunityId}/quotes`, body);
+    if (res.status !== 201 || typeof res.json?.id !== 'string') throw new Error(`seeding a quote: ${res.req} answered ${res.status} ${res.body.slice(0, 500)}`);
+    return res.json.id as string;
+  },
+};
+
+/** A quote moved along its statuses by its seeder's caller: what the action routes need to start from. */
+async function quoteIn(status: 'sent' | 'accepted', caller: Caller, refs?: Refs): Promise<string> {
+  const id = await seed.quotes(caller, refs);
+  for (const action of status === 'sent' ? ['send'] : ['send', 'accept']) {
+    const res = await send(caller, 'POST', `/v1/quotes/${id}/${action}`, {});
+    if (res.status !== 200) throw new Error(`seeding a ${status} quote: ${res.req} answered ${res.status} ${res.body.slice(0, 500)}`);
+  }
+  return id;
+}
+
+/** An account of the caller's tenant in the public pool: created and released by `caller` (an admin when `caller` may not own accounts). */
+export async function seedPoolAccount(caller: Caller): Promise<string> {
+  const owner: Caller = caller.role === 'support' || caller.role === 'marketer' ? { tenant: caller.tenant, user: 'pool-seeder', role: 'admin' } : caller;
+  const id = await seed.accounts(owner);
+  const res = await send(owner, 'POST', `/v1/accounts/${id}/release`, validBody['POST /v1/accounts/{id}/release']!({}));
+  if (res.status !== 200) throw new Error(`seeding a pool account: ${res.req} answered ${res.status} ${res.body.slice(0, 500)}`);
+  return id;
+}
+
+/** Routes whose `{id}` must be in a particular state (a quote to accept must have been sent). */
+export const routeSeeders: Record<string, Seeder> = {
+  // A pool route's `{id}` is an account in the pool; `GET /v1/pool` lists one.
+  'POST /v1/pool/{id}/claim': seedPoolAccount,
+  'POST /v1/pool/{id}/assign': seedPoolAccount,
+  'GET /v1/pool': seedPoolAccount,
+  'POST /v1/quotes/{id}/accept': (caller, refs) => quoteIn('sent', caller, refs),
+  'POST /v1/quotes/{id}/reject': (caller, refs) => quoteIn('sent', caller, refs),
+  'POST /v1/quotes/{id}/order': (caller, refs) => quoteIn('accepted', caller, refs),
+};
+
+/** An account and a contact on it, owned by `owner`, for bodies that reference records. */
+export async function seedRefs(owner: Caller): Promise<Required<Refs>> {
+  const accountId = await seed.accounts(owner);
+  const contactId = await seed.contacts(owner, { accountId });
+  const spareAccountId = await seed.accounts(owner);
+  return { accountId, contactId, userId: owner.user, spareAccountId };
+}
+
+// ---------------------------------------------------------------------------------------
+// Searches: lists that need a filter (`GET /v1/duplicates` without name/email/phone/domain is a 400)
+
+/** The email `searchQuery` looks for; `seedSearch` gives it to an account and a contact. */
+export const SEARCH_PROBE_EMAIL = 'probe@duplicate-search.example.cn';
+
+/** The query each search route is called with by the generated tests (`listUrl`, `urlOf`). */
+export const searchQuery: Record<string, string> = {
+  'GET /v1/duplicates': `email=${encodeURIComponent(SEARCH_PROBE_EMAIL)}`,
+};
+
+/** A list route's URL: its path, plus its search query when it is a search. */
+export function listUrl(r: Route): string {
+  const q = searchQuery[keyOf(r)];
+  return q ? `${r.path}?${q}` : r.path;
+}
+
+const searchSeeded = new Map<string, Promise<void>>();
+
+/**
+ * Makes `searchQuery` match two records (an account and a contact holding the probe email)
+ * in the caller's tenant, once per tenant; `caller` must be allowed to create accounts.
+ */
+export function seedSearch(caller: Caller): Promise<void> {
+  let done = searchSeeded.get(caller.tenant);
+  if (!done) {
+    done = (async () => {
+      const accountId = createdId(await send(caller, 'POST', '/v1/accounts', { name: uniq('Search probe'), email: SEARCH_PROBE_EMAIL }), 'the search probe account');
+      createdId(await send(caller, 'POST', '/v1/contacts', { name: uniq('Search probe'), email: SEARCH_PROBE_EMAIL, accountId }), 'the search probe contact');
+    })();
+    searchSeeded.set(caller.tenant, done);
+  }
+  return done;
+}
+
+// ---------------------------------------------------------------------------------------
+// Routes
+
+export const keyOf = (r: Pick<Route, 'method' | 'path'>) => routeKey(r);
+export const hasIdParam = (r: Route) => r.path.includes('{id}');
+/** GET routes without `{id}` that answer one object, not a list page (a tenant's settings). */
+export const SINGLETONS = new Set(['GET /v1/pool/rules']);
+/** Action routes that take no body (a claim, a lock, marking a notification read): sent without one. */
+export const BODYLESS = new Set(['POST /v1/pool/{id}/claim', 'POST /v1/accounts/{id}/lock', 'POST /v1/accounts/{id}/unlock', 'POST /v1/notifications/{id}/read']);
+export const isList = (r: Route) => r.method === 'GET' && !r.path.includes('{') && !SINGLETONS.has(keyOf(r));
+export const hasBody = (r: Route) => (r.method === 'POST' || r.method === 'PATCH' || r.method === 'PUT') && !BODYLESS.has(keyOf(r));
+export const isCreate = (r: Route) => r.method === 'POST' && /^\/v1\/[^/{}]+$/.test(r.path);
+/** POST routes under a resource that answer 201 all the same: they create something (a payment answers with its order). */
+export const CREATED_BY_ACTION = new Set(['POST /v1/orders/{id}/payments', 'POST /v1/opportunities/{id}/quotes', 'POST /v1/quotes/{id}/order']);
+/** The status a successful call of a route with a body answers. */
+export const successStatus = (r: Route) => (isCreate(r) || CREATED_BY_ACTION.has(keyOf(r)) ? 201 : 200);
+
+/** Routes whose `{id}` is a record of another collection than their path says: a pool account is an account. */
+export const RECORD_COLLECTION: Record<string, string> = { 'POST /v1/pool/{id}/claim': 'accounts', 'POST /v1/pool/{id}/assign': 'accounts' };
+
+/** `/v1/<collection>/...` → `<collection>` (where the route's record is read: RECORD_COLLECTION). */
+export function collectionOf(r: Route): string {
+  const mapped = RECORD_COLLECTION[keyOf(r)];
+  if (mapped) return mapped;
+  const m = /^\/v1\/([^/{}]+)/.exec(r.path);
+  if (!m) throw new Error(`route ${keyOf(r)}: path does not start with /v1/<collection>`);
+  return m[1]!;
+}
+
+const isCollection = (c: string): c is Collection => (COLLECTIONS as readonly string[]).includes(c);
+
+/** The seeder for a route's `{id}`; throws naming the route when there is none. */
+export function seederFor(r: Route): Seeder {
+  const special = routeSeeders[keyOf(r)];
+  if (special) return special;
+  const c = collectionOf(r);
+  if (!isCollection(c)) {
+    throw new Error(`route ${keyOf(r)} has no seeder: add seed['${c}'] to test/support/fixtures.ts`);
+  }
+  return seed[c];
+}
+
+/** The valid body of a POST/PATCH route; throws naming the route when there is none. */
+export function bodyFor(r: Route): (refs: Refs) => Body {
+  const b = validBody[keyOf(r)];
+  if (!b) throw new Error(`route ${keyOf(r)} has no valid body: add validBody['${keyOf(r)}'] to test/support/fixtures.ts`);
+  return b;
+}
+
+/** The reference fields of a POST/PATCH route; throws naming the route when they are not declared. */
+export function referencesOf(r: Route): Record<string, 'accounts' | 'contacts' | 'users'> {
+  const refs = referenceFields[keyOf(r)];
+  if (!refs) throw new Error(`route ${keyOf(r)} has no referenceFields entry in test/support/fixtures.ts`);
+  return refs;
+}
+
+/** The month that `{period}` routes (targets) are called with. */
+export const PERIOD = '2026-07';
+
+/** The route's URL with `{id}` (and `{period}`) filled in. */
+export function urlOf(r: Route, id?: string): string {
+  if (!hasIdParam(r)) return (isList(r) ? listUrl(r) : r.path).replace('{period}', PERIOD);
+  if (!id) throw new Error(`route ${keyOf(r)} needs an id`);
+  return r.path.replace('{id}', encodeURIComponent(id));
+}
+
+/** Every route of the table, for generated tests. */
+export const allRoutes: readonly Route[] = routes;
+
+/** Routes missing a seeder or valid body or reference declaration: what the completeness tests report. */
+export function uncoveredRoutes(): string[] {
+  const missing: string[] = [];
+  for (const r of routes) {
+    if (hasIdParam(r)) {
+      try {
+        seederFor(r);
+      } catch (err) {
+        missing.push((err as Error).message);
+      }
+    }
+    if (hasBody(r)) {
+      if (!validBody[keyOf(r)]) missing.push(`route ${keyOf(r)} has no valid body`);
+      if (!referenceFields[keyOf(r)]) missing.push(`route ${keyOf(r)} has no referenceFields entry`);
+    }
+  }
+  return missing;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading state back
+
+/** Every item of a list, walking its cursors (limit 100). */
+export async function listAll<T = any>(caller: Caller, url: string): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < 1000; page++) {
+    const sep = url.includes('?') ? '&' : '?';
+    const res: Sent = await send(caller, 'GET', `${url}${sep}limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    if (res.status !== 200) throw new Error(`listing ${url}: ${res.req} answered ${res.status} ${res.body.slice(0, 300)}`);
+    items.push(...(res.json.items as T[]));
+    cursor = res.json.nextCursor as string | null;
+    if (!cursor) return items;
+  }
+  throw new Error(`listing ${url}: more than 1000 pages`);
+}
+
+/** Ids of every record of a collection that `caller` lists (an admin lists the whole tenant). */
+export async function idsOf(caller: Caller, collection: string): Promise<string[]> {
+  return (await listAll<{ id: string }>(caller, `/v1/${collection}`)).map((x) => x.id).sort();
+}
+
+/** `GET /v1/<collection>/{id}` as `caller`: the record, or undefined on 404. */
+export async function fetchRecord(caller: Caller, collection: string, id: string): Promise<Record<string, any> | undefined> {
+  const res = await send(caller, 'GET', `/v1/${collection}/${encodeURIComponent(id)}`);
+  if (res.status === 404) return undefined;
+  if (res.status !== 200) throw new Error(`reading ${collection}/${id}: ${res.req} answered ${res.status} ${res.body.slice(0, 300)}`);
+  return res.json;
+}

@@ -1,0 +1,20 @@
+/**
+ * Runs before each test file, in that file's worker: a table of its own on the shared
+ * DynamoDB Local, and the in-process event bus, so files run in parallel without
+ * seeing each other's data.
+ */
+import { randomUUID } from 'node:crypto';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { inject } from 'vitest';
+import { createTableInput } from '#domain/table/definition.ts';
+
+process.env.DYNAMODB_ENDPOINT = inject('dynamoEndpoint');
+process.env.CRM_DATA_DIR = inject('crmDataDir');
+process.env.TABLE_NAME = `crm-test-${randomUUID()}`;
+
+const { db } = await import('#domain/table/client.ts');
+await db.send(new CreateTableCommand(createTableInput(process.env.TABLE_NAME)));
+
+const { usePublisher } = await import('#events/publisher.ts');
+const { inProcessPublisher } = await import('#local/bus.ts');
+usePublisher(inProcessPublisher());
