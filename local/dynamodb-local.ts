@@ -100,7 +100,9 @@ function freePort(): Promise<number> {
 
 async function launch(dir: string, port: number, dataDir: string | undefined): Promise<DynamoDbLocal> {
   const args = [
-    '-Xmx256m',
+    // In memory, every table lives in this heap: the test suite's tables and a day of local use
+    // outgrow 256 MB, and a JVM near its limit spends its time collecting (requests 10× slower).
+    '-Xmx1g',
     `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`,
     '-jar',
     path.join(dir, 'DynamoDBLocal.jar'),

@@ -1,6 +1,7 @@
 /**
  * Error mapping, once for every HTTP function: a DomainError becomes problem+json with
- * its status and stable `code`; anything else is logged and answered as a generic 500.
+ * its status and stable `code`; middy's early timeout is a 503 `timeout`; anything else is
+ * logged and answered as a generic 500.
  */
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -17,6 +18,7 @@ const TITLES: Record<number, string> = {
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 
 export function problemResponse(err: DomainError): APIGatewayProxyStructuredResultV2 {
@@ -41,6 +43,14 @@ export function problemJson(): middy.MiddlewareObj<APIGatewayProxyEventV2, APIGa
       const err = request.error;
       if (err instanceof DomainError) {
         request.response = problemResponse(err);
+        return;
+      }
+      if (err instanceof Error && err.name === 'TimeoutError') {
+        // middy answers shortly before the function's time runs out. The change may still land:
+        // a retry with the same Idempotency-Key then answers what it did, without doing it twice.
+        logger.warn('request timed out', { routeKey: request.event.routeKey });
+        const timedOut = problemResponse(new DomainError(503, 'timeout', 'The request took too long to finish; retry it with the same Idempotency-Key.'));
+        request.response = { ...timedOut, headers: { ...timedOut.headers, 'retry-after': '1' } };
         return;
       }
       logger.error('unhandled error', { error: err as Error, routeKey: request.event.routeKey });

@@ -120,6 +120,17 @@ describe('the accounts handler with a real API Gateway event', () => {
     expect(stranger.statusCode).toBe(404);
   });
 
+  it('answers 503 timeout (problem+json, Retry-After), not a 500, when the invocation runs out of time', async () => {
+    const claims = await claimsFor('fixture-tenant', 'fixture-late', 'rep');
+    // 6 ms left: middy answers 5 ms before the end, long before the create's DynamoDB calls return.
+    const almostOver = { ...context, getRemainingTimeInMillis: () => 6 };
+    const event = adapt({ method: 'POST', path: '/v1/accounts', routePath: '/v1/accounts', claims, body: '{"name":"Late Trading Co."}' });
+    const res = (await handler(event as APIGatewayProxyEventV2, almostOver)) as APIGatewayProxyStructuredResultV2;
+    expect(res.statusCode, res.body).toBe(503);
+    expect(res.headers).toMatchObject({ 'content-type': 'application/problem+json', 'retry-after': '1' });
+    expect(JSON.parse(res.body!)).toMatchObject({ status: 503, code: 'timeout', title: 'Service Unavailable' });
+  });
+
   it('answers 401 when the authorizer claims lack the tenant', async () => {
     const { ['custom:tenantId']: _dropped, ...claims } = await claimsFor('fixture-tenant', 'u2', 'rep');
     const res = await invoke(adapt({ method: 'GET', path: '/v1/accounts/x', routePath: '/v1/accounts/{id}', pathParameters: { id: 'x' }, claims }));

@@ -1,11 +1,11 @@
 /**
  * Runs before each test file, in that file's worker: a table of its own on the shared
- * DynamoDB Local, and the in-process event bus, so files run in parallel without
- * seeing each other's data.
+ * DynamoDB Local (dropped after the file), and the in-process event bus, so files run in
+ * parallel without seeing each other's data.
  */
 import { randomUUID } from 'node:crypto';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { inject } from 'vitest';
+import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, inject } from 'vitest';
 import { createTableInput } from '#domain/table/definition.ts';
 
 process.env.DYNAMODB_ENDPOINT = inject('dynamoEndpoint');
@@ -14,6 +14,10 @@ process.env.TABLE_NAME = `crm-test-${randomUUID()}`;
 
 const { db } = await import('#domain/table/client.ts');
 await db.send(new CreateTableCommand(createTableInput(process.env.TABLE_NAME)));
+// The shared DynamoDB Local keeps every table in memory: drop this file's when it is done.
+afterAll(async () => {
+  await db.send(new DeleteTableCommand({ TableName: process.env.TABLE_NAME }));
+});
 
 const { usePublisher } = await import('#events/publisher.ts');
 const { inProcessPublisher } = await import('#local/bus.ts');
