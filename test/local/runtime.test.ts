@@ -3,7 +3,7 @@
  * reached over HTTP, stopped by a signal. Also the outbox relay's single-flight rule.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,9 +12,10 @@ import { mintToken } from '#local/auth.ts';
 import { createRelay, MAX_REQUEST_BYTES } from '#local/server.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-// The binary `npm start` runs. Not `npx tsx`: npm exec runs it under `sh -c`, which does
-// not pass a SIGTERM on, so signalling npx's pid would orphan the backend.
-const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
+// What `npm start` runs: one node process with tsx's loader. Not the `tsx` binary, a parent
+// process that relays signals and SIGKILLs the backend when it does not answer within 30 ms
+// (under load it sometimes does not: exit 130, JVM orphaned).
+const startArgs = ['--import', 'tsx', 'local/start.ts'];
 const READY_WITHIN_MS = 15_000;
 
 function freePort(): Promise<number> {
@@ -49,7 +50,7 @@ function jvmsUsing(dir: string): number[] {
 /** Runs start.ts to its exit (for the ways it fails to start). */
 function runToExit(env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [tsx, 'local/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, startArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
@@ -85,7 +86,7 @@ async function startBackend(dataDir: string): Promise<Backend> {
   const env = cleanEnv({ PORT: String(port), CRM_DATA_DIR: dataDir });
 
   const t0 = Date.now();
-  const child = spawn(tsx, ['local/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, startArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -157,6 +158,11 @@ async function api(b: Backend, method: string, url: string, token?: string, body
 }
 
 describe('npm start (local/start.ts)', { timeout: 90_000 }, () => {
+  it('is the command these tests run', async () => {
+    const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'));
+    expect(pkg.scripts.start).toBe(`node ${startArgs.join(' ')}`);
+  });
+
   let dataDir: string;
   let adminToken: string;
   let accountId: string | undefined;
