@@ -100,8 +100,8 @@ function freePort(): Promise<number> {
 
 async function launch(dir: string, port: number, dataDir: string | undefined): Promise<DynamoDbLocal> {
   const args = [
-    // In memory, every table lives in this heap: the test suite's tables and a day of local use
-    // outgrow 256 MB, and a JVM near its limit spends its time collecting (requests 10× slower).
+    // Headroom for the bench's 300,000-item tables and long local sessions; the heap only grows
+    // as far as it is used.
     '-Xmx1g',
     `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`,
     '-jar',
