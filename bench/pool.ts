@@ -43,7 +43,7 @@ const DAY = 86_400_000;
 
 export async function poolScenarios(input: PoolBenchInput): Promise<void> {
   await httpOperations(input);
-  // The job's figures seed 111,000 accounts: several minutes. BENCH_SKIP_POOL_JOB=1 leaves them out.
+  // The job's figures seed 111,000 accounts: about 3 minutes. BENCH_SKIP_POOL_JOB=1 leaves them out.
   if (process.env.BENCH_SKIP_POOL_JOB === '1') input.notes.push('pool.release: skipped (BENCH_SKIP_POOL_JOB=1)');
   else await releaseJobFigures(input);
 }
