@@ -196,9 +196,12 @@ export function publicView<R extends StoredRecord>(record: R): R {
   return rest as R;
 }
 
-function snapshot(record: StoredRecord): { id: string; version: number } & Item {
-  return publicView(record) as unknown as { id: string; version: number } & Item;
+/** The record as events carry it: its API shape plus the owner's team (consumers attribute by it). */
+export function eventSnapshot(record: StoredRecord): { id: string; version: number; ownerId: string | null; ownerTeamId: string | null } & Item {
+  return { ...(publicView(record) as unknown as { id: string; version: number } & Item), ownerId: record.ownerId, ownerTeamId: record.ownerTeamId ?? null };
 }
+
+const snapshot = eventSnapshot;
 
 /**
  * Merge-patch (RFC 7396) for flat records: a present key replaces, `null` clears an

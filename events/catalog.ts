@@ -7,6 +7,8 @@ import * as z from 'zod/mini';
 
 const snapshot = z.looseObject({ id: z.string(), version: z.int() });
 const deleted = z.object({ id: z.string() });
+/** Who owned the record at the moment of the event, and that owner's team. */
+const ownership = { ownerId: z.nullable(z.string()), ownerTeamId: z.nullable(z.string()) };
 const updated = z.object({ before: snapshot, after: snapshot, changed: z.array(z.string()) });
 const quoteFacts = {
   opportunityId: z.string(),
@@ -31,7 +33,8 @@ const opportunityFacts = {
 const quoteTransition = { ...quoteFacts, from: z.enum(['draft', 'sent']), note: z.optional(z.string()) };
 
 export const eventCatalog = {
-  'account.created': { version: 1, data: snapshot },
+  /** v2: with the owner's team, as every record snapshot now carries it (analytics attribute by it). */
+  'account.created': { version: 2, data: z.extend(snapshot, ownership) },
   'account.updated': { version: 1, data: updated },
   'account.deleted': { version: 1, data: deleted },
   /**
@@ -42,10 +45,12 @@ export const eventCatalog = {
   'account.merged': { version: 1, data: z.object({ targetId: z.string(), sourceId: z.string(), source: z.nullable(snapshot) }) },
   // The public pool (domain/pool/): each carries the account as it now is.
   /** Released to the pool by the rules (`rule`, `days`) or by hand (`manual`, `reason`); `prevOwnerId` is who lost it. */
+  /** v2: `prevOwnerTeamId`, the team the account left (the analytics' `pool.released`). */
   'account.released': {
-    version: 1,
+    version: 2,
     data: z.extend(snapshot, {
       prevOwnerId: z.string(),
+      prevOwnerTeamId: z.nullable(z.string()),
       rule: z.enum(['no_follow_up', 'not_won', 'manual']),
       days: z.nullable(z.int()),
       reason: z.optional(z.string()),
@@ -53,8 +58,9 @@ export const eventCatalog = {
       releasedBy: z.string(),
     }),
   },
-  'account.claimed': { version: 1, data: z.extend(snapshot, { claimedBy: z.string(), prevOwnerId: z.nullable(z.string()) }) },
-  'account.assigned': { version: 1, data: z.extend(snapshot, { assigneeId: z.string(), assignedBy: z.string() }) },
+  /** v2: `ownerTeamId`, the claimer's (assignee's) team, for the analytics' `pool.claimed`. */
+  'account.claimed': { version: 2, data: z.extend(snapshot, { ...ownership, claimedBy: z.string(), prevOwnerId: z.nullable(z.string()) }) },
+  'account.assigned': { version: 2, data: z.extend(snapshot, { ...ownership, assigneeId: z.string(), assignedBy: z.string() }) },
   'account.locked': { version: 1, data: snapshot },
   'account.unlocked': { version: 1, data: snapshot },
   /** An admin replaced the tenant's pool rules. */
@@ -72,13 +78,15 @@ export const eventCatalog = {
   'task.updated': { version: 1, data: updated },
   'task.completed': { version: 1, data: snapshot },
   'task.deleted': { version: 1, data: deleted },
-  'lead.created': { version: 1, data: snapshot },
+  'lead.created': { version: 2, data: z.extend(snapshot, ownership) },
   'lead.updated': { version: 1, data: updated },
   'lead.deleted': { version: 1, data: deleted },
   /** The converted lead as it now is, and what the conversion made or attached it to. */
+  /** v2: with the owner and its team (the analytics' `convertedLeads`). */
   'lead.converted': {
-    version: 1,
+    version: 2,
     data: z.extend(snapshot, {
+      ...ownership,
       accountId: z.string(),
       contactId: z.string(),
       opportunityId: z.optional(z.string()),
@@ -133,10 +141,14 @@ export const eventCatalog = {
   },
   'order.updated': { version: 1, data: updated },
   'order.deleted': { version: 1, data: deleted },
-  /** A payment (回款) and the order's totals right after it. `id`/`version` are the payment's. */
+  /**
+   * A payment (回款) and the order's totals right after it. `id`/`version` are the payment's.
+   * v2: `ownerId`/`ownerTeamId`, the order's owner when it was received (who it is credited to).
+   */
   'payment.received': {
-    version: 1,
+    version: 2,
     data: z.extend(snapshot, {
+      ...ownership,
       orderId: z.string(),
       accountId: z.string(),
       amount: z.number(),

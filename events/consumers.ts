@@ -32,6 +32,21 @@ export const consumers: Consumer[] = [
     eventTypes: ['task.created', 'task.updated'],
     tableActions: ['dynamodb:PutItem'],
   },
+  {
+    // The analytics aggregates (domain/analytics/consumer.ts): the record as it is now (GetItem),
+    // its stored contribution (GetItem), the difference in one transaction (Put + Update); the
+    // tenant's rules for its time zone (GetItem, and once per tenant the registry's PutItem).
+    name: 'analytics',
+    eventTypes: [
+      'opportunity.created', 'opportunity.updated', 'opportunity.deleted',
+      'order.created', 'order.updated', 'payment.received',
+      'activity.logged', 'activity.updated', 'activity.deleted',
+      'target.set',
+      'account.created', 'lead.created', 'lead.converted',
+      'account.released', 'account.claimed', 'account.assigned',
+    ],
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  },
 ];
 
 /** The source name every domain event carries on the bus. */

@@ -51,6 +51,18 @@ export const schedules: Schedule[] = [
     reservedConcurrency: 1,
     timeoutSeconds: 120,
   },
+  {
+    name: 'forecast-nightly',
+    // Hourly, so every tenant gets its snapshot within the first hour of its own local day;
+    // a tenant whose day already has one costs the run one GetItem (domain/analytics/snapshots.ts).
+    cron: '5 * * * *',
+    description: 'One forecast snapshot per tenant per local day, for the tenant, each team and each user (domain/analytics/snapshots.ts).',
+    // The tenant registry, users and aggregate rows (Query), the day marker and MODEL row (Get), the snapshots (Put).
+    tableActions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+    reservedConcurrency: 1,
+    // A run stops 30 s before this; the tenants left are taken by the next run.
+    timeoutSeconds: 600,
+  },
 ];
 
 /** EventBridge Scheduler wants six fields with `?` in day-of-month or day-of-week. */

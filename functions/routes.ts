@@ -45,6 +45,9 @@ export const httpFunctions = {
   targets: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem'] },
   pipelines: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
   opportunities: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
+  // Reads aggregate rows; writes only the users directory, the tenant's rules registry and,
+  // on a tenant's very first request, its default pipeline (the funnel's default).
+  analytics: { tableActions: [...READ, 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'] },
 } satisfies Record<string, { tableActions: TableAction[] }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
@@ -130,6 +133,12 @@ export const routes: Route[] = [
   { method: 'PATCH', path: '/v1/opportunities/{id}', fn: 'opportunities' },
   { method: 'DELETE', path: '/v1/opportunities/{id}', fn: 'opportunities' },
   { method: 'GET', path: '/v1/opportunities/{id}/history', fn: 'opportunities' },
+
+  { method: 'GET', path: '/v1/dashboard', fn: 'analytics' },
+  { method: 'GET', path: '/v1/reports/funnel', fn: 'analytics' },
+  { method: 'GET', path: '/v1/forecast', fn: 'analytics' },
+  { method: 'GET', path: '/v1/forecast/snapshots', fn: 'analytics' },
+  { method: 'GET', path: '/v1/forecast/accuracy', fn: 'analytics' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

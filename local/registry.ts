@@ -25,15 +25,18 @@ export const httpHandlers: Record<HttpFunctionName, () => Promise<{ handler: Htt
   targets: () => import('#functions/http/targets.ts') as Promise<{ handler: HttpHandler }>,
   pipelines: () => import('#functions/http/pipelines.ts') as Promise<{ handler: HttpHandler }>,
   opportunities: () => import('#functions/http/opportunities.ts') as Promise<{ handler: HttpHandler }>,
+  analytics: () => import('#functions/http/analytics.ts') as Promise<{ handler: HttpHandler }>,
 };
 
 export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>> = {
   'outbox-sweep': () => import('#functions/jobs/outbox-sweep.ts'),
   'pool-release': () => import('#functions/jobs/pool-release.ts'),
   'task-reminders': () => import('#functions/jobs/task-reminders.ts'),
+  'forecast-nightly': () => import('#functions/jobs/forecast-nightly.ts'),
 };
 
 export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerHandler }>> = {
   'audit-log': () => import('#functions/events/audit-log.ts'),
   'task-notifications': () => import('#functions/events/task-notifications.ts'),
+  analytics: () => import('#functions/events/analytics.ts'),
 };

@@ -17,7 +17,7 @@ import { conflict, forbidden, notFound, validationFailed } from '#domain/errors.
 import * as f from '#domain/fields.ts';
 import { canAssignTo, requireRole } from '#domain/identity.ts';
 import { attributeFilter } from '#domain/listing.ts';
-import { fromItem, insert, publicView, readable, retryOnVersionRace, stamp, toItem, VersionRace, writable } from '#domain/records.ts';
+import { eventSnapshot, fromItem, insert, readable, retryOnVersionRace, stamp, toItem, VersionRace, writable } from '#domain/records.ts';
 import { entityKey, stripKeys } from '#domain/table/keys.ts';
 import { getItem, getItems, queryPage, type Page, type PageRequest } from '#domain/table/query.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
@@ -290,6 +290,7 @@ export function releaseWrites(ctx: UseCaseContext, uow: UnitOfWork, before: Acco
   uow.emit('account.released', { type: 'account', id: before.id }, {
     ...snapshotOf(after),
     prevOwnerId: formerOwner,
+    prevOwnerTeamId: before.ownerTeamId ?? null,
     rule: info.rule,
     days: info.days,
     ...(info.reason !== undefined ? { reason: info.reason } : {}),
@@ -356,9 +357,7 @@ async function setLock(ctx: UseCaseContext, accountId: string, locked: boolean):
 }
 
 /** The account as events carry it (internal fields included: consumers are ours). */
-function snapshotOf(account: Account): { id: string; version: number } & Item {
-  return publicView(account) as unknown as { id: string; version: number } & Item;
-}
+const snapshotOf = (account: Account) => eventSnapshot(account);
 
 // ---------------------------------------------------------------------------------------
 // For the accounts context: opening and changing an account, pool accounts included

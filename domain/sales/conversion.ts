@@ -15,7 +15,7 @@ import { requireDirectoryUser } from '#domain/directory/users.ts';
 import { conflict, DomainError, forbidden, notFound, validationFailed } from '#domain/errors.ts';
 import { requireRole } from '#domain/identity.ts';
 import type { Owner } from '#domain/ownership.ts';
-import { checkIfMatch, fromItem, insert, newId, publicView, readable, retryOnVersionRace, stamp, toItem, VersionRace } from '#domain/records.ts';
+import { checkIfMatch, eventSnapshot, fromItem, insert, newId, publicView, readable, retryOnVersionRace, stamp, toItem, VersionRace } from '#domain/records.ts';
 import { entityKey } from '#domain/table/keys.ts';
 import { getItem, getItems } from '#domain/table/query.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
@@ -188,7 +188,7 @@ export async function planConversion(ctx: UseCaseContext, lead: Lead, owner: Own
   claimContactGuards(ctx, uow, contact);
 
   uow.emit('lead.converted', { type: 'lead', id: lead.id }, {
-    ...(publicView(next) as unknown as Item & { id: string; version: number }),
+    ...eventSnapshot(next),
     accountId,
     contactId,
     ...(opportunityId ? { opportunityId } : {}),

@@ -382,6 +382,9 @@ function buildNew(ctx: UseCaseContext, input: NewOpportunityInput, placement: Pl
     lastActivityAt: null,
     historyCount: 1,
     createdBy: ctx.identity.userId,
+    createdOwnerId: input.owner.ownerId,
+    createdTeamId: input.owner.ownerTeamId,
+    ...(isOpen(kind) ? { stageVisits: { [placement.stage.id]: at } } : { closedOwnerId: input.owner.ownerId, closedTeamId: input.owner.ownerTeamId }),
   };
 }
 
@@ -615,6 +618,21 @@ async function unlessAccountGone<R>(run: (skipAccount: boolean) => Promise<R>): 
   }
 }
 
+/**
+ * What analytics attribute to a moved opportunity: the first time it entered each open stage,
+ * and who owned it when it closed (cleared when it reopens).
+ */
+function recordAttribution(next: Opportunity, before: Opportunity, at: string): void {
+  if (isOpen(next.status)) {
+    next.stageVisits = { ...before.stageVisits, [next.stageId]: before.stageVisits?.[next.stageId] ?? at };
+    delete next.closedOwnerId;
+    delete next.closedTeamId;
+  } else if (next.status !== before.status) {
+    next.closedOwnerId = next.ownerId;
+    next.closedTeamId = next.ownerTeamId ?? null;
+  }
+}
+
 /** The opportunity after a PATCH: merge-patch of the plain fields, then the stage rules. */
 function applyPatch(ctx: UseCaseContext, before: Opportunity, patch: OpportunityPatch, placement: Placement | undefined, owner: Owner | undefined): Opportunity {
   const at = ctx.now.toISOString();
@@ -642,6 +660,7 @@ function applyPatch(ctx: UseCaseContext, before: Opportunity, patch: Opportunity
     next.historyCount = before.historyCount + 1;
     // Closed when it enters a closed stage of another kind; reopened only by an open stage.
     next.closedAt = isOpen(kind) ? null : kind === before.status ? before.closedAt : at;
+    recordAttribution(next, before, at);
   } else if (probability !== undefined && probability !== null) {
     next.probability = probability;
   }

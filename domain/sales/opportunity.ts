@@ -107,10 +107,24 @@ export interface Opportunity extends StoredRecord {
   /** How many stage-history entries it has: the current stage's entry is number `historyCount`. */
   historyCount: number;
   createdBy: string;
+  /**
+   * What the analytics need to attribute its facts (api/analytics.md "Attribution"), kept on
+   * the record so a rebuild gives the live figures: the owner and team when it was created
+   * and when it was closed, and when it first entered each open stage (the funnel's
+   * "reached", the forecast's history). Internal: never in the API shape.
+   */
+  createdOwnerId?: string | null;
+  createdTeamId?: string | null;
+  closedOwnerId?: string | null;
+  closedTeamId?: string | null;
+  stageVisits?: Record<string, string>;
 }
 
+/** Internal fields of the stored opportunity that clients never see. */
+type Internal = 'amountMinor' | 'budgetMinor' | 'status' | 'historyCount' | 'ownerTeamId' | 'createdOwnerId' | 'createdTeamId' | 'closedOwnerId' | 'closedTeamId' | 'stageVisits';
+
 /** What clients see. */
-export interface OpportunityView extends Omit<Opportunity, 'amountMinor' | 'budgetMinor' | 'status' | 'historyCount' | 'ownerTeamId'> {
+export interface OpportunityView extends Omit<Opportunity, Internal> {
   amount: number;
   budget?: number;
   status: OpportunityStatus;
@@ -127,7 +141,10 @@ export function isStalled(o: Pick<Opportunity, 'status' | 'lastStageChangeAt' | 
 export const stallCutoff = (now: Date) => new Date(now.getTime() - STALL_DAYS * 86_400_000).toISOString();
 
 export function opportunityView(o: Opportunity, now: Date): OpportunityView {
-  const { amountMinor, budgetMinor, historyCount: _h, ownerTeamId: _team, status, ...rest } = o;
+  const {
+    amountMinor, budgetMinor, historyCount: _h, ownerTeamId: _team, status,
+    createdOwnerId: _co, createdTeamId: _ct, closedOwnerId: _clo, closedTeamId: _clt, stageVisits: _sv, ...rest
+  } = o;
   return {
     ...rest,
     amount: money.fromMinor(amountMinor as money.Minor),

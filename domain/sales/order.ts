@@ -79,6 +79,9 @@ export interface Order extends StoredRecord {
   signedAt: string;
   notes?: string;
   createdBy: string;
+  /** The owner and team when it was signed: who the analytics credit the order to (internal). */
+  signedOwnerId?: string | null;
+  signedTeamId?: string | null;
 }
 
 /** The order as clients see it. */
@@ -173,9 +176,12 @@ export interface Payment {
   createdAt: string;
   updatedAt: string;
   version: number;
+  /** The order's owner and team when it was received: who the analytics credit it to (internal). */
+  ownerId?: string | null;
+  ownerTeamId?: string | null;
 }
 
-export interface PaymentView extends Omit<Payment, 'amountMinor'> {
+export interface PaymentView extends Omit<Payment, 'amountMinor' | 'ownerId' | 'ownerTeamId'> {
   amount: number;
 }
 
@@ -186,6 +192,6 @@ export const paymentKey = (tenantId: string, orderId: string, receivedAt: string
 });
 
 export function paymentView(p: Payment): PaymentView {
-  const { amountMinor, ...rest } = p;
+  const { amountMinor, ownerId: _o, ownerTeamId: _t, ...rest } = p;
   return { ...rest, amount: money.fromMinor(amountMinor) };
 }

@@ -132,6 +132,8 @@ export function addOrder(ctx: UseCaseContext, uow: UnitOfWork, input: NewOrder):
     signedAt: input.signedAt,
     ...(input.notes !== undefined ? { notes: input.notes } : {}),
     createdBy: ctx.identity.userId,
+    signedOwnerId: input.owner.ownerId,
+    signedTeamId: input.owner.ownerTeamId,
   };
   const tenant = ctx.identity.tenantId;
   uow
@@ -267,6 +269,8 @@ export async function recordPayment(ctx: UseCaseContext, orderId: string, input:
       createdAt: at,
       updatedAt: at,
       version: 1,
+      ownerId: order.ownerId,
+      ownerTeamId: order.ownerTeamId ?? null,
     };
     const collected = money.add(order.collectedMinor, input.amount);
     const next: Order = {
@@ -301,6 +305,8 @@ export async function recordPayment(ctx: UseCaseContext, orderId: string, input:
       )
       .emit('payment.received', { type: 'order', id: orderId }, {
         ...paymentView(payment),
+        ownerId: payment.ownerId ?? null,
+        ownerTeamId: payment.ownerTeamId ?? null,
         accountId: order.accountId,
         collectedAmount: money.fromMinor(next.collectedMinor),
         outstandingAmount: money.fromMinor(next.outstandingMinor),

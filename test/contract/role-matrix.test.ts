@@ -303,6 +303,14 @@ const matrix: Record<string, Row> = {
     otherManager: s(404, { own: 200 }),
   },
 
+  // analytics (api/analytics.md): sales roles, each in its default scope (admin: the tenant;
+  // manager: its team; rep: itself); support and marketers never see the sales figures.
+  'GET /v1/dashboard': { admin: s(200), manager: s(200), rep: s(200), support: s(403), marketer: s(403), otherManager: s(200) },
+  'GET /v1/reports/funnel': { admin: s(200), manager: s(200), rep: s(200), support: s(403), marketer: s(403), otherManager: s(200) },
+  'GET /v1/forecast': { admin: s(200), manager: s(200), rep: s(200), support: s(403), marketer: s(403), otherManager: s(200) },
+  'GET /v1/forecast/snapshots': { admin: s(200), manager: s(200), rep: s(200), support: s(403), marketer: s(403), otherManager: s(200) },
+  'GET /v1/forecast/accuracy': { admin: s(200), manager: s(200), rep: s(200), support: s(403), marketer: s(403), otherManager: s(200) },
+
   // users: admin and manager only; a manager lists its own team.
   'GET /v1/users': {
     admin: s(200, { lists: true }),

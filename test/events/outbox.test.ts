@@ -113,10 +113,12 @@ describe('outbox', () => {
   });
 
   it('rejects events that do not match the catalog', () => {
-    const base = { id: '1', type: 'account.created', version: 1, tenantId: 't', occurredAt: 'x', actor: { userId: 'u', role: 'rep' }, entity: { type: 'account', id: 'a' } };
-    expect(() => parseEvent({ ...base, data: { id: 'a', version: 1 } })).not.toThrow();
-    expect(() => parseEvent({ ...base, data: { id: 'a' } })).toThrow();
+    const base = { id: '1', type: 'account.created', version: 2, tenantId: 't', occurredAt: 'x', actor: { userId: 'u', role: 'rep' }, entity: { type: 'account', id: 'a' } };
+    const data = { id: 'a', version: 1, ownerId: 'u', ownerTeamId: null };
+    expect(() => parseEvent({ ...base, data })).not.toThrow();
+    expect(() => parseEvent({ ...base, data: { ...data, id: undefined } })).toThrow();
+    expect(() => parseEvent({ ...base, data: { id: 'a', version: 1 } }), 'v2 names the owner and its team').toThrow();
     expect(() => parseEvent({ ...base, type: 'account.exploded', data: {} })).toThrow();
-    expect(() => parseEvent({ ...base, version: 2, data: { id: 'a', version: 1 } })).toThrow();
+    expect(() => parseEvent({ ...base, version: 1, data }), 'an older version of the event').toThrow();
   });
 });

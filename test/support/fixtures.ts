@@ -432,11 +432,22 @@ export function seedSearch(caller: Caller): Promise<void> {
 
 export const keyOf = (r: Pick<Route, 'method' | 'path'>) => routeKey(r);
 export const hasIdParam = (r: Route) => r.path.includes('{id}');
-/** GET routes without `{id}` that answer one object, not a list page (a tenant's settings). */
-export const SINGLETONS = new Set(['GET /v1/pool/rules']);
+/** GET routes without `{id}` that answer one object, not a list page (a tenant's settings, a report). */
+export const SINGLETONS = new Set([
+  'GET /v1/pool/rules',
+  'GET /v1/dashboard',
+  'GET /v1/reports/funnel',
+  'GET /v1/forecast',
+  'GET /v1/forecast/accuracy',
+]);
+/**
+ * Lists that are a time series of one scope, not records with ids (a forecast's snapshots): the
+ * generic list tests key on ids, so their paging, cursors and isolation are tested in test/analytics/.
+ */
+export const SERIES = new Set(['GET /v1/forecast/snapshots']);
 /** Action routes that take no body (a claim, a lock, marking a notification read): sent without one. */
 export const BODYLESS = new Set(['POST /v1/pool/{id}/claim', 'POST /v1/accounts/{id}/lock', 'POST /v1/accounts/{id}/unlock', 'POST /v1/notifications/{id}/read']);
-export const isList = (r: Route) => r.method === 'GET' && !r.path.includes('{') && !SINGLETONS.has(keyOf(r));
+export const isList = (r: Route) => r.method === 'GET' && !r.path.includes('{') && !SINGLETONS.has(keyOf(r)) && !SERIES.has(keyOf(r));
 export const hasBody = (r: Route) => (r.method === 'POST' || r.method === 'PATCH' || r.method === 'PUT') && !BODYLESS.has(keyOf(r));
 export const isCreate = (r: Route) => r.method === 'POST' && /^\/v1\/[^/{}]+$/.test(r.path);
 /** POST routes under a resource that answer 201 all the same: they create something (a payment answers with its order). */

@@ -1,0 +1,72 @@
+/**
+ * `GET /v1/dashboard` (api/analytics.md "Dashboard"). Two reads whatever the tenant holds:
+ * one Query for the rows of the period and the month before (every scope and member row),
+ * one BatchGetItem for the scope's row a year before and its outstanding row; the tenant's
+ * time zone comes from the rules the container caches.
+ */
+import type { UseCaseContext } from '#domain/context.ts';
+import { cachedRules } from '#domain/pool/rules.ts';
+import { monthRows, rowsByKey, scopeSk, type Row, type Scope } from '#domain/analytics/aggregates.ts';
+import { count, countAmount, hasFigures, major, memberRows, memberTarget, ratio, targetOf, weightedMajor } from '#domain/analytics/figures.ts';
+import { addMonths, monthOf } from '#domain/analytics/periods.ts';
+import { resolveScope, type ScopeQuery } from '#domain/analytics/scope.ts';
+import { ACTIVITY_TYPES } from '#domain/accounts/activity.ts';
+
+export async function dashboard(ctx: UseCaseContext, q: ScopeQuery & { period?: string | undefined }) {
+  const scope = await resolveScope(ctx, q);
+  const tenant = ctx.identity.tenantId;
+  const { timeZone } = await cachedRules(tenant);
+  const period = q.period ?? monthOf(ctx.now, timeZone);
+  const previous = addMonths(period, -1);
+  const yearAgo = addMonths(period, -12);
+  const [rows, [yearAgoRow, nowRow]] = await Promise.all([
+    monthRows(tenant, previous, period),
+    rowsByKey(tenant, [scopeSk(yearAgo, scope), scopeSk('NOW', scope)]),
+  ]);
+  const row = rows.get(scopeSk(period, scope)) ?? {};
+  const target = targetOf(rows, period, scope);
+  const won = countAmount(row, 'won');
+  return {
+    period,
+    scope: { kind: scope.kind, id: scope.id },
+    won,
+    lost: countAmount(row, 'lost'),
+    created: countAmount(row, 'cr'),
+    pipeline: { ...countAmount(row, 'pl'), weightedAmount: weightedMajor(row.pl_w) },
+    orders: countAmount(row, 'ord'),
+    collected: countAmount(row, 'col'),
+    outstanding: { amount: major(nowRow!.out_a) },
+    target: target === null ? null : major(target),
+    attainment: target === null ? null : ratio(won.amount, major(target)),
+    previous: comparison(rows.get(scopeSk(previous, scope)) ?? {}),
+    yearAgo: comparison(yearAgoRow!),
+    newAccounts: count(row, 'acc_n'),
+    newLeads: count(row, 'lead_n'),
+    convertedLeads: count(row, 'lconv_n'),
+    activities: {
+      total: ACTIVITY_TYPES.reduce((sum, type) => sum + count(row, `act_${type}`), 0),
+      byType: Object.fromEntries(ACTIVITY_TYPES.map((type) => [type, count(row, `act_${type}`)])),
+    },
+    pool: { released: count(row, 'pool_rel'), claimed: count(row, 'pool_clm') },
+    members: members(rows, period, scope),
+  };
+}
+
+const comparison = (row: Row) => ({ won: countAmount(row, 'won'), collected: { amount: major(row.col_a) } });
+
+function members(rows: Map<string, Row>, period: string, scope: Scope) {
+  return [...memberRows(rows, [period], scope)]
+    .filter(([, row]) => hasFigures(row))
+    .map(([userId, row]) => {
+      const target = memberTarget(row);
+      const won = countAmount(row, 'won');
+      return {
+        userId,
+        won,
+        collected: { amount: major(row.col_a) },
+        target: target === null ? null : major(target),
+        attainment: target === null ? null : ratio(won.amount, major(target)),
+      };
+    })
+    .sort((a, b) => b.won.amount - a.won.amount || a.userId.localeCompare(b.userId));
+}

@@ -1,0 +1,98 @@
+/**
+ * `GET /v1/forecast` (api/analytics.md "Forecast"): categories, the weighted pipeline and the
+ * prediction learnt from the tenant's history (domain/analytics/forecast-model.ts). Two reads:
+ * one Query for the rows of the period's months, and the tenant's MODEL row.
+ */
+import type { UseCaseContext } from '#domain/context.ts';
+import { cachedRules } from '#domain/pool/rules.ts';
+import { aggPartition, MODEL_SK, monthRows, rowOf, scopeSk, sumRows, type Row, type Scope } from '#domain/analytics/aggregates.ts';
+import { countAmount, hasFigures, major, memberRows, targetOver, weightedMajor } from '#domain/analytics/figures.ts';
+import { AGE_BUCKETS, predict, type AgeBucket, type History, type OpenGroup } from '#domain/analytics/forecast-model.ts';
+import { monthOf, monthsOf } from '#domain/analytics/periods.ts';
+import { resolveScope, type ScopeQuery } from '#domain/analytics/scope.ts';
+import { getItem } from '#domain/table/query.ts';
+
+export const FORECAST_CATEGORIES = ['commit', 'bestCase', 'pipeline', 'omitted'] as const;
+
+/** The tenant's win history: `m|<stage>|<bucket>|n` / `|w` of its MODEL row. */
+export function historyOf(model: Row): History {
+  const history: History = {};
+  for (const [attr, value] of Object.entries(model)) {
+    const m = /^m\|(.+)\|(a\d)\|([nw])$/.exec(attr);
+    if (!m || !(AGE_BUCKETS as readonly string[]).includes(m[2]!)) continue;
+    const cell = ((history[m[1]!] ??= {})[m[2] as AgeBucket] ??= { n: 0, w: 0 });
+    cell[m[3] as 'n' | 'w'] += value;
+  }
+  return history;
+}
+
+/** A row's open groups: `og|<stage>|<bucket>|n a w q` (amounts in minor units; q in tens²). */
+function groupsOf(row: Row): OpenGroup[] {
+  const groups: OpenGroup[] = [];
+  for (const [attr, n] of Object.entries(row)) {
+    const m = /^og\|(.+)\|(a\d)\|n$/.exec(attr);
+    if (!m || n === 0) continue;
+    const key = attr.slice(0, -2);
+    groups.push({
+      stageId: m[1]!,
+      bucket: m[2] as AgeBucket,
+      count: n,
+      amount: major(row[`${key}|a`]),
+      weighted: (row[`${key}|w`] ?? 0) / 10_000,
+      sumSquares: (row[`${key}|q`] ?? 0) * 100,
+    });
+  }
+  return groups;
+}
+
+/** The forecast figures of one row (a scope or a member, summed over the period's months). */
+export function forecastFigures(row: Row, history: History) {
+  const closedWon = countAmount(row, 'won');
+  return {
+    closedWon,
+    commit: countAmount(row, 'fc_commit'),
+    bestCase: countAmount(row, 'fc_bestCase'),
+    pipeline: countAmount(row, 'fc_pipeline'),
+    omitted: countAmount(row, 'fc_omitted'),
+    weighted: weightedMajor(row.fw),
+    predicted: predict(closedWon.amount, groupsOf(row), history),
+  };
+}
+
+/** Everything a forecast of `period` needs, for any scope: its months' rows and the history. */
+export async function forecastInputs(tenantId: string, period: string) {
+  const months = monthsOf(period);
+  const [rows, model] = await Promise.all([monthRows(tenantId, months[0]!, months.at(-1)!), getItem({ PK: aggPartition(tenantId), SK: MODEL_SK })]);
+  return { months, rows, history: historyOf(rowOf(model)) };
+}
+
+export type ForecastInputs = Awaited<ReturnType<typeof forecastInputs>>;
+
+export function forecastOf(inputs: ForecastInputs, period: string, scope: Scope) {
+  const { months, rows, history } = inputs;
+  const row = sumRows(months.map((m) => rows.get(scopeSk(m, scope)) ?? {}));
+  const target = targetOver(rows, months, scope);
+  const { omitted: _o, ...memberShape } = forecastFigures({}, history);
+  type Member = { userId: string } & typeof memberShape;
+  const members: Member[] = [...memberRows(rows, months, scope)]
+    .filter(([, r]) => hasFigures(r))
+    .map(([userId, r]) => {
+      const { omitted: _omitted, ...figures } = forecastFigures(r, history);
+      return { userId, ...figures };
+    })
+    .sort((a, b) => b.predicted.amount - a.predicted.amount || a.userId.localeCompare(b.userId));
+  return {
+    period,
+    scope: { kind: scope.kind, id: scope.id },
+    ...forecastFigures(row, history),
+    target: target === null ? null : major(target),
+    members,
+  };
+}
+
+export async function forecast(ctx: UseCaseContext, q: ScopeQuery & { period?: string | undefined }) {
+  const scope = await resolveScope(ctx, q);
+  const tenant = ctx.identity.tenantId;
+  const period = q.period ?? monthOf(ctx.now, (await cachedRules(tenant)).timeZone);
+  return forecastOf(await forecastInputs(tenant, period), period, scope);
+}
