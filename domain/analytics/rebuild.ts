@@ -1,12 +1,12 @@
 /**
  * The rebuild path (admin tooling, `npm run rebuild-aggregates -- --tenant T`): recomputes a
  * tenant's aggregates from its records, for when a bug or a lost consumer left them wrong.
- *   1. Each record that changes (opportunity, order, activity) gets its contribution computed
- *      afresh from the record as stored, with the same fact functions the consumer uses; a
- *      contribution whose record is gone is emptied.
+ *   1. Each record that changes (opportunity, order, activity) and each payment gets its
+ *      contribution computed afresh from the record as stored, with the same fact functions
+ *      the consumer uses; a contribution whose record is gone is emptied.
  *   2. The rows are dropped and written again as the sum of every contribution (the facts
- *      that never change — payments, creations, conversions, pool moves, targets — keep the
- *      contribution the consumer recorded).
+ *      kept only as events said them — creations, conversions, pool moves — and targets keep
+ *      the contribution the consumer recorded).
  * It reads everything the tenant has, so it is a tool, not a request path; run it while the
  * tenant's consumer is quiet (a contribution applied during step 2 may be counted twice).
  */
@@ -17,7 +17,8 @@ import { queryAll } from '#domain/table/query.ts';
 import { loadRules } from '#domain/pool/rules.ts';
 import { aggPartition, contribPartition, rowSums, type Fact } from '#domain/analytics/aggregates.ts';
 import { GONE, recordSubjectId, SUBJECT_KINDS } from '#domain/analytics/consumer.ts';
-import { activityFacts, opportunityFacts, orderFacts } from '#domain/analytics/facts.ts';
+import { activityFacts, opportunityFacts, orderFacts, paymentFacts } from '#domain/analytics/facts.ts';
+import { PAYMENT_PREFIX } from '#domain/sales/order.ts';
 
 type Item = Record<string, unknown>;
 
@@ -43,6 +44,7 @@ export async function rebuildAggregates(tenantId: string): Promise<{ records: nu
     for (const c of stored) if (!live.has(String(c.SK))) puts.push(contribution(tenantId, kind, String(c.SK), GONE, []));
     await batchWrite(puts.map((Item) => ({ PutRequest: { Item } })));
     records += items.length;
+    if (kind === 'order') records += await rebuildPayments(tenantId, items, timeZone);
   }
   // 2. The rows: dropped, then the sum of every contribution.
   const all: Fact[] = [];
@@ -64,6 +66,27 @@ export async function rebuildAggregates(tenantId: string): Promise<{ records: nu
   }));
   await batchWrite(rows.map((Item) => ({ PutRequest: { Item } })));
   return { records, contributions, rows: rows.length };
+}
+
+/** Payments, in their orders' partitions; one that predates stored attribution is credited to its order's owner. */
+async function rebuildPayments(tenantId: string, orders: Item[], timeZone: string): Promise<number> {
+  let count = 0;
+  for (const order of orders) {
+    const payments = await queryAll({ pk: String(order.PK), sk: { beginsWith: PAYMENT_PREFIX } }, () => false);
+    const puts = payments.map((p) => {
+      const attributed = p.ownerId !== undefined;
+      return contribution(tenantId, 'payment', String(p.id), 1, paymentFacts({
+        receivedAt: String(p.receivedAt),
+        amountMinor: Number(p.amountMinor),
+        currency: String(p.currency),
+        ownerId: ((attributed ? p.ownerId : order.ownerId) as string | null) ?? null,
+        ownerTeamId: ((attributed ? p.ownerTeamId : order.ownerTeamId) as string | null) ?? null,
+      }, timeZone));
+    });
+    await batchWrite(puts.map((Item) => ({ PutRequest: { Item } })));
+    count += payments.length;
+  }
+  return count;
 }
 
 const contribution = (tenantId: string, kind: string, id: string, version: number, facts: Fact[]): Item => ({
