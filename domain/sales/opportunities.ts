@@ -115,8 +115,10 @@ async function placementOf(
 ): Promise<Placement> {
   if (want.stageId !== undefined) {
     if (!item) {
-      // The default pipeline's stages exist once the tenant's default does.
-      if (want.stageId.startsWith(`${defaultPipelineId(ctx.identity.tenantId)}-`) && (await ensureDefault(ctx))) {
+      // The default pipeline's stages exist once the tenant's default does (perhaps made by a
+      // request racing this one since our read: read again whoever made it).
+      if (want.stageId.startsWith(`${defaultPipelineId(ctx.identity.tenantId)}-`)) {
+        await ensureDefault(ctx);
         const again = await getItem(stageKey(ctx.identity.tenantId, want.stageId));
         if (again) return placementOf(ctx, again, want, paths);
       }
@@ -130,7 +132,8 @@ async function placementOf(
   }
   if (want.pipelineId !== undefined) {
     if (!item) {
-      if (want.pipelineId === defaultPipelineId(ctx.identity.tenantId) && (await ensureDefault(ctx))) {
+      if (want.pipelineId === defaultPipelineId(ctx.identity.tenantId)) {
+        await ensureDefault(ctx);
         const again = await getItem(pipelineKey(ctx.identity.tenantId, want.pipelineId));
         if (again) return placementOf(ctx, again, want, paths);
       }
@@ -143,12 +146,10 @@ async function placementOf(
   return { pipelineId: pointer.pipelineId, stage: pointer.firstStage };
 }
 
-/** Creates the tenant's default pipeline if it has none; true when the tenant had none before this call. */
-async function ensureDefault(ctx: UseCaseContext): Promise<boolean> {
+/** Creates the tenant's default pipeline if it has none. */
+async function ensureDefault(ctx: UseCaseContext): Promise<void> {
   const item = await getItem(defaultPointerKey(ctx.identity.tenantId));
-  if (item) return false;
-  await initializeDefault(ctx);
-  return true;
+  if (!item) await initializeDefault(ctx);
 }
 
 /** Reads a placement on its own (one GetItem; the first request of a tenant also creates its default pipeline). */

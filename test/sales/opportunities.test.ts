@@ -686,3 +686,20 @@ describe('events', () => {
     expect(mine.every((e) => e.actor.userId === 'alice')).toBe(true);
   });
 });
+
+describe("a tenant's first requests", () => {
+  it('racing to name a stage of the default pipeline before it exists, all land (one default pipeline)', async () => {
+    const tenant = `${T}-first-${Math.random().toString(36).slice(2, 7)}`;
+    const rep: Caller = { tenant, user: 'ann', role: 'rep' };
+    const { defaultStages } = await import('#domain/sales/pipeline.ts');
+    // Accounts first: their creation does not make the default pipeline.
+    const accounts = await Promise.all(Array.from({ length: 6 }, () => newAccount(rep)));
+    const proposal = defaultStages(tenant)[2]!.id;
+    const created = await Promise.all(accounts.map((accountId) => api(rep).post('/v1/opportunities', {
+      accountId, name: uniq('首单'), amount: 100, expectedCloseDate: '2026-09-30', stageId: proposal,
+    })));
+    expect(created.map((r) => r.status), created.map((r) => r.body).join('\n')).toEqual(accounts.map(() => 201));
+    expect(created.every((r) => r.json.stageId === proposal && r.json.probability === 50)).toBe(true);
+    expect(await listAll(rep, '/v1/pipelines')).toHaveLength(1);
+  });
+});
