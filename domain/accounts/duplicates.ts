@@ -2,8 +2,8 @@
  * Duplicate prevention (查重 / 撞单, API.md §5 "Duplicates").
  *
  * Uniqueness is enforced by GUARD ITEMS: for every normalized value a record holds (an
- * account's name, domain, email, phone; a contact's email, phone; a lead's company, email,
- * phone) one item `T#t#UNIQUE#<ENTITY>#<KIND>#<value>` / `UNIQUE` holding the record's id.
+ * account's name, domain, email, phone; a contact's email, phone; a lead's email, phone) one
+ * item `T#t#UNIQUE#<ENTITY>#<KIND>#<value>` / `UNIQUE` holding the record's id.
  * The guards are written in the SAME transaction as the record (create, rename, delete,
  * merge): a Put conditioned on `attribute_not_exists(PK)`. Two reps saving the same
  * customer at the same moment both send their transaction; DynamoDB lets exactly one
@@ -14,12 +14,19 @@
  * `inPool`, and `ownerId` only when the caller may open the existing record: building it
  * costs one GetItem of the holder, on the failure path only (`rejectDuplicates`).
  *
- * The search (`findDuplicates`, `GET /v1/duplicates`) reads the guards of every value asked
- * for in one BatchGetItem, and the records holding them in a second one.
+ * A lead's company is no guard: several leads may name one firm, and a lead may name an
+ * existing customer (API.md §5 leads; a conversion settles that, through the account's and
+ * contact's own guards). Leads are found by company through an index instead (lead.ts).
+ * Guard items `UNIQUE#LEAD#NAME#…` written before that change are read and conditioned on by
+ * nothing any more, so they refuse nothing.
  *
- * For other contexts (leads, conversion): `claimGuards` / `releaseGuards` /
- * `changeGuards` / `checkFree` only ADD items to a UnitOfWork (they never read or commit),
- * and a use case that commits such a UnitOfWork runs its attempt inside `rejectDuplicates`.
+ * The search (`findDuplicates`, `GET /v1/duplicates`) reads the guards of every value asked
+ * for in one BatchGetItem (and, for a name, the leads of that company in one Query beside it),
+ * and the records holding the guards in a second one.
+ *
+ * For other contexts (leads, conversion): `claimGuards` / `releaseGuards` / `changeGuards`
+ * only ADD items to a UnitOfWork (they never read or commit), and a use case that commits
+ * such a UnitOfWork runs its attempt inside `rejectDuplicates`.
  */
 import type { UseCaseContext } from '#domain/context.ts';
 import { DomainError, invalidCursor, validationFailed } from '#domain/errors.ts';
@@ -27,8 +34,8 @@ import type { Identity } from '#domain/identity.ts';
 import type { StoredRecord } from '#domain/records.ts';
 import { mayOpen } from '#domain/record-specs.ts';
 import { decodeCursor, encodeCursor } from '#domain/table/cursor.ts';
-import { entityKey, stripKeys, uniqueKey, type EntityType } from '#domain/table/keys.ts';
-import { getItem, getItems, type Page, type PageRequest } from '#domain/table/query.ts';
+import { entityKey, leadCompanyPartition, stripKeys, uniqueKey, type EntityType } from '#domain/table/keys.ts';
+import { getItem, getItems, queryAll, type Page, type PageRequest } from '#domain/table/query.ts';
 import type { UnitOfWork } from '#domain/table/transaction.ts';
 import { normalizeCompanyName, normalizeDomain, normalizeEmail, normalizePhone } from '#domain/accounts/normalize.ts';
 
@@ -43,17 +50,17 @@ export type GuardKind = 'name' | 'email' | 'phone' | 'domain';
 export const GUARD_KINDS: Record<GuardEntity, readonly GuardKind[]> = {
   account: ['name', 'domain', 'email', 'phone'],
   contact: ['email', 'phone'],
-  lead: ['name', 'email', 'phone'],
+  lead: ['email', 'phone'],
 };
 
 const ENTITIES: readonly GuardEntity[] = ['account', 'contact', 'lead'];
 const ENTITY_TYPE: Record<GuardEntity, EntityType> = { account: 'ACCOUNT', contact: 'CONTACT', lead: 'LEAD' };
 
-/** The record field each kind reads; a lead's `name` guard is on its `company`. */
+/** The record field each kind reads. */
 const FIELD: Record<GuardEntity, Partial<Record<GuardKind, string>>> = {
   account: { name: 'name', domain: 'domain', email: 'email', phone: 'phone' },
   contact: { email: 'email', phone: 'phone' },
-  lead: { name: 'company', email: 'email', phone: 'phone' },
+  lead: { email: 'email', phone: 'phone' },
 };
 
 const NORMALIZE: Record<GuardKind, (raw: string) => string> = {
@@ -63,7 +70,7 @@ const NORMALIZE: Record<GuardKind, (raw: string) => string> = {
   phone: normalizePhone,
 };
 
-/** Raw values to compare, by kind (`name` for a lead is its company). Absent, null or blank: no guard. */
+/** Raw values to compare, by kind. Absent, null or blank: no guard. */
 export type GuardValues = Partial<Record<GuardKind, string | null | undefined>>;
 
 interface Guard {
@@ -116,7 +123,7 @@ const candidateOf = (guards: Guard[]) => new Map(guards.map((g) => [g.kind, g.va
 
 /**
  * Puts the guards of a record's values: each must not exist yet. Pass the record's raw
- * values (`valuesOfRecord(entity, record)`); a lead's company goes in `name`.
+ * values (`valuesOfRecord(entity, record)`).
  */
 export function claimGuards(ctx: UseCaseContext, uow: UnitOfWork, entity: GuardEntity, recordId: string, values: GuardValues): UnitOfWork {
   const guards = guardsOf(entity, values);
@@ -230,44 +237,22 @@ export function changeGuards(
   return uow;
 }
 
-/**
- * Checks, in the transaction, that no record of `entity` holds these values (e.g. a lead's
- * company against account names). Nothing is written.
- */
-export function checkFree(ctx: UseCaseContext, uow: UnitOfWork, entity: GuardEntity, values: GuardValues): UnitOfWork {
-  const guards = guardsOf(entity, values);
-  const candidate = candidateOf(guards);
-  for (const g of guards) {
-    uow.check(keyOf(ctx.identity.tenantId, entity, g), {
-      condition: 'attribute_not_exists(PK)',
-      onConditionFailed: (current) => new GuardTaken(entity, g.kind, current?.recordId as string | undefined, candidate),
-    });
-  }
-  return uow;
-}
-
 // ---- for leads and conversion ------------------------------------------------------------
 
-export interface LeadKeys {
-  company?: string | null | undefined;
-  email?: string | null | undefined;
-  phone?: string | null | undefined;
-}
+/**
+ * What a lead holds uniquely among leads (lead.ts `duplicateKeysOf`). A lead's guards meet only
+ * other leads': accounts and contacts are met at conversion, by their own guards.
+ */
+export type LeadKeys = Pick<GuardValues, 'email' | 'phone'>;
 
-const leadValues = (v: LeadKeys): GuardValues => ({ name: v.company, email: v.email, phone: v.phone });
-
-/** A lead's guards: unique among leads by company, email and phone. */
 export const claimLeadGuards = (ctx: UseCaseContext, uow: UnitOfWork, leadId: string, values: LeadKeys) =>
-  claimGuards(ctx, uow, 'lead', leadId, leadValues(values));
+  claimGuards(ctx, uow, 'lead', leadId, values);
 
 export const releaseLeadGuards = (ctx: UseCaseContext, uow: UnitOfWork, leadId: string, values: LeadKeys) =>
-  releaseGuards(ctx, uow, 'lead', leadId, leadValues(values));
+  releaseGuards(ctx, uow, 'lead', leadId, values);
 
-/** A lead's company, email and phone must not be an account's name, email, phone, nor a contact's email, phone. */
-export function checkLeadAgainstCustomers(ctx: UseCaseContext, uow: UnitOfWork, values: LeadKeys): UnitOfWork {
-  checkFree(ctx, uow, 'account', { name: values.company, email: values.email, phone: values.phone });
-  return checkFree(ctx, uow, 'contact', { email: values.email, phone: values.phone });
-}
+export const changeLeadGuards = (ctx: UseCaseContext, uow: UnitOfWork, leadId: string, before: LeadKeys, after: LeadKeys) =>
+  changeGuards(ctx, uow, 'lead', leadId, before, after);
 
 /** The guards of a new account (name, domain, email, phone). */
 export const claimAccountGuards = (ctx: UseCaseContext, uow: UnitOfWork, account: StoredRecord) =>
@@ -351,8 +336,9 @@ const QUERY_KINDS: readonly GuardKind[] = ['name', 'email', 'phone', 'domain'];
 
 /**
  * `GET /v1/duplicates`: every account, contact and lead holding one of the values, whoever
- * owns it; `ownerId` only for records the caller may open. Two requests whatever the
- * query: one BatchGetItem of the guards (at most 9 keys), one of the records holding them.
+ * owns it; `ownerId` only for records the caller may open. One BatchGetItem of the guards
+ * (at most 8 keys) and, when a name is asked, beside it one Query of the open leads naming
+ * that company (lead.ts); then one BatchGetItem of the records holding the guards.
  * Ordered by entity (accounts, contacts, leads), then id; pages are cut from that list.
  */
 export async function findDuplicates(ctx: UseCaseContext, query: DuplicateQuery, page: PageRequest): Promise<Page<DuplicateCandidate>> {
@@ -372,37 +358,42 @@ export async function findDuplicates(ctx: UseCaseContext, query: DuplicateQuery,
   for (const entity of ENTITIES) {
     for (const g of guardsOf(entity, query)) probes.push({ entity, guard: g });
   }
-  const guards = probes.length ? await getItems(probes.map((p) => keyOf(tenantId, p.entity, p.guard))) : [];
+  const [guards, companyLeads] = await Promise.all([
+    probes.length ? getItems(probes.map((p) => keyOf(tenantId, p.entity, p.guard))) : [],
+    query.name !== undefined ? leadsOfCompany(tenantId, query.name, after, page.limit + 1) : [],
+  ]);
 
-  const found = new Map<string, { entity: GuardEntity; id: string; kinds: Set<GuardKind> }>();
+  const found = new Map<string, { entity: GuardEntity; id: string; kinds: Set<GuardKind>; record?: Item }>();
+  const add = (entity: GuardEntity, id: string, kind: GuardKind, record?: Item) => {
+    const key = sortKeyOf(entity, id);
+    const entry = found.get(key) ?? { entity, id, kinds: new Set<GuardKind>() };
+    entry.kinds.add(kind);
+    entry.record ??= record;
+    found.set(key, entry);
+  };
   guards.forEach((item, i) => {
     const holder = item?.recordId;
-    if (typeof holder !== 'string') return;
-    const { entity, guard } = probes[i]!;
-    const key = `${ENTITIES.indexOf(entity)}#${holder}`;
-    const entry = found.get(key) ?? { entity, id: holder, kinds: new Set<GuardKind>() };
-    entry.kinds.add(guard.kind);
-    found.set(key, entry);
+    if (typeof holder === 'string') add(probes[i]!.entity, holder, probes[i]!.guard.kind);
   });
+  for (const lead of companyLeads) add('lead', lead.id as string, 'name', lead);
 
   const sorted = [...found.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const records = sorted.length
-    ? await getItems(sorted.map(([, e]) => entityKey(tenantId, ENTITY_TYPE[e.entity], e.id)))
-    : [];
+  const toRead = sorted.filter(([, e]) => !e.record);
+  const read = toRead.length ? await getItems(toRead.map(([, e]) => entityKey(tenantId, ENTITY_TYPE[e.entity], e.id))) : [];
+  toRead.forEach(([, e], i) => (e.record = read[i]));
   const all: { sortKey: string; item: DuplicateCandidate }[] = [];
-  sorted.forEach(([sortKey, e], i) => {
-    const record = records[i];
-    if (!record) return; // a guard outliving its record for a moment (never within a transaction)
+  for (const [sortKey, e] of sorted) {
+    if (!e.record) continue; // a guard outliving its record for a moment (never within a transaction)
     all.push({
       sortKey,
       item: {
         id: e.id,
         entity: e.entity,
         matchedOn: QUERY_KINDS.filter((k) => e.kinds.has(k)),
-        ...describeHolder(ctx.identity, e.entity, record),
+        ...describeHolder(ctx.identity, e.entity, e.record),
       },
     });
-  });
+  }
 
   const rest = after === undefined ? all : all.filter((x) => x.sortKey > after);
   const pageItems = rest.slice(0, page.limit);
@@ -411,4 +402,25 @@ export async function findDuplicates(ctx: UseCaseContext, query: DuplicateQuery,
     items: pageItems.map((x) => x.item),
     nextCursor: more ? encodeCursor(page.scope, { after: pageItems.at(-1)!.sortKey }) : null,
   };
+}
+
+/** A candidate's place in the search's order (and its cursor): entity, then id. */
+const sortKeyOf = (entity: GuardEntity, id: string) => `${ENTITIES.indexOf(entity)}#${id}`;
+
+/**
+ * The first `n` open leads naming this company after the cursor, in id order: as many as a page
+ * can show, however many leads share the company.
+ */
+function leadsOfCompany(tenantId: string, name: string, after: string | undefined, n: number): Promise<Item[]> {
+  const leadsFrom = sortKeyOf('lead', '');
+  const afterId = after !== undefined && after.startsWith(leadsFrom) ? after.slice(leadsFrom.length) : undefined;
+  return queryAll(
+    {
+      index: 'byDue',
+      pk: leadCompanyPartition(tenantId, NORMALIZE.name(name)),
+      ...(afterId !== undefined ? { sk: { greaterThan: afterId } } : {}),
+      limit: n,
+    },
+    (items) => items.length >= n,
+  );
 }

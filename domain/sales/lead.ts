@@ -11,7 +11,8 @@ import * as f from '#domain/fields.ts';
 import { canSee, type Identity } from '#domain/identity.ts';
 import { fromItem, type RecordSpec, type StoredRecord } from '#domain/records.ts';
 import { amount, currency } from '#domain/sales/money.ts';
-import { nameKey, ownerPartition, t, teamPartition, typePartition } from '#domain/table/keys.ts';
+import { leadCompanyPartition, nameKey, ownerPartition, t, teamPartition, typePartition } from '#domain/table/keys.ts';
+import { normalizeCompanyName } from '#domain/accounts/company-name.ts';
 
 export const LEAD_STATUSES = ['new', 'working', 'qualified', 'disqualified', 'converted'] as const;
 export type LeadStatus = (typeof LEAD_STATUSES)[number];
@@ -108,6 +109,10 @@ export const leadSpec: RecordSpec<Lead> = {
       teamSk: l.ownerTeamId ? sort : undefined,
       typePk: typePartition(tenantId, 'LEAD'),
       typeSk: sort,
+      // Found by its company in the duplicate search until converted (the account then holds the name).
+      ...(l.company !== undefined && l.status !== 'converted'
+        ? { duePk: leadCompanyPartition(tenantId, normalizeCompanyName(l.company)), dueSk: l.id }
+        : {}),
     };
   },
 };
@@ -134,9 +139,11 @@ export function leadFromItem(item: Record<string, unknown>): Lead {
   return { ...fromItem<Lead>(item), ownerTeamId: (item.ownerTeamId as string | null | undefined) ?? null };
 }
 
-/** The values of a lead that duplicate detection compares. */
-export const duplicateKeysOf = (l: Pick<Lead, 'company' | 'email' | 'phone'>) => ({
-  ...(l.company !== undefined ? { company: l.company } : {}),
+/**
+ * The values a lead holds uniquely among leads (its guards). Not its company: several leads may
+ * name one firm, and a lead may name an existing customer's (API.md §5 leads).
+ */
+export const duplicateKeysOf = (l: Pick<Lead, 'email' | 'phone'>) => ({
   ...(l.email !== undefined ? { email: l.email } : {}),
   ...(l.phone !== undefined ? { phone: l.phone } : {}),
 });

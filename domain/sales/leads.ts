@@ -19,8 +19,6 @@ import {
 } from '#domain/records.ts';
 import { entityKey, nameKey } from '#domain/table/keys.ts';
 import { getItem, queryPage, type Page, type PageRequest, type QuerySpec } from '#domain/table/query.ts';
-import type { UnitOfWork } from '#domain/table/transaction.ts';
-import { normalizeCompanyName, normalizeEmail, normalizePhone } from '#domain/accounts/normalize.ts';
 import {
   canReadLead,
   canWriteLead,
@@ -35,7 +33,7 @@ import {
   type LeadPatch,
   type LeadStatus,
 } from '#domain/sales/lead.ts';
-import { checkLeadAgainstCustomers, claimLeadGuards, rejectDuplicates, releaseLeadGuards, type LeadKeys } from '#domain/accounts/duplicates.ts';
+import { changeLeadGuards, claimLeadGuards, rejectDuplicates, releaseLeadGuards } from '#domain/accounts/duplicates.ts';
 
 export const invalidTransition = (detail: string, extra: Record<string, unknown> = {}) =>
   conflict('invalid_transition', detail, extra);
@@ -82,11 +80,11 @@ export async function createLead(ctx: UseCaseContext, input: LeadCreate): Promis
   const owner = await resolveLeadOwner(ctx, ownerId);
   return rejectDuplicates(ctx, async () => {
     const lead = stamp<Lead>(ctx, { ...fields, createdBy: ctx.identity.userId }, owner);
-    // 2. The lead, its `lead.created` event, and its duplicate guards (its company, email and
-    //    phone: unique among leads, and no account's or contact's) land together or not at all.
+    // 2. The lead, its `lead.created` event, and its duplicate guards (its email and phone:
+    //    unique among leads) land together or not at all. Accounts and contacts sharing its
+    //    company, email or phone are not checked: conversion settles that (API.md §5 leads).
     const uow = insert(ctx, leadSpec, lead);
     claimLeadGuards(ctx, uow, lead.id, duplicateKeysOf(lead));
-    checkLeadAgainstCustomers(ctx, uow, duplicateKeysOf(lead));
     return uow.commit(publicView(lead));
   });
 }
@@ -118,7 +116,8 @@ export async function updateLead(ctx: UseCaseContext, id: string, patch: LeadPat
     }
     const next = nextVersion(ctx, before, after);
     const uow = replace(ctx, leadSpec, before, next);
-    moveLeadGuards(ctx, uow, before, next);
+    // Frees the email or phone it drops, claims the one it brings (reformatted values are unchanged).
+    changeLeadGuards(ctx, uow, before.id, duplicateKeysOf(before), duplicateKeysOf(next));
     return uow.commit(publicView(next));
   }));
 }
@@ -133,35 +132,6 @@ export async function deleteLead(ctx: UseCaseContext, id: string, ifMatch: numbe
     if (lead.status !== 'converted') releaseLeadGuards(ctx, uow, lead.id, duplicateKeysOf(lead));
     await uow.commit(undefined);
   });
-}
-
-/**
- * A change of company, email or phone: releases the lead's guards of the values it drops,
- * claims those it brings, and checks the new ones against accounts and contacts. Values that
- * stay are not checked again (an account created since with a lead's email does not block
- * an unrelated change of the lead). Values that normalize alike count as unchanged.
- */
-function moveLeadGuards(ctx: UseCaseContext, uow: UnitOfWork, before: Lead, after: Lead): void {
-  const old = normalizedKeys(before);
-  const now = normalizedKeys(after);
-  const dropped: LeadKeys = {};
-  const added: LeadKeys = {};
-  for (const k of ['company', 'email', 'phone'] as const) {
-    if (old[k] === now[k]) continue;
-    if (before[k] !== undefined) dropped[k] = before[k];
-    if (after[k] !== undefined) added[k] = after[k];
-  }
-  releaseLeadGuards(ctx, uow, before.id, dropped);
-  claimLeadGuards(ctx, uow, before.id, added);
-  checkLeadAgainstCustomers(ctx, uow, added);
-}
-
-function normalizedKeys(l: Lead): LeadKeys {
-  return {
-    company: l.company === undefined ? undefined : normalizeCompanyName(l.company),
-    email: l.email === undefined ? undefined : normalizeEmail(l.email),
-    phone: l.phone === undefined ? undefined : normalizePhone(l.phone),
-  };
 }
 
 export interface LeadFilters {

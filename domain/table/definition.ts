@@ -17,7 +17,8 @@ export const indexes = {
   byType: { pk: 'typePk', sk: 'typeSk' },
   /**
    * Sparse: only items with work due (pending outbox events, and later pool releases and reminders);
-   * also tenant-first partitions no job sweeps: each sales pipeline's board of opportunities.
+   * also tenant-first partitions no job sweeps: each sales pipeline's board of opportunities, and
+   * the open leads naming each company (the duplicate search).
    */
   byDue: { pk: 'duePk', sk: 'dueSk' },
 } as const;

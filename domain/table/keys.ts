@@ -38,6 +38,12 @@ export const accountCollection = (tenantId: string, accountId: string) => `${t(t
 export const contactCollection = (tenantId: string, contactId: string) => `${t(tenantId)}#CONTACT#${contactId}`;
 /** A lead's own collection in `byParent`: the activities logged on the lead. */
 export const leadCollection = (tenantId: string, leadId: string) => `${t(tenantId)}#LEAD#${leadId}`;
+/**
+ * The open leads naming one company, in `byDue` (a tenant-first partition no job sweeps), by
+ * the normalized company (normalize.ts `normalizeCompanyName`): several leads may share one, so
+ * it is an index, not a guard; the duplicate search reads it.
+ */
+export const leadCompanyPartition = (tenantId: string, normalizedCompany: string) => `${t(tenantId)}#LEAD#COMPANY#${normalizedCompany}`;
 
 /**
  * Sort-key ranks inside an account collection. Customer 360 reads the collection up to

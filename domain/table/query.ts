@@ -14,6 +14,7 @@ export async function getItem(key: { PK: string; SK: string }, consistent = true
 export interface SortCondition {
   beginsWith?: string;
   lessThan?: string;
+  greaterThan?: string;
   between?: [string, string];
 }
 
@@ -36,6 +37,8 @@ export interface QuerySpec {
   filter?: { expression: string; names?: Record<string, string>; values?: Record<string, unknown> };
   /** Strongly consistent read (base table only; an index is always eventually consistent). */
   consistent?: boolean;
+  /** Items per request (DynamoDB's `Limit`), for a read that wants only the first few. */
+  limit?: number;
 }
 
 export function queryInput(spec: QuerySpec): QueryCommandInput {
@@ -56,6 +59,10 @@ export function queryInput(spec: QuerySpec): QueryCommandInput {
     names['#sk'] = keys.sk;
     values[':skl'] = spec.sk.lessThan;
     condition += ' AND #sk < :skl';
+  } else if (spec.sk?.greaterThan !== undefined) {
+    names['#sk'] = keys.sk;
+    values[':skg'] = spec.sk.greaterThan;
+    condition += ' AND #sk > :skg';
   }
   return {
     TableName: tableName(),
@@ -66,6 +73,7 @@ export function queryInput(spec: QuerySpec): QueryCommandInput {
     ExpressionAttributeValues: values,
     ScanIndexForward: !spec.newestFirst,
     ...(spec.consistent && !spec.index ? { ConsistentRead: true } : {}),
+    ...(spec.limit !== undefined ? { Limit: spec.limit } : {}),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * `GET /v1/duplicates?name=&email=&phone=&domain=` (API.md §5): every account, contact and
  * lead holding one of the values, including records the caller cannot open (then without
- * `ownerId`), with `matchedOn` and `inPool`. Two DynamoDB requests whatever the query.
+ * `ownerId`), with `matchedOn` and `inPool`. Two DynamoDB requests, three with a name (the
+ * leads naming that company: several may).
  */
 import { describe, expect, it } from 'vitest';
 import type { UseCaseContext } from '#domain/context.ts';
@@ -32,7 +33,7 @@ async function created(res: Promise<ApiResponse>): Promise<Record<string, any>> 
 
 const q = (params: Record<string, string>) => `/v1/duplicates?${new URLSearchParams(params).toString()}`;
 
-/** A lead holding its guards, written as the leads module does (its record and its guards in one transaction). */
+/** A lead holding its guards, written as the leads module does (its record, with its company index keys, and its guards in one transaction). */
 async function lead(owner: Caller, fields: Partial<Lead>): Promise<Lead> {
   const ctx: UseCaseContext = { identity: { tenantId: owner.tenant, userId: owner.user, role: owner.role, ...(owner.team ? { teamId: owner.team } : {}) }, now: new Date() };
   const l = stamp<Lead>(ctx, { name: `线索 ${word()}`, status: 'new', tags: [], createdBy: owner.user, ...fields } as Omit<Lead, 'id' | 'createdAt' | 'updatedAt' | 'version' | 'ownerId'>, {
@@ -127,25 +128,53 @@ describe('GET /v1/duplicates', () => {
     expect((await api(stranger).get(q({ name: `Tenant ${w}`, email: `t@${w}.cn` }))).json).toEqual({ items: [], nextCursor: null });
   });
 
-  it('costs two DynamoDB requests whatever the query (one BatchGetItem of the guards, one of the records)', async () => {
+  it('leads sharing a company are all candidates by name; pages walk them exactly once', async () => {
+    const w = word();
+    const acc = await created(api(alice).post('/v1/accounts', { name: `同名 ${w} 有限公司` }));
+    const leads: string[] = [];
+    for (let i = 0; i < 5; i++) leads.push((await lead(i % 2 ? alice : bob, { company: `同名 ${w}`, ...(i === 2 ? { email: `lead2@${w}.cn` } : {}) })).id);
+    const withEmail = leads[2];
+    const ids = [acc.id, ...leads.sort()];
+    for (const limit of [1, 2, 3, 100]) {
+      const walked: { id: string; matchedOn: string[] }[] = [];
+      let url = `${q({ name: `同名${w}`, email: `lead2@${w}.cn` })}&limit=${limit}`;
+      for (;;) {
+        const res = await api(alice).get(url);
+        expect(res.status, res.body).toBe(200);
+        expect(res.json.items.length).toBeLessThanOrEqual(limit);
+        walked.push(...res.json.items);
+        if (!res.json.nextCursor) break;
+        url = `${q({ name: `同名${w}`, email: `lead2@${w}.cn` })}&limit=${limit}&cursor=${encodeURIComponent(res.json.nextCursor)}`;
+      }
+      expect(walked.map((x) => x.id), `limit ${limit}`).toEqual(ids);
+      expect(walked.map((x) => x.matchedOn)).toEqual(ids.map((id) => (id === withEmail ? ['name', 'email'] : ['name'])));
+    }
+  });
+
+  it('costs two DynamoDB requests (one BatchGetItem of the guards, one of the records), and with a name one Query of the leads of that company beside the first', async () => {
     const { db } = await import('#domain/table/client.ts');
-    const sent: string[] = [];
     const w = word();
     await created(api(alice).post('/v1/accounts', { name: `Cost ${w}`, email: `c@${w}.cn`, domain: `${w}.cn` }));
+    await lead(alice, { company: `Cost ${w}` });
     await api(alice).get('/v1/tasks'); // the users directory write happens once per caller; not part of the search
-    db.middlewareStack.add(
-      (next, context) => async (args) => {
-        sent.push(context.commandName ?? '?');
-        return next(args);
-      },
-      { step: 'initialize', name: 'count-duplicates-requests' },
-    );
-    try {
-      const res = await api(alice).get(q({ name: `cost ${w}`, email: `c@${w}.cn`, phone: mobile(), domain: `${w}.cn` }));
-      expect(res.json.items).toHaveLength(1);
-    } finally {
-      db.middlewareStack.remove('count-duplicates-requests');
-    }
-    expect(sent).toEqual(['BatchGetItemCommand', 'BatchGetItemCommand']);
+    const requestsOf = async (params: Record<string, string>, found: number) => {
+      const sent: string[] = [];
+      db.middlewareStack.add(
+        (next, context) => async (args) => {
+          sent.push(context.commandName ?? '?');
+          return next(args);
+        },
+        { step: 'initialize', name: 'count-duplicates-requests' },
+      );
+      try {
+        const res = await api(alice).get(q(params));
+        expect(res.json.items).toHaveLength(found);
+      } finally {
+        db.middlewareStack.remove('count-duplicates-requests');
+      }
+      return sent.sort();
+    };
+    expect(await requestsOf({ name: `cost ${w}`, email: `c@${w}.cn`, phone: mobile(), domain: `${w}.cn` }, 2)).toEqual(['BatchGetItemCommand', 'BatchGetItemCommand', 'QueryCommand']);
+    expect(await requestsOf({ email: `c@${w}.cn`, phone: mobile(), domain: `${w}.cn` }, 1)).toEqual(['BatchGetItemCommand', 'BatchGetItemCommand']);
   });
 });
