@@ -174,7 +174,8 @@ export function rowOf(item: Item | undefined): Row {
 
 /** Every row of the months `from`..`to`: one Query (more pages only for tenants with very many users). */
 export async function monthRows(tenantId: string, from: string, to: string): Promise<Map<string, Row>> {
-  const items = await queryAll({ pk: aggPartition(tenantId), sk: { between: [`M#${from}#`, `M#${to}#~`] }, consistent: true }, () => false);
+  // `$` sorts right after `#`: the upper bound holds every row of `to`, whatever its ids.
+  const items = await queryAll({ pk: aggPartition(tenantId), sk: { between: [`M#${from}#`, `M#${to}$`] }, consistent: true }, () => false);
   return new Map(items.map((item) => [String(item.SK), rowOf(item)]));
 }
 

@@ -59,22 +59,24 @@ export function forecastFigures(row: Row, history: History) {
   };
 }
 
-/** Everything a forecast of `period` needs, for any scope: its months' rows and the history. */
-export async function forecastInputs(tenantId: string, period: string) {
-  const months = monthsOf(period);
-  const [rows, model] = await Promise.all([monthRows(tenantId, months[0]!, months.at(-1)!), getItem({ PK: aggPartition(tenantId), SK: MODEL_SK })]);
-  return { months, rows, history: historyOf(rowOf(model)) };
+/** Everything a forecast of any period within the months `from`..`to` needs, for any scope: the rows and the history. */
+export async function forecastInputs(tenantId: string, from: string, to: string) {
+  const [rows, model] = await Promise.all([monthRows(tenantId, from, to), getItem({ PK: aggPartition(tenantId), SK: MODEL_SK })]);
+  return { rows, history: historyOf(rowOf(model)) };
 }
 
 export type ForecastInputs = Awaited<ReturnType<typeof forecastInputs>>;
 
+/** A scope's figures over a period's months (what a snapshot keeps). */
+export function scopeForecast(inputs: ForecastInputs, period: string, scope: Scope) {
+  return forecastFigures(sumRows(monthsOf(period).map((m) => inputs.rows.get(scopeSk(m, scope)) ?? {})), inputs.history);
+}
+
 export function forecastOf(inputs: ForecastInputs, period: string, scope: Scope) {
-  const { months, rows, history } = inputs;
-  const row = sumRows(months.map((m) => rows.get(scopeSk(m, scope)) ?? {}));
+  const { rows, history } = inputs;
+  const months = monthsOf(period);
   const target = targetOver(rows, months, scope);
-  const { omitted: _o, ...memberShape } = forecastFigures({}, history);
-  type Member = { userId: string } & typeof memberShape;
-  const members: Member[] = [...memberRows(rows, months, scope)]
+  const members = [...memberRows(rows, months, scope)]
     .filter(([, r]) => hasFigures(r))
     .map(([userId, r]) => {
       const { omitted: _omitted, ...figures } = forecastFigures(r, history);
@@ -84,7 +86,7 @@ export function forecastOf(inputs: ForecastInputs, period: string, scope: Scope)
   return {
     period,
     scope: { kind: scope.kind, id: scope.id },
-    ...forecastFigures(row, history),
+    ...scopeForecast(inputs, period, scope),
     target: target === null ? null : major(target),
     members,
   };
@@ -94,5 +96,6 @@ export async function forecast(ctx: UseCaseContext, q: ScopeQuery & { period?: s
   const scope = await resolveScope(ctx, q);
   const tenant = ctx.identity.tenantId;
   const period = q.period ?? monthOf(ctx.now, (await cachedRules(tenant)).timeZone);
-  return forecastOf(await forecastInputs(tenant, period), period, scope);
+  const months = monthsOf(period);
+  return forecastOf(await forecastInputs(tenant, months[0]!, months.at(-1)!), period, scope);
 }

@@ -18,10 +18,10 @@ import { t, typePartition } from '#domain/table/keys.ts';
 import { getItem, queryAll, queryInput, queryPage, type Page, type PageRequest } from '#domain/table/query.ts';
 import { POOL_TENANT_PARTITION } from '#domain/pool/keys.ts';
 import { cachedRules, localDate, rulesFromItem } from '#domain/pool/rules.ts';
-import { memberOfSk, rowsByKey, scopeSk, sumRows, type Scope } from '#domain/analytics/aggregates.ts';
+import { memberOfSk, rowsByKey, scopeSk, type Scope } from '#domain/analytics/aggregates.ts';
 import { major, ratio } from '#domain/analytics/figures.ts';
-import { forecastFigures, forecastInputs, type ForecastInputs } from '#domain/analytics/forecast.ts';
-import { addMonths, monthOf, quarterOf } from '#domain/analytics/periods.ts';
+import { forecastInputs, scopeForecast, type ForecastInputs } from '#domain/analytics/forecast.ts';
+import { addMonths, monthOf, monthsOf, quarterOf } from '#domain/analytics/periods.ts';
 import { resolveScope, type ScopeQuery } from '#domain/analytics/scope.ts';
 
 type Item = Record<string, unknown>;
@@ -70,11 +70,16 @@ async function snapshotTenant(tenantId: string, timeZone: string, now: Date, onW
   const marker = snapshotDayKey(tenantId, date);
   if (await getItem(marker)) return undefined;
   const month = date.slice(0, 7);
-  const users = await queryAll({ index: 'byType', pk: typePartition(tenantId, 'USER') }, () => false);
+  const periods = [month, addMonths(month, 1), quarterOf(month)];
+  // Every month of the three periods in one Query (the quarter's and the next month), and the history.
+  const months = periods.flatMap(monthsOf).sort();
+  const [users, inputs] = await Promise.all([
+    queryAll({ index: 'byType', pk: typePartition(tenantId, 'USER') }, () => false),
+    forecastInputs(tenantId, months[0]!, months.at(-1)!),
+  ]);
+  const scopes = scopesOf(tenantId, inputs, users);
   let written = 0;
-  for (const period of [month, addMonths(month, 1), quarterOf(month)]) {
-    const inputs = await forecastInputs(tenantId, period);
-    const scopes = scopesOf(tenantId, inputs, users);
+  for (const period of periods) {
     for (let i = 0; i < scopes.length; i += WRITE_CONCURRENCY) {
       const results = await Promise.all(scopes.slice(i, i + WRITE_CONCURRENCY).map((scope) => putSnapshot(tenantId, period, scope, date, inputs, now)));
       for (const done of results) {
@@ -111,8 +116,7 @@ function scopesOf(tenantId: string, inputs: ForecastInputs, users: Item[]): Scop
 
 /** Writes one snapshot unless that day's is already there; true when written. */
 async function putSnapshot(tenantId: string, period: string, scope: Scope, date: string, inputs: ForecastInputs, now: Date): Promise<boolean> {
-  const row = sumRows(inputs.months.map((m) => inputs.rows.get(scopeSk(m, scope)) ?? {}));
-  const f = forecastFigures(row, inputs.history);
+  const f = scopeForecast(inputs, period, scope);
   try {
     await db.send(
       new PutCommand({
