@@ -35,12 +35,24 @@ const compiled: CompiledRoute[] = routes.map((route) => {
   return { route, pattern: new RegExp(`^${segments.join('/')}$`), params };
 });
 
+/**
+ * A path segment, percent-decoded; a malformed escape (`%E0%A4%A`, a bare `%`, an encoded lone
+ * surrogate) is kept as sent: no id looks like that, so the handler answers 404, never a 500.
+ */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 export function matchRoute(method: string, path: string) {
   for (const c of compiled) {
     if (c.route.method !== method.toUpperCase()) continue;
     const m = c.pattern.exec(path);
     if (!m) continue;
-    const pathParameters = Object.fromEntries(c.params.map((p, i) => [p, decodeURIComponent(m[i + 1]!)]));
+    const pathParameters = Object.fromEntries(c.params.map((p, i) => [p, decodeSegment(m[i + 1]!)]));
     return { route: c.route, routeKey: routeKey(c.route), pathParameters: c.params.length ? pathParameters : undefined };
   }
   return undefined;
@@ -80,7 +92,7 @@ export function createRouter(hooks: RouterHooks = {}) {
     if (method === 'GET' && path === '/health') return json(200, { status: 'ok' });
 
     const job = /^\/_local\/jobs\/([^/]+)$/.exec(path);
-    if (job && method === 'POST') return runJob(req, decodeURIComponent(job[1]!));
+    if (job && method === 'POST') return runJob(req, decodeSegment(job[1]!));
 
     const match = matchRoute(method, path);
     if (!match) return problem(404, 'not_found', 'No such route.');
@@ -101,7 +113,8 @@ async function runJob(req: IncomingRequest, name: string): Promise<LocalResponse
   const claims = await claimsOf(req);
   if (!claims) return problem(401, 'unauthenticated', 'A valid bearer token is required.');
   if (claims['custom:role'] !== 'admin') return problem(403, 'forbidden', 'Only an admin may run jobs.');
-  const load = jobHandlers[name];
+  // Own keys only: `__proto__`, `constructor` or `toString` are not jobs.
+  const load = Object.hasOwn(jobHandlers, name) ? jobHandlers[name] : undefined;
   if (!load) return problem(404, 'not_found', `No job named ${name}.`);
   let now: string | undefined;
   const text = req.body === undefined ? '' : req.body.toString();
