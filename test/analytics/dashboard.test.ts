@@ -8,7 +8,7 @@ import { addMonths } from '#domain/analytics/periods.ts';
 import { rebuildAggregates } from '#domain/analytics/rebuild.ts';
 import { handler as analyticsConsumer } from '#functions/events/analytics.ts';
 import { api, expectProblem, type Caller } from '#test/support/fixtures.ts';
-import { account, deliver, enroll, monthOfIso, move, opportunity, people, stagesOf, takePending } from '#test/analytics/support.ts';
+import { account, deliver, enroll, monthOfIso, move, opportunity, people, stagesOf, takePending, get } from '#test/analytics/support.ts';
 
 type People = ReturnType<typeof people>;
 
@@ -51,11 +51,7 @@ async function scenario(p: People) {
   return { period, s, o1, o2, o3, a1, b1, c1, order: order.json };
 }
 
-const dash = async (who: Caller, query = '') => {
-  const res = await api(who).get(`/v1/dashboard${query}`);
-  expect(res.status, res.body).toBe(200);
-  return res.json;
-};
+const dash = (who: Caller, query = '') => get(who, `/v1/dashboard${query}`);
 
 describe('GET /v1/dashboard', () => {
   it('every figure, for the tenant, a team and a user; events twice and out of order count once', async () => {

@@ -7,13 +7,7 @@ import { addMonths, quarterOf } from '#domain/analytics/periods.ts';
 import { winProbability } from '#domain/analytics/forecast-model.ts';
 import { rebuildAggregates } from '#domain/analytics/rebuild.ts';
 import { api, expectProblem, type Caller } from '#test/support/fixtures.ts';
-import { account, deliver, enroll, historyOf, monthOfIso, move, opportunity, people, stagesOf } from '#test/analytics/support.ts';
-
-const get = async (who: Caller, url: string) => {
-  const res = await api(who).get(url);
-  expect(res.status, res.body).toBe(200);
-  return res.json;
-};
+import { account, deliver, enroll, historyOf, monthOfIso, move, opportunity, people, stagesOf, get } from '#test/analytics/support.ts';
 
 describe('GET /v1/reports/funnel', () => {
   it('reached, lostHere, conversions, win rate; a reorder of the stages is reflected at once', async () => {

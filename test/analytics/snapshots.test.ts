@@ -13,13 +13,7 @@ import { toMinor } from '#domain/sales/money.ts';
 import { call } from '#test/support/api.ts';
 import { api, expectProblem, listAll, type Caller } from '#test/support/fixtures.ts';
 import { updateOpportunity } from '#domain/sales/opportunities.ts';
-import { account, asOf, deliver, enroll, historyOf, monthOfIso, opportunity, people, stagesOf, takePending } from '#test/analytics/support.ts';
-
-const get = async (who: Caller, url: string) => {
-  const res = await api(who).get(url);
-  expect(res.status, res.body).toBe(200);
-  return res.json;
-};
+import { account, asOf, deliver, enroll, historyOf, monthOfIso, opportunity, people, stagesOf, takePending, get } from '#test/analytics/support.ts';
 
 async function runJob(admin: Caller, now: string) {
   const res = await call(admin, 'POST', '/_local/jobs/forecast-nightly', { now });

@@ -54,6 +54,13 @@ export async function takePending(): Promise<DomainEvent[]> {
   return taken;
 }
 
+/** A GET that must answer 200; its JSON. */
+export async function get(who: Caller, url: string) {
+  const res = await api(who).get(url);
+  expect(res.status, res.body).toBe(200);
+  return res.json;
+}
+
 export async function account(owner: Caller, name = uniq('分析客户')): Promise<string> {
   const res = await api(owner).post('/v1/accounts', { name });
   expect(res.status, res.body).toBe(201);
