@@ -27,7 +27,8 @@ async function cli(...args: string[]): Promise<Run> {
     const { stdout, stderr } = await promisify(execFile)('npx', ['tsx', 'local/token-cli.ts', ...args], {
       cwd: root,
       env: { ...process.env, CRM_DATA_DIR: dir },
-      timeout: 20_000,
+      // A hang guard: four `npx tsx` starts at once took over 20 s on a loaded 2-core machine.
+      timeout: 90_000,
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -37,7 +38,7 @@ async function cli(...args: string[]): Promise<Run> {
   }
 }
 
-describe('token CLI', { timeout: 30_000 }, () => {
+describe('token CLI', { timeout: 120_000 }, () => {
   it('prints one token line that verifyToken accepts; bad input exits 2 with usage', async () => {
     // All at once: also proves that concurrent first runs agree on one key pair.
     const [a, expired, badRole, missing] = await Promise.all([
