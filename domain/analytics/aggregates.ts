@@ -13,12 +13,14 @@
  *   - a move, an amount, a close date, an owner or a deletion moves the contribution exactly;
  *   - the rows are always the sum of the CONTRIB items, which is what the rebuild recomputes.
  *
- * Rows: one partition per tenant, `T#t#AGG`, sort keys
- *   `M#<month>#U#<team|->#<user>`   a user's figures in a team (the `members` of a team or tenant)
- *   `M#<month>#SU#<user>` / `M#<month>#ST#<team>` / `M#<month>#S`   user, team and tenant scope
+ * Rows: one partition per tenant, `T#t#AGG`, sort keys `<family>#<month>#<scope>` with
+ *   families `D` (the dashboard's figures), `F` (the forecast's categories and open groups) and
+ *   `FU` (the funnel's cohorts), so a page reads only the columns it shows, and scopes
+ *   `U#<team|->#<user>`   a user's figures in a team (the `members` of a team or tenant)
+ *   `SU#<user>` / `ST#<team>` / `S`   user, team and tenant scope;
  *   `NOW#SU#<user>` / `NOW#ST#<team>` / `NOW#S`   figures of no period (outstanding amounts)
  *   `MODEL`   the tenant's win history for the forecast (domain/analytics/forecast-model.ts)
- * so a month range is one Query and a scope's row of a month is one key.
+ * so a family's month range is one Query and a scope's row of a month is one key.
  */
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
@@ -43,36 +45,48 @@ export const contribPartition = (tenantId: string, kind: string) => `${t(tenantI
 export const MODEL_SK = 'MODEL';
 const NO_TEAM = '-';
 
-const prefixOf = (period: string) => (period === 'NOW' ? 'NOW#' : `M#${period}#`);
+/** Which row family a column lives in (see the header). */
+export type Family = 'D' | 'F' | 'FU';
+const familyOf = (attr: string): Family =>
+  attr.startsWith('og|') || attr.startsWith('fc_') || attr === 'fw' ? 'F' : attr.startsWith('fu|') ? 'FU' : 'D';
 
-/** The sort key of a scope's row in a period. */
-export function scopeSk(period: string, scope: Scope): string {
-  const p = prefixOf(period);
+const prefixOf = (period: string, family: Family) => (period === 'NOW' ? 'NOW#' : `${family}#${period}#`);
+
+/** The sort key of a scope's row in a period (and family: the dashboard's by default). */
+export function scopeSk(period: string, scope: Scope, family: Family = 'D'): string {
+  const p = prefixOf(period, family);
   if (scope.kind === 'tenant') return `${p}S`;
   return scope.kind === 'team' ? `${p}ST#${scope.id}` : `${p}SU#${scope.id}`;
 }
 
-/** Every row a fact adds to: the user-in-team row, the user's, the team's and the tenant's. */
-function rowsOf(fact: Fact): string[] {
-  if (fact.period === 'MODEL') return [MODEL_SK];
-  const p = prefixOf(fact.period);
-  const rows: string[] = [];
-  if (fact.userId) {
-    if (fact.period !== 'NOW') rows.push(`${p}U#${fact.teamId ?? NO_TEAM}#${fact.userId}`);
-    rows.push(`${p}SU#${fact.userId}`);
+/** Every row a fact adds to, with its columns there: the user-in-team row, the user's, the team's and the tenant's. */
+function rowsOf(fact: Fact): [string, [string, number][]][] {
+  if (fact.period === 'MODEL') return [[MODEL_SK, Object.entries(fact.attrs)]];
+  const byFamily = new Map<Family, [string, number][]>();
+  for (const entry of Object.entries(fact.attrs)) {
+    const family = familyOf(entry[0]);
+    byFamily.set(family, [...(byFamily.get(family) ?? []), entry]);
   }
-  if (fact.teamId) rows.push(`${p}ST#${fact.teamId}`);
-  rows.push(`${p}S`);
-  return rows;
+  return [...byFamily].flatMap(([family, attrs]) => {
+    const p = prefixOf(fact.period, family);
+    const rows: string[] = [];
+    if (fact.userId) {
+      if (fact.period !== 'NOW') rows.push(`${p}U#${fact.teamId ?? NO_TEAM}#${fact.userId}`);
+      rows.push(`${p}SU#${fact.userId}`);
+    }
+    if (fact.teamId) rows.push(`${p}ST#${fact.teamId}`);
+    rows.push(`${p}S`);
+    return rows.map((sk): [string, [string, number][]] => [sk, attrs]);
+  });
 }
 
 /** Row → attribute → sum, of a list of facts (what `sign` × the facts add to each row). */
 export function rowSums(facts: readonly Fact[], sign = 1, into = new Map<string, Map<string, number>>()): Map<string, Map<string, number>> {
   for (const fact of facts) {
-    for (const sk of rowsOf(fact)) {
+    for (const [sk, attrs] of rowsOf(fact)) {
       let row = into.get(sk);
       if (!row) into.set(sk, (row = new Map()));
-      for (const [attr, value] of Object.entries(fact.attrs)) {
+      for (const [attr, value] of attrs) {
         if (value !== 0) row.set(attr, (row.get(attr) ?? 0) + sign * value);
       }
     }
@@ -80,11 +94,16 @@ export function rowSums(facts: readonly Fact[], sign = 1, into = new Map<string,
   return into;
 }
 
-/** A user-in-team row's sort key, split: `M#<month>#U#<team>#<user>`. */
+/** A user-in-team row's sort key, split: `<family>#<month>#U#<team>#<user>`. */
 export function memberOfSk(sk: string): { month: string; teamId: string | null; userId: string } | undefined {
-  const m = /^M#(\d{4}-\d{2})#U#([^#]*)#(.+)$/.exec(sk);
+  const m = /^(?:D|F|FU)#(\d{4}-\d{2})#U#([^#]*)#(.+)$/.exec(sk);
   if (!m) return undefined;
   return { month: m[1]!, teamId: m[2] === NO_TEAM ? null : m[2]!, userId: m[3]! };
+}
+
+/** A team row's team of a month's rows: `D#<month>#ST#<team>`. */
+export function teamOfSk(sk: string, month: string): string | undefined {
+  return sk.startsWith(`D#${month}#ST#`) ? sk.slice(`D#${month}#ST#`.length) : undefined;
 }
 
 export interface Subject {
@@ -172,10 +191,10 @@ export function rowOf(item: Item | undefined): Row {
   return row;
 }
 
-/** Every row of the months `from`..`to`: one Query (more pages only for tenants with very many users). */
-export async function monthRows(tenantId: string, from: string, to: string): Promise<Map<string, Row>> {
+/** Every row of one family of the months `from`..`to`: one Query (more pages only for tenants with very many users). */
+export async function monthRows(tenantId: string, from: string, to: string, family: Family = 'D'): Promise<Map<string, Row>> {
   // `$` sorts right after `#`: the upper bound holds every row of `to`, whatever its ids.
-  const items = await queryAll({ pk: aggPartition(tenantId), sk: { between: [`M#${from}#`, `M#${to}$`] }, consistent: true }, () => false);
+  const items = await queryAll({ pk: aggPartition(tenantId), sk: { between: [`${family}#${from}#`, `${family}#${to}$`] }, consistent: true }, () => false);
   return new Map(items.map((item) => [String(item.SK), rowOf(item)]));
 }
 

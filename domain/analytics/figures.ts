@@ -4,7 +4,7 @@
  * the forecast and the nightly snapshots.
  */
 import { fromMinor, type Minor } from '#domain/sales/money.ts';
-import { memberOfSk, scopeSk, sumRows, type Row, type Scope } from '#domain/analytics/aggregates.ts';
+import { memberOfSk, scopeSk, sumRows, teamOfSk, type Row, type Scope } from '#domain/analytics/aggregates.ts';
 
 export const major = (minor: number | undefined): number => fromMinor(Math.round(minor ?? 0) as Minor);
 /** Σ amount × probability is kept in minor units × 100: back to money, half-up to the cent. */
@@ -61,8 +61,8 @@ export function targetOf(rows: Map<string, Row>, month: string, scope: Scope): n
   for (const sk of rows.keys()) {
     const member = memberOfSk(sk);
     if (member?.month === month) teams.add(member.teamId);
-    const team = new RegExp(`^M#${month}#ST#(.+)$`).exec(sk);
-    if (team) teams.add(team[1]!);
+    const team = teamOfSk(sk, month);
+    if (team !== undefined) teams.add(team);
   }
   let total: number | null = null;
   for (const teamId of teams) {

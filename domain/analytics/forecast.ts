@@ -1,7 +1,8 @@
 /**
  * `GET /v1/forecast` (api/analytics.md "Forecast"): categories, the weighted pipeline and the
- * prediction learnt from the tenant's history (domain/analytics/forecast-model.ts). Two reads:
- * one Query for the rows of the period's months, and the tenant's MODEL row.
+ * prediction learnt from the tenant's history (domain/analytics/forecast-model.ts). Three reads:
+ * the period's months' dashboard rows (closed-won, targets) and forecast rows (categories, open
+ * groups), one Query each, and the tenant's MODEL row.
  */
 import type { UseCaseContext } from '#domain/context.ts';
 import { cachedRules } from '#domain/pool/rules.ts';
@@ -61,15 +62,20 @@ export function forecastFigures(row: Row, history: History) {
 
 /** Everything a forecast of any period within the months `from`..`to` needs, for any scope: the rows and the history. */
 export async function forecastInputs(tenantId: string, from: string, to: string) {
-  const [rows, model] = await Promise.all([monthRows(tenantId, from, to), getItem({ PK: aggPartition(tenantId), SK: MODEL_SK })]);
-  return { rows, history: historyOf(rowOf(model)) };
+  const [figures, groups, model] = await Promise.all([
+    monthRows(tenantId, from, to, 'D'),
+    monthRows(tenantId, from, to, 'F'),
+    getItem({ PK: aggPartition(tenantId), SK: MODEL_SK }),
+  ]);
+  return { rows: new Map([...figures, ...groups]), history: historyOf(rowOf(model)) };
 }
 
 export type ForecastInputs = Awaited<ReturnType<typeof forecastInputs>>;
 
 /** A scope's figures over a period's months (what a snapshot keeps). */
 export function scopeForecast(inputs: ForecastInputs, period: string, scope: Scope) {
-  return forecastFigures(sumRows(monthsOf(period).map((m) => inputs.rows.get(scopeSk(m, scope)) ?? {})), inputs.history);
+  const rows = monthsOf(period).flatMap((m) => [inputs.rows.get(scopeSk(m, scope, 'D')) ?? {}, inputs.rows.get(scopeSk(m, scope, 'F')) ?? {}]);
+  return forecastFigures(sumRows(rows), inputs.history);
 }
 
 export function forecastOf(inputs: ForecastInputs, period: string, scope: Scope) {

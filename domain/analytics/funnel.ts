@@ -28,7 +28,7 @@ export async function funnel(ctx: UseCaseContext, q: ScopeQuery & { pipelineId?:
   if (months.length > MAX_FUNNEL_MONTHS) throw validationFailed([{ path: 'query.to', message: `at most ${MAX_FUNNEL_MONTHS} months` }]);
 
   const pipelineId = q.pipelineId ?? (await defaultPipelinePointer(ctx)).pipelineId;
-  const [pipeline, rows] = await Promise.all([loadPipeline(ctx, pipelineId), rowsByKey(tenant, months.map((m) => scopeSk(m, scope)))]);
+  const [pipeline, rows] = await Promise.all([loadPipeline(ctx, pipelineId), rowsByKey(tenant, months.map((m) => scopeSk(m, scope, 'FU')))]);
   const row = sumRows(rows);
 
   const open = pipeline.stages.filter((s) => s.kind === 'open');
