@@ -14,6 +14,7 @@
  */
 import type { ApiResponse, Caller, RequestOptions } from '#test/support/api.ts';
 import { describeOperations, type DynamoMeter, type Usage } from './dynamo-meter.ts';
+import { analyticsScenarios } from './analytics.ts';
 import { poolScenarios } from './pool.ts';
 
 type Api = typeof import('#test/support/api.ts');
@@ -699,6 +700,9 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
 
   // ---- the public pool and notifications (issue 4): bench/pool.ts ---------------------------
   await poolScenarios({ measure, call, meter, figures, notes, people: { alice, bob, mia, root } });
+
+  // ---- analytics: dashboard, funnel, forecast, the nightly job, the backtest (issue 7): bench/analytics.ts
+  await analyticsScenarios({ measure, call, meter, figures, notes });
 
   return { operations, figures, notes };
 }
