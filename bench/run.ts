@@ -38,7 +38,7 @@ const TARGET = {
     'accounts.create.requests': 1,
     // Issue 3: "a single transaction". The figure counts every request, the lead's read included.
     'leads.convert.requests': 1,
-    // Issue 3: one BatchGetItem of the guards, one of the records holding them.
+    // Issue 3: one BatchGetItem of the guards, one of the records holding them (and with a name, one Query of the leads of that company).
     'duplicates.check.requests': 4,
     // Issue 3: a stage move reads the opportunity and the target stage in one BatchGetItem, then one transaction.
     'opportunities.move.requests': 2,
