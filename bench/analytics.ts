@@ -27,23 +27,14 @@ import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk
 import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { ulid } from 'ulid';
-import type { ApiResponse, Caller, RequestOptions } from '#test/support/api.ts';
+import type { Caller } from '#test/support/api.ts';
 import type { DomainEvent } from '#events/catalog.ts';
 import type { Opportunity } from '#domain/sales/opportunity.ts';
 import type { Order, Payment } from '#domain/sales/order.ts';
 import type { Minor } from '#domain/sales/money.ts';
 import { describeOperations, itemSize, type DynamoMeter, type Usage } from './dynamo-meter.ts';
+import type { Call, Measure } from './scenarios.ts';
 
-type Measure = (
-  name: string,
-  who: Caller,
-  method: string,
-  url: string,
-  expected: number,
-  body?: unknown,
-  opts?: RequestOptions & { label?: string; note?: string },
-) => Promise<ApiResponse | undefined>;
-type Call = (who: Caller, method: string, url: string, body?: unknown, opts?: RequestOptions) => Promise<ApiResponse>;
 type Item = Record<string, unknown>;
 
 export interface AnalyticsBenchInput {
@@ -438,29 +429,37 @@ async function seedTenant(env: Env, table: string, tenant: string, items: Item[]
  * sort key's first part (`D` the dashboard's, `F` the forecast's, `FU` the funnel's), and the
  * MODEL row (the forecast's history).
  */
-async function rowBytes(env: Env, table: string, tenant: string, from: string, to: string): Promise<Map<string, { rows: number; bytes: number }>> {
+/** Every aggregate row of a tenant in a fixture table (strongly consistent), unmetered. */
+async function aggRows(env: Env, table: string, tenant: string): Promise<Item[]> {
   const { aggPartition } = await import('#domain/analytics/aggregates.ts');
-  const out = new Map<string, { rows: number; bytes: number }>();
+  const rows: Item[] = [];
   let start: Record<string, unknown> | undefined;
   do {
     const page = await env.seeder.send(new QueryCommand({
       TableName: table,
       KeyConditionExpression: 'PK = :pk',
       ExpressionAttributeValues: { ':pk': aggPartition(tenant) },
+      ConsistentRead: true,
       ...(start ? { ExclusiveStartKey: start } : {}),
     }));
-    for (const row of page.Items ?? []) {
-      const sk = String(row.SK);
-      const m = /^([^#]+)#(\d{4}-\d{2})#/.exec(sk);
-      const family = sk === 'MODEL' ? 'MODEL' : m && m[2]! >= from && m[2]! <= to ? m[1]! : undefined;
-      if (!family) continue;
-      const entry = out.get(family) ?? { rows: 0, bytes: 0 };
-      entry.rows++;
-      entry.bytes += itemSize(marshall(row));
-      out.set(family, entry);
-    }
+    rows.push(...(page.Items ?? []));
     start = page.LastEvaluatedKey;
   } while (start);
+  return rows;
+}
+
+async function rowBytes(env: Env, table: string, tenant: string, from: string, to: string): Promise<Map<string, { rows: number; bytes: number }>> {
+  const out = new Map<string, { rows: number; bytes: number }>();
+  for (const row of await aggRows(env, table, tenant)) {
+    const sk = String(row.SK);
+    const m = /^([^#]+)#(\d{4}-\d{2})#/.exec(sk);
+    const family = sk === 'MODEL' ? 'MODEL' : m && m[2]! >= from && m[2]! <= to ? m[1]! : undefined;
+    if (!family) continue;
+    const entry = out.get(family) ?? { rows: 0, bytes: 0 };
+    entry.rows++;
+    entry.bytes += itemSize(marshall(row));
+    out.set(family, entry);
+  }
   return out;
 }
 
@@ -754,21 +753,8 @@ async function directAggregates(tenant: string, opportunities: Item[]): Promise<
 
 /** Compares the rows `rebuildAggregates` wrote for a tenant with the ones `directAggregates` computes from the same records. */
 async function compareWithDirect(env: Env, table: string, tenant: string, opportunities: Item[]): Promise<string> {
-  const { aggPartition } = await import('#domain/analytics/aggregates.ts');
   const direct = new Map((await directAggregates(tenant, opportunities)).filter((x) => x.entityType === 'AGG').map((x) => [String(x.SK), x]));
-  const stored = new Map<string, Item>();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await env.seeder.send(new QueryCommand({
-      TableName: table,
-      KeyConditionExpression: 'PK = :pk',
-      ExpressionAttributeValues: { ':pk': aggPartition(tenant) },
-      ConsistentRead: true,
-      ...(start ? { ExclusiveStartKey: start } : {}),
-    }));
-    for (const row of page.Items ?? []) stored.set(String(row.SK), row);
-    start = page.LastEvaluatedKey;
-  } while (start);
+  const stored = new Map((await aggRows(env, table, tenant)).map((row) => [String(row.SK), row]));
   const differing = [...new Set([...direct.keys(), ...stored.keys()])].filter((sk) => {
     const x = direct.get(sk);
     const y = stored.get(sk);

@@ -15,19 +15,10 @@ import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
-import type { ApiResponse, Caller, RequestOptions } from '#test/support/api.ts';
+import type { ApiResponse, Caller } from '#test/support/api.ts';
 import type { DynamoMeter } from './dynamo-meter.ts';
+import type { Call, Measure } from './scenarios.ts';
 
-type Measure = (
-  name: string,
-  who: Caller,
-  method: string,
-  url: string,
-  expected: number,
-  body?: unknown,
-  opts?: RequestOptions & { label?: string; note?: string },
-) => Promise<ApiResponse | undefined>;
-type Call = (who: Caller, method: string, url: string, body?: unknown, opts?: RequestOptions) => Promise<ApiResponse>;
 
 export interface PoolBenchInput {
   measure: Measure;

@@ -19,6 +19,18 @@ import { poolScenarios } from './pool.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
+/** How a bench part measures one operation (`runScenarios`' `measure`), and calls one unmeasured. */
+export type Measure = (
+  name: string,
+  who: Caller,
+  method: string,
+  url: string,
+  expected: number,
+  body?: unknown,
+  opts?: RequestOptions & { label?: string; note?: string },
+) => Promise<ApiResponse | undefined>;
+export type Call = (who: Caller, method: string, url: string, body?: unknown, opts?: RequestOptions) => Promise<ApiResponse>;
+
 export interface Measured {
   /** Figure prefix: `accounts.create` → `accounts.create.requests`. */
   name: string;
