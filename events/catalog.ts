@@ -32,6 +32,22 @@ const opportunityFacts = {
 /** A quote's status change: the quote as it now is and the status it left. */
 const quoteTransition = { ...quoteFacts, from: z.enum(['draft', 'sent']), note: z.optional(z.string()) };
 
+/** Who a campaign email event is about: the recipient and the contact or lead behind it. */
+const emailSubject = {
+  campaignId: z.string(),
+  recipientId: z.string(),
+  email: z.string(),
+  contactId: z.optional(z.string()),
+  leadId: z.optional(z.string()),
+};
+const providerEvent = {
+  messageId: z.string(),
+  email: z.string(),
+  campaignId: z.optional(z.string()),
+  recipientId: z.optional(z.string()),
+  source: z.string(),
+};
+
 export const eventCatalog = {
   /** v2: with the owner's team, as every record snapshot now carries it (analytics attribute by it). */
   'account.created': { version: 2, data: z.extend(snapshot, ownership) },
@@ -173,6 +189,20 @@ export const eventCatalog = {
       previousCurrency: z.nullable(z.string()),
     }),
   },
+  // Campaigns (domain/marketing/): the campaign as it now is; status changes are `campaign.updated`.
+  'campaign.created': { version: 1, data: z.extend(snapshot, { name: z.string(), status: z.string(), segmentId: z.string() }) },
+  'campaign.updated': { version: 1, data: updated },
+  'campaign.deleted': { version: 1, data: deleted },
+  /** A recipient opened a campaign email (its first open; later opens record nothing). */
+  'email.opened': { version: 1, data: z.object({ ...emailSubject, openedAt: z.string() }) },
+  /** A click on a campaign link (every click); `first` when it is the recipient's first. */
+  'email.clicked': { version: 1, data: z.object({ ...emailSubject, url: z.string(), clickedAt: z.string(), first: z.boolean() }) },
+  /** A permanent bounce or a complaint reported by the provider; the address is now suppressed. */
+  'email.bounced': { version: 1, data: z.object({ ...providerEvent, bounceType: z.string() }) },
+  'email.complained': { version: 1, data: z.object(providerEvent) },
+  /** The person behind a campaign recipient unsubscribed (`/u/{token}`); `id` is the contact's or lead's. */
+  'contact.unsubscribed': { version: 1, data: z.object({ id: z.string(), email: z.string(), campaignId: z.string(), unsubscribedAt: z.string() }) },
+  'lead.unsubscribed': { version: 1, data: z.object({ id: z.string(), email: z.string(), campaignId: z.string(), unsubscribedAt: z.string() }) },
 } as const;
 
 export type EventType = keyof typeof eventCatalog;

@@ -13,6 +13,8 @@ export interface Schedule {
   tableActions: TableAction[];
   /** Puts events on the bus. */
   publishesEvents?: boolean;
+  /** Sends mail through the mail port (SES in the cloud) and signs public-route tokens. */
+  sendsMail?: boolean;
   /** Caps concurrent runs so a job can never starve the API of account concurrency. */
   reservedConcurrency: number;
   timeoutSeconds: number;
@@ -62,6 +64,19 @@ export const schedules: Schedule[] = [
     reservedConcurrency: 1,
     // A run stops 30 s before this; the tenants left are taken by the next run.
     timeoutSeconds: 600,
+  },
+  {
+    name: 'campaign-dispatch',
+    cron: '* * * * *',
+    description: 'Campaign sending: freezes audiences, sends in batches of at most 50, paced, at most once per recipient (domain/marketing/dispatch.ts).',
+    // The due sweep and queues (Query), campaign, stats and settings (GetItem), the freeze
+    // (BatchWriteItem), claims and finishes (one transaction each: UpdateItem), the start (UpdateItem).
+    tableActions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+    sendsMail: true,
+    // Two runs could overlap safely (per-recipient claims), but one at a time keeps the tenant's pace.
+    reservedConcurrency: 1,
+    // A run stops 20 s before this; the next run goes on. Well below the in-flight lease (15 min).
+    timeoutSeconds: 300,
   },
 ];
 

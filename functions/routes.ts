@@ -11,6 +11,12 @@ export interface Route {
   method: HttpMethod;
   path: string;
   fn: HttpFunctionName;
+  /**
+   * No bearer token: no JWT authorizer in the cloud, no token check in local/router.ts.
+   * Only for routes that prove themselves by a signed token in the path (unsubscribe,
+   * tracking, later surveys and inbound forms), all served by the `public` function.
+   */
+  public?: true;
 }
 
 /** DynamoDB actions a function may use; the stack grants exactly these on the table and its indexes. */
@@ -48,7 +54,14 @@ export const httpFunctions = {
   // Reads aggregate rows; writes only the users directory, the tenant's rules registry and,
   // on a tenant's very first request, its default pipeline (the funnel's default).
   analytics: { tableActions: [...READ, 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'] },
-} satisfies Record<string, { tableActions: TableAction[] }>;
+  // Campaigns (CRUD, actions, recipients) and the marketing settings. The campaign and its
+  // stats are one BatchGetItem; a change is one transaction (Put + outbox Put).
+  campaigns: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'], marketing: true },
+  // The public routes (unsubscribe, open pixel, click redirect): no identity. They read the
+  // campaign and recipient (BatchGetItem), write the recipient, its counter and the outbox in one
+  // transaction, and the suppression list.
+  public: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'], marketing: true },
+} satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
 
@@ -139,6 +152,23 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/forecast', fn: 'analytics' },
   { method: 'GET', path: '/v1/forecast/snapshots', fn: 'analytics' },
   { method: 'GET', path: '/v1/forecast/accuracy', fn: 'analytics' },
+
+  { method: 'GET', path: '/v1/marketing/settings', fn: 'campaigns' },
+  { method: 'PUT', path: '/v1/marketing/settings', fn: 'campaigns' },
+  { method: 'POST', path: '/v1/campaigns', fn: 'campaigns' },
+  { method: 'GET', path: '/v1/campaigns', fn: 'campaigns' },
+  { method: 'GET', path: '/v1/campaigns/{id}', fn: 'campaigns' },
+  { method: 'PATCH', path: '/v1/campaigns/{id}', fn: 'campaigns' },
+  { method: 'DELETE', path: '/v1/campaigns/{id}', fn: 'campaigns' },
+  { method: 'POST', path: '/v1/campaigns/{id}/schedule', fn: 'campaigns' },
+  { method: 'POST', path: '/v1/campaigns/{id}/send', fn: 'campaigns' },
+  { method: 'POST', path: '/v1/campaigns/{id}/cancel', fn: 'campaigns' },
+  { method: 'GET', path: '/v1/campaigns/{id}/recipients', fn: 'campaigns' },
+
+  { method: 'GET', path: '/u/{token}', fn: 'public', public: true },
+  { method: 'POST', path: '/u/{token}', fn: 'public', public: true },
+  { method: 'GET', path: '/t/o/{token}', fn: 'public', public: true },
+  { method: 'GET', path: '/t/c/{token}', fn: 'public', public: true },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

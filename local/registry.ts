@@ -26,6 +26,8 @@ export const httpHandlers: Record<HttpFunctionName, () => Promise<{ handler: Htt
   pipelines: () => import('#functions/http/pipelines.ts') as Promise<{ handler: HttpHandler }>,
   opportunities: () => import('#functions/http/opportunities.ts') as Promise<{ handler: HttpHandler }>,
   analytics: () => import('#functions/http/analytics.ts') as Promise<{ handler: HttpHandler }>,
+  campaigns: () => import('#functions/http/campaigns.ts') as Promise<{ handler: HttpHandler }>,
+  public: () => import('#functions/http/public.ts') as Promise<{ handler: HttpHandler }>,
 };
 
 export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>> = {
@@ -33,6 +35,7 @@ export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>>
   'pool-release': () => import('#functions/jobs/pool-release.ts'),
   'task-reminders': () => import('#functions/jobs/task-reminders.ts'),
   'forecast-nightly': () => import('#functions/jobs/forecast-nightly.ts'),
+  'campaign-dispatch': () => import('#functions/jobs/campaign-dispatch.ts'),
 };
 
 export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerHandler }>> = {

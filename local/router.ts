@@ -11,11 +11,14 @@ import { routeKey, routes, type Route } from '#functions/routes.ts';
 import { verifyToken } from '#local/auth.ts';
 import { buildEvent, type IncomingRequest } from '#local/api-gateway-event.ts';
 import { httpHandlers, jobHandlers } from '#local/registry.ts';
+import { localMailRoute } from '#local/mailbox-routes.ts';
 
 export interface LocalResponse {
   status: number;
   headers: Record<string, string>;
+  /** The body as text (a binary body, such as the open pixel's GIF, also in `bytes`). */
   body: string;
+  bytes?: Buffer;
 }
 
 interface CompiledRoute {
@@ -93,15 +96,24 @@ export function createRouter(hooks: RouterHooks = {}) {
 
     const job = /^\/_local\/jobs\/([^/]+)$/.exec(path);
     if (job && method === 'POST') return runJob(req, decodeSegment(job[1]!));
+    if (path === '/_local/mail' || path === '/_local/mail/events') {
+      const result = await localMailRoute(req, await claimsOf(req));
+      if (result) {
+        hooks.afterRequest?.();
+        return toResponse(result);
+      }
+    }
 
     const match = matchRoute(method, path);
     if (!match) return problem(404, 'not_found', 'No such route.');
 
-    // The JWT authorizer answers 401 before any function runs.
-    const claims = await claimsOf(req);
-    if (!claims) return problem(401, 'unauthenticated', 'A valid bearer token is required.');
+    // The JWT authorizer answers 401 before any function runs; public routes have none.
+    const claims = match.route.public ? undefined : await claimsOf(req);
+    if (!claims && !match.route.public) return problem(401, 'unauthenticated', 'A valid bearer token is required.');
 
     const event = buildEvent(req, match, claims);
+    // A route without an authorizer gets no `authorizer` in its request context.
+    if (match.route.public) delete (event.requestContext as { authorizer?: unknown }).authorizer;
     const { handler } = await httpHandlers[match.route.fn]();
     const result = await handler(event, lambdaContext(match.route.fn));
     hooks.afterRequest?.();
@@ -137,11 +149,9 @@ function toResponse(result: APIGatewayProxyStructuredResultV2): LocalResponse {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(result.headers ?? {})) headers[k.toLowerCase()] = String(v);
   const body = result.body ?? '';
-  return {
-    status: result.statusCode ?? 200,
-    headers,
-    body: result.isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body,
-  };
+  if (!result.isBase64Encoded) return { status: result.statusCode ?? 200, headers, body };
+  const bytes = Buffer.from(body, 'base64');
+  return { status: result.statusCode ?? 200, headers, body: bytes.toString('utf8'), bytes };
 }
 
 function lambdaContext(fn: string): Context {

@@ -205,10 +205,10 @@ async function handleRequest(
   if (noBody) {
     delete headers['content-length'];
   } else {
-    headers['content-length'] = Buffer.byteLength(out.body);
+    headers['content-length'] = out.bytes ? out.bytes.length : Buffer.byteLength(out.body);
   }
   res.writeHead(out.status, headers);
-  res.end(noBody ? undefined : out.body);
+  res.end(noBody ? undefined : (out.bytes ?? out.body));
   log(`${method} ${path} ${out.status} ${Math.round(performance.now() - started)}ms`);
   return path;
 }

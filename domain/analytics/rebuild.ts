@@ -10,7 +10,7 @@
  * It reads everything the tenant has, so it is a tool, not a request path; run it while the
  * tenant's consumer is quiet (a contribution applied during step 2 may be counted twice).
  */
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { batchWrite, type WriteRequest } from '#domain/table/batch.ts';
 import { db, tableName } from '#domain/table/client.ts';
 import { typePartition, type EntityType } from '#domain/table/keys.ts';
 import { queryAll } from '#domain/table/query.ts';
@@ -99,16 +99,3 @@ const contribution = (tenantId: string, kind: string, id: string, version: numbe
   facts: JSON.stringify(facts),
 });
 
-type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } };
-
-/** BatchWriteItem, 25 at a time, until nothing is left unprocessed. */
-async function batchWrite(requests: WriteRequest[]): Promise<void> {
-  for (let i = 0; i < requests.length; i += 25) {
-    let pending = requests.slice(i, i + 25);
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 20 * 2 ** Math.min(attempt, 6)));
-      const out = await db.send(new BatchWriteCommand({ RequestItems: { [tableName()]: pending } }));
-      pending = (out.UnprocessedItems?.[tableName()] ?? []) as WriteRequest[];
-    }
-  }
-}

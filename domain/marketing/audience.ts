@@ -1,0 +1,39 @@
+/**
+ * What campaigns need from the audience context (custom fields, suppressions, segments,
+ * owned by domain/marketing/{custom-fields,suppressions,segments}.ts): one seam, so the
+ * campaign code names these functions once.
+ */
+export interface AudienceMember {
+  id: string;
+  entity: 'contact' | 'lead';
+  name: string;
+  email: string | null;
+  phone: string | null;
+  ownerId: string | null;
+  company: string | null;
+  custom: Record<string, unknown>;
+}
+
+export type SuppressionReason = 'unsubscribed' | 'bounced' | 'complained' | 'manual';
+
+export interface Audience {
+  normalizeEmail(email: string): string;
+  suppressedAmong(tenantId: string, emails: string[]): Promise<Set<string>>;
+  suppress(tenantId: string, email: string, entry: { reason: SuppressionReason; campaignId?: string; now: Date }): Promise<{ created: boolean }>;
+  /** The segment's entity (`contacts` | `leads`); 404 `not_found` when unknown. */
+  segmentEntity(tenantId: string, segmentId: string): Promise<'contacts' | 'leads'>;
+  walkSegmentMembers(tenantId: string, segmentId: string, opts?: { pageSize?: number }): AsyncGenerator<AudienceMember[]>;
+  customFieldKeys(tenantId: string, entity: 'contacts' | 'leads'): Promise<string[]>;
+}
+
+let current: Audience | undefined;
+
+/** Tests of campaign mechanics may install a fixed audience; everything else uses the audience context. */
+export function useAudience(a: Audience | undefined): void {
+  current = a;
+}
+
+export function audience(): Audience {
+  if (current) return current;
+  throw new Error('the audience context (segments, suppressions) is not wired in yet');
+}

@@ -1,0 +1,80 @@
+/**
+ * Signed opaque tokens for the public routes (`/u/…`, `/t/o/…`, `/t/c/…`, later `/s/…`):
+ * a compact payload naming the tenant, the token's kind and its ids, and an HMAC-SHA256
+ * tag (128 bits) over it. Anything malformed, tampered with or of another kind verifies
+ * to `undefined`, which the routes answer with 404.
+ *
+ * The key is one per deployment: in the cloud `MARKETING_TOKEN_SECRET` (a Secrets Manager
+ * secret the state stack creates); locally a key file in `$CRM_DATA_DIR/keys/` created on
+ * first use, like the JWT keys of local/auth.ts, so links in the local mailbox survive a restart.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export type TokenKind = 'unsubscribe' | 'open' | 'click' | 'survey';
+const KIND_CODE: Record<TokenKind, string> = { unsubscribe: 'u', open: 'o', click: 'c', survey: 's' };
+
+export interface TokenClaims {
+  tenantId: string;
+  kind: TokenKind;
+  /** e.g. [campaignId, recipientId] or [campaignId, recipientId, linkIndex]. */
+  ids: string[];
+}
+
+const SEPARATOR = '\u001f';
+const TAG_BYTES = 16;
+
+let cachedKey: Buffer | undefined;
+
+function keyFileDir(): string {
+  if (process.env.CRM_DATA_DIR) return path.join(process.env.CRM_DATA_DIR, 'keys');
+  let dir = import.meta.dirname;
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('no package.json above the tokens module');
+    dir = parent;
+  }
+  return path.join(dir, '.crm-local', 'keys');
+}
+
+function key(): Buffer {
+  if (cachedKey) return cachedKey;
+  const fromEnv = process.env.MARKETING_TOKEN_SECRET;
+  if (fromEnv) return (cachedKey = Buffer.from(fromEnv, 'utf8'));
+  if (process.env.AWS_LAMBDA_FUNCTION_NAME) throw new Error('MARKETING_TOKEN_SECRET is not set');
+  const dir = keyFileDir();
+  const file = path.join(dir, 'marketing-token.key');
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    try {
+      // `wx`: of two processes creating it at once, one wins and both read the winner's key.
+      writeFileSync(file, randomBytes(32).toString('base64url'), { flag: 'wx', mode: 0o600 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  return (cachedKey = Buffer.from(readFileSync(file, 'utf8').trim(), 'utf8'));
+}
+
+const mac = (payload: string) => createHmac('sha256', key()).update(payload).digest().subarray(0, TAG_BYTES);
+
+export function signToken(claims: TokenClaims): string {
+  const payload = Buffer.from([claims.tenantId, KIND_CODE[claims.kind], ...claims.ids].join(SEPARATOR), 'utf8').toString('base64url');
+  return `${payload}.${mac(payload).toString('base64url')}`;
+}
+
+/** The claims of a genuine token of this kind, else undefined (never throws on input). */
+export function verifyToken(token: string, kind: TokenKind): TokenClaims | undefined {
+  if (typeof token !== 'string' || token.length > 1024) return undefined;
+  const [payload, tag, extra] = token.split('.');
+  if (!payload || !tag || extra !== undefined) return undefined;
+  const given = Buffer.from(tag, 'base64url');
+  // Only the canonical base64url spelling of our tag is ours.
+  if (given.toString('base64url') !== tag || given.length !== TAG_BYTES) return undefined;
+  if (!timingSafeEqual(given, mac(payload))) return undefined;
+  const parts = Buffer.from(payload, 'base64url').toString('utf8').split(SEPARATOR);
+  const [tenantId, code, ...ids] = parts;
+  if (!tenantId || code !== KIND_CODE[kind] || ids.some((id) => !id)) return undefined;
+  return { tenantId, kind, ids };
+}

@@ -1,0 +1,40 @@
+/**
+ * HTTP: the public routes (no bearer token; the signed token in the address is the proof):
+ * unsubscribe (`/u/{token}`), the open pixel (`/t/o/{token}`) and click redirects (`/t/c/{token}`).
+ */
+import { escapeHtml } from '#domain/marketing/merge-tags.ts';
+import { recordClick, recordOpen, unsubscribe, unsubscribeTarget } from '#domain/marketing/tracking.ts';
+import { publicFunction } from '#functions/middleware/public-function.ts';
+
+export const handler = publicFunction({
+  // A GET changes nothing (mail scanners fetch links): it shows one button that posts back.
+  'GET /u/{token}': {
+    run: async ({ token, path }) => {
+      const { email } = await unsubscribeTarget(token);
+      return {
+        kind: 'html',
+        title: 'Unsubscribe',
+        body:
+          `<h1>Unsubscribe</h1><p>Stop campaign emails to <strong>${escapeHtml(email)}</strong>?</p>` +
+          `<form method="post" action="${escapeHtml(path)}"><input type="hidden" name="List-Unsubscribe" value="One-Click">` +
+          '<button type="submit">Unsubscribe</button></form>',
+      };
+    },
+  },
+  'POST /u/{token}': {
+    form: true,
+    run: async ({ token, now }) => {
+      const { email } = await unsubscribe(token, now);
+      return { kind: 'html', title: 'Unsubscribed', body: `<h1>Unsubscribed</h1><p>${escapeHtml(email)} will get no more campaign emails.</p>` };
+    },
+  },
+  'GET /t/o/{token}': {
+    run: async ({ token, now }) => {
+      await recordOpen(token, now);
+      return { kind: 'gif' };
+    },
+  },
+  'GET /t/c/{token}': {
+    run: async ({ token, now }) => ({ kind: 'redirect', location: await recordClick(token, now) }),
+  },
+});
