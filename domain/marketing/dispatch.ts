@@ -59,6 +59,7 @@ const FREEZE_LEASE_MS = 10 * 60_000;
 /** A claimed recipient older than this belongs to a run that died (the job's timeout is well below). */
 export const IN_FLIGHT_LEASE_MS = 15 * 60_000;
 const MAX_ATTEMPTS = 3;
+const RETRY_BACKOFF_MS = 1_000;
 /** Stop this long before the invocation's time runs out. */
 const SAFETY_MS = 20_000;
 
@@ -350,13 +351,14 @@ class Run {
       const res = results[i]!;
       const rid = String(r.recipientId);
       let status: 'sent' | 'failed' | 'queued';
-      const values: Item = { ':sending': 'sending', ':now': nowIso };
+      const values: Item = { ':sending': 'sending' };
       let set = '#s = :status, parentPk = :pk';
       if (res.status === 'sent') {
         status = 'sent';
         sent++;
         set += ', sentAt = :now, messageId = :mid';
         values[':mid'] = res.messageId;
+        values[':now'] = nowIso;
       } else if (res.retryable && Number(r.attempts ?? 0) + 1 < MAX_ATTEMPTS) {
         status = 'queued';
         requeued++;
@@ -385,6 +387,8 @@ class Run {
     this.report.sent += sent;
     this.report.failed += failed;
     this.report.processed += sent + failed;
+    // A throttled provider: back off before the queue comes round to these again.
+    if (requeued) await (this.opts.sleep ?? sleep)(RETRY_BACKOFF_MS);
   }
 
   private async cancelQueued(tenantId: string, campaignId: string): Promise<void> {
