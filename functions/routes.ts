@@ -56,7 +56,7 @@ export const httpFunctions = {
   analytics: { tableActions: [...READ, 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'] },
   // Campaigns (CRUD, actions, recipients) and the marketing settings. The campaign and its
   // stats are one BatchGetItem; a change is one transaction (Put + outbox Put).
-  campaigns: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'], marketing: true },
+  campaigns: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
   // The public routes (unsubscribe, open pixel, click redirect): no identity. They read the
   // campaign and recipient (BatchGetItem), write the recipient, its counter and the outbox in one
   // transaction, and the suppression list.

@@ -50,6 +50,7 @@ export function buildApp(opts: BuildAppOptions = {}): CrmApp {
     userPoolClient: state.userPoolClient,
     bus: state.bus,
     cursorSecret: state.cursorSecret,
+    marketingTokenSecret: state.marketingTokenSecret,
     ...(opts.entry === undefined ? {} : { entry: opts.entry }),
   });
   compute.addStackDependency(state);

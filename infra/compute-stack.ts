@@ -20,6 +20,7 @@ import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as ses from 'aws-cdk-lib/aws-ses';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -36,6 +37,8 @@ export interface ComputeStackProps extends StackProps {
   userPoolClient: cognito.IUserPoolClient;
   bus: events.IEventBus;
   cursorSecret: secretsmanager.ISecret;
+  /** Signs the tokens of public links (domain/marketing/tokens.ts). */
+  marketingTokenSecret: secretsmanager.ISecret;
   /**
    * Where each function's entry file is (default functions/<kind>/<name>.ts). Tests that
    * skip bundling may point missing entries at a fixture; the template is the same.
@@ -56,10 +59,12 @@ export class ComputeStack extends Stack {
   public readonly jobs: Record<string, CrmFunction>;
   public readonly consumerHandlers: Record<string, CrmFunction>;
   public readonly outboxRelay: CrmFunction;
+  public readonly mailEvents: CrmFunction;
+  public readonly mailConfigurationSet: ses.ConfigurationSet;
 
   constructor(scope: Construct, id: string, props: ComputeStackProps) {
     super(scope, id, props);
-    const { table, bus, cursorSecret, userPool, userPoolClient } = props;
+    const { table, bus, cursorSecret, userPool, userPoolClient, marketingTokenSecret } = props;
     const common = { table, bus, cursorSecret } satisfies Partial<CrmFunctionProps>;
     const entry = props.entry ?? functionEntry;
 
@@ -117,6 +122,21 @@ export class ComputeStack extends Stack {
       { jwtAudience: [userPoolClient.userPoolClientId], identitySource: ['$request.header.Authorization'] },
     );
 
+    // Functions that sign or check public-link tokens get the key the way they get the cursor
+    // key: a dynamic reference resolved at deploy time (integrity only; see crm-function.ts).
+    const tokenEnv = { MARKETING_TOKEN_SECRET: marketingTokenSecret.secretValue.unsafeUnwrap() };
+
+    // ---- Mail: SES v2 with a configuration set whose events go to EventBridge -----------
+    this.mailConfigurationSet = new ses.ConfigurationSet(this, 'MailConfigurationSet', {
+      sendingEnabled: true,
+      reputationMetrics: true,
+    });
+    // SES publishes to the account's default bus; the mail-events consumer below applies them.
+    this.mailConfigurationSet.addEventDestination('ToEventBridge', {
+      destination: ses.EventDestination.eventBus(events.EventBus.fromEventBusName(this, 'DefaultBus', 'default')),
+      events: [ses.EmailSendingEvent.BOUNCE, ses.EmailSendingEvent.COMPLAINT, ses.EmailSendingEvent.DELIVERY],
+    });
+
     const httpHandlers = {} as Record<HttpFunctionName, CrmFunction>;
     const integrations = {} as Record<HttpFunctionName, HttpLambdaIntegration>;
     for (const name of Object.keys(httpFunctions) as HttpFunctionName[]) {
@@ -125,6 +145,7 @@ export class ComputeStack extends Stack {
         name,
         entry: entry('http', name),
         description: `HTTP: ${name}`,
+        ...(('marketing' in httpFunctions[name] && httpFunctions[name].marketing) ? { environment: tokenEnv } : {}),
       });
       fn.grantTable(httpFunctions[name].tableActions);
       httpHandlers[name] = fn;
@@ -133,12 +154,21 @@ export class ComputeStack extends Stack {
     this.httpHandlers = httpHandlers;
 
     for (const route of routes) {
-      this.api.addRoutes({
+      const [added] = this.api.addRoutes({
         path: route.path,
         methods: [apigwv2.HttpMethod[route.method]],
         integration: integrations[route.fn],
-        authorizer,
+        // Public routes prove themselves by the signed token in their path.
+        ...(route.public ? {} : { authorizer }),
       });
+      if (route.public && added) {
+        Validations.of(added).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason:
+            `${route.method} ${route.path} is opened from an email by someone with no account (unsubscribe, open pixel, ` +
+            'click redirect); it is authorized by an HMAC-signed token in the path, checked by its function, which has no identity.',
+        });
+      }
     }
 
     // Unauthenticated liveness probe: not in the route table on purpose.
@@ -173,8 +203,19 @@ export class ComputeStack extends Stack {
         description: `Job: ${s.description}`,
         timeout: Duration.seconds(s.timeoutSeconds),
         reservedConcurrentExecutions: s.reservedConcurrency,
+        ...(s.sendsMail
+          ? {
+              environment: {
+                ...tokenEnv,
+                MAIL_TRANSPORT: 'ses',
+                SES_CONFIGURATION_SET: this.mailConfigurationSet.configurationSetName,
+                PUBLIC_BASE_URL: this.api.apiEndpoint,
+              },
+            }
+          : {}),
       });
       fn.grantTable(s.tableActions);
+      if (s.sendsMail) grantSendMail(fn, this.mailConfigurationSet);
       if (s.publishesEvents) bus.grantPutEventsTo(fn.fn);
 
       const dlq = deadLetterQueue(this, `${id}Dlq`, `scheduled invocations and failed runs of ${s.name}`);
@@ -266,6 +307,27 @@ export class ComputeStack extends Stack {
       }),
     );
 
+    // ---- SES events (bounce, complaint, delivery) from the default bus ----------------
+    this.mailEvents = new CrmFunction(this, 'MailEvents', {
+      ...common,
+      name: 'mail-events',
+      entry: entry('events', 'mail-events'),
+      description: 'Applies SES bounces, complaints and deliveries (domain/marketing/tracking.ts applyMailEvent)',
+      timeout: Duration.seconds(30),
+    });
+    this.mailEvents.grantTable(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']);
+    const mailEventsDlq = deadLetterQueue(this, 'MailEventsDlq', 'SES events the mail-events consumer could not apply');
+    this.mailEvents.fn.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: new destinations.SqsDestination(mailEventsDlq) });
+    new events.Rule(this, 'MailEventsRule', {
+      description: 'SES sending events of the CRM configuration set',
+      eventPattern: {
+        source: ['aws.ses'],
+        detailType: ['Email Bounced', 'Email Complaint Received', 'Email Delivered'],
+        detail: { mail: { tags: { 'ses:configuration-set': [this.mailConfigurationSet.configurationSetName] } } },
+      },
+      targets: [new eventsTargets.LambdaFunction(this.mailEvents.fn, { retryAttempts: 8, maxEventAge: Duration.hours(24), deadLetterQueue: mailEventsDlq })],
+    });
+
     // ---- Outputs -------------------------------------------------------------------
     new CfnOutput(this, 'ApiUrl', { value: this.stage.url });
     new CfnOutput(this, 'UserPoolId', { value: userPool.userPoolId });
@@ -273,6 +335,24 @@ export class ComputeStack extends Stack {
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'EventBusName', { value: bus.eventBusName });
   }
+}
+
+/** SendEmail and SendBulkEmail from this account's identities, through the CRM configuration set only. */
+function grantSendMail(fn: CrmFunction, configurationSet: ses.ConfigurationSet): void {
+  const stack = Stack.of(fn);
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['ses:SendEmail', 'ses:SendBulkEmail'],
+      resources: [
+        stack.formatArn({ service: 'ses', resource: 'identity', resourceName: '*' }),
+        stack.formatArn({ service: 'ses', resource: 'configuration-set', resourceName: configurationSet.configurationSetName }),
+      ],
+    }),
+  );
+  Validations.of(fn.role).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*]',
+    reason: 'The sender identity (domain or address) is tenant configuration (marketing settings), not known at deploy time; sending is still limited to this account, these two actions and the CRM configuration set.',
+  });
 }
 
 /** An encrypted, TLS-only DLQ with an alarm as soon as anything lands in it. */

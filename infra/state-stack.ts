@@ -20,6 +20,7 @@ export class StateStack extends Stack {
   public readonly userPoolClient: cognito.UserPoolClient;
   public readonly bus: events.EventBus;
   public readonly cursorSecret: secretsmanager.Secret;
+  public readonly marketingTokenSecret: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -89,6 +90,18 @@ export class StateStack extends Stack {
         'The cursor-signing key is read into Lambda configuration at deploy time; a rotation only ' +
         'invalidates outstanding pagination cursors, so it is rotated by hand with a redeploy rather ' +
         'than by a rotation Lambda.',
+    });
+
+    this.marketingTokenSecret = new secretsmanager.Secret(this, 'MarketingTokenKey', {
+      description: 'HMAC key that signs the tokens of public marketing links (unsubscribe, open, click; later surveys).',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.marketingTokenSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The link-signing key is read into Lambda configuration at deploy time; rotating it would break every ' +
+        'unsubscribe link in mail already sent (RFC 8058 expects them to keep working), so it is not rotated automatically.',
     });
   }
 }

@@ -28,12 +28,17 @@ describe('HTTP API routes', () => {
     expect(JSON.stringify(props.JwtConfiguration.Audience)).toMatch(/UserPoolWebClient/);
   });
 
-  it('declares every route of the route table with the JWT authorizer', () => {
+  it('declares every route of the route table with the JWT authorizer, except the public ones', () => {
     const [authorizerId] = resourcesOfType(t, 'AWS::ApiGatewayV2::Authorizer')[0]!;
     const byKey = new Map(routeResources().map((p) => [p.RouteKey as string, p]));
     for (const r of routes) {
       const p = byKey.get(routeKey(r));
       expect(p, `missing route ${routeKey(r)}`).toBeDefined();
+      if (r.public) {
+        expect(p!.AuthorizationType ?? 'NONE', routeKey(r)).toBe('NONE');
+        expect(p!.AuthorizerId, routeKey(r)).toBeUndefined();
+        continue;
+      }
       expect(p!.AuthorizationType, routeKey(r)).toBe('JWT');
       expect(p!.AuthorizerId, routeKey(r)).toEqual({ Ref: authorizerId });
     }
@@ -56,11 +61,15 @@ describe('HTTP API routes', () => {
     expect(integrationTarget.size).toBe(Object.keys(httpFunctions).length + 1);
   });
 
-  it('GET /health is the only route without authorization', () => {
+  it('GET /health and the public routes (all served by the `public` function) are the only routes without authorization', () => {
     const all = routeResources();
     expect(all).toHaveLength(routes.length + 1);
     const open = all.filter((p) => p.AuthorizationType === undefined || p.AuthorizationType === 'NONE');
-    expect(open.map((p) => p.RouteKey)).toEqual(['GET /health']);
+    const publicRoutes = routes.filter((r) => r.public);
+    expect(publicRoutes.map(routeKey).sort()).toEqual(['GET /t/c/{token}', 'GET /t/o/{token}', 'GET /u/{token}', 'POST /u/{token}']);
+    expect(publicRoutes.every((r) => r.fn === 'public')).toBe(true);
+    expect(routes.filter((r) => r.fn === 'public' && !r.public)).toEqual([]);
+    expect(open.map((p) => p.RouteKey).sort()).toEqual(['GET /health', ...publicRoutes.map(routeKey)].sort());
   });
 
   it('logs access on the $default stage as JSON', () => {

@@ -21,8 +21,8 @@ const fnId = (fn: CrmFunction) => compute.getLogicalId(fn.fn.node.defaultChild a
 const getAttId = (v: any): string => v['Fn::GetAtt'][0];
 
 describe('every Lambda function', () => {
-  it('exists once per HTTP function, /health, job, consumer and the outbox relay', () => {
-    const expected = Object.keys(httpFunctions).length + 1 + schedules.length + consumers.length + 1;
+  it('exists once per HTTP function, /health, job, consumer, the outbox relay and the SES events consumer', () => {
+    const expected = Object.keys(httpFunctions).length + 1 + schedules.length + consumers.length + 1 + 1;
     expect(resourcesOfType(t, 'AWS::Lambda::Function')).toHaveLength(expected);
   });
 
@@ -38,11 +38,15 @@ describe('every Lambda function', () => {
     }
   });
 
-  it('gets the table, bus, service name, source maps and cursor key from its environment', () => {
+  it('gets the table, bus, service name, source maps and cursor key from its environment (and only the mail senders and link checkers more)', () => {
+    const extra: Record<string, string[]> = {
+      [fnId(compute.httpHandlers.public)]: ['MARKETING_TOKEN_SECRET'],
+      [fnId(compute.jobs['campaign-dispatch']!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
+    };
     for (const [id, r] of resourcesOfType(t, 'AWS::Lambda::Function')) {
       const env = r.Properties!.Environment.Variables;
       expect(Object.keys(env).sort(), id).toEqual(
-        ['CURSOR_SECRET', 'EVENT_BUS_NAME', 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME', 'TABLE_NAME'].sort(),
+        ['CURSOR_SECRET', 'EVENT_BUS_NAME', 'NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME', 'TABLE_NAME', ...(extra[id] ?? [])].sort(),
       );
       expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
       expect(JSON.stringify(env.CURSOR_SECRET)).toContain('{{resolve:secretsmanager:');
@@ -54,7 +58,7 @@ describe('dead-letter queues', () => {
   it('are encrypted, TLS-only, and each has an alarm on visible messages > 0', () => {
     const queues = resourcesOfType(t, 'AWS::SQS::Queue');
     // One per job, one per consumer, one for the outbox relay.
-    expect(queues).toHaveLength(schedules.length + consumers.length + 1);
+    expect(queues).toHaveLength(schedules.length + consumers.length + 1 + 1); // + the SES events consumer's
     const alarms = resourcesOfType(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties!);
     const policies = resourcesOfType(t, 'AWS::SQS::QueuePolicy').map(([, p]) => p.Properties!);
     for (const [id, q] of queues) {
@@ -112,7 +116,7 @@ describe('scheduled jobs', () => {
 
 describe('event consumers', () => {
   it('each consumer has a rule on the bus for its event types, with retries and a DLQ', () => {
-    const rules = resourcesOfType(t, 'AWS::Events::Rule').map(([, r]) => r.Properties!);
+    const rules = resourcesOfType(t, 'AWS::Events::Rule').map(([, r]) => r.Properties!).filter((r) => r.EventPattern.source[0] !== 'aws.ses');
     expect(rules).toHaveLength(consumers.length);
     for (const c of consumers) {
       const id = fnId(compute.consumerHandlers[c.name]!);
@@ -125,6 +129,30 @@ describe('event consumers', () => {
       expect(target.RetryPolicy.MaximumEventAgeInSeconds).toBeGreaterThan(0);
       expect(t.Resources[getAttId(target.DeadLetterConfig.Arn)]!.Type).toBe('AWS::SQS::Queue');
     }
+  });
+});
+
+describe('mail', () => {
+  it('SES events of the CRM configuration set (bounce, complaint, delivery) reach the mail-events consumer from the default bus', () => {
+    const [, set] = resourcesOfType(t, 'AWS::SES::ConfigurationSet')[0]!;
+    expect(set).toBeDefined();
+    const [, dest] = resourcesOfType(t, 'AWS::SES::ConfigurationSetEventDestination')[0]!;
+    expect(dest.Properties!.EventDestination.MatchingEventTypes.sort()).toEqual(['bounce', 'complaint', 'delivery']);
+    expect(JSON.stringify(dest.Properties!.EventDestination.EventBridgeDestination)).toContain('event-bus/default');
+    const sesRules = resourcesOfType(t, 'AWS::Events::Rule').map(([, r]) => r.Properties!).filter((r) => r.EventPattern.source[0] === 'aws.ses');
+    expect(sesRules).toHaveLength(1);
+    expect(sesRules[0]!.EventBusName).toBeUndefined();
+    expect(getAttId(sesRules[0]!.Targets[0].Arn)).toBe(fnId(compute.mailEvents));
+    expect(sesRules[0]!.Targets[0].DeadLetterConfig).toBeDefined();
+  });
+
+  it('the dispatch job sends through SES with the configuration set, the token key and the public base URL', () => {
+    const fn = t.Resources[fnId(compute.jobs['campaign-dispatch']!)]!.Properties!;
+    expect(fn.Environment.Variables).toMatchObject({ MAIL_TRANSPORT: 'ses' });
+    for (const k of ['SES_CONFIGURATION_SET', 'MARKETING_TOKEN_SECRET', 'PUBLIC_BASE_URL']) expect(fn.Environment.Variables[k], k).toBeDefined();
+    const publicFn = t.Resources[fnId(compute.httpHandlers.public)]!.Properties!;
+    expect(publicFn.Environment.Variables.MARKETING_TOKEN_SECRET).toBeDefined();
+    expect(t.Resources[fnId(compute.httpHandlers.campaigns)]!.Properties!.Environment.Variables.MARKETING_TOKEN_SECRET).toBeUndefined();
   });
 });
 

@@ -95,7 +95,8 @@ describe('bus and cursor secret', () => {
     const buses = resourcesOfType(t, 'AWS::Events::EventBus');
     expect(buses.map(([, r]) => r.Properties!.Name)).toEqual(['crm-events']);
     const secrets = resourcesOfType(t, 'AWS::SecretsManager::Secret');
-    expect(secrets).toHaveLength(1);
-    expect(secrets[0]![1].Properties!.GenerateSecretString.PasswordLength).toBeGreaterThanOrEqual(32);
+    // The cursor-signing key and the marketing link-signing key.
+    expect(secrets).toHaveLength(2);
+    for (const [, s] of secrets) expect(s.Properties!.GenerateSecretString.PasswordLength).toBeGreaterThanOrEqual(32);
   });
 });

@@ -21,6 +21,7 @@ export function expectedEntries(): string[] {
     ...schedules.map((s) => functionEntry('jobs', s.name)),
     ...consumers.map((c) => functionEntry('events', c.name)),
     functionEntry('events', 'outbox-relay'),
+    functionEntry('events', 'mail-events'),
   ];
 }
 
