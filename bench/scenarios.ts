@@ -16,6 +16,7 @@ import type { ApiResponse, Caller, RequestOptions } from '#test/support/api.ts';
 import { describeOperations, type DynamoMeter, type Usage } from './dynamo-meter.ts';
 import { analyticsScenarios } from './analytics.ts';
 import { poolScenarios } from './pool.ts';
+import { campaignScenarios } from './campaigns.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -715,6 +716,13 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
 
   // ---- analytics: dashboard, funnel, forecast, the nightly job, the backtest (issue 7): bench/analytics.ts
   await analyticsScenarios({ measure, call, meter, figures, notes });
+
+  // ---- campaigns: the campaign-dispatch job over 10,000 recipients (issue 8): bench/campaigns.ts
+  try {
+    await campaignScenarios({ call, figures, notes, tenant });
+  } catch (err) {
+    notes.push(`campaign.10k: no figures: ${explain(err)}`);
+  }
 
   return { operations, figures, notes };
 }
