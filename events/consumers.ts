@@ -47,6 +47,13 @@ export const consumers: Consumer[] = [
     ],
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   },
+  {
+    // Campaign stats from sales events (domain/marketing/stats-consumer.ts): a guard item and the
+    // counter in one transaction (Put + Update); an opportunity's campaign link (GetItem, Put).
+    name: 'campaign-stats',
+    eventTypes: ['lead.created', 'lead.converted', 'opportunity.won'],
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  },
 ];
 
 /** The source name every domain event carries on the bus. */

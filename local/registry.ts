@@ -42,4 +42,5 @@ export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerH
   'audit-log': () => import('#functions/events/audit-log.ts'),
   'task-notifications': () => import('#functions/events/task-notifications.ts'),
   analytics: () => import('#functions/events/analytics.ts'),
+  'campaign-stats': () => import('#functions/events/campaign-stats.ts'),
 };
