@@ -55,7 +55,7 @@ export async function buildOpenApi(): Promise<Record<string, unknown>> {
     if (route.method === 'POST') {
       parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 }, description: 'repeats within 24 h return the first response' });
     }
-    const success = op.creates ? '201' : route.method === 'DELETE' ? '204' : '200';
+    const success = op.creates ? '201' : route.method === 'DELETE' ? '204' : route.path.startsWith('/t/c/') ? '302' : '200';
     // A GET of one record ends in its `{id}`; `/v1/targets/{period}` is a list of the month's targets.
     const isList = route.method === 'GET' && !route.path.endsWith('{id}') && !route.path.endsWith('/360');
     const okSchema = isList
@@ -64,7 +64,8 @@ export async function buildOpenApi(): Promise<Record<string, unknown>> {
     (paths[route.path] ??= {})[route.method.toLowerCase()] = {
       operationId: `${route.method.toLowerCase()}${route.path.replace(/\/v1|[{}]/g, '').split('/').map((s) => s.charAt(0).toUpperCase() + s.slice(1)).join('')}`,
       tags: [route.fn],
-      security: [{ bearer: [] }],
+      // A public route proves itself by the signed token in its path, not a bearer token.
+      security: route.public ? [] : [{ bearer: [] }],
       parameters,
       ...(op.body
         ? {
@@ -77,7 +78,11 @@ export async function buildOpenApi(): Promise<Record<string, unknown>> {
           }
         : {}),
       responses: {
-        [success]: success === '204' ? { description: 'done' } : { description: 'OK', content: { 'application/json': { schema: okSchema } } },
+        [success]: success === '204'
+          ? { description: 'done' }
+          : route.public
+            ? { description: publicResponse(route.path) }
+            : { description: 'OK', content: { 'application/json': { schema: okSchema } } },
         ...errorResponses([400, 401, 403, 404, 409, 412, 413, 415]),
       },
     };
@@ -94,6 +99,13 @@ export async function buildOpenApi(): Promise<Record<string, unknown>> {
     },
     paths,
   };
+}
+
+/** What a public route answers (HTML, an image, a redirect: not JSON). */
+function publicResponse(path: string): string {
+  if (path.startsWith('/t/o/')) return 'a 1×1 image/gif; the open is recorded';
+  if (path.startsWith('/t/c/')) return 'a redirect to the link of the campaign the token names; the click is recorded';
+  return 'a text/html page (application/json when the request asked for JSON)';
 }
 
 export const OPENAPI_PATH = path.join(import.meta.dirname, '..', 'docs', 'openapi.json');
