@@ -26,6 +26,9 @@ export const httpHandlers: Record<HttpFunctionName, () => Promise<{ handler: Htt
   pipelines: () => import('#functions/http/pipelines.ts') as Promise<{ handler: HttpHandler }>,
   opportunities: () => import('#functions/http/opportunities.ts') as Promise<{ handler: HttpHandler }>,
   analytics: () => import('#functions/http/analytics.ts') as Promise<{ handler: HttpHandler }>,
+  fields: () => import('#functions/http/fields.ts') as Promise<{ handler: HttpHandler }>,
+  suppressions: () => import('#functions/http/suppressions.ts') as Promise<{ handler: HttpHandler }>,
+  segments: () => import('#functions/http/segments.ts') as Promise<{ handler: HttpHandler }>,
 };
 
 export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>> = {

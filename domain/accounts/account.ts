@@ -1,6 +1,7 @@
 /** The account (客户): a company or person we sell to. Its shape, input rules and keys. */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
+import { customInput } from '#domain/marketing/custom-fields.ts';
 import type { RecordSpec, StoredRecord } from '#domain/records.ts';
 import { accountCollection, nameKey, ownerPartition, rank, teamPartition, typePartition } from '#domain/table/keys.ts';
 import { poolListPartition } from '#domain/pool/keys.ts';
@@ -21,6 +22,7 @@ const fields = {
   address: z.optional(f.text(1, 1000)),
   description: z.optional(f.freeText),
   ownerId: z.optional(f.id),
+  custom: customInput,
 };
 
 export const accountCreate = z.strictObject(fields);
@@ -39,6 +41,8 @@ export interface Account extends StoredRecord {
   tags: string[];
   address?: string;
   description?: string;
+  /** Custom field values (domain/marketing/custom-fields.ts); shown only while their definitions exist. */
+  custom?: Record<string, unknown>;
   poolStatus: 'owned' | 'pool';
   lastFollowUpAt: string | null;
   ownerSince: string | null;

@@ -1,6 +1,7 @@
 /** The contact (联系人): a person at an account, or on its own. */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
+import { customInput } from '#domain/marketing/custom-fields.ts';
 import type { RecordSpec, StoredRecord } from '#domain/records.ts';
 import { accountCollection, nameKey, ownerPartition, rank, teamPartition, typePartition } from '#domain/table/keys.ts';
 
@@ -12,6 +13,7 @@ const fields = {
   title: z.optional(f.shortText),
   tags: z._default(f.tags, []),
   ownerId: z.optional(f.id),
+  custom: customInput,
 };
 
 export const contactCreate = z.strictObject(fields);
@@ -26,6 +28,8 @@ export interface Contact extends StoredRecord {
   phone?: string;
   title?: string;
   tags: string[];
+  /** Custom field values (domain/marketing/custom-fields.ts); shown only while their definitions exist. */
+  custom?: Record<string, unknown>;
   createdBy: string;
 }
 
