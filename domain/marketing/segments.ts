@@ -123,9 +123,18 @@ export async function createSegment(ctx: UseCaseContext, body: SegmentCreate): P
     .commit(segment);
 }
 
-export async function getSegment(ctx: UseCaseContext, id: string): Promise<Segment> {
+/**
+ * A segment the caller may manage: 404 first (another tenant's id looks like a missing one to
+ * every role, API.md §3), then 403 for a role outside marketing.
+ */
+async function loadManaged(ctx: UseCaseContext, id: string): Promise<Segment> {
+  const segment = await loadSegment(ctx.identity.tenantId, id);
   requireRole(ctx.identity, ...MARKETING_ROLES);
-  return loadSegment(ctx.identity.tenantId, id);
+  return segment;
+}
+
+export async function getSegment(ctx: UseCaseContext, id: string): Promise<Segment> {
+  return loadManaged(ctx, id);
 }
 
 export async function listSegments(ctx: UseCaseContext, page: PageRequest): Promise<Page<Segment>> {
@@ -141,10 +150,9 @@ const versionIs = (version: number) => ({
 });
 
 export async function updateSegment(ctx: UseCaseContext, id: string, patch: SegmentPatch, ifMatch: number | undefined): Promise<Segment> {
-  requireRole(ctx.identity, ...MARKETING_ROLES);
   const tenantId = ctx.identity.tenantId;
   return retryOnVersionRace(ifMatch, async () => {
-    const before = await loadSegment(tenantId, id);
+    const before = await loadManaged(ctx, id);
     if (ifMatch !== undefined && ifMatch !== before.version) throw versionMismatch();
     const after = mergePatch(before, patch as Record<string, unknown>);
     // The rules as a whole must still hold (a new entity re-checks the old conditions).
@@ -156,10 +164,9 @@ export async function updateSegment(ctx: UseCaseContext, id: string, patch: Segm
 }
 
 export async function deleteSegment(ctx: UseCaseContext, id: string, ifMatch: number | undefined): Promise<void> {
-  requireRole(ctx.identity, ...MARKETING_ROLES);
   const tenantId = ctx.identity.tenantId;
   await retryOnVersionRace(ifMatch, async () => {
-    const segment = await loadSegment(tenantId, id);
+    const segment = await loadManaged(ctx, id);
     if (ifMatch !== undefined && ifMatch !== segment.version) throw versionMismatch();
     await new UnitOfWork(ctx).delete(segmentKey(tenantId, id), versionIs(segment.version)).commit(undefined);
   });
@@ -245,9 +252,8 @@ export async function segmentMembersPage(
   id: string,
   page: PageRequest,
 ): Promise<Page<Pick<SegmentMember, 'id' | 'entity' | 'name' | 'email' | 'phone'>>> {
-  requireRole(ctx.identity, ...MARKETING_ROLES);
   const tenantId = ctx.identity.tenantId;
-  const segment = await loadSegment(tenantId, id);
+  const segment = await loadManaged(ctx, id);
   const scope = { ...page.scope, query: `${page.scope.query}#v${segment.version}` };
   const ev = await Evaluator.of(tenantId, segment, false);
   let start = page.cursor ? decodeCursor(scope, page.cursor) : undefined;
@@ -305,9 +311,8 @@ export async function* walkSegmentMembers(tenantId: string, segmentId: string, o
 
 /** `GET /v1/segments/{id}/count`. */
 export async function countSegment(ctx: UseCaseContext, id: string): Promise<{ count: number }> {
-  requireRole(ctx.identity, ...MARKETING_ROLES);
   const tenantId = ctx.identity.tenantId;
-  const ev = await Evaluator.of(tenantId, await loadSegment(tenantId, id), false);
+  const ev = await Evaluator.of(tenantId, await loadManaged(ctx, id), false);
   let count = 0;
   for await (const matched of matchingRecords(ev)) count += matched.length;
   return { count };

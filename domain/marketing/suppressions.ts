@@ -172,11 +172,16 @@ export async function addSuppression(ctx: UseCaseContext, body: SuppressionBody)
   }
 }
 
-export async function getSuppression(ctx: UseCaseContext, email: string): Promise<Suppression> {
-  requireRole(ctx.identity, ...MARKETING_ROLES);
+/** An entry, 404 first (another tenant's address looks like a missing one to every role), then 403 outside marketing. */
+async function loadManaged(ctx: UseCaseContext, email: string): Promise<Suppression> {
   const item = await getItem(suppressionKey(ctx.identity.tenantId, email));
   if (!item) throw notFound('suppression');
+  requireRole(ctx.identity, ...MARKETING_ROLES);
   return fromItem(item);
+}
+
+export async function getSuppression(ctx: UseCaseContext, email: string): Promise<Suppression> {
+  return loadManaged(ctx, email);
 }
 
 export const suppressionLocked = () =>
@@ -185,12 +190,9 @@ export const suppressionLocked = () =>
 class Complained extends Error {}
 
 export async function deleteSuppression(ctx: UseCaseContext, email: string, ifMatch: number | undefined): Promise<void> {
-  requireRole(ctx.identity, ...MARKETING_ROLES);
   const tenantId = ctx.identity.tenantId;
   await retryOnVersionRace(ifMatch, async () => {
-    const item = await getItem(suppressionKey(tenantId, email));
-    if (!item) throw notFound('suppression');
-    const s = fromItem(item);
+    const s = await loadManaged(ctx, email);
     if (ifMatch !== undefined && ifMatch !== s.version) throw versionMismatch();
     if (s.reason === 'complained') throw suppressionLocked();
     const uow = new UnitOfWork(ctx).delete(suppressionKey(tenantId, email), {

@@ -105,7 +105,7 @@ function respond(op: Operation, result: unknown): APIGatewayProxyStructuredResul
   const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
   const { version, id } = body as { version?: unknown; id?: unknown };
   if (typeof version === 'number') headers.etag = etag(version);
-  if (op.creates) headers.location = `${op.creates}/${encodeURIComponent(String(id))}`;
+  if (op.creates) headers.location = `${op.creates}/${String(id)}`;
   return { statusCode: created ? 201 : 200, headers, body: JSON.stringify(body) };
 }
 
