@@ -16,6 +16,7 @@ import type { ApiResponse, Caller, RequestOptions } from '#test/support/api.ts';
 import { describeOperations, type DynamoMeter, type Usage } from './dynamo-meter.ts';
 import { analyticsScenarios } from './analytics.ts';
 import { poolScenarios } from './pool.ts';
+import { segmentScenarios } from './segments.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -715,6 +716,9 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
 
   // ---- analytics: dashboard, funnel, forecast, the nightly job, the backtest (issue 7): bench/analytics.ts
   await analyticsScenarios({ measure, call, meter, figures, notes });
+
+  // ---- marketing audience: segment members over 10,000 contacts (issue 8): bench/segments.ts
+  await segmentScenarios({ call, meter, figures, notes });
 
   return { operations, figures, notes };
 }
