@@ -1,7 +1,6 @@
 /** The account (客户): a company or person we sell to. Its shape, input rules and keys. */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
-import { customInput } from '#domain/marketing/custom-fields.ts';
 import type { RecordSpec, StoredRecord } from '#domain/records.ts';
 import { accountCollection, nameKey, ownerPartition, rank, teamPartition, typePartition } from '#domain/table/keys.ts';
 import { poolListPartition } from '#domain/pool/keys.ts';
@@ -22,7 +21,7 @@ const fields = {
   address: z.optional(f.text(1, 1000)),
   description: z.optional(f.freeText),
   ownerId: z.optional(f.id),
-  custom: customInput,
+  custom: f.customValues,
 };
 
 export const accountCreate = z.strictObject(fields);

@@ -1,7 +1,6 @@
 /** The contact (联系人): a person at an account, or on its own. */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
-import { customInput } from '#domain/marketing/custom-fields.ts';
 import type { RecordSpec, StoredRecord } from '#domain/records.ts';
 import { accountCollection, nameKey, ownerPartition, rank, teamPartition, typePartition } from '#domain/table/keys.ts';
 
@@ -13,7 +12,7 @@ const fields = {
   title: z.optional(f.shortText),
   tags: z._default(f.tags, []),
   ownerId: z.optional(f.id),
-  custom: customInput,
+  custom: f.customValues,
 };
 
 export const contactCreate = z.strictObject(fields);

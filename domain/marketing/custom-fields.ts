@@ -194,9 +194,6 @@ function stored(d: FieldDefinition, value: unknown): unknown {
   return d.type === 'text' ? (value as string).trim() : value;
 }
 
-/** The schema fragment of every record body that carries custom values; typed against the definitions by `checkCustomInput`. */
-export const customInput = z.optional(z.record(z.string().check(z.maxLength(100)), z.unknown()));
-
 /**
  * Validates `custom` of a create (`patch: false`: required fields must be present) or of a
  * patch (`null` clears a key, but never a required one). Errors name `body.custom.<key>`.

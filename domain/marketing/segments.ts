@@ -19,7 +19,7 @@
 import * as z from 'zod/mini';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { UseCaseContext } from '#domain/context.ts';
-import { notFound } from '#domain/errors.ts';
+import { notFound, versionMismatch } from '#domain/errors.ts';
 import * as f from '#domain/fields.ts';
 import { requireRole } from '#domain/identity.ts';
 import { mergePatch, newId, retryOnVersionRace, VersionRace } from '#domain/records.ts';
@@ -28,7 +28,6 @@ import { decodeCursor, encodeCursor } from '#domain/table/cursor.ts';
 import { entityKey, stripKeys, t, typePartition } from '#domain/table/keys.ts';
 import { getItem, getItems, queryInput, queryPage, type Page, type PageRequest } from '#domain/table/query.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
-import { versionMismatch } from '#domain/errors.ts';
 import { fieldDefinitions, visibleCustom, type FieldDefinition } from '#domain/marketing/custom-fields.ts';
 import {
   checkConditions,
@@ -86,7 +85,6 @@ function toItem(tenantId: string, s: Segment): Record<string, unknown> {
   return { ...s, ...segmentKey(tenantId, s.id), tenantId, entityType: 'SEGMENT', typePk: segmentPartition(tenantId), typeSk: s.id };
 }
 const fromItem = (item: Record<string, unknown>) => stripKeys<Segment>(item);
-const fieldEntity = (e: SegmentEntity) => e;
 
 // ---------------------------------------------------------------------------------------
 // CRUD
@@ -99,7 +97,7 @@ export async function loadSegment(tenantId: string, segmentId: string): Promise<
 }
 
 async function checked(tenantId: string, entity: SegmentEntity, conditions: Condition[]): Promise<Condition[]> {
-  return checkConditions(entity, await fieldDefinitions(tenantId, fieldEntity(entity)), conditions);
+  return checkConditions(entity, await fieldDefinitions(tenantId, entity), conditions);
 }
 
 export async function createSegment(ctx: UseCaseContext, body: SegmentCreate): Promise<Segment> {
@@ -191,7 +189,7 @@ class Evaluator {
   ) {}
 
   static async of(tenantId: string, segment: Segment, withCompany: boolean): Promise<Evaluator> {
-    return new Evaluator(tenantId, segment, await fieldDefinitions(tenantId, fieldEntity(segment.entity)), withCompany);
+    return new Evaluator(tenantId, segment, await fieldDefinitions(tenantId, segment.entity), withCompany);
   }
 
   get source(): string {

@@ -8,7 +8,6 @@
  */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
-import { customInput } from '#domain/marketing/custom-fields.ts';
 import { canSee, type Identity } from '#domain/identity.ts';
 import { fromItem, type RecordSpec, type StoredRecord } from '#domain/records.ts';
 import { amount, currency } from '#domain/sales/money.ts';
@@ -42,7 +41,7 @@ const fields = {
   /** The campaign that brought the lead (api/marketing.md). */
   campaignId: z.optional(f.id),
   ownerId: z.optional(f.id),
-  custom: customInput,
+  custom: f.customValues,
 };
 
 export const leadCreate = z.strictObject(fields);
