@@ -48,6 +48,9 @@ export const httpFunctions = {
   // Reads aggregate rows; writes only the users directory, the tenant's rules registry and,
   // on a tenant's very first request, its default pipeline (the funnel's default).
   analytics: { tableActions: [...READ, 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'] },
+  // Workflows: one partition of the tenant's workflows plus their trigger-index copies (one transaction), runs (Query),
+  // the directory check of named users (GetItem).
+  workflows: { tableActions: [...READ, ...WRITE] },
 } satisfies Record<string, { tableActions: TableAction[] }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
@@ -139,6 +142,13 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/forecast', fn: 'analytics' },
   { method: 'GET', path: '/v1/forecast/snapshots', fn: 'analytics' },
   { method: 'GET', path: '/v1/forecast/accuracy', fn: 'analytics' },
+
+  { method: 'POST', path: '/v1/workflows', fn: 'workflows' },
+  { method: 'GET', path: '/v1/workflows', fn: 'workflows' },
+  { method: 'GET', path: '/v1/workflows/{id}', fn: 'workflows' },
+  { method: 'PATCH', path: '/v1/workflows/{id}', fn: 'workflows' },
+  { method: 'DELETE', path: '/v1/workflows/{id}', fn: 'workflows' },
+  { method: 'GET', path: '/v1/workflows/{id}/runs', fn: 'workflows' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;
