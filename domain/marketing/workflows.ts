@@ -101,10 +101,11 @@ export async function createWorkflow(ctx: UseCaseContext, input: WorkflowCreate)
   return uow.commit(workflow);
 }
 
+/** A workflow by id: 404 when there is none (whoever asks, so another tenant's id looks missing), then 403 for other roles. */
 async function loadWorkflow(ctx: UseCaseContext, id: string): Promise<Workflow> {
-  requireRole(ctx.identity, ...MANAGERS);
   const item = await getItem(workflowKey(ctx.identity.tenantId, id));
   if (!item) throw notFound('workflow');
+  requireRole(ctx.identity, ...MANAGERS);
   return workflowFromItem(item);
 }
 

@@ -71,6 +71,7 @@ beforeAll(async () => {
         [opportunityPipeline, opportunityStage] = [o.pipelineId, o.stageId];
       }
       await seed.pipelines(who);
+      await seed.workflows(who);
     }
     await seedSearch(who);
     // Two pool accounts per tenant (the pool is tenant-wide, so admin2 sees them too).
@@ -277,6 +278,7 @@ const filterVariants: Record<string, { name: string; query: () => string }[]> = 
   ],
   // No filters: only limit and cursor (LISTS_WITHOUT_FILTERS).
   'GET /v1/pipelines': [],
+  'GET /v1/workflows': [],
   'GET /v1/pool': [
     { name: 'tier', query: () => 'tier=B' },
     { name: 'prevOwnerId', query: () => 'prevOwnerId=root' },
@@ -296,7 +298,7 @@ const filterVariants: Record<string, { name: string; query: () => string }[]> = 
 };
 
 /** Lists that take no filter at all, only `limit` and `cursor` (the unknown-parameter test covers the rest). */
-const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines']);
+const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines', 'GET /v1/workflows']);
 
 /** `path` (which may carry a query already: a search's `listUrl`) with more query parameters. */
 const withQuery = (path: string, q: string) => (q ? `${path}${path.includes('?') ? '&' : '?'}${q}` : path);

@@ -90,6 +90,8 @@ beforeAll(async () => {
   aIds.pool = (await listAll<{ id: string }>(aAdmin, '/v1/pool')).map((x) => x.id);
   await seed.notifications(aAdmin);
   aIds.notifications = (await listAll<{ id: string }>(aAdmin, '/v1/notifications')).map((x) => x.id);
+  await seed.workflows(aAdmin);
+  aIds.workflows = (await listAll<{ id: string }>(aAdmin, '/v1/workflows')).map((x) => x.id);
 
   bRefs[bAdmin.user] = await seedRefs(bAdmin);
   bRefs[bRep.user] = await seedRefs(bRep);
@@ -180,6 +182,7 @@ const listCases: Record<string, ListCase[]> = {
     { query: () => `stageId=${aStageIds[0]}`, param: 'stageId', admin: 'empty', rep: 'empty' },
   ],
   'GET /v1/pipelines': [],
+  'GET /v1/workflows': [],
   // Tenant A's people name nobody in tenant B: empty.
   'GET /v1/pool': [
     { query: () => 'prevOwnerId=a-admin', param: 'prevOwnerId', admin: 'empty', rep: 'empty' },
@@ -191,8 +194,8 @@ const listCases: Record<string, ListCase[]> = {
     { query: () => `opportunityId=${aOpportunityId}`, param: 'opportunityId', admin: 'validation_failed', rep: 'validation_failed' },
   ],
 };
-/** Lists a role may not read at all (API.md §5 users: admin, manager). */
-const forbiddenLists: Record<string, string[]> = { 'GET /v1/users': ['rep'] };
+/** Lists a role may not read at all (API.md §5 users: admin, manager; marketing.md workflows: marketer, admin). */
+const forbiddenLists: Record<string, string[]> = { 'GET /v1/users': ['rep'], 'GET /v1/workflows': ['rep'] };
 
 const idsIn = (items: Record<string, unknown>[]) => items.map((x) => (x.id ?? x.userId) as string);
 
