@@ -47,6 +47,8 @@ const TARGET = {
     // Issue 7: a dashboard and a forecast read a bounded number of requests, whatever the tenant holds.
     'dashboard.read.requests': 3,
     'forecast.read.requests': 3,
+    /** Issue 8 point 7: per event per matching workflow, counters included (bench/workflows.ts). */
+    'workflow.event.requests': 3,
   } as Record<string, number>,
   /**
    * Request targets that grow with what is asked: `<key>` ≤ base + the figure `per`. They replace

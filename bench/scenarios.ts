@@ -16,6 +16,7 @@ import type { ApiResponse, Caller, RequestOptions } from '#test/support/api.ts';
 import { describeOperations, type DynamoMeter, type Usage } from './dynamo-meter.ts';
 import { analyticsScenarios } from './analytics.ts';
 import { poolScenarios } from './pool.ts';
+import { workflowScenarios } from './workflows.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -715,6 +716,9 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
 
   // ---- analytics: dashboard, funnel, forecast, the nightly job, the backtest (issue 7): bench/analytics.ts
   await analyticsScenarios({ measure, call, meter, figures, notes });
+
+  // ---- marketing workflows: requests per event per matching workflow (issue 8 point 7): bench/workflows.ts
+  await workflowScenarios({ call, meter, figures, notes, tenant });
 
   return { operations, figures, notes };
 }

@@ -107,7 +107,8 @@ async function fireOnce(event: DomainEvent, w: Workflow, subject: Subject, key: 
     });
     outcome = 'scheduled';
   } else {
-    const result = await runActions({ tenantId: event.tenantId, runKey: key, subject, actions: w.actions, workflowId: w.id, runId: event.id, now: ctx.now });
+    const ownerHint = ownerStatedBy(event, subject);
+    const result = await runActions({ tenantId: event.tenantId, runKey: key, subject, actions: w.actions, workflowId: w.id, runId: event.id, now: ctx.now, ...(ownerHint ? { ownerHint } : {}) });
     uow.put({ ...base, ...finished(result, new Date()) }, runIsNew);
     outcome = 'ran';
   }
@@ -118,6 +119,13 @@ async function fireOnce(event: DomainEvent, w: Workflow, subject: Subject, key: 
     if (err instanceof RunExists) return 'duplicate';
     throw err;
   }
+}
+
+/** The owner an event about the subject's own record states (lead.created, opportunity and ticket events carry it). */
+function ownerStatedBy(event: DomainEvent, subject: Subject): string | undefined {
+  const data = event.data as Item;
+  if (event.entity.id !== subject.id || data.id !== subject.id) return undefined;
+  return typeof data.ownerId === 'string' ? data.ownerId : undefined;
 }
 
 function finished(result: RunOutcome | { status: 'skipped' }, at: Date) {
