@@ -29,6 +29,13 @@ const opportunityFacts = {
   probability: z.int(),
   ownerId: z.nullable(z.string()),
 };
+/** Who a campaign email went to: the recipient's address and the contact or lead it was sent for. */
+const emailRecipient = {
+  campaignId: z.string(),
+  email: z.string(),
+  contactId: z.optional(z.string()),
+  leadId: z.optional(z.string()),
+};
 /** A quote's status change: the quote as it now is and the status it left. */
 const quoteTransition = { ...quoteFacts, from: z.enum(['draft', 'sent']), note: z.optional(z.string()) };
 
@@ -160,6 +167,10 @@ export const eventCatalog = {
       orderVersion: z.int(),
     }),
   },
+  // Campaign tracking (marketing.md "Public routes"): a recipient opened a campaign's email or clicked a link in it.
+  // Added by the workflows branch with the payload agreed with the campaigns branch (which emits them).
+  'email.opened': { version: 1, data: z.object({ ...emailRecipient }) },
+  'email.clicked': { version: 1, data: z.object({ ...emailRecipient, url: z.string() }) },
   /** A target set or changed; `previousAmount` is null for a new one. */
   'target.set': {
     version: 1,

@@ -53,6 +53,9 @@ export const httpFunctions = {
   suppressions: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
   // Members and counts read a page of contacts and their accounts in one BatchGetItem.
   segments: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchGetItem'] },
+  // Workflows: one partition of the tenant's workflows plus their trigger-index copies (one transaction), runs (Query),
+  // the directory check of named users (GetItem).
+  workflows: { tableActions: [...READ, ...WRITE] },
 } satisfies Record<string, { tableActions: TableAction[] }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
@@ -161,6 +164,12 @@ export const routes: Route[] = [
   { method: 'DELETE', path: '/v1/segments/{id}', fn: 'segments' },
   { method: 'GET', path: '/v1/segments/{id}/members', fn: 'segments' },
   { method: 'GET', path: '/v1/segments/{id}/count', fn: 'segments' },
+  { method: 'POST', path: '/v1/workflows', fn: 'workflows' },
+  { method: 'GET', path: '/v1/workflows', fn: 'workflows' },
+  { method: 'GET', path: '/v1/workflows/{id}', fn: 'workflows' },
+  { method: 'PATCH', path: '/v1/workflows/{id}', fn: 'workflows' },
+  { method: 'DELETE', path: '/v1/workflows/{id}', fn: 'workflows' },
+  { method: 'GET', path: '/v1/workflows/{id}/runs', fn: 'workflows' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

@@ -29,6 +29,7 @@ export const httpHandlers: Record<HttpFunctionName, () => Promise<{ handler: Htt
   fields: () => import('#functions/http/fields.ts') as Promise<{ handler: HttpHandler }>,
   suppressions: () => import('#functions/http/suppressions.ts') as Promise<{ handler: HttpHandler }>,
   segments: () => import('#functions/http/segments.ts') as Promise<{ handler: HttpHandler }>,
+  workflows: () => import('#functions/http/workflows.ts') as Promise<{ handler: HttpHandler }>,
 };
 
 export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>> = {
@@ -36,10 +37,12 @@ export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>>
   'pool-release': () => import('#functions/jobs/pool-release.ts'),
   'task-reminders': () => import('#functions/jobs/task-reminders.ts'),
   'forecast-nightly': () => import('#functions/jobs/forecast-nightly.ts'),
+  'workflow-runner': () => import('#functions/jobs/workflow-runner.ts'),
 };
 
 export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerHandler }>> = {
   'audit-log': () => import('#functions/events/audit-log.ts'),
   'task-notifications': () => import('#functions/events/task-notifications.ts'),
   analytics: () => import('#functions/events/analytics.ts'),
+  workflows: () => import('#functions/events/workflows.ts'),
 };

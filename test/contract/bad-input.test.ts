@@ -73,6 +73,7 @@ beforeAll(async () => {
       await seed.pipelines(who);
       await seed.segments(who);
       await seed.suppressions(who);
+      await seed.workflows(who);
     }
     await seedSearch(who);
     // Two pool accounts per tenant (the pool is tenant-wide, so admin2 sees them too).
@@ -305,6 +306,7 @@ const filterVariants: Record<string, { name: string; query: () => string }[]> = 
   ],
   // No filters: only limit and cursor (LISTS_WITHOUT_FILTERS).
   'GET /v1/pipelines': [],
+  'GET /v1/workflows': [],
   'GET /v1/pool': [
     { name: 'tier', query: () => 'tier=B' },
     { name: 'prevOwnerId', query: () => 'prevOwnerId=root' },
@@ -327,7 +329,7 @@ const filterVariants: Record<string, { name: string; query: () => string }[]> = 
 };
 
 /** Lists that take no filter at all, only `limit` and `cursor` (the unknown-parameter test covers the rest). */
-const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines', 'GET /v1/segments', 'GET /v1/suppressions']);
+const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines', 'GET /v1/segments', 'GET /v1/suppressions', 'GET /v1/workflows']);
 
 /** `path` (which may carry a query already: a search's `listUrl`) with more query parameters. */
 const withQuery = (path: string, q: string) => (q ? `${path}${path.includes('?') ? '&' : '?'}${q}` : path);

@@ -47,6 +47,7 @@ const settingsActors: Record<string, [Caller, Caller]> = {
   // Marketing records (api/marketing.md): marketers' and admins', owned by nobody.
   segments: [admin, { tenant: T, user: 'root2', role: 'admin' }],
   suppressions: [admin, { tenant: T, user: 'root2', role: 'admin' }],
+  workflows: [{ tenant: T, user: 'max', role: 'marketer' }, { tenant: T, user: 'max2', role: 'marketer' }],
 };
 const actorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[0] ?? alice;
 const otherActorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[1] ?? bob;
@@ -129,6 +130,7 @@ describe('PATCH: merge-patch and If-Match', () => {
     'PATCH /v1/opportunities/{id}': { clears: 'needs', required: 'name' },
     'PATCH /v1/pipelines/{id}': { clears: 'description', required: 'name' },
     'PATCH /v1/segments/{id}': { clears: 'description', required: 'name' },
+    'PATCH /v1/workflows/{id}': { clears: 'delay', required: 'name' },
   };
   const mergePatch = { headers: { 'content-type': 'application/merge-patch+json' } };
 

@@ -253,6 +253,14 @@ const matrix: Record<string, Row> = {
   'PATCH /v1/pipelines/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
   'DELETE /v1/pipelines/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
 
+  // workflows (marketing.md): marketers and admins manage them; every other role 403, reads included.
+  'POST /v1/workflows': { admin: s(201), manager: s(403), rep: s(403), support: s(403), marketer: s(201), otherManager: s(403) },
+  'GET /v1/workflows': { admin: s(200, { lists: true }), manager: s(403), rep: s(403), support: s(403), marketer: s(200, { lists: true }), otherManager: s(403) },
+  'GET /v1/workflows/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'PATCH /v1/workflows/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'DELETE /v1/workflows/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(204), otherManager: s(403) },
+  'GET /v1/workflows/{id}/runs': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+
   // targets: set by admins (anyone) and managers (their team and its reps, not themselves: the
   // body names the caller itself, so only the admin may); read by sales roles, each its own scope.
   'PUT /v1/targets/{period}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },

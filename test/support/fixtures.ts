@@ -17,7 +17,7 @@ import { publisher } from '#events/publisher.ts';
 export type { Caller } from '#test/support/api.ts';
 
 /** The collections that have stored records a route can address by `{id}`. */
-export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions'] as const;
+export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows'] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 
 type Body = Record<string, unknown>;
@@ -230,6 +230,17 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
   }),
   'PATCH /v1/pipelines/{id}': () => ({ name: 'Renamed pipeline 改名流程' }),
 
+  'POST /v1/workflows': () => ({
+    name: uniq('Website leads 官网线索'),
+    trigger: { event: 'lead.created', conditions: { source: 'website' } },
+    delay: { hours: 1 },
+    actions: [
+      { type: 'notify', to: 'owner', message: 'A new website lead 新线索' },
+      { type: 'addTag', tag: 'website' },
+    ],
+  }),
+  'PATCH /v1/workflows/{id}': () => ({ name: 'Renamed workflow 改名流程', enabled: false }),
+
   // The public pool (API.md §6). The rules: the defaults but for two fields, generous caps (so
   // the other rows of a test file can still claim), every field of every type present.
   'PUT /v1/pool/rules': () => ({
@@ -303,6 +314,8 @@ export const referenceFields: Record<string, Record<string, 'accounts' | 'contac
   'PATCH /v1/opportunities/{id}': { ownerId: 'users' },
   'POST /v1/pipelines': {},
   'PATCH /v1/pipelines/{id}': {},
+  'POST /v1/workflows': {},
+  'PATCH /v1/workflows/{id}': {},
   'PUT /v1/pool/rules': {},
   'POST /v1/pool/{id}/assign': { userId: 'users' },
   'POST /v1/accounts/{id}/release': {},
@@ -349,6 +362,11 @@ export const seed: Record<Collection, Seeder> = {
   pipelines: async (caller) => {
     const admin: Caller = { tenant: caller.tenant, user: 'pipeline-admin', role: 'admin' };
     return createdId(await send(admin, 'POST', '/v1/pipelines', validBody['POST /v1/pipelines']!({})), 'a pipeline');
+  },
+  /** Workflows belong to marketing: made by a marketer of the caller's tenant, whoever asks. */
+  workflows: async (caller) => {
+    const marketer: Caller = { tenant: caller.tenant, user: 'workflow-marketer', role: 'marketer' };
+    return createdId(await send(marketer, 'POST', '/v1/workflows', validBody['POST /v1/workflows']!({})), 'a workflow');
   },
   /**
    * A notification of the caller's: a task assigned to it by a colleague, delivered through the
