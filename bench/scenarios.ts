@@ -17,6 +17,8 @@ import { describeOperations, type DynamoMeter, type Usage } from './dynamo-meter
 import { analyticsScenarios } from './analytics.ts';
 import { poolScenarios } from './pool.ts';
 import { campaignScenarios } from './campaigns.ts';
+import { segmentScenarios } from './segments.ts';
+import { workflowScenarios } from './workflows.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -723,6 +725,10 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   } catch (err) {
     notes.push(`campaign.10k: no figures: ${explain(err)}`);
   }
+  // ---- marketing audience: segment members over 10,000 contacts (issue 8): bench/segments.ts
+  await segmentScenarios({ call, meter, figures, notes });
+  // ---- marketing workflows: requests per event per matching workflow (issue 8 point 7): bench/workflows.ts
+  await workflowScenarios({ call, meter, figures, notes, tenant });
 
   return { operations, figures, notes };
 }

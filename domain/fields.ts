@@ -18,6 +18,11 @@ export const tag = text(1, 50);
 export const tags = z.pipe(z.array(tag).check(z.maxLength(100)), z.transform((t: string[]) => [...new Set(t)]));
 export const timestamp = z.pipe(z.iso.datetime({ offset: true }), z.transform((s: string) => new Date(s).toISOString()));
 export const date = z.iso.date();
+/**
+ * `custom` of accounts, contacts and leads: an object here; its values are typed against the
+ * tenant's field definitions by functions/middleware/custom-fields.ts (domain/marketing/custom-fields.ts).
+ */
+export const customValues = z.optional(z.record(z.string().check(z.maxLength(100)), z.unknown()));
 
 /** Query-string integer, e.g. `limit`. */
 export const queryInt = (min: number, max: number) => z.pipe(z.coerce.number(), z.int().check(z.minimum(min), z.maximum(max)));

@@ -204,15 +204,19 @@ export function eventSnapshot(record: StoredRecord): { id: string; version: numb
 const snapshot = eventSnapshot;
 
 /**
- * Merge-patch (RFC 7396) for flat records: a present key replaces, `null` clears an
- * optional field (the schema decides which fields accept null).
+ * Merge-patch (RFC 7396): a present key replaces, `null` clears an optional field (the schema
+ * decides which fields accept null), and an object merges into the object it patches key by key
+ * (a record's `custom` values). Arrays replace.
  */
 export function mergePatch<R extends object>(record: R, patch: Record<string, unknown>): R {
   const out = { ...record } as Record<string, unknown>;
   for (const [k, v] of Object.entries(patch)) {
     if (v === undefined) continue;
     if (v === null) delete out[k];
+    else if (isPlainObject(v)) out[k] = mergePatch(isPlainObject(out[k]) ? out[k] : {}, v);
     else out[k] = v;
   }
   return out as R;
 }
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -29,17 +29,16 @@ const opportunityFacts = {
   probability: z.int(),
   ownerId: z.nullable(z.string()),
 };
-/** A quote's status change: the quote as it now is and the status it left. */
-const quoteTransition = { ...quoteFacts, from: z.enum(['draft', 'sent']), note: z.optional(z.string()) };
-
-/** Who a campaign email event is about: the recipient and the contact or lead behind it. */
-const emailSubject = {
+/** Who a campaign email went to: the recipient's address and the contact or lead it was sent for. */
+const emailRecipient = {
   campaignId: z.string(),
-  recipientId: z.string(),
   email: z.string(),
   contactId: z.optional(z.string()),
   leadId: z.optional(z.string()),
 };
+/** A quote's status change: the quote as it now is and the status it left. */
+const quoteTransition = { ...quoteFacts, from: z.enum(['draft', 'sent']), note: z.optional(z.string()) };
+
 const providerEvent = {
   messageId: z.string(),
   email: z.string(),
@@ -176,6 +175,14 @@ export const eventCatalog = {
       orderVersion: z.int(),
     }),
   },
+  // Campaign tracking (marketing.md "Public routes"): a recipient opened a campaign's email or clicked a link in it.
+  // Added by the workflows branch with the payload agreed with the campaigns branch (which emits them).
+  // The campaigns branch adds the recipient and the moment (`first`: the recipient's first click; an open is emitted on the first only).
+  'email.opened': { version: 1, data: z.object({ ...emailRecipient, recipientId: z.optional(z.string()), openedAt: z.optional(z.string()) }) },
+  'email.clicked': {
+    version: 1,
+    data: z.object({ ...emailRecipient, url: z.string(), recipientId: z.optional(z.string()), clickedAt: z.optional(z.string()), first: z.optional(z.boolean()) }),
+  },
   /** A target set or changed; `previousAmount` is null for a new one. */
   'target.set': {
     version: 1,
@@ -193,10 +200,6 @@ export const eventCatalog = {
   'campaign.created': { version: 1, data: z.extend(snapshot, { name: z.string(), status: z.string(), segmentId: z.string() }) },
   'campaign.updated': { version: 1, data: updated },
   'campaign.deleted': { version: 1, data: deleted },
-  /** A recipient opened a campaign email (its first open; later opens record nothing). */
-  'email.opened': { version: 1, data: z.object({ ...emailSubject, openedAt: z.string() }) },
-  /** A click on a campaign link (every click); `first` when it is the recipient's first. */
-  'email.clicked': { version: 1, data: z.object({ ...emailSubject, url: z.string(), clickedAt: z.string(), first: z.boolean() }) },
   /** A permanent bounce or a complaint reported by the provider; the address is now suppressed. */
   'email.bounced': { version: 1, data: z.object({ ...providerEvent, bounceType: z.string() }) },
   'email.complained': { version: 1, data: z.object(providerEvent) },

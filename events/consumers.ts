@@ -54,6 +54,19 @@ export const consumers: Consumer[] = [
     eventTypes: ['lead.created', 'lead.converted', 'opportunity.won'],
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   },
+  {
+    // Marketing workflows (domain/marketing/workflow-engine.ts): ONE Query of the event type's
+    // index of enabled workflows, then per matching workflow a counter GetItem (count thresholds)
+    // and one write of the run; immediate actions run through their own use cases.
+    // `form.submitted`, `ticket.created` and `ticket.solved` are accepted as triggers and join
+    // this list once their contexts emit them.
+    name: 'workflows',
+    eventTypes: ['email.opened', 'email.clicked', 'lead.created', 'opportunity.stageChanged', 'opportunity.won'],
+    tableActions: [
+      'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem',
+      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem',
+    ],
+  },
 ];
 
 /** The source name every domain event carries on the bus. */

@@ -78,6 +78,21 @@ export const schedules: Schedule[] = [
     // A run stops 20 s before this; the next run goes on. Well below the in-flight lease (15 min).
     timeoutSeconds: 300,
   },
+  {
+    name: 'workflow-runner',
+    cron: '* * * * *',
+    description: 'Runs the delayed workflow runs whose time has come (domain/marketing/workflow-engine.ts).',
+    // The due index (Query), the run and its workflow (BatchGetItem), the actions' use cases (Get,
+    // Query, Put, Update, Delete, ConditionCheck in their transactions), the run's outcome.
+    tableActions: [
+      'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem',
+      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem',
+    ],
+    // Actions are published as events of their own (a task's task.created...), through the outbox.
+    reservedConcurrency: 1,
+    // A run stops 20 s before this; the runs left are due for the next minute's run.
+    timeoutSeconds: 120,
+  },
 ];
 
 /** EventBridge Scheduler wants six fields with `?` in day-of-month or day-of-week. */

@@ -54,6 +54,14 @@ export const httpFunctions = {
   // Reads aggregate rows; writes only the users directory, the tenant's rules registry and,
   // on a tenant's very first request, its default pipeline (the funnel's default).
   analytics: { tableActions: [...READ, 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'] },
+  // Marketing audience (api/marketing.md): field definitions, the suppression list, segments.
+  fields: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem'] },
+  suppressions: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
+  // Members and counts read a page of contacts and their accounts in one BatchGetItem.
+  segments: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchGetItem'] },
+  // Workflows: one partition of the tenant's workflows plus their trigger-index copies (one transaction), runs (Query),
+  // the directory check of named users (GetItem).
+  workflows: { tableActions: [...READ, ...WRITE] },
   // Campaigns (CRUD, actions, recipients) and the marketing settings. The campaign and its
   // stats are one BatchGetItem; a change is one transaction (Put + outbox Put).
   campaigns: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
@@ -152,6 +160,29 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/forecast', fn: 'analytics' },
   { method: 'GET', path: '/v1/forecast/snapshots', fn: 'analytics' },
   { method: 'GET', path: '/v1/forecast/accuracy', fn: 'analytics' },
+
+  { method: 'GET', path: '/v1/fields/{entity}', fn: 'fields' },
+  { method: 'PUT', path: '/v1/fields/{entity}', fn: 'fields' },
+
+  // `{id}` of a suppression is its normalized email address (domain/marketing/suppressions.ts).
+  { method: 'GET', path: '/v1/suppressions', fn: 'suppressions' },
+  { method: 'POST', path: '/v1/suppressions', fn: 'suppressions' },
+  { method: 'GET', path: '/v1/suppressions/{id}', fn: 'suppressions' },
+  { method: 'DELETE', path: '/v1/suppressions/{id}', fn: 'suppressions' },
+
+  { method: 'POST', path: '/v1/segments', fn: 'segments' },
+  { method: 'GET', path: '/v1/segments', fn: 'segments' },
+  { method: 'GET', path: '/v1/segments/{id}', fn: 'segments' },
+  { method: 'PATCH', path: '/v1/segments/{id}', fn: 'segments' },
+  { method: 'DELETE', path: '/v1/segments/{id}', fn: 'segments' },
+  { method: 'GET', path: '/v1/segments/{id}/members', fn: 'segments' },
+  { method: 'GET', path: '/v1/segments/{id}/count', fn: 'segments' },
+  { method: 'POST', path: '/v1/workflows', fn: 'workflows' },
+  { method: 'GET', path: '/v1/workflows', fn: 'workflows' },
+  { method: 'GET', path: '/v1/workflows/{id}', fn: 'workflows' },
+  { method: 'PATCH', path: '/v1/workflows/{id}', fn: 'workflows' },
+  { method: 'DELETE', path: '/v1/workflows/{id}', fn: 'workflows' },
+  { method: 'GET', path: '/v1/workflows/{id}/runs', fn: 'workflows' },
 
   { method: 'GET', path: '/v1/marketing/settings', fn: 'campaigns' },
   { method: 'PUT', path: '/v1/marketing/settings', fn: 'campaigns' },

@@ -28,6 +28,10 @@ export const httpHandlers: Record<HttpFunctionName, () => Promise<{ handler: Htt
   analytics: () => import('#functions/http/analytics.ts') as Promise<{ handler: HttpHandler }>,
   campaigns: () => import('#functions/http/campaigns.ts') as Promise<{ handler: HttpHandler }>,
   public: () => import('#functions/http/public.ts') as Promise<{ handler: HttpHandler }>,
+  fields: () => import('#functions/http/fields.ts') as Promise<{ handler: HttpHandler }>,
+  suppressions: () => import('#functions/http/suppressions.ts') as Promise<{ handler: HttpHandler }>,
+  segments: () => import('#functions/http/segments.ts') as Promise<{ handler: HttpHandler }>,
+  workflows: () => import('#functions/http/workflows.ts') as Promise<{ handler: HttpHandler }>,
 };
 
 export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>> = {
@@ -36,6 +40,7 @@ export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>>
   'task-reminders': () => import('#functions/jobs/task-reminders.ts'),
   'forecast-nightly': () => import('#functions/jobs/forecast-nightly.ts'),
   'campaign-dispatch': () => import('#functions/jobs/campaign-dispatch.ts'),
+  'workflow-runner': () => import('#functions/jobs/workflow-runner.ts'),
 };
 
 export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerHandler }>> = {
@@ -43,4 +48,5 @@ export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerH
   'task-notifications': () => import('#functions/events/task-notifications.ts'),
   analytics: () => import('#functions/events/analytics.ts'),
   'campaign-stats': () => import('#functions/events/campaign-stats.ts'),
+  workflows: () => import('#functions/events/workflows.ts'),
 };

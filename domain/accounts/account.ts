@@ -21,6 +21,7 @@ const fields = {
   address: z.optional(f.text(1, 1000)),
   description: z.optional(f.freeText),
   ownerId: z.optional(f.id),
+  custom: f.customValues,
 };
 
 export const accountCreate = z.strictObject(fields);
@@ -39,6 +40,8 @@ export interface Account extends StoredRecord {
   tags: string[];
   address?: string;
   description?: string;
+  /** Custom field values (domain/marketing/custom-fields.ts); shown only while their definitions exist. */
+  custom?: Record<string, unknown>;
   poolStatus: 'owned' | 'pool';
   lastFollowUpAt: string | null;
   ownerSince: string | null;

@@ -12,6 +12,7 @@ const fields = {
   title: z.optional(f.shortText),
   tags: z._default(f.tags, []),
   ownerId: z.optional(f.id),
+  custom: f.customValues,
 };
 
 export const contactCreate = z.strictObject(fields);
@@ -26,6 +27,8 @@ export interface Contact extends StoredRecord {
   phone?: string;
   title?: string;
   tags: string[];
+  /** Custom field values (domain/marketing/custom-fields.ts); shown only while their definitions exist. */
+  custom?: Record<string, unknown>;
   createdBy: string;
 }
 

@@ -1,8 +1,12 @@
 /**
  * What campaigns need from the audience context (custom fields, suppressions, segments,
  * owned by domain/marketing/{custom-fields,suppressions,segments}.ts): one seam, so the
- * campaign code names these functions once.
+ * campaign code names these functions once. The default is the audience context itself;
+ * tests of the dispatch mechanics may install a fixed list (`useAudience`).
  */
+import { fieldDefinitions } from '#domain/marketing/custom-fields.ts';
+import { loadSegment, walkSegmentMembers } from '#domain/marketing/segments.ts';
+import { normalizeEmail, suppress, suppressedAmong } from '#domain/marketing/suppressions.ts';
 export interface AudienceMember {
   id: string;
   entity: 'contact' | 'lead';
@@ -33,7 +37,16 @@ export function useAudience(a: Audience | undefined): void {
   current = a;
 }
 
+/** The audience context's own functions. */
+export const audienceContext: Audience = {
+  normalizeEmail,
+  suppressedAmong,
+  suppress,
+  segmentEntity: async (tenantId, segmentId) => (await loadSegment(tenantId, segmentId)).entity,
+  walkSegmentMembers,
+  customFieldKeys: async (tenantId, entity) => (await fieldDefinitions(tenantId, entity)).map((f) => f.key),
+};
+
 export function audience(): Audience {
-  if (current) return current;
-  throw new Error('the audience context (segments, suppressions) is not wired in yet');
+  return current ?? audienceContext;
 }

@@ -38,7 +38,10 @@ const fields = {
   disqualifiedReason: z.optional(f.text(1, 1000)),
   description: z.optional(f.freeText),
   tags: z._default(f.tags, []),
+  /** The campaign that brought the lead (api/marketing.md). */
+  campaignId: z.optional(f.id),
   ownerId: z.optional(f.id),
+  custom: f.customValues,
 };
 
 export const leadCreate = z.strictObject(fields);
@@ -47,7 +50,7 @@ export const leadCreate = z.strictObject(fields);
  * ("convert it") rather than a schema error.
  */
 export const leadPatch = z.extend(
-  f.patchOf(fields, ['company', 'title', 'email', 'phone', 'source', 'disqualifiedReason', 'description']),
+  f.patchOf(fields, ['company', 'title', 'email', 'phone', 'source', 'disqualifiedReason', 'description', 'campaignId']),
   { status: z.optional(z.enum(LEAD_STATUSES)) },
 );
 export type LeadCreate = z.infer<typeof leadCreate>;
@@ -79,6 +82,9 @@ export interface Lead extends StoredRecord {
   disqualifiedReason?: string;
   description?: string;
   tags: string[];
+  campaignId?: string;
+  /** Custom field values (domain/marketing/custom-fields.ts); shown only while their definitions exist. */
+  custom?: Record<string, unknown>;
   createdBy: string;
   /** Set by the conversion, and only by it. */
   convertedAt?: string;

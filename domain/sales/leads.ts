@@ -137,6 +137,7 @@ export async function deleteLead(ctx: UseCaseContext, id: string, ifMatch: numbe
 export interface LeadFilters {
   ownerId?: string | undefined;
   status?: LeadStatus | undefined;
+  campaignId?: string | undefined;
   q?: string | undefined;
 }
 
@@ -144,6 +145,7 @@ export interface LeadFilters {
  * Lists, always one Query: a tenant-wide reader (admin, marketer) filtering by status reads that
  * status's partition; otherwise the caller's partition (own, team, or tenant) or the named
  * owner's, in name order, with `status` as a filter within it (never across a whole tenant).
+ * `campaignId` is a filter within whichever partition serves the list (no index left for it).
  */
 export async function listLeads(ctx: UseCaseContext, filters: LeadFilters, page: PageRequest): Promise<Page<Lead>> {
   const who = ctx.identity;
@@ -155,9 +157,10 @@ export async function listLeads(ctx: UseCaseContext, filters: LeadFilters, page:
       index: 'byParent',
       pk: leadStatusPartition(who.tenantId, filters.status),
       ...(filters.q ? { sk: { beginsWith: nameKey(filters.q) } } : {}),
+      filter: attributeFilter({ campaignId: filters.campaignId }),
     };
   } else {
-    spec = { ...ownedListQuery(ctx, 'LEAD', filters, tenantWide), filter: attributeFilter({ status: filters.status }) };
+    spec = { ...ownedListQuery(ctx, 'LEAD', filters, tenantWide), filter: attributeFilter({ status: filters.status, campaignId: filters.campaignId }) };
   }
   return queryPage(spec, page, (item) => {
     const lead = leadFromItem(item);

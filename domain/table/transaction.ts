@@ -186,11 +186,16 @@ async function transactWrite(items: TransactItem[], failures: (OnConditionFailed
     } catch (err) {
       if (!(err instanceof TransactionCanceledException)) throw err;
       const reasons = err.CancellationReasons ?? [];
-      const failedAt = reasons.findIndex((r) => r.Code === 'ConditionalCheckFailed');
-      if (failedAt >= 0) {
-        const onFailed = failures[failedAt];
-        if (!onFailed) throw new Error(`unexpected condition failure on transaction item ${failedAt}`);
-        throw onFailed(unmarshallReasonItem(reasons[failedAt]?.Item));
+      const failed = reasons.flatMap((r, i) => (r.Code === 'ConditionalCheckFailed' ? [i] : []));
+      if (failed.length > 0) {
+        const errors = failed.map((i) => {
+          const onFailed = failures[i];
+          if (!onFailed) return new Error(`unexpected condition failure on transaction item ${i}`);
+          return onFailed(unmarshallReasonItem(reasons[i]?.Item));
+        });
+        // A replay is a replay whatever else its twin's success now refuses (a use case that
+        // answers "already there" itself would otherwise answer differently from the first time).
+        throw errors.find((e) => e instanceof IdempotencyRecordExists) ?? errors[0]!;
       }
       const retryable = reasons.some((r) => r.Code === 'TransactionConflict' || r.Code === 'ThrottlingError');
       if (!retryable) throw err;

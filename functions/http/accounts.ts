@@ -22,21 +22,25 @@ export const handler = httpFunction({
   'POST /v1/accounts': operation({
     body: accountCreate,
     creates: '/v1/accounts',
+    custom: { input: 'create', shows: 'accounts' },
     run: ({ ctx, body }) => createAccount(ctx, body),
   }),
   'GET /v1/accounts': operation({
     query: listQuery,
+    custom: { shows: 'accounts' },
     run: ({ ctx, query, page }) => listAccounts(ctx, query, page),
   }),
-  'GET /v1/accounts/{id}': operation({ run: ({ ctx, params }) => getAccount(ctx, params.id!) }),
+  'GET /v1/accounts/{id}': operation({ custom: { shows: 'accounts' }, run: ({ ctx, params }) => getAccount(ctx, params.id!) }),
   'PATCH /v1/accounts/{id}': operation({
     body: accountPatch,
+    custom: { input: 'patch', shows: 'accounts' },
     run: ({ ctx, params, body, ifMatch }) => updateAccount(ctx, params.id!, body, ifMatch),
   }),
   'DELETE /v1/accounts/{id}': operation({ run: ({ ctx, params, ifMatch }) => deleteAccount(ctx, params.id!, ifMatch) }),
-  'GET /v1/accounts/{id}/360': operation({ run: ({ ctx, params }) => customer360(ctx, params.id!) }),
+  'GET /v1/accounts/{id}/360': operation({ custom: { shows: { account: 'accounts', contacts: 'contacts' } }, run: ({ ctx, params }) => customer360(ctx, params.id!) }),
   'POST /v1/accounts/{id}/merge': operation({
     body: mergeBody,
+    custom: { shows: 'accounts' },
     run: async ({ ctx, params, body }) => presentAccount(ctx, await mergeAccounts(ctx, params.id!, body)),
   }),
 });

@@ -14,11 +14,12 @@ const listQuery = z.strictObject({
 });
 
 export const handler = httpFunction({
-  'POST /v1/contacts': operation({ body: contactCreate, creates: '/v1/contacts', run: ({ ctx, body }) => createContact(ctx, body) }),
-  'GET /v1/contacts': operation({ query: listQuery, run: ({ ctx, query, page }) => listContacts(ctx, query, page) }),
-  'GET /v1/contacts/{id}': operation({ run: ({ ctx, params }) => getContact(ctx, params.id!) }),
+  'POST /v1/contacts': operation({ body: contactCreate, creates: '/v1/contacts', custom: { input: 'create', shows: 'contacts' }, run: ({ ctx, body }) => createContact(ctx, body) }),
+  'GET /v1/contacts': operation({ query: listQuery, custom: { shows: 'contacts' }, run: ({ ctx, query, page }) => listContacts(ctx, query, page) }),
+  'GET /v1/contacts/{id}': operation({ custom: { shows: 'contacts' }, run: ({ ctx, params }) => getContact(ctx, params.id!) }),
   'PATCH /v1/contacts/{id}': operation({
     body: contactPatch,
+    custom: { input: 'patch', shows: 'contacts' },
     run: ({ ctx, params, body, ifMatch }) => updateContact(ctx, params.id!, body, ifMatch),
   }),
   'DELETE /v1/contacts/{id}': operation({ run: ({ ctx, params, ifMatch }) => deleteContact(ctx, params.id!, ifMatch) }),

@@ -11,6 +11,7 @@ const listQuery = z.strictObject({
   ...listParams,
   ownerId: z.optional(f.id),
   status: z.optional(z.enum(LEAD_STATUSES)),
+  campaignId: z.optional(f.id),
   q: z.optional(f.text(1, 200)),
 });
 
@@ -18,15 +19,18 @@ export const handler = httpFunction({
   'POST /v1/leads': operation({
     body: leadCreate,
     creates: '/v1/leads',
+    custom: { input: 'create', shows: 'leads' },
     run: ({ ctx, body }) => createLead(ctx, body),
   }),
   'GET /v1/leads': operation({
     query: listQuery,
+    custom: { shows: 'leads' },
     run: ({ ctx, query, page }) => listLeads(ctx, query, page),
   }),
-  'GET /v1/leads/{id}': operation({ run: ({ ctx, params }) => getLead(ctx, params.id!) }),
+  'GET /v1/leads/{id}': operation({ custom: { shows: 'leads' }, run: ({ ctx, params }) => getLead(ctx, params.id!) }),
   'PATCH /v1/leads/{id}': operation({
     body: leadPatch,
+    custom: { input: 'patch', shows: 'leads' },
     run: ({ ctx, params, body, ifMatch }) => updateLead(ctx, params.id!, body, ifMatch),
   }),
   'DELETE /v1/leads/{id}': operation({ run: ({ ctx, params, ifMatch }) => deleteLead(ctx, params.id!, ifMatch) }),

@@ -16,14 +16,16 @@ import { httpFunction, operation } from '#functions/middleware/http-function.ts'
 import { listParams } from '#functions/middleware/request.ts';
 
 const listQuery = z.strictObject({ ...listParams, ...poolListFilters });
+/** Every pool route answers accounts: their custom values show as everywhere else. */
+const accounts = { shows: 'accounts' as const };
 
 export const handler = httpFunction({
-  'GET /v1/pool': operation({ query: listQuery, run: ({ ctx, query, page }) => listPool(ctx, query, page) }),
+  'GET /v1/pool': operation({ query: listQuery, custom: accounts, run: ({ ctx, query, page }) => listPool(ctx, query, page) }),
   'GET /v1/pool/rules': operation({ run: ({ ctx }) => getPoolRules(ctx) }),
   'PUT /v1/pool/rules': operation({ body: rulesBody, run: ({ ctx, body }) => putPoolRules(ctx, body) }),
-  'POST /v1/pool/{id}/claim': operation({ run: ({ ctx, params }) => claimAccount(ctx, params.id!) }),
-  'POST /v1/pool/{id}/assign': operation({ body: assignBody, run: ({ ctx, params, body }) => assignFromPool(ctx, params.id!, body) }),
-  'POST /v1/accounts/{id}/release': operation({ body: releaseBody, run: ({ ctx, params, body }) => releaseAccount(ctx, params.id!, body) }),
-  'POST /v1/accounts/{id}/lock': operation({ run: ({ ctx, params }) => lockAccount(ctx, params.id!) }),
-  'POST /v1/accounts/{id}/unlock': operation({ run: ({ ctx, params }) => unlockAccount(ctx, params.id!) }),
+  'POST /v1/pool/{id}/claim': operation({ custom: accounts, run: ({ ctx, params }) => claimAccount(ctx, params.id!) }),
+  'POST /v1/pool/{id}/assign': operation({ custom: accounts, body: assignBody, run: ({ ctx, params, body }) => assignFromPool(ctx, params.id!, body) }),
+  'POST /v1/accounts/{id}/release': operation({ custom: accounts, body: releaseBody, run: ({ ctx, params, body }) => releaseAccount(ctx, params.id!, body) }),
+  'POST /v1/accounts/{id}/lock': operation({ custom: accounts, run: ({ ctx, params }) => lockAccount(ctx, params.id!) }),
+  'POST /v1/accounts/{id}/unlock': operation({ custom: accounts, run: ({ ctx, params }) => unlockAccount(ctx, params.id!) }),
 });

@@ -9,6 +9,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { notFound } from '#domain/errors.ts';
+import { applyCustomInput, presentCustomIn, type CustomFieldsUse } from '#functions/middleware/custom-fields.ts';
 import type { PageRequest } from '#domain/table/query.ts';
 import { authenticate } from '#functions/middleware/identity.ts';
 import { idempotencyScope, requestHash, runIdempotent } from '#functions/middleware/idempotency.ts';
@@ -31,6 +32,16 @@ export interface Operation<B = unknown, Q = unknown, R = unknown> {
   query?: z.ZodMiniType<Q>;
   /** Set for a create: answers 201 with `Location: <creates>/<id>`. Otherwise 200, or 204 for no result. */
   creates?: string;
+  /**
+   * For a create that may find its resource already there (a suppression): the result says which
+   * (`created` false → 200 instead of 201) and what to answer. Derived from the result, so an
+   * Idempotency-Key replay answers the first status again.
+   */
+  outcome?: (result: R) => { created: boolean; body: unknown };
+  /** Path parameters other than ids (an email): this schema replaces the id rule below. */
+  params?: z.ZodMiniType<Record<string, string>>;
+  /** The records in the body and the result carry custom field values (middleware/custom-fields.ts). */
+  custom?: CustomFieldsUse;
 }
 
 /** Helper that keeps each operation's body, query and result types tied together. */
@@ -54,13 +65,15 @@ export function httpFunction(operations: Record<string, Operation>) {
     const method = event.requestContext.http.method.toUpperCase();
 
     // Path ids are validated like input, but a malformed id is simply one that does not exist.
-    const parsedParams = pathParams.safeParse(event.pathParameters ?? {});
+    const parsedParams = (op.params ?? pathParams).safeParse(event.pathParameters ?? {});
     if (!parsedParams.success) throw notFound();
     const params = parsedParams.data;
 
     const rawBody = readJsonBody(event, headers, method === 'PATCH');
     // No body counts as `{}`; a JSON `null` body is a body, and not an object.
-    const body = validate(op.body ?? z.optional(emptyBody), rawBody === undefined ? (op.body ? {} : undefined) : rawBody, 'body');
+    const parsedBody = validate(op.body ?? z.optional(emptyBody), rawBody === undefined ? (op.body ? {} : undefined) : rawBody, 'body');
+    // Custom values are typed by the tenant's definitions of the moment: the strict schema, extended.
+    const body = op.custom ? await applyCustomInput(identity.tenantId, op.custom, parsedBody) : parsedBody;
     const rawQuery = event.queryStringParameters ?? {};
     const query = validate(op.query ?? noQuery, rawQuery, 'query') as Record<string, unknown>;
 
@@ -78,7 +91,7 @@ export function httpFunction(operations: Record<string, Operation>) {
     const result = await runIdempotent(identity, idempotency, () =>
       op.run({ ctx, body, query, params, ifMatch, page }),
     );
-    return respond(op, result);
+    return respond(op, op.custom ? await presentCustomIn(identity.tenantId, op.custom, result) : result);
   };
 
   const handler = middy<Event, APIGatewayProxyStructuredResultV2>().use(problemJson()).handler(dispatch);
@@ -88,11 +101,12 @@ export function httpFunction(operations: Record<string, Operation>) {
 
 function respond(op: Operation, result: unknown): APIGatewayProxyStructuredResultV2 {
   if (result === undefined) return { statusCode: 204 };
+  const { created, body } = op.outcome ? op.outcome(result) : { created: !!op.creates, body: result };
   const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
-  const { version, id } = result as { version?: unknown; id?: unknown };
+  const { version, id } = body as { version?: unknown; id?: unknown };
   if (typeof version === 'number') headers.etag = etag(version);
   if (op.creates) headers.location = `${op.creates}/${String(id)}`;
-  return { statusCode: op.creates ? 201 : 200, headers, body: JSON.stringify(result) };
+  return { statusCode: created ? 201 : 200, headers, body: JSON.stringify(body) };
 }
 
 function sorted(o: Record<string, unknown>) {

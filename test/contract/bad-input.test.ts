@@ -71,6 +71,9 @@ beforeAll(async () => {
         [opportunityPipeline, opportunityStage] = [o.pipelineId, o.stageId];
       }
       await seed.pipelines(who);
+      await seed.segments(who);
+      await seed.suppressions(who);
+      await seed.workflows(who);
     }
     await seedSearch(who);
     // Two pool accounts per tenant (the pool is tenant-wide, so admin2 sees them too).
@@ -113,6 +116,29 @@ async function refused(t: Target, make: () => Promise<Sent>, check: (res: Sent) 
 }
 
 const json = { 'content-type': 'application/json' };
+
+/** The path of a string in `body`: a top-level field first, else the first one nested in an array or object. */
+function stringPath(body: unknown): (string | number)[] | undefined {
+  if (typeof body === 'string') return [];
+  if (!body || typeof body !== 'object') return undefined;
+  const entries = Object.entries(body as Record<string, unknown>);
+  const top = entries.find(([, v]) => typeof v === 'string');
+  if (top) return [top[0]];
+  for (const [k, v] of entries) {
+    const inner = stringPath(v);
+    if (inner) return [Array.isArray(body) ? Number(k) : k, ...inner];
+  }
+  return undefined;
+}
+
+/** A copy of `body` with the value at `path` replaced. */
+function withValue(body: unknown, path: (string | number)[], value: unknown): unknown {
+  if (path.length === 0) return value;
+  const [head, ...rest] = path;
+  const copy: any = Array.isArray(body) ? [...body] : { ...(body as object) };
+  copy[head!] = withValue(copy[head!], rest, value);
+  return copy;
+}
 
 // ---------------------------------------------------------------------------------------
 
@@ -180,10 +206,13 @@ describe('bad bodies, for every route with a body', () => {
     it(`${k}: a body over 256 KB → 413 payload_too_large, nothing written`, async () => {
       const t = await targetFor(r);
       const valid = bodyFor(r)(refs);
-      const stringField = Object.keys(valid).find((f) => typeof valid[f] === 'string')!;
-      const ascii = JSON.stringify({ ...valid, [stringField]: 'x'.repeat(270 * 1024) });
+      // A top-level string field, or else the first nested one (a field definition's `label`).
+      const at = stringPath(valid);
+      expect(at, `validBody['${k}'] has a string field`).toBeDefined();
+      const stringField = at!.at(-1) as string;
+      const ascii = JSON.stringify(withValue(valid, at!, 'x'.repeat(270 * 1024)));
       // 90,000 characters but 270,000 bytes of UTF-8: the limit is in bytes.
-      const cjk = JSON.stringify({ ...valid, [stringField]: '中'.repeat(90_000) });
+      const cjk = JSON.stringify(withValue(valid, at!, '中'.repeat(90_000)));
       expect(cjk.length).toBeLessThan(256 * 1024);
       for (const raw of [ascii, cjk]) {
         expect(Buffer.byteLength(raw)).toBeGreaterThan(256 * 1024);
@@ -192,8 +221,8 @@ describe('bad bodies, for every route with a body', () => {
         );
       }
       // Exactly 256 KB is not "over": it is judged on its content (here: a field too long → 400).
-      const base = JSON.stringify({ ...valid, [stringField]: '' });
-      const exact = JSON.stringify({ ...valid, [stringField]: 'x'.repeat(256 * 1024 - Buffer.byteLength(base)) });
+      const base = JSON.stringify(withValue(valid, at!, ''));
+      const exact = JSON.stringify(withValue(valid, at!, 'x'.repeat(256 * 1024 - Buffer.byteLength(base))));
       expect(Buffer.byteLength(exact)).toBe(256 * 1024);
       await refused(t, () => send(admin, r.method, t.url, undefined, { raw: exact, headers: json }), (res) =>
         expectFieldError(res, stringField),
@@ -277,6 +306,7 @@ const filterVariants: Record<string, { name: string; query: () => string }[]> = 
   ],
   // No filters: only limit and cursor (LISTS_WITHOUT_FILTERS).
   'GET /v1/pipelines': [],
+  'GET /v1/workflows': [],
   'GET /v1/pool': [
     { name: 'tier', query: () => 'tier=B' },
     { name: 'prevOwnerId', query: () => 'prevOwnerId=root' },
@@ -285,8 +315,11 @@ const filterVariants: Record<string, { name: string; query: () => string }[]> = 
   'GET /v1/leads': [
     { name: 'ownerId', query: () => 'ownerId=root' },
     { name: 'status', query: () => 'status=new' },
+    { name: 'campaignId', query: () => 'campaignId=cmp-1' },
     { name: 'q', query: () => `q=${encodeURIComponent('李')}` },
   ],
+  'GET /v1/segments': [],
+  'GET /v1/suppressions': [],
   // A search: called with its searchQuery (email) already, so these are the other keys.
   'GET /v1/duplicates': [
     { name: 'name', query: () => `name=${encodeURIComponent('星辰科技')}` },
@@ -296,7 +329,7 @@ const filterVariants: Record<string, { name: string; query: () => string }[]> = 
 };
 
 /** Lists that take no filter at all, only `limit` and `cursor` (the unknown-parameter test covers the rest). */
-const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines']);
+const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines', 'GET /v1/segments', 'GET /v1/suppressions', 'GET /v1/workflows']);
 
 /** `path` (which may carry a query already: a search's `listUrl`) with more query parameters. */
 const withQuery = (path: string, q: string) => (q ? `${path}${path.includes('?') ? '&' : '?'}${q}` : path);

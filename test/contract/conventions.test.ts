@@ -44,6 +44,10 @@ beforeAll(async () => {
  */
 const settingsActors: Record<string, [Caller, Caller]> = {
   pipelines: [admin, { tenant: T, user: 'root2', role: 'admin' }],
+  // Marketing records (api/marketing.md): marketers' and admins', owned by nobody.
+  segments: [admin, { tenant: T, user: 'root2', role: 'admin' }],
+  suppressions: [admin, { tenant: T, user: 'root2', role: 'admin' }],
+  workflows: [{ tenant: T, user: 'max', role: 'marketer' }, { tenant: T, user: 'max2', role: 'marketer' }],
 };
 const actorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[0] ?? alice;
 const otherActorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[1] ?? bob;
@@ -125,6 +129,8 @@ describe('PATCH: merge-patch and If-Match', () => {
     'PATCH /v1/quotes/{id}': { clears: 'notes', required: 'name' },
     'PATCH /v1/opportunities/{id}': { clears: 'needs', required: 'name' },
     'PATCH /v1/pipelines/{id}': { clears: 'description', required: 'name' },
+    'PATCH /v1/segments/{id}': { clears: 'description', required: 'name' },
+    'PATCH /v1/workflows/{id}': { clears: 'delay', required: 'name' },
   };
   const mergePatch = { headers: { 'content-type': 'application/merge-patch+json' } };
 

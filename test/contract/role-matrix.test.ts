@@ -30,6 +30,7 @@ import {
   seederFor,
   seedRefs,
   send,
+  SUBRESOURCE_OBJECTS,
   urlOf,
   type Caller,
   type Refs,
@@ -252,6 +253,14 @@ const matrix: Record<string, Row> = {
   'PATCH /v1/pipelines/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
   'DELETE /v1/pipelines/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
 
+  // workflows (marketing.md): marketers and admins manage them; every other role 403, reads included.
+  'POST /v1/workflows': { admin: s(201), manager: s(403), rep: s(403), support: s(403), marketer: s(201), otherManager: s(403) },
+  'GET /v1/workflows': { admin: s(200, { lists: true }), manager: s(403), rep: s(403), support: s(403), marketer: s(200, { lists: true }), otherManager: s(403) },
+  'GET /v1/workflows/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'PATCH /v1/workflows/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'DELETE /v1/workflows/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(204), otherManager: s(403) },
+  'GET /v1/workflows/{id}/runs': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+
   // targets: set by admins (anyone) and managers (their team and its reps, not themselves: the
   // body names the caller itself, so only the admin may); read by sales roles, each its own scope.
   'PUT /v1/targets/{period}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
@@ -310,6 +319,38 @@ const matrix: Record<string, Row> = {
   'GET /v1/forecast': { admin: s(200), manager: s(200), rep: s(200), support: s(403), marketer: s(403), otherManager: s(200) },
   'GET /v1/forecast/snapshots': { admin: s(200), manager: s(200), rep: s(200), support: s(403), marketer: s(403), otherManager: s(200) },
   'GET /v1/forecast/accuracy': { admin: s(200), manager: s(200), rep: s(200), support: s(403), marketer: s(403), otherManager: s(200) },
+
+  // marketing (api/marketing.md): custom field definitions are read by every role (they say what
+  // the records each role reads carry) and set by admins; segments and the suppression list are
+  // marketers' and admins', reads included (403 for everyone else). Their records are tenant-wide
+  // (seeded by an admin whoever asks), so they have no owner and no 404 by visibility.
+  'GET /v1/fields/{entity}': { admin: s(200), manager: s(200), rep: s(200), support: s(200), marketer: s(200), otherManager: s(200) },
+  'PUT /v1/fields/{entity}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/suppressions': {
+    admin: s(200, { lists: true }),
+    manager: s(403),
+    rep: s(403),
+    support: s(403),
+    marketer: s(200, { lists: true }),
+    otherManager: s(403),
+  },
+  'POST /v1/suppressions': { admin: s(201), manager: s(403), rep: s(403), support: s(403), marketer: s(201), otherManager: s(403) },
+  'GET /v1/suppressions/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'DELETE /v1/suppressions/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(204), otherManager: s(403) },
+  'POST /v1/segments': { admin: s(201), manager: s(403), rep: s(403), support: s(403), marketer: s(201), otherManager: s(403) },
+  'GET /v1/segments': {
+    admin: s(200, { lists: true }),
+    manager: s(403),
+    rep: s(403),
+    support: s(403),
+    marketer: s(200, { lists: true }),
+    otherManager: s(403),
+  },
+  'GET /v1/segments/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'PATCH /v1/segments/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'DELETE /v1/segments/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(204), otherManager: s(403) },
+  'GET /v1/segments/{id}/members': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'GET /v1/segments/{id}/count': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
 
   // users: admin and manager only; a manager lists its own team.
   'GET /v1/users': {
@@ -384,8 +425,10 @@ async function check(route: (typeof routes)[number], who: Who, exp: Expect, targ
   }
   // Success: the write really happened, the read really returned the record.
   if (route.method === 'GET' && id) {
-    if (/\/\{id\}\/[^/{}]+$/.test(route.path) && !route.path.endsWith('/360')) {
-      // A sub-list of the record (`/payments`, `/quotes`, `/history`): a list page.
+    if (SUBRESOURCE_OBJECTS.has(k)) {
+      expect(res.json, `${label}: an object`).toBeTypeOf('object');
+    } else if (/\/\{id\}\/[^/{}]+$/.test(route.path) && !route.path.endsWith('/360')) {
+      // A sub-list of the record (`/payments`, `/quotes`, `/history`, `/members`): a list page.
       expect(Array.isArray(res.json.items), `${label}: items`).toBe(true);
     } else {
       const got = route.path.endsWith('/360') ? res.json.account : res.json;

@@ -90,6 +90,13 @@ beforeAll(async () => {
   aIds.pool = (await listAll<{ id: string }>(aAdmin, '/v1/pool')).map((x) => x.id);
   await seed.notifications(aAdmin);
   aIds.notifications = (await listAll<{ id: string }>(aAdmin, '/v1/notifications')).map((x) => x.id);
+  // A segment and a suppressed address of tenant A's (a suppression's id is its email).
+  await seed.segments(aAdmin);
+  await seed.suppressions(aAdmin);
+  aIds.segments = (await listAll<{ id: string }>(aAdmin, '/v1/segments')).map((x) => x.id);
+  aIds.suppressions = (await listAll<{ id: string }>(aAdmin, '/v1/suppressions')).map((x) => x.id);
+  await seed.workflows(aAdmin);
+  aIds.workflows = (await listAll<{ id: string }>(aAdmin, '/v1/workflows')).map((x) => x.id);
 
   bRefs[bAdmin.user] = await seedRefs(bAdmin);
   bRefs[bRep.user] = await seedRefs(bRep);
@@ -180,19 +187,28 @@ const listCases: Record<string, ListCase[]> = {
     { query: () => `stageId=${aStageIds[0]}`, param: 'stageId', admin: 'empty', rep: 'empty' },
   ],
   'GET /v1/pipelines': [],
+  'GET /v1/workflows': [],
   // Tenant A's people name nobody in tenant B: empty.
   'GET /v1/pool': [
     { query: () => 'prevOwnerId=a-admin', param: 'prevOwnerId', admin: 'empty', rep: 'empty' },
   ],
   'GET /v1/notifications': [{ query: () => 'unread=true', param: null, admin: 'empty', rep: 'empty' }],
+  // Filterless tenant-wide lists of marketing records.
+  'GET /v1/segments': [],
+  'GET /v1/suppressions': [],
   'GET /v1/orders': [
     { query: () => 'ownerId=a-admin', param: 'ownerId', admin: 'empty', rep: 'empty' },
     { query: () => `accountId=${a.accountId}`, param: 'accountId', admin: 'validation_failed', rep: 'validation_failed' },
     { query: () => `opportunityId=${aOpportunityId}`, param: 'opportunityId', admin: 'validation_failed', rep: 'validation_failed' },
   ],
 };
-/** Lists a role may not read at all (API.md §5 users: admin, manager). */
-const forbiddenLists: Record<string, string[]> = { 'GET /v1/users': ['rep'] };
+/** Lists a role may not read at all (API.md §5 users: admin, manager; marketing.md: marketer, admin). */
+const forbiddenLists: Record<string, string[]> = {
+  'GET /v1/users': ['rep'],
+  'GET /v1/segments': ['rep'],
+  'GET /v1/suppressions': ['rep'],
+  'GET /v1/workflows': ['rep'],
+};
 
 const idsIn = (items: Record<string, unknown>[]) => items.map((x) => (x.id ?? x.userId) as string);
 

@@ -17,7 +17,7 @@ import { publisher } from '#events/publisher.ts';
 export type { Caller } from '#test/support/api.ts';
 
 /** The collections that have stored records a route can address by `{id}`. */
-export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications'] as const;
+export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows'] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 
 type Body = Record<string, unknown>;
@@ -230,6 +230,17 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
   }),
   'PATCH /v1/pipelines/{id}': () => ({ name: 'Renamed pipeline 改名流程' }),
 
+  'POST /v1/workflows': () => ({
+    name: uniq('Website leads 官网线索'),
+    trigger: { event: 'lead.created', conditions: { source: 'website' } },
+    delay: { hours: 1 },
+    actions: [
+      { type: 'notify', to: 'owner', message: 'A new website lead 新线索' },
+      { type: 'addTag', tag: 'website' },
+    ],
+  }),
+  'PATCH /v1/workflows/{id}': () => ({ name: 'Renamed workflow 改名流程', enabled: false }),
+
   // The public pool (API.md §6). The rules: the defaults but for two fields, generous caps (so
   // the other rows of a test file can still claim), every field of every type present.
   'PUT /v1/pool/rules': () => ({
@@ -249,6 +260,27 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
 
   // A target for the caller itself (only an admin may set its own; see the role matrix).
   'PUT /v1/targets/{period}': (refs) => ({ userId: need(refs, 'userId', 'PUT /v1/targets/{period}'), amount: 150000.5, currency: 'CNY' }),
+
+  // Marketing (api/marketing.md). Custom fields: none required, so the other rows' records stay valid.
+  'PUT /v1/fields/{entity}': () => ({
+    fields: [
+      { key: 'pricePreference', label: '价格偏好', type: 'select', options: ['低', '中', '高'], required: false },
+      { key: 'budget', label: 'Budget 预算', type: 'number' },
+      { key: 'notes', label: 'Notes', type: 'text' },
+    ],
+  }),
+  'POST /v1/suppressions': () => ({ email: `s-${uniqToken()}@example.cn` }),
+  'POST /v1/segments': () => ({
+    name: uniq('VIP 细分'),
+    description: 'seeded by the contract tests',
+    entity: 'contacts',
+    match: 'all',
+    conditions: [
+      { field: 'tags', op: 'contains', value: 'vip' },
+      { field: 'email', op: 'exists' },
+    ],
+  }),
+  'PATCH /v1/segments/{id}': () => ({ name: 'Renamed segment 改名细分', match: 'any' }),
 };
 
 /**
@@ -282,9 +314,15 @@ export const referenceFields: Record<string, Record<string, 'accounts' | 'contac
   'PATCH /v1/opportunities/{id}': { ownerId: 'users' },
   'POST /v1/pipelines': {},
   'PATCH /v1/pipelines/{id}': {},
+  'POST /v1/workflows': {},
+  'PATCH /v1/workflows/{id}': {},
   'PUT /v1/pool/rules': {},
   'POST /v1/pool/{id}/assign': { userId: 'users' },
   'POST /v1/accounts/{id}/release': {},
+  'PUT /v1/fields/{entity}': {},
+  'POST /v1/suppressions': {},
+  'POST /v1/segments': {},
+  'PATCH /v1/segments/{id}': {},
 };
 
 // ---------------------------------------------------------------------------------------
@@ -325,6 +363,11 @@ export const seed: Record<Collection, Seeder> = {
     const admin: Caller = { tenant: caller.tenant, user: 'pipeline-admin', role: 'admin' };
     return createdId(await send(admin, 'POST', '/v1/pipelines', validBody['POST /v1/pipelines']!({})), 'a pipeline');
   },
+  /** Workflows belong to marketing: made by a marketer of the caller's tenant, whoever asks. */
+  workflows: async (caller) => {
+    const marketer: Caller = { tenant: caller.tenant, user: 'workflow-marketer', role: 'marketer' };
+    return createdId(await send(marketer, 'POST', '/v1/workflows', validBody['POST /v1/workflows']!({})), 'a workflow');
+  },
   /**
    * A notification of the caller's: a task assigned to it by a colleague, delivered through the
    * event relay to the `task-notifications` consumer (the only way one comes to exist).
@@ -343,6 +386,16 @@ export const seed: Record<Collection, Seeder> = {
       if (found) return found.id;
     }
     throw new Error(`seeding a notification for ${caller.user}: none arrived for task ${taskId}`);
+  },
+  /** Marketing records are managed by marketers and admins: made by an admin of the caller's tenant, whoever asks. */
+  segments: async (caller) => {
+    const admin: Caller = { tenant: caller.tenant, user: 'marketing-admin', role: 'admin' };
+    return createdId(await send(admin, 'POST', '/v1/segments', validBody['POST /v1/segments']!({})), 'a segment');
+  },
+  /** A suppression's id is its normalized email address. */
+  suppressions: async (caller) => {
+    const admin: Caller = { tenant: caller.tenant, user: 'marketing-admin', role: 'admin' };
+    return createdId(await send(admin, 'POST', '/v1/suppressions', validBody['POST /v1/suppressions']!({})), 'a suppression');
   },
   /** A draft quote on a new opportunity of the account. */
   quotes: async (caller, refs = {}) => {
@@ -445,6 +498,8 @@ export const SINGLETONS = new Set([
  * generic list tests key on ids, so their paging, cursors and isolation are tested in test/analytics/.
  */
 export const SERIES = new Set(['GET /v1/forecast/snapshots']);
+/** GET routes under a record that answer one object, not a sub-list (a segment's member count). */
+export const SUBRESOURCE_OBJECTS = new Set(['GET /v1/segments/{id}/count']);
 /** Action routes that take no body (a claim, a lock, marking a notification read): sent without one. */
 export const BODYLESS = new Set(['POST /v1/pool/{id}/claim', 'POST /v1/accounts/{id}/lock', 'POST /v1/accounts/{id}/unlock', 'POST /v1/notifications/{id}/read']);
 export const isList = (r: Route) => r.method === 'GET' && !r.path.includes('{') && !SINGLETONS.has(keyOf(r)) && !SERIES.has(keyOf(r));
@@ -496,10 +551,12 @@ export function referencesOf(r: Route): Record<string, 'accounts' | 'contacts' |
 
 /** The month that `{period}` routes (targets) are called with. */
 export const PERIOD = '2026-07';
+/** The entity that `{entity}` routes (custom fields) are called with. */
+export const FIELDS_ENTITY = 'contacts';
 
 /** The route's URL with `{id}` (and `{period}`) filled in. */
 export function urlOf(r: Route, id?: string): string {
-  if (!hasIdParam(r)) return (isList(r) ? listUrl(r) : r.path).replace('{period}', PERIOD);
+  if (!hasIdParam(r)) return (isList(r) ? listUrl(r) : r.path).replace('{period}', PERIOD).replace('{entity}', FIELDS_ENTITY);
   if (!id) throw new Error(`route ${keyOf(r)} needs an id`);
   return r.path.replace('{id}', encodeURIComponent(id));
 }
