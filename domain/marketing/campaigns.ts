@@ -90,14 +90,14 @@ export async function createCampaign(ctx: UseCaseContext, body: CampaignCreate):
     updatedAt: at,
     version: 1,
   };
-  await new UnitOfWork(ctx)
+  return new UnitOfWork(ctx)
     .put(campaignItem(ctx.identity.tenantId, campaign, { entity }), {
       condition: 'attribute_not_exists(PK)',
       onConditionFailed: () => new Error(`id collision on campaign ${campaign.id}`),
     })
     .emit('campaign.created', { type: 'campaign', id: campaign.id }, { id: campaign.id, version: 1, name: campaign.name, status: 'draft', segmentId: campaign.segmentId })
-    .commit(null);
-  return { ...campaign, stats: emptyStats() };
+    // With an Idempotency-Key, a retry answers this very result.
+    .commit<CampaignView>({ ...campaign, stats: emptyStats() });
 }
 
 export async function getCampaign(ctx: UseCaseContext, id: string): Promise<CampaignView> {
@@ -141,7 +141,7 @@ async function change(
     const changed = Object.keys({ ...campaign, ...next }).filter(
       (k) => !['version', 'updatedAt'].includes(k) && JSON.stringify((campaign as unknown as Item)[k]) !== JSON.stringify((next as unknown as Item)[k]),
     );
-    await new UnitOfWork(ctx)
+    return new UnitOfWork(ctx)
       .put(campaignItem(ctx.identity.tenantId, next, kept), {
         condition: '#v = :v',
         names: { '#v': 'version' },
@@ -149,8 +149,7 @@ async function change(
         onConditionFailed: () => new VersionRace(),
       })
       .emit('campaign.updated', { type: 'campaign', id }, { before: { ...campaign }, after: { ...next }, changed })
-      .commit(null);
-    return { ...next, stats };
+      .commit<CampaignView>({ ...next, stats });
   });
 }
 

@@ -9,7 +9,8 @@
  */
 import { SignJWT, base64url, decodeJwt, decodeProtectedHeader, generateKeyPair, type CryptoKey, type JWTPayload } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { routes, type Route } from '#functions/routes.ts';
+import type { Route } from '#functions/routes.ts';
+import { apiRoutes as routes } from '#test/support/fixtures.ts';
 import { loadOrCreateKeys } from '#local/auth.ts';
 import { tokenFor } from '#test/support/api.ts';
 import {
@@ -74,6 +75,7 @@ beforeAll(async () => {
       await seed.segments(who);
       await seed.suppressions(who);
       await seed.workflows(who);
+      await seed.campaigns(who);
     }
     await seedSearch(who);
     // Two pool accounts per tenant (the pool is tenant-wide, so admin2 sees them too).
@@ -320,6 +322,7 @@ const filterVariants: Record<string, { name: string; query: () => string }[]> = 
   ],
   'GET /v1/segments': [],
   'GET /v1/suppressions': [],
+  'GET /v1/campaigns': [{ name: 'status', query: () => 'status=draft' }],
   // A search: called with its searchQuery (email) already, so these are the other keys.
   'GET /v1/duplicates': [
     { name: 'name', query: () => `name=${encodeURIComponent('星辰科技')}` },

@@ -4,7 +4,8 @@
  * Generated from the route table where a convention holds for every route of a kind.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { routes, type Route } from '#functions/routes.ts';
+import type { Route } from '#functions/routes.ts';
+import { apiRoutes as routes } from '#test/support/fixtures.ts';
 import {
   api,
   bodyFor,
@@ -48,6 +49,7 @@ const settingsActors: Record<string, [Caller, Caller]> = {
   segments: [admin, { tenant: T, user: 'root2', role: 'admin' }],
   suppressions: [admin, { tenant: T, user: 'root2', role: 'admin' }],
   workflows: [{ tenant: T, user: 'max', role: 'marketer' }, { tenant: T, user: 'max2', role: 'marketer' }],
+  campaigns: [{ tenant: T, user: 'max', role: 'marketer' }, { tenant: T, user: 'max2', role: 'marketer' }],
 };
 const actorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[0] ?? alice;
 const otherActorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[1] ?? bob;
@@ -131,6 +133,7 @@ describe('PATCH: merge-patch and If-Match', () => {
     'PATCH /v1/pipelines/{id}': { clears: 'description', required: 'name' },
     'PATCH /v1/segments/{id}': { clears: 'description', required: 'name' },
     'PATCH /v1/workflows/{id}': { clears: 'delay', required: 'name' },
+    'PATCH /v1/campaigns/{id}': { clears: 'text', required: 'name' },
   };
   const mergePatch = { headers: { 'content-type': 'application/merge-patch+json' } };
 

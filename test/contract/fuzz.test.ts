@@ -138,6 +138,8 @@ describe('fuzzing every route', () => {
           const path = route.path.replace(/\{\w+\}/g, id);
           const url = query ? `${path}?${query}` : path;
           const headers: Record<string, string> = contentType === undefined ? {} : { 'content-type': contentType };
+          // A public route answers browsers in HTML; a client asking for JSON gets problem+json.
+          if (route.public) headers.accept = 'application/json';
           const withBody = route.method !== 'GET' && route.method !== 'DELETE';
           const before = await itemCount();
           const res = await call(who, route.method, url, undefined, { headers, ...(withBody ? { raw: payload } : {}) });

@@ -13,7 +13,7 @@
  *   otherManager – max, manager of team west: alice's records are outside his team (404)
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { routes } from '#functions/routes.ts';
+import { apiRoutes as routes } from '#test/support/fixtures.ts';
 import type { Role } from '#domain/identity.ts';
 import {
   api,
@@ -351,6 +351,19 @@ const matrix: Record<string, Row> = {
   'DELETE /v1/segments/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(204), otherManager: s(403) },
   'GET /v1/segments/{id}/members': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
   'GET /v1/segments/{id}/count': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  // campaigns (marketing.md): marketers and admins; every other role 403, reads included. The settings:
+  // admins and marketers read them (marketers see the sender), only admins change them.
+  'POST /v1/campaigns': { admin: s(201), manager: s(403), rep: s(403), support: s(403), marketer: s(201), otherManager: s(403) },
+  'GET /v1/campaigns': { admin: s(200, { lists: true }), manager: s(403), rep: s(403), support: s(403), marketer: s(200, { lists: true }), otherManager: s(403) },
+  'GET /v1/campaigns/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'PATCH /v1/campaigns/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'DELETE /v1/campaigns/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(204), otherManager: s(403) },
+  'POST /v1/campaigns/{id}/schedule': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'POST /v1/campaigns/{id}/send': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'POST /v1/campaigns/{id}/cancel': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'GET /v1/campaigns/{id}/recipients': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'GET /v1/marketing/settings': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
+  'PUT /v1/marketing/settings': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
 
   // users: admin and manager only; a manager lists its own team.
   'GET /v1/users': {

@@ -4,7 +4,7 @@
  * records stay invisible and untouched.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { routes } from '#functions/routes.ts';
+import { apiRoutes as routes } from '#test/support/fixtures.ts';
 import {
   api,
   bodyFor,
