@@ -56,11 +56,15 @@ function campaignItem(tenantId: string, c: Campaign, internal: Item): Item {
   return { ...internal, ...c, ...campaignKey(tenantId, c.id), tenantId, entityType: 'CAMP', typePk: campaignListPartition(tenantId), typeSk: c.id };
 }
 
-/** The campaign and its stats item in one BatchGetItem; 404 when unknown. */
+/**
+ * The campaign and its stats item in one BatchGetItem: 404 first (another tenant's id looks
+ * like a missing one to every role), then 403 for a role outside marketing.
+ */
 async function load(ctx: UseCaseContext, id: string): Promise<{ campaign: Campaign; item: Item; stats: CampaignStats }> {
   const { tenantId } = ctx.identity;
   const [item, statsItem] = await getItems([campaignKey(tenantId, id), campaignStatsKey(tenantId, id)]);
   if (!item) throw notFound('campaign');
+  manage(ctx);
   return { campaign: campaignFromItem(item), item, stats: statsOf(statsItem) };
 }
 
@@ -101,7 +105,6 @@ export async function createCampaign(ctx: UseCaseContext, body: CampaignCreate):
 }
 
 export async function getCampaign(ctx: UseCaseContext, id: string): Promise<CampaignView> {
-  manage(ctx);
   const { campaign, stats } = await load(ctx, id);
   return { ...campaign, stats };
 }
@@ -130,7 +133,6 @@ async function change(
   ifMatch: number | undefined,
   apply: (c: Campaign, item: Item) => Promise<{ next: Campaign; internal: Item; remove?: string[] }>,
 ): Promise<CampaignView> {
-  manage(ctx);
   return retryOnVersionRace(ifMatch, async () => {
     const { campaign, item, stats } = await load(ctx, id);
     if (ifMatch !== undefined && ifMatch !== campaign.version) throw versionMismatch();
@@ -176,7 +178,6 @@ export function patchCampaign(ctx: UseCaseContext, id: string, patch: CampaignPa
 }
 
 export async function deleteCampaign(ctx: UseCaseContext, id: string, ifMatch: number | undefined): Promise<void> {
-  manage(ctx);
   await retryOnVersionRace(ifMatch, async () => {
     const { campaign } = await load(ctx, id);
     if (ifMatch !== undefined && ifMatch !== campaign.version) throw versionMismatch();
@@ -261,7 +262,6 @@ export function recipientView(item: Item): RecipientView {
 }
 
 export async function listRecipients(ctx: UseCaseContext, id: string, filters: { status?: RecipientStatus }, page: PageRequest): Promise<Page<RecipientView>> {
-  manage(ctx);
   await load(ctx, id);
   const { tenantId } = ctx.identity;
   if (!filters.status) return queryPage({ pk: recipientPartition(tenantId, id) }, page, recipientView);

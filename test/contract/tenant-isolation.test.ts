@@ -97,6 +97,8 @@ beforeAll(async () => {
   aIds.suppressions = (await listAll<{ id: string }>(aAdmin, '/v1/suppressions')).map((x) => x.id);
   await seed.workflows(aAdmin);
   aIds.workflows = (await listAll<{ id: string }>(aAdmin, '/v1/workflows')).map((x) => x.id);
+  await seed.campaigns(aAdmin);
+  aIds.campaigns = (await listAll<{ id: string }>(aAdmin, '/v1/campaigns')).map((x) => x.id);
 
   bRefs[bAdmin.user] = await seedRefs(bAdmin);
   bRefs[bRep.user] = await seedRefs(bRep);
@@ -196,6 +198,7 @@ const listCases: Record<string, ListCase[]> = {
   // Filterless tenant-wide lists of marketing records.
   'GET /v1/segments': [],
   'GET /v1/suppressions': [],
+  'GET /v1/campaigns': [{ query: () => 'status=draft', param: null, admin: 'empty', rep: 'forbidden' }],
   'GET /v1/orders': [
     { query: () => 'ownerId=a-admin', param: 'ownerId', admin: 'empty', rep: 'empty' },
     { query: () => `accountId=${a.accountId}`, param: 'accountId', admin: 'validation_failed', rep: 'validation_failed' },
@@ -208,6 +211,7 @@ const forbiddenLists: Record<string, string[]> = {
   'GET /v1/segments': ['rep'],
   'GET /v1/suppressions': ['rep'],
   'GET /v1/workflows': ['rep'],
+  'GET /v1/campaigns': ['rep'],
 };
 
 const idsIn = (items: Record<string, unknown>[]) => items.map((x) => (x.id ?? x.userId) as string);
