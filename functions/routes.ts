@@ -56,6 +56,9 @@ export const httpFunctions = {
   // Workflows: one partition of the tenant's workflows plus their trigger-index copies (one transaction), runs (Query),
   // the directory check of named users (GetItem).
   workflows: { tableActions: [...READ, ...WRITE] },
+  // Knowledge base: an article's two items and its event (one transaction); reads by BatchGetItem
+  // (article + body; a search page's articles, and postings checked by key).
+  kb: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
 } satisfies Record<string, { tableActions: TableAction[] }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
@@ -170,6 +173,12 @@ export const routes: Route[] = [
   { method: 'PATCH', path: '/v1/workflows/{id}', fn: 'workflows' },
   { method: 'DELETE', path: '/v1/workflows/{id}', fn: 'workflows' },
   { method: 'GET', path: '/v1/workflows/{id}/runs', fn: 'workflows' },
+
+  { method: 'POST', path: '/v1/kb/articles', fn: 'kb' },
+  { method: 'GET', path: '/v1/kb/articles', fn: 'kb' },
+  { method: 'GET', path: '/v1/kb/articles/{id}', fn: 'kb' },
+  { method: 'PATCH', path: '/v1/kb/articles/{id}', fn: 'kb' },
+  { method: 'DELETE', path: '/v1/kb/articles/{id}', fn: 'kb' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;
