@@ -7,11 +7,11 @@
  * at 9999), `s` (the article's status), `v` (the version indexed). About 60 bytes each.
  *
  * A query of k terms (kb-terms.ts `queryTerms`), all of which must match:
- * 1. k Queries in parallel, one per term, each its term's first page of postings (up to 1 MB:
- *    ~15,000 postings). A term whose list ended on that page is complete.
+ * 1. k Queries in parallel, one per term, each its term's first page of postings (10,000 of
+ *    them, ~600 KB). A term whose list ended on that page is complete.
  * 2. The shortest complete list drives: its postings the caller may see are the candidates; a
  *    complete other list is intersected in memory; an incomplete one is checked by BatchGetItem
- *    of (term, candidate) keys when there are at most POINT_CHECK_MAX candidates, else read on
+ *    of (term, candidate) keys when there are at most 300 candidates, else read on
  *    (page after page, up to MAX_POSTINGS_PER_TERM). When no list is complete, the first is read on.
  * 3. Candidates are ranked (title matches first, then occurrences, then newest) and the page's
  *    window of `limit` is read in ONE BatchGetItem of the articles' `KB` items (strongly
@@ -34,10 +34,16 @@ export type { ArticleSummary } from '#domain/service/kb-article.ts';
 
 /** Terms of a query beyond these are ignored (each is one more posting list to read). */
 export const MAX_QUERY_TERMS = 8;
-/** Candidates checked against an incomplete list by BatchGetItem (≤ 3 requests of 100) rather than reading the list on. */
-export const POINT_CHECK_MAX = 300;
 /** A term's postings read at most: past this a very common term matches only the articles read. */
 export const MAX_POSTINGS_PER_TERM = 100_000;
+/**
+ * Tuning of the search's reads (tests shrink it to reach the long-list paths with few articles):
+ * - `postingsPerPage`: a posting list's page (DynamoDB's `Limit`; ~60 bytes each, so the default
+ *   page is ~600 KB, 75 RCU eventually consistent at most);
+ * - `pointCheckMax`: candidates checked against an incomplete list by BatchGetItem (≤ 3 requests
+ *   of 100 keys) rather than reading that list on.
+ */
+export const searchTuning = { postingsPerPage: 10_000, pointCheckMax: 300 };
 /** Suggestions: the terms of the text used, and each term's newest postings read. */
 export const MAX_SUGGEST_TERMS = 24;
 export const SUGGEST_POSTINGS_PER_TERM = 200;
@@ -65,7 +71,9 @@ async function readPostings(tenantId: string, term: string, list?: PostingList, 
   const out: PostingList = list ?? { term, postings: new Map(), next: undefined };
   let start = list?.next;
   do {
-    const res = await db.send(new QueryCommand({ ...queryInput({ pk: termPartition(tenantId, term) }), ...(start ? { ExclusiveStartKey: start } : {}) }));
+    const res = await db.send(
+      new QueryCommand({ ...queryInput({ pk: termPartition(tenantId, term) }), Limit: searchTuning.postingsPerPage, ...(start ? { ExclusiveStartKey: start } : {}) }),
+    );
     for (const item of res.Items ?? []) out.postings.set(item.SK as string, postingOf(item));
     start = res.LastEvaluatedKey;
   } while (untilComplete && start && out.postings.size < MAX_POSTINGS_PER_TERM);
@@ -92,7 +100,7 @@ async function matchAll(tenantId: string, terms: string[], wanted: (status: stri
     if (list.term === driver.term || matches.size === 0) continue;
     let lookup: (id: string) => Posting | undefined;
     if (!list.next) lookup = (id) => list.postings.get(id);
-    else if (matches.size <= POINT_CHECK_MAX) {
+    else if (matches.size <= searchTuning.pointCheckMax) {
       const ids = [...matches.keys()];
       const found = new Map<string, Posting>();
       const chunks: string[][] = [];
