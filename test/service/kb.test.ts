@@ -7,7 +7,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { db, tableName } from '#domain/table/client.ts';
 import { articlePartition, termPartition } from '#domain/service/kb-article.ts';
-import { reindexArticle } from '#domain/service/kb-index.ts';
+import { IndexBusy, reindexArticle } from '#domain/service/kb-index.ts';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { indexStateKey } from '#domain/service/kb-article.ts';
 import { publisher } from '#events/publisher.ts';
 import { api, expectFieldError, expectProblem, listAll, uniq, type Caller } from '#test/support/fixtures.ts';
 import { deliver, takePending } from '#test/analytics/support.ts';
@@ -212,6 +214,29 @@ describe('the index follows every write', () => {
     await deliver();
     await publisher().publish(events);
     expect(await postings(p.tenant, 'beta')).toEqual([]);
+  });
+
+  it('two deliveries for one article at once: one writes, the other finds the lease taken and is retried; a lapsed lease is taken over', async () => {
+    const a = await write(p.sam, { title: 'Lease test', body: 'gamma delta' });
+    await takePending(); // delivered by hand below
+    const both = await Promise.allSettled([reindexArticle(p.tenant, a.id, new Date()), reindexArticle(p.tenant, a.id, new Date())]);
+    expect(both.some((r) => r.status === 'fulfilled')).toBe(true);
+    for (const r of both) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(IndexBusy);
+    expect(await reindexArticle(p.tenant, a.id, new Date()), 'the retry finds it done').toBe(false);
+    expect(await search(p.alice, q('gamma delta'))).toEqual([a.id]);
+
+    // A delivery that died holding the lease: the next one waits for it to lapse, then takes over.
+    await api(p.sam).patch(`/v1/kb/articles/${a.id}`, { body: 'epsilon' });
+    await takePending();
+    const now = Date.now();
+    await db.send(new UpdateCommand({
+      TableName: tableName(), Key: indexStateKey(p.tenant, a.id),
+      UpdateExpression: 'SET leaseId = :id, leaseUntil = :until', ExpressionAttributeValues: { ':id': 'dead', ':until': now + 60_000 },
+    }));
+    await expect(reindexArticle(p.tenant, a.id, new Date(now))).rejects.toBeInstanceOf(IndexBusy);
+    expect(await reindexArticle(p.tenant, a.id, new Date(now + 61_000))).toBe(true);
+    expect(await search(p.alice, q('epsilon'))).toEqual([a.id]);
+    expect(await search(p.alice, q('gamma'))).toEqual([]);
   });
 
   it('an article with more terms than a transaction holds is indexed whole, and re-indexed exactly', async () => {
