@@ -7,6 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UseCaseContext } from '#domain/context.ts';
 import { db } from '#domain/table/client.ts';
 import { searchArticles, searchTuning, suggestArticles } from '#domain/service/kb-search.ts';
+import { articleTerms, queryTerms } from '#domain/service/kb-terms.ts';
 import { api, type Caller } from '#test/support/fixtures.ts';
 import { deliver } from '#test/analytics/support.ts';
 
@@ -130,5 +131,45 @@ describe('suggestArticles (ticket suggestions)', () => {
     expect((await suggestArticles(tenant, 'printer')).map((a) => a.id)).toEqual([id]);
     expect((await api(sam).patch(`/v1/kb/articles/${id}`, { status: 'draft' })).status).toBe(200);
     expect(await suggestArticles(tenant, 'printer')).toEqual([]);
+  });
+});
+
+describe('search against an oracle', () => {
+  it('random articles and queries: the same matches, in the same order, as a brute-force reading of every article', async () => {
+    const otherTenant = `${tenant}-oracle`;
+    const writer: Caller = { tenant: otherTenant, user: 'sam', role: 'support' };
+    const reader: UseCaseContext = { identity: { tenantId: otherTenant, userId: 'rita', role: 'rep' }, now: new Date() };
+    const words = ['退款', '申请', '订单', 'refund', 'Order', 'login', '密码', 'reset'];
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const phrase = (k: number) => Array.from({ length: k }, () => words[rand(words.length)]).join(rand(2) ? ' ' : '');
+    const corpus: { id: string; title: string; body: string; status: string }[] = [];
+    for (let i = 0; i < 30; i++) {
+      const article = { title: phrase(2), body: phrase(6), status: i % 5 === 0 ? 'draft' : 'published' };
+      const res = await api(writer).post('/v1/kb/articles', article);
+      expect(res.status, res.body).toBe(201);
+      corpus.push({ id: res.json.id, ...article });
+    }
+    await deliver();
+    let withSeveral = 0;
+    for (let i = 0; i < 25; i++) {
+      const query = phrase(1 + rand(2));
+      const terms = queryTerms(query);
+      const expected = corpus
+        .filter((a) => a.status === 'published')
+        .map((a) => ({ a, stats: articleTerms(a.title, a.body) }))
+        .filter(({ stats }) => terms.every((t) => stats.has(t)))
+        .map(({ a, stats }) => ({
+          id: a.id,
+          titleHits: terms.filter((t) => stats.get(t)!.title).length,
+          count: terms.reduce((sum, t) => sum + stats.get(t)!.count, 0),
+        }))
+        .sort((x, y) => y.titleHits - x.titleHits || y.count - x.count || (x.id < y.id ? 1 : -1))
+        .map((m) => m.id);
+      const got = await searchArticles(reader, { q: query }, { limit: 100, scope: { tenantId: otherTenant, userId: 'rita', query } });
+      expect(got.items.map((a) => a.id), query).toEqual(expected);
+      if (expected.length >= 2) withSeveral++;
+    }
+    expect(withSeveral, 'queries that rank several matches').toBeGreaterThanOrEqual(10);
   });
 });
