@@ -220,15 +220,27 @@ interface PlannedWrite {
 
 export class DynamoMeter {
   readonly records: RequestRecord[] = [];
+  /** While above 0, requests pass unmetered (seeding through the domain: `unmetered`). */
+  private paused = 0;
 
   constructor(private readonly opts: MeterOptions) {}
+
+  /** Runs `fn` with the meter off: a fixture seeded through domain code costs no image reads and no records. Nothing measured may run meanwhile. */
+  async unmetered<T>(fn: () => Promise<T>): Promise<T> {
+    this.paused++;
+    try {
+      return await fn();
+    } finally {
+      this.paused--;
+    }
+  }
 
   /** Adds the meter to a client's middleware stack (a DynamoDBDocumentClient shares its client's stack). */
   install(client: Pick<DynamoDBDocumentClient, 'middlewareStack'>): void {
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const op = operationName(context.commandName);
-        if (!DATA_PLANE.has(op)) return next(args);
+        if (!DATA_PLANE.has(op) || this.paused > 0) return next(args);
         // A copy: the caller's input object stays as it was.
         return next({ ...args, input: { ReturnConsumedCapacity: 'INDEXES', ...(args.input as object) } as typeof args.input });
       },
@@ -237,7 +249,7 @@ export class DynamoMeter {
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const op = operationName(context.commandName);
-        if (!DATA_PLANE.has(op)) return next(args);
+        if (!DATA_PLANE.has(op) || this.paused > 0) return next(args);
         // In the build step the input is already in wire form (AttributeValue maps).
         const input = args.input as Record<string, unknown>;
         const writes = await this.planWrites(op, input);

@@ -15,6 +15,7 @@
 import type { ApiResponse, Caller, RequestOptions } from '#test/support/api.ts';
 import { describeOperations, type DynamoMeter, type Usage } from './dynamo-meter.ts';
 import { analyticsScenarios } from './analytics.ts';
+import { kbScenarios } from './kb.ts';
 import { poolScenarios } from './pool.ts';
 import { campaignScenarios } from './campaigns.ts';
 import { segmentScenarios } from './segments.ts';
@@ -729,6 +730,8 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await segmentScenarios({ call, meter, figures, notes });
   // ---- marketing workflows: requests per event per matching workflow (issue 8 point 7): bench/workflows.ts
   await workflowScenarios({ call, meter, figures, notes, tenant });
+  // ---- knowledge-base search over 10,000 articles, a two-term query; ticket suggestions (issue 9 point 4): bench/kb.ts
+  await kbScenarios({ call, meter, figures, notes });
 
   return { operations, figures, notes };
 }

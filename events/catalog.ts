@@ -183,6 +183,11 @@ export const eventCatalog = {
     version: 1,
     data: z.object({ ...emailRecipient, url: z.string(), recipientId: z.optional(z.string()), clickedAt: z.optional(z.string()), first: z.optional(z.boolean()) }),
   },
+  // Knowledge base (domain/service/kb.ts): the article without its body (an event stays far below
+  // EventBridge's 256 KB whatever the body); the search index consumer reads the body itself.
+  'kb.article.created': { version: 1, data: z.extend(snapshot, { status: z.enum(['draft', 'published']) }) },
+  'kb.article.updated': { version: 1, data: updated },
+  'kb.article.deleted': { version: 1, data: deleted },
   /** A target set or changed; `previousAmount` is null for a new one. */
   'target.set': {
     version: 1,

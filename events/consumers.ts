@@ -67,6 +67,14 @@ export const consumers: Consumer[] = [
       'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem',
     ],
   },
+  {
+    // The knowledge-base search index (domain/service/kb-index.ts): ONE Query of the article's
+    // partition, a lease (UpdateItem), the postings and term chunks (BatchWriteItem), the index
+    // state (PutItem / DeleteItem, conditioned on the lease). Idempotent by the article's version.
+    name: 'kb-index',
+    eventTypes: ['kb.article.created', 'kb.article.updated', 'kb.article.deleted'],
+    tableActions: ['dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+  },
 ];
 
 /** The source name every domain event carries on the bus. */

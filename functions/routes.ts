@@ -69,6 +69,9 @@ export const httpFunctions = {
   // campaign and recipient (BatchGetItem), write the recipient, its counter and the outbox in one
   // transaction, and the suppression list.
   public: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'], marketing: true },
+  // Knowledge base: an article's two items and its event (one transaction); reads by BatchGetItem
+  // (article + body; a search page's articles, and postings checked by key).
+  kb: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
 } satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
@@ -200,6 +203,11 @@ export const routes: Route[] = [
   { method: 'POST', path: '/u/{token}', fn: 'public', public: true },
   { method: 'GET', path: '/t/o/{token}', fn: 'public', public: true },
   { method: 'GET', path: '/t/c/{token}', fn: 'public', public: true },
+  { method: 'POST', path: '/v1/kb/articles', fn: 'kb' },
+  { method: 'GET', path: '/v1/kb/articles', fn: 'kb' },
+  { method: 'GET', path: '/v1/kb/articles/{id}', fn: 'kb' },
+  { method: 'PATCH', path: '/v1/kb/articles/{id}', fn: 'kb' },
+  { method: 'DELETE', path: '/v1/kb/articles/{id}', fn: 'kb' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

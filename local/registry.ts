@@ -32,6 +32,7 @@ export const httpHandlers: Record<HttpFunctionName, () => Promise<{ handler: Htt
   suppressions: () => import('#functions/http/suppressions.ts') as Promise<{ handler: HttpHandler }>,
   segments: () => import('#functions/http/segments.ts') as Promise<{ handler: HttpHandler }>,
   workflows: () => import('#functions/http/workflows.ts') as Promise<{ handler: HttpHandler }>,
+  kb: () => import('#functions/http/kb.ts') as Promise<{ handler: HttpHandler }>,
 };
 
 export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>> = {
@@ -49,4 +50,5 @@ export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerH
   analytics: () => import('#functions/events/analytics.ts'),
   'campaign-stats': () => import('#functions/events/campaign-stats.ts'),
   workflows: () => import('#functions/events/workflows.ts'),
+  'kb-index': () => import('#functions/events/kb-index.ts'),
 };

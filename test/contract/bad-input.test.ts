@@ -76,6 +76,7 @@ beforeAll(async () => {
       await seed.suppressions(who);
       await seed.workflows(who);
       await seed.campaigns(who);
+      await seed['kb/articles'](who);
     }
     await seedSearch(who);
     // Two pool accounts per tenant (the pool is tenant-wide, so admin2 sees them too).
@@ -323,6 +324,11 @@ const filterVariants: Record<string, { name: string; query: () => string }[]> = 
   'GET /v1/segments': [],
   'GET /v1/suppressions': [],
   'GET /v1/campaigns': [{ name: 'status', query: () => 'status=draft' }],
+  'GET /v1/kb/articles': [
+    { name: 'q', query: () => 'q=refund' },
+    { name: 'tag', query: () => 'tag=billing' },
+    { name: 'status', query: () => 'status=published' },
+  ],
   // A search: called with its searchQuery (email) already, so these are the other keys.
   'GET /v1/duplicates': [
     { name: 'name', query: () => `name=${encodeURIComponent('星辰科技')}` },

@@ -365,6 +365,21 @@ const matrix: Record<string, Row> = {
   'GET /v1/marketing/settings': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(200), otherManager: s(403) },
   'PUT /v1/marketing/settings': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
 
+  // knowledge base (api/service.md): support and admins write; every role reads published
+  // articles (the seeded one is published, by a support user). Drafts: see test/service/kb.test.ts.
+  'POST /v1/kb/articles': { admin: s(201), manager: s(403), rep: s(403), support: s(201), marketer: s(403), otherManager: s(403) },
+  'GET /v1/kb/articles': {
+    admin: s(200, { lists: true }),
+    manager: s(200, { lists: true }),
+    rep: s(200, { lists: true }),
+    support: s(200, { lists: true }),
+    marketer: s(200, { lists: true }),
+    otherManager: s(200, { lists: true }),
+  },
+  'GET /v1/kb/articles/{id}': { admin: s(200), manager: s(200), rep: s(200), support: s(200), marketer: s(200), otherManager: s(200) },
+  'PATCH /v1/kb/articles/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(200), marketer: s(403), otherManager: s(403) },
+  'DELETE /v1/kb/articles/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(204), marketer: s(403), otherManager: s(403) },
+
   // users: admin and manager only; a manager lists its own team.
   'GET /v1/users': {
     admin: s(200, { lists: true }),

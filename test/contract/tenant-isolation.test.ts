@@ -34,6 +34,8 @@ import {
   type Caller,
   type Refs,
 } from '#test/support/fixtures.ts';
+import { deliverPending } from '#events/outbox.ts';
+import { publisher } from '#events/publisher.ts';
 
 const aAdmin: Caller = { tenant: 'tenant-a', user: 'a-admin', role: 'admin' };
 const aRep: Caller = { tenant: 'tenant-a', user: 'a-rep', role: 'rep', team: 'a-east' };
@@ -99,6 +101,11 @@ beforeAll(async () => {
   aIds.workflows = (await listAll<{ id: string }>(aAdmin, '/v1/workflows')).map((x) => x.id);
   await seed.campaigns(aAdmin);
   aIds.campaigns = (await listAll<{ id: string }>(aAdmin, '/v1/campaigns')).map((x) => x.id);
+  // A published article of tenant A's, indexed (its event delivered), so B's searches could find it if they leaked.
+  await seed['kb/articles'](aAdmin);
+  await deliverPending(publisher());
+  aIds['kb/articles'] = (await listAll<{ id: string }>(aAdmin, '/v1/kb/articles')).map((x) => x.id);
+  expect((await listAll<{ id: string }>(aAdmin, '/v1/kb/articles?q=refund')).map((x) => x.id)).toEqual(aIds['kb/articles']);
 
   bRefs[bAdmin.user] = await seedRefs(bAdmin);
   bRefs[bRep.user] = await seedRefs(bRep);
@@ -199,6 +206,11 @@ const listCases: Record<string, ListCase[]> = {
   'GET /v1/segments': [],
   'GET /v1/suppressions': [],
   'GET /v1/campaigns': [{ query: () => 'status=draft', param: null, admin: 'empty', rep: 'forbidden' }],
+  // Tenant A's article's words and tag find nothing in tenant B (the index is per tenant).
+  'GET /v1/kb/articles': [
+    { query: () => `q=${encodeURIComponent('退款 refund')}`, param: null, admin: 'empty', rep: 'empty' },
+    { query: () => 'tag=billing', param: null, admin: 'empty', rep: 'empty' },
+  ],
   'GET /v1/orders': [
     { query: () => 'ownerId=a-admin', param: 'ownerId', admin: 'empty', rep: 'empty' },
     { query: () => `accountId=${a.accountId}`, param: 'accountId', admin: 'validation_failed', rep: 'validation_failed' },

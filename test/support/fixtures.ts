@@ -17,8 +17,10 @@ import { publisher } from '#events/publisher.ts';
 export type { Caller } from '#test/support/api.ts';
 
 /** The collections that have stored records a route can address by `{id}`. */
-export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns'] as const;
+export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles'] as const;
 export type Collection = (typeof COLLECTIONS)[number];
+/** Collections one level down a namespace (`/v1/kb/articles`): their name is both segments. */
+export const NESTED_COLLECTIONS = ['kb/articles'];
 
 type Body = Record<string, unknown>;
 
@@ -297,6 +299,15 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
   'PUT /v1/marketing/settings': () => ({ sendRatePerSecond: 20, fromAddress: 'news@example.cn' }),
   // The public one-click unsubscribe takes a form (`List-Unsubscribe=One-Click`); the fuzz test sends this in every shape.
   'POST /u/{token}': () => ({ 'List-Unsubscribe': 'One-Click' }),
+
+  // Knowledge base (api/service.md): published, so every role reads the seeded articles.
+  'POST /v1/kb/articles': () => ({
+    title: uniq('如何申请退款 How to request a refund'),
+    body: '## 退款流程\n\nOpen **Orders**, choose the order and press *Refund*. 退款将在三个工作日内原路返回。',
+    tags: ['billing', '退款'],
+    status: 'published',
+  }),
+  'PATCH /v1/kb/articles/{id}': () => ({ title: 'Refund policy 退款政策 (patched)', tags: ['patched'] }),
 };
 
 /**
@@ -343,6 +354,8 @@ export const referenceFields: Record<string, Record<string, 'accounts' | 'contac
   'PATCH /v1/campaigns/{id}': {},
   'POST /v1/campaigns/{id}/schedule': {},
   'PUT /v1/marketing/settings': {},
+  'POST /v1/kb/articles': {},
+  'PATCH /v1/kb/articles/{id}': {},
 };
 
 // ---------------------------------------------------------------------------------------
@@ -422,6 +435,11 @@ export const seed: Record<Collection, Seeder> = {
   suppressions: async (caller) => {
     const admin: Caller = { tenant: caller.tenant, user: 'marketing-admin', role: 'admin' };
     return createdId(await send(admin, 'POST', '/v1/suppressions', validBody['POST /v1/suppressions']!({})), 'a suppression');
+  },
+  /** Articles are written by support (and admins): made by a support user of the caller's tenant, published, whoever asks. */
+  'kb/articles': async (caller) => {
+    const support: Caller = { tenant: caller.tenant, user: 'kb-support', role: 'support' };
+    return createdId(await send(support, 'POST', '/v1/kb/articles', validBody['POST /v1/kb/articles']!({})), 'an article');
   },
   /** A draft quote on a new opportunity of the account. */
   quotes: async (caller, refs = {}) => {
@@ -547,7 +565,7 @@ export const BODYLESS = new Set([
 ]);
 export const isList = (r: Route) => r.method === 'GET' && !r.path.includes('{') && !SINGLETONS.has(keyOf(r)) && !SERIES.has(keyOf(r));
 export const hasBody = (r: Route) => (r.method === 'POST' || r.method === 'PATCH' || r.method === 'PUT') && !BODYLESS.has(keyOf(r));
-export const isCreate = (r: Route) => r.method === 'POST' && /^\/v1\/[^/{}]+$/.test(r.path);
+export const isCreate = (r: Route) => r.method === 'POST' && (/^\/v1\/[^/{}]+$/.test(r.path) || NESTED_COLLECTIONS.some((c) => r.path === `/v1/${c}`));
 /** POST routes under a resource that answer 201 all the same: they create something (a payment answers with its order). */
 export const CREATED_BY_ACTION = new Set(['POST /v1/orders/{id}/payments', 'POST /v1/opportunities/{id}/quotes', 'POST /v1/quotes/{id}/order']);
 /** The status a successful call of a route with a body answers. */
@@ -560,6 +578,8 @@ export const RECORD_COLLECTION: Record<string, string> = { 'POST /v1/pool/{id}/c
 export function collectionOf(r: Route): string {
   const mapped = RECORD_COLLECTION[keyOf(r)];
   if (mapped) return mapped;
+  const nested = NESTED_COLLECTIONS.find((c) => r.path === `/v1/${c}` || r.path.startsWith(`/v1/${c}/`));
+  if (nested) return nested;
   const m = /^\/v1\/([^/{}]+)/.exec(r.path);
   if (!m) throw new Error(`route ${keyOf(r)}: path does not start with /v1/<collection>`);
   return m[1]!;
