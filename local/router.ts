@@ -11,7 +11,6 @@ import { routeKey, routes, type Route } from '#functions/routes.ts';
 import { verifyToken } from '#local/auth.ts';
 import { buildEvent, type IncomingRequest } from '#local/api-gateway-event.ts';
 import { httpHandlers, jobHandlers } from '#local/registry.ts';
-import { localMailRoute } from '#local/mailbox-routes.ts';
 
 export interface LocalResponse {
   status: number;
@@ -97,6 +96,8 @@ export function createRouter(hooks: RouterHooks = {}) {
     const job = /^\/_local\/jobs\/([^/]+)$/.exec(path);
     if (job && method === 'POST') return runJob(req, decodeSegment(job[1]!));
     if (path === '/_local/mail' || path === '/_local/mail/events') {
+      // Loaded on first use: it reaches the table, whose client must not exist before the runtime sets its endpoint.
+      const { localMailRoute } = await import('#local/mailbox-routes.ts');
       const result = await localMailRoute(req, await claimsOf(req));
       if (result) {
         hooks.afterRequest?.();

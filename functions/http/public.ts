@@ -4,6 +4,8 @@
  */
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { recordClick, recordOpen, unsubscribe, unsubscribeTarget } from '#domain/marketing/tracking.ts';
+import { notFound } from '#domain/errors.ts';
+import { verifyToken } from '#domain/marketing/tokens.ts';
 import { publicFunction } from '#functions/middleware/public-function.ts';
 
 export const handler = publicFunction({
@@ -23,7 +25,9 @@ export const handler = publicFunction({
   },
   'POST /u/{token}': {
     form: true,
-    run: async ({ token, now }) => {
+    run: async ({ token, now, form }) => {
+      if (!verifyToken(token, 'unsubscribe')) throw notFound('link');
+      form();
       const { email } = await unsubscribe(token, now);
       return { kind: 'html', title: 'Unsubscribed', body: `<h1>Unsubscribed</h1><p>${escapeHtml(email)} will get no more campaign emails.</p>` };
     },

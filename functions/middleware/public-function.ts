@@ -16,7 +16,8 @@ const MAX_FORM_BYTES = 8 * 1024;
 
 export interface PublicInput {
   token: string;
-  form: URLSearchParams;
+  /** The form body (throws 415/413 for anything else); read after the token is checked, so a bad link is a 404 whatever came with it. */
+  form(): URLSearchParams;
   now: Date;
   /** The request's own URL path (a form posts back to it). */
   path: string;
@@ -72,7 +73,7 @@ export function publicFunction(operations: Record<string, PublicOperation>) {
       const op = operations[event.routeKey];
       const token = event.pathParameters?.token;
       if (!op || !token) throw notFound('link');
-      const form = op.form ? readForm(event, headers) : new URLSearchParams();
+      const form = () => (op.form ? readForm(event, headers) : new URLSearchParams());
       const result = await op.run({ token, form, now: new Date(), path: event.rawPath });
       switch (result.kind) {
         case 'redirect':
