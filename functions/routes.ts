@@ -56,6 +56,9 @@ export const httpFunctions = {
   // Workflows: one partition of the tenant's workflows plus their trigger-index copies (one transaction), runs (Query),
   // the directory check of named users (GetItem).
   workflows: { tableActions: [...READ, ...WRITE] },
+  // Tickets (api/service.md): a create reads policy, counter, account, contact and assignee in one BatchGetItem;
+  // lists of reps and managers read each page's accounts in one BatchGetItem. The SLA policy routes live here too.
+  tickets: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
 } satisfies Record<string, { tableActions: TableAction[] }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
@@ -170,6 +173,15 @@ export const routes: Route[] = [
   { method: 'PATCH', path: '/v1/workflows/{id}', fn: 'workflows' },
   { method: 'DELETE', path: '/v1/workflows/{id}', fn: 'workflows' },
   { method: 'GET', path: '/v1/workflows/{id}/runs', fn: 'workflows' },
+
+  { method: 'POST', path: '/v1/tickets', fn: 'tickets' },
+  { method: 'GET', path: '/v1/tickets', fn: 'tickets' },
+  { method: 'GET', path: '/v1/tickets/{id}', fn: 'tickets' },
+  { method: 'PATCH', path: '/v1/tickets/{id}', fn: 'tickets' },
+  { method: 'POST', path: '/v1/tickets/{id}/comments', fn: 'tickets' },
+  { method: 'GET', path: '/v1/tickets/{id}/comments', fn: 'tickets' },
+  { method: 'GET', path: '/v1/sla/policy', fn: 'tickets' },
+  { method: 'PUT', path: '/v1/sla/policy', fn: 'tickets' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

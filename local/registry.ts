@@ -30,6 +30,7 @@ export const httpHandlers: Record<HttpFunctionName, () => Promise<{ handler: Htt
   suppressions: () => import('#functions/http/suppressions.ts') as Promise<{ handler: HttpHandler }>,
   segments: () => import('#functions/http/segments.ts') as Promise<{ handler: HttpHandler }>,
   workflows: () => import('#functions/http/workflows.ts') as Promise<{ handler: HttpHandler }>,
+  tickets: () => import('#functions/http/tickets.ts') as Promise<{ handler: HttpHandler }>,
 };
 
 export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>> = {
@@ -38,6 +39,7 @@ export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>>
   'task-reminders': () => import('#functions/jobs/task-reminders.ts'),
   'forecast-nightly': () => import('#functions/jobs/forecast-nightly.ts'),
   'workflow-runner': () => import('#functions/jobs/workflow-runner.ts'),
+  'sla-escalation': () => import('#functions/jobs/sla-escalation.ts'),
 };
 
 export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerHandler }>> = {
