@@ -353,7 +353,8 @@ export interface TicketFilters {
 /**
  * Newest first. The partition: one account's tickets (`accountId`), an assignee's or the queue
  * (`assigneeId`), else the tenant's; the other filters apply within it. Reps and managers see the
- * tickets of the accounts they hold: with `accountId` that is one check of the account; without,
+ * tickets of the accounts they hold. `accountId` is one check of the account (one the caller may not
+ * open: 400, as for every id); without it,
  * each page's accounts are read (one BatchGetItem) and the page keeps the visible tickets.
  */
 export async function listTickets(ctx: UseCaseContext, filters: TicketFilters, page: PageRequest): Promise<Page<TicketView>> {
@@ -363,9 +364,10 @@ export async function listTickets(ctx: UseCaseContext, filters: TicketFilters, p
   const assignee = filters.assigneeId === 'me' ? who.userId : filters.assigneeId;
   let spec: QuerySpec;
   if (filters.accountId) {
-    if (!isAgent(who)) {
-      const item = await getItem(entityKey(tenant, 'ACCOUNT', filters.accountId));
-      if (!canReadTicket(who, { accountId: filters.accountId }, item ? accountOf(item) : undefined)) return { items: [], nextCursor: null };
+    // An account the caller may not open is a 400 on the filter, as for every id it names (docs/api-decisions.md).
+    const item = await getItem(entityKey(tenant, 'ACCOUNT', filters.accountId));
+    if (!item || !canReadTicket(who, { accountId: filters.accountId }, accountOf(item))) {
+      throw validationFailed([{ path: 'query.accountId', message: 'no such account' }], 'The query is not valid.');
     }
     spec = { index: 'byTeam', pk: ticketAccountPartition(tenant, filters.accountId), newestFirst: true };
   } else if (assignee !== undefined) {

@@ -74,6 +74,7 @@ beforeAll(async () => {
       await seed.segments(who);
       await seed.suppressions(who);
       await seed.workflows(who);
+      await seed.tickets(who, r);
     }
     await seedSearch(who);
     // Two pool accounts per tenant (the pool is tenant-wide, so admin2 sees them too).
@@ -320,6 +321,14 @@ const filterVariants: Record<string, { name: string; query: () => string }[]> = 
   ],
   'GET /v1/segments': [],
   'GET /v1/suppressions': [],
+  'GET /v1/tickets': [
+    { name: 'status', query: () => 'status=new' },
+    { name: 'priority', query: () => 'priority=high' },
+    { name: 'assigneeId', query: () => 'assigneeId=none' },
+    { name: 'accountId', query: () => `accountId=${refs.accountId}` },
+    { name: 'breached', query: () => 'breached=true' },
+    { name: 'tag', query: () => 'tag=seed' },
+  ],
   // A search: called with its searchQuery (email) already, so these are the other keys.
   'GET /v1/duplicates': [
     { name: 'name', query: () => `name=${encodeURIComponent('星辰科技')}` },

@@ -48,6 +48,8 @@ const settingsActors: Record<string, [Caller, Caller]> = {
   segments: [admin, { tenant: T, user: 'root2', role: 'admin' }],
   suppressions: [admin, { tenant: T, user: 'root2', role: 'admin' }],
   workflows: [{ tenant: T, user: 'max', role: 'marketer' }, { tenant: T, user: 'max2', role: 'marketer' }],
+  // Tickets are support's to change (reps only read and comment): two support agents.
+  tickets: [{ tenant: T, user: 'sam', role: 'support' }, { tenant: T, user: 'sue', role: 'support' }],
 };
 const actorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[0] ?? alice;
 const otherActorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[1] ?? bob;
@@ -131,6 +133,7 @@ describe('PATCH: merge-patch and If-Match', () => {
     'PATCH /v1/pipelines/{id}': { clears: 'description', required: 'name' },
     'PATCH /v1/segments/{id}': { clears: 'description', required: 'name' },
     'PATCH /v1/workflows/{id}': { clears: 'delay', required: 'name' },
+    'PATCH /v1/tickets/{id}': { clears: 'description', required: 'subject' },
   };
   const mergePatch = { headers: { 'content-type': 'application/merge-patch+json' } };
 

@@ -97,6 +97,8 @@ beforeAll(async () => {
   aIds.suppressions = (await listAll<{ id: string }>(aAdmin, '/v1/suppressions')).map((x) => x.id);
   await seed.workflows(aAdmin);
   aIds.workflows = (await listAll<{ id: string }>(aAdmin, '/v1/workflows')).map((x) => x.id);
+  await seed.tickets(aAdmin, refs);
+  aIds.tickets = (await listAll<{ id: string }>(aAdmin, '/v1/tickets')).map((x) => x.id);
 
   bRefs[bAdmin.user] = await seedRefs(bAdmin);
   bRefs[bRep.user] = await seedRefs(bRep);
@@ -196,6 +198,10 @@ const listCases: Record<string, ListCase[]> = {
   // Filterless tenant-wide lists of marketing records.
   'GET /v1/segments': [],
   'GET /v1/suppressions': [],
+  'GET /v1/tickets': [
+    { query: () => 'assigneeId=a-admin', param: 'assigneeId', admin: 'empty', rep: 'empty' },
+    { query: () => `accountId=${a.accountId}`, param: 'accountId', admin: 'validation_failed', rep: 'validation_failed' },
+  ],
   'GET /v1/orders': [
     { query: () => 'ownerId=a-admin', param: 'ownerId', admin: 'empty', rep: 'empty' },
     { query: () => `accountId=${a.accountId}`, param: 'accountId', admin: 'validation_failed', rep: 'validation_failed' },

@@ -180,7 +180,8 @@ describe('lists', () => {
     expect(await ids('/v1/tickets?assigneeId=sue&priority=high')).toEqual([c]);
     expect(await ids(`/v1/tickets?accountId=${other}&breached=true`)).toEqual([]);
     expect(await ids(`/v1/tickets?accountId=${other}`, alice)).toEqual([c, b, a]);
-    expect(await ids(`/v1/tickets?accountId=${other}`, bob)).toEqual([]);
+    expectFieldError(await api(bob).get(`/v1/tickets?accountId=${other}`), 'accountId');
+    expectFieldError(await api(sam).get('/v1/tickets?accountId=nope'), 'accountId');
     expectFieldError(await api(sam).get('/v1/tickets?breached=yes'), 'breached');
     expectFieldError(await api(sam).get('/v1/tickets?color=red'), 'query');
   });
