@@ -18,6 +18,7 @@ import { analyticsScenarios } from './analytics.ts';
 import { poolScenarios } from './pool.ts';
 import { segmentScenarios } from './segments.ts';
 import { workflowScenarios } from './workflows.ts';
+import { ticketScenarios } from './tickets.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -722,6 +723,8 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await segmentScenarios({ call, meter, figures, notes });
   // ---- marketing workflows: requests per event per matching workflow (issue 8 point 7): bench/workflows.ts
   await workflowScenarios({ call, meter, figures, notes, tenant });
+  // ---- tickets and the sla-escalation job (issue 9): bench/tickets.ts
+  await ticketScenarios({ call, meter, figures, notes });
 
   return { operations, figures, notes };
 }
