@@ -20,6 +20,7 @@ import { poolScenarios } from './pool.ts';
 import { campaignScenarios } from './campaigns.ts';
 import { segmentScenarios } from './segments.ts';
 import { workflowScenarios } from './workflows.ts';
+import { ticketScenarios } from './tickets.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -732,6 +733,8 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await workflowScenarios({ call, meter, figures, notes, tenant });
   // ---- knowledge-base search over 10,000 articles, a two-term query; ticket suggestions (issue 9 point 4): bench/kb.ts
   await kbScenarios({ call, meter, figures, notes });
+  // ---- tickets and the sla-escalation job (issue 9): bench/tickets.ts
+  await ticketScenarios({ call, meter, figures, notes });
 
   return { operations, figures, notes };
 }

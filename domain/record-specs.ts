@@ -29,6 +29,7 @@ import { canReadOpportunity, opportunitySpec } from '#domain/sales/opportunity.t
 import { taskSpec } from '#domain/tasks/task.ts';
 import { orderSpec } from '#domain/sales/order.ts';
 import { quoteSpec } from '#domain/sales/quote.ts';
+import { ticketSpec } from '#domain/service/ticket.ts';
 
 /** A registry of every record shape. */
 type AnySpec = RecordSpec<any>;
@@ -42,6 +43,7 @@ export const recordSpecs: Partial<Record<EntityType, AnySpec>> = {
   OPPORTUNITY: opportunitySpec,
   QUOTE: quoteSpec,
   ORDER: orderSpec,
+  TICKET: ticketSpec,
 };
 
 /** Kinds whose visibility is not records.ts `readable(spec, who, record)`. */
@@ -51,6 +53,8 @@ export const openRules: Partial<Record<EntityType, (who: Identity, record: Store
   ACCOUNT: (who, record) => (record as { poolStatus?: string }).poolStatus === 'pool' || readable(accountSpec, who, record),
   LEAD: (who, record) => canReadLead(who, record),
   OPPORTUNITY: (who, record) => canReadOpportunity(who, record),
+  // Tickets are opened through their account (domain/service/tickets.ts `canReadTicket`); no guard names one.
+  TICKET: (who) => who.role === 'admin' || who.role === 'support',
 };
 
 /** The spec of a stored item's `entityType`, or undefined when no spec is registered for it. */

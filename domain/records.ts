@@ -28,7 +28,7 @@ type Item = Record<string, unknown>;
 export interface RecordSpec<R extends StoredRecord> {
   type: EntityType;
   /** Lower-case noun used in errors and event names. */
-  noun: 'account' | 'contact' | 'activity' | 'task' | 'lead' | 'quote' | 'order' | 'opportunity';
+  noun: 'account' | 'contact' | 'activity' | 'task' | 'lead' | 'quote' | 'order' | 'opportunity' | 'ticket';
   /** `customer`: support and marketers read them tenant-wide. `personal`: everyone may keep their own. */
   readableAs: 'customer' | 'personal';
   events: { created: EventType; updated: EventType; deleted: EventType };

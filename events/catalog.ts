@@ -36,6 +36,17 @@ const emailRecipient = {
   contactId: z.optional(z.string()),
   leadId: z.optional(z.string()),
 };
+/** What every ticket event says about the ticket as it now is (api/service.md "Tickets"). */
+const ticketFacts = z.extend(snapshot, {
+  number: z.int(),
+  priority: z.enum(['low', 'normal', 'high', 'urgent']),
+  status: z.enum(['new', 'open', 'pending', 'solved', 'closed']),
+  accountId: z.nullable(z.string()),
+  contactId: z.nullable(z.string()),
+  requesterEmail: z.nullable(z.string()),
+  assigneeId: z.nullable(z.string()),
+  ownerId: z.nullable(z.string()),
+});
 /** A quote's status change: the quote as it now is and the status it left. */
 const quoteTransition = { ...quoteFacts, from: z.enum(['draft', 'sent']), note: z.optional(z.string()) };
 
@@ -188,6 +199,18 @@ export const eventCatalog = {
   'kb.article.created': { version: 1, data: z.extend(snapshot, { status: z.enum(['draft', 'published']) }) },
   'kb.article.updated': { version: 1, data: updated },
   'kb.article.deleted': { version: 1, data: deleted },
+  // Tickets (domain/service/): each carries the ticket as it now is (ownerId: its assignee).
+  'ticket.created': { version: 1, data: ticketFacts },
+  /** `before`/`after` are the ticket's facts; a merge moving the ticket to another account says so with `changed: ["accountId"]`. */
+  'ticket.updated': { version: 1, data: updated },
+  /** Solved; `firstSolve`: the first time (what sends the CSAT survey). */
+  'ticket.solved': { version: 1, data: z.extend(ticketFacts, { solvedAt: z.string(), firstSolve: z.boolean() }) },
+  /** A clock's target was missed: recorded by the sla-escalation job, or by the late response or solve itself. */
+  'ticket.sla_breached': { version: 1, data: z.extend(ticketFacts, { clock: z.enum(['firstResponse', 'resolution']), dueAt: z.string() }) },
+  'ticket.commented': {
+    version: 1,
+    data: z.extend(ticketFacts, { comment: z.object({ id: z.string(), public: z.boolean(), authorId: z.string(), createdAt: z.string() }) }),
+  },
   /** A target set or changed; `previousAmount` is null for a new one. */
   'target.set': {
     version: 1,

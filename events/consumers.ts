@@ -58,10 +58,9 @@ export const consumers: Consumer[] = [
     // Marketing workflows (domain/marketing/workflow-engine.ts): ONE Query of the event type's
     // index of enabled workflows, then per matching workflow a counter GetItem (count thresholds)
     // and one write of the run; immediate actions run through their own use cases.
-    // `form.submitted`, `ticket.created` and `ticket.solved` are accepted as triggers and join
-    // this list once their contexts emit them.
+    // `form.submitted` is accepted as a trigger and joins this list once its context emits it.
     name: 'workflows',
-    eventTypes: ['email.opened', 'email.clicked', 'lead.created', 'opportunity.stageChanged', 'opportunity.won'],
+    eventTypes: ['email.opened', 'email.clicked', 'lead.created', 'opportunity.stageChanged', 'opportunity.won', 'ticket.created', 'ticket.solved'],
     tableActions: [
       'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem',
       'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem',

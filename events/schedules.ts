@@ -93,6 +93,17 @@ export const schedules: Schedule[] = [
     // A run stops 20 s before this; the runs left are due for the next minute's run.
     timeoutSeconds: 120,
   },
+  {
+    name: 'sla-escalation',
+    cron: '* * * * *',
+    description: 'Ticket SLA clocks: ticket.sla_breached at each missed due time, ticket.sla_warning before (domain/service/sla-escalation.ts).',
+    // The due index and the support users of a tenant (Query), the tickets and due items of a page
+    // (BatchGetItem), one transaction per ticket (Put ticket, ConditionCheck, Put notifications, Update due item, outbox).
+    tableActions: ['dynamodb:Query', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+    reservedConcurrency: 1,
+    // A run stops 20 s before this; what is left stays due for the next minute's run.
+    timeoutSeconds: 120,
+  },
 ];
 
 /** EventBridge Scheduler wants six fields with `?` in day-of-month or day-of-week. */

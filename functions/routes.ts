@@ -72,6 +72,9 @@ export const httpFunctions = {
   // Knowledge base: an article's two items and its event (one transaction); reads by BatchGetItem
   // (article + body; a search page's articles, and postings checked by key).
   kb: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
+  // Tickets (api/service.md): a create reads policy, counter, account, contact and assignee in one BatchGetItem;
+  // lists of reps and managers read each page's accounts in one BatchGetItem. The SLA policy routes live here too.
+  tickets: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
 } satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
@@ -208,6 +211,15 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/kb/articles/{id}', fn: 'kb' },
   { method: 'PATCH', path: '/v1/kb/articles/{id}', fn: 'kb' },
   { method: 'DELETE', path: '/v1/kb/articles/{id}', fn: 'kb' },
+
+  { method: 'POST', path: '/v1/tickets', fn: 'tickets' },
+  { method: 'GET', path: '/v1/tickets', fn: 'tickets' },
+  { method: 'GET', path: '/v1/tickets/{id}', fn: 'tickets' },
+  { method: 'PATCH', path: '/v1/tickets/{id}', fn: 'tickets' },
+  { method: 'POST', path: '/v1/tickets/{id}/comments', fn: 'tickets' },
+  { method: 'GET', path: '/v1/tickets/{id}/comments', fn: 'tickets' },
+  { method: 'GET', path: '/v1/sla/policy', fn: 'tickets' },
+  { method: 'PUT', path: '/v1/sla/policy', fn: 'tickets' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

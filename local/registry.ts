@@ -33,6 +33,7 @@ export const httpHandlers: Record<HttpFunctionName, () => Promise<{ handler: Htt
   segments: () => import('#functions/http/segments.ts') as Promise<{ handler: HttpHandler }>,
   workflows: () => import('#functions/http/workflows.ts') as Promise<{ handler: HttpHandler }>,
   kb: () => import('#functions/http/kb.ts') as Promise<{ handler: HttpHandler }>,
+  tickets: () => import('#functions/http/tickets.ts') as Promise<{ handler: HttpHandler }>,
 };
 
 export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>> = {
@@ -42,6 +43,7 @@ export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>>
   'forecast-nightly': () => import('#functions/jobs/forecast-nightly.ts'),
   'campaign-dispatch': () => import('#functions/jobs/campaign-dispatch.ts'),
   'workflow-runner': () => import('#functions/jobs/workflow-runner.ts'),
+  'sla-escalation': () => import('#functions/jobs/sla-escalation.ts'),
 };
 
 export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerHandler }>> = {

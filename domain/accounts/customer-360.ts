@@ -15,6 +15,7 @@ import { presentAccount, redactsPoolContacts } from '#domain/pool/view.ts';
 import { orderViewOfItem } from '#domain/sales/order.ts';
 import { quoteViewOfItem } from '#domain/sales/quote.ts';
 import { canReadOpportunity, opportunityOf, opportunityView } from '#domain/sales/opportunity.ts';
+import { ticketViewOfItem } from '#domain/service/ticket.ts';
 
 export const NEWEST_ACTIVITIES = 50;
 
@@ -43,10 +44,13 @@ const bucketOf: Record<string, keyof Omit<Customer360, 'account'>> = {
 const viewOf: Record<string, (item: Record<string, unknown>) => unknown> = {
   QUOTE: quoteViewOfItem,
   ORDER: orderViewOfItem,
+  TICKET: ticketViewOfItem,
 };
 
 /** Kinds only sales roles see (API.md §4: support and marketers get 403 on them): left empty for the others. */
 const salesOnly = new Set(['QUOTE', 'ORDER', 'OPPORTUNITY']);
+/** Marketers get 403 on tickets (api/service.md "Roles"): their 360 leaves them out. */
+const hiddenFrom: Record<string, Set<string>> = { marketer: new Set(['TICKET']) };
 
 export async function customer360(ctx: UseCaseContext, accountId: string): Promise<Customer360> {
   const items = await queryAll({
@@ -79,6 +83,7 @@ export async function customer360(ctx: UseCaseContext, accountId: string): Promi
     if (bucket === 'activities' && view.activities.length >= NEWEST_ACTIVITIES) continue;
     if (bucket === 'contacts' && hideContacts) continue;
     if (salesOnly.has(type) && !salesRole) continue;
+    if (hiddenFrom[ctx.identity.role]?.has(type)) continue;
     if (type === 'OPPORTUNITY') {
       // Each as GET /v1/opportunities/{id} would show it (owner, team, admin; `stalled` derived now).
       const o = opportunityOf(item);

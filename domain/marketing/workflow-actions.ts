@@ -16,7 +16,7 @@
 import type { UseCaseContext } from '#domain/context.ts';
 import { DomainError, validationFailed } from '#domain/errors.ts';
 import { fromItem } from '#domain/records.ts';
-import { entityKey, t } from '#domain/table/keys.ts';
+import { entityKey } from '#domain/table/keys.ts';
 import { getItem } from '#domain/table/query.ts';
 import { IdempotencyRecordExists, UnitOfWork } from '#domain/table/transaction.ts';
 import { addNotification, derivedId, NotificationExists } from '#domain/notifications/notifications.ts';
@@ -37,10 +37,8 @@ export interface RunOutcome {
 
 /** The subject as stored now (null: it is gone). */
 async function loadSubject(tenantId: string, subject: Subject): Promise<Item | null> {
-  const key =
-    subject.type === 'ticket'
-      ? { PK: `${t(tenantId)}#TICKET#${subject.id}`, SK: 'TICKET' }
-      : entityKey(tenantId, subject.type === 'contact' ? 'CONTACT' : subject.type === 'lead' ? 'LEAD' : 'OPPORTUNITY', subject.id);
+  const type = ({ contact: 'CONTACT', lead: 'LEAD', opportunity: 'OPPORTUNITY', ticket: 'TICKET' } as const)[subject.type];
+  const key = entityKey(tenantId, type, subject.id);
   const item = await getItem(key);
   return item ? fromItem<Item & { id: string; version: number; createdAt: string; updatedAt: string; ownerId: string | null }>(item) : null;
 }

@@ -24,7 +24,7 @@ import { invertedTime, t } from '#domain/table/keys.ts';
 import { getItem, queryPage, type Page, type PageRequest } from '#domain/table/query.ts';
 import type { UnitOfWork } from '#domain/table/transaction.ts';
 
-export const NOTIFICATION_KINDS = ['pool.reminder', 'pool.released', 'task.assigned', 'task.due', 'workflow.alert'] as const;
+export const NOTIFICATION_KINDS = ['pool.reminder', 'pool.released', 'task.assigned', 'task.due', 'workflow.alert', 'ticket.assigned', 'ticket.sla_warning', 'ticket.sla_breached'] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
 export interface Notification {

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 
-export type EntityType = 'ACCOUNT' | 'CONTACT' | 'ACTIVITY' | 'TASK' | 'USER' | 'LEAD' | 'QUOTE' | 'ORDER' | 'TARGET' | 'OPPORTUNITY' | 'PIPELINE';
+export type EntityType = 'ACCOUNT' | 'CONTACT' | 'ACTIVITY' | 'TASK' | 'USER' | 'LEAD' | 'QUOTE' | 'ORDER' | 'TARGET' | 'OPPORTUNITY' | 'PIPELINE' | 'TICKET';
 
 export const t = (tenantId: string) => `T#${tenantId}`;
 

@@ -30,8 +30,11 @@ export interface Operation<B = unknown, Q = unknown, R = unknown> {
   run(input: OperationInput<B, Q>): Promise<R>;
   body?: z.ZodMiniType<B>;
   query?: z.ZodMiniType<Q>;
-  /** Set for a create: answers 201 with `Location: <creates>/<id>`. Otherwise 200, or 204 for no result. */
-  creates?: string;
+  /**
+   * Set for a create: answers 201 with `Location: <creates>/<id>`, or the Location the function
+   * names (a sub-resource without a route of its own: a ticket's comment). Otherwise 200, or 204 for no result.
+   */
+  creates?: string | ((created: { params: Record<string, string>; result: R }) => string);
   /**
    * For a create that may find its resource already there (a suppression): the result says which
    * (`created` false → 200 instead of 201) and what to answer. Derived from the result, so an
@@ -91,7 +94,7 @@ export function httpFunction(operations: Record<string, Operation>) {
     const result = await runIdempotent(identity, idempotency, () =>
       op.run({ ctx, body, query, params, ifMatch, page }),
     );
-    return respond(op, op.custom ? await presentCustomIn(identity.tenantId, op.custom, result) : result);
+    return respond(op, op.custom ? await presentCustomIn(identity.tenantId, op.custom, result) : result, params);
   };
 
   const handler = middy<Event, APIGatewayProxyStructuredResultV2>().use(problemJson()).handler(dispatch);
@@ -99,13 +102,14 @@ export function httpFunction(operations: Record<string, Operation>) {
   return Object.assign(handler, { operations });
 }
 
-function respond(op: Operation, result: unknown): APIGatewayProxyStructuredResultV2 {
+function respond(op: Operation, result: unknown, params: Record<string, string>): APIGatewayProxyStructuredResultV2 {
   if (result === undefined) return { statusCode: 204 };
   const { created, body } = op.outcome ? op.outcome(result) : { created: !!op.creates, body: result };
   const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
   const { version, id } = body as { version?: unknown; id?: unknown };
   if (typeof version === 'number') headers.etag = etag(version);
-  if (op.creates) headers.location = `${op.creates}/${String(id)}`;
+  if (typeof op.creates === 'function') headers.location = op.creates({ params, result: body });
+  else if (op.creates) headers.location = `${op.creates}/${String(id)}`;
   return { statusCode: created ? 201 : 200, headers, body: JSON.stringify(body) };
 }
 

@@ -77,6 +77,7 @@ beforeAll(async () => {
       await seed.workflows(who);
       await seed.campaigns(who);
       await seed['kb/articles'](who);
+      await seed.tickets(who, r);
     }
     await seedSearch(who);
     // Two pool accounts per tenant (the pool is tenant-wide, so admin2 sees them too).
@@ -328,6 +329,14 @@ const filterVariants: Record<string, { name: string; query: () => string }[]> = 
     { name: 'q', query: () => 'q=refund' },
     { name: 'tag', query: () => 'tag=billing' },
     { name: 'status', query: () => 'status=published' },
+  ],
+  'GET /v1/tickets': [
+    { name: 'status', query: () => 'status=new' },
+    { name: 'priority', query: () => 'priority=high' },
+    { name: 'assigneeId', query: () => 'assigneeId=none' },
+    { name: 'accountId', query: () => `accountId=${refs.accountId}` },
+    { name: 'breached', query: () => 'breached=true' },
+    { name: 'tag', query: () => 'tag=seed' },
   ],
   // A search: called with its searchQuery (email) already, so these are the other keys.
   'GET /v1/duplicates': [

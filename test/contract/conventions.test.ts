@@ -52,6 +52,8 @@ const settingsActors: Record<string, [Caller, Caller]> = {
   campaigns: [{ tenant: T, user: 'max', role: 'marketer' }, { tenant: T, user: 'max2', role: 'marketer' }],
   // Knowledge-base articles (api/service.md): support's and admins', owned by nobody.
   'kb/articles': [{ tenant: T, user: 'sam', role: 'support' }, { tenant: T, user: 'sam2', role: 'support' }],
+  // Tickets are support's to change (reps only read and comment): two support agents.
+  tickets: [{ tenant: T, user: 'sam', role: 'support' }, { tenant: T, user: 'sue', role: 'support' }],
 };
 const actorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[0] ?? alice;
 const otherActorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[1] ?? bob;
@@ -141,6 +143,7 @@ describe('PATCH: merge-patch and If-Match', () => {
     'PATCH /v1/workflows/{id}': { clears: 'delay', required: 'name' },
     'PATCH /v1/campaigns/{id}': { clears: 'text', required: 'name' },
     'PATCH /v1/kb/articles/{id}': { clears: null, required: 'title' },
+    'PATCH /v1/tickets/{id}': { clears: 'description', required: 'subject' },
   };
   const mergePatch = { headers: { 'content-type': 'application/merge-patch+json' } };
 

@@ -380,6 +380,26 @@ const matrix: Record<string, Row> = {
   'PATCH /v1/kb/articles/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(200), marketer: s(403), otherManager: s(403) },
   'DELETE /v1/kb/articles/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(204), marketer: s(403), otherManager: s(403) },
 
+  // tickets (api/service.md "Roles"): support and admins see and change every ticket; managers and reps
+  // read the tickets of the accounts they may open (alice's: her manager mia) and comment on them, but
+  // change nothing (403); other accounts' tickets are 404; marketers 403 on everything. The SLA policy:
+  // read by support, managers and admins, replaced by admins.
+  'POST /v1/tickets': { admin: s(201), manager: s(201), rep: s(201), support: s(201), marketer: s(403), otherManager: s(201) },
+  'GET /v1/tickets': {
+    admin: s(200, { lists: true }),
+    manager: s(200, { lists: true }),
+    rep: s(200, { lists: false }),
+    support: s(200, { lists: true }),
+    marketer: s(403),
+    otherManager: s(200, { lists: false }),
+  },
+  'GET /v1/tickets/{id}': { admin: s(200), manager: s(200), rep: s(404), support: s(200), marketer: s(403), otherManager: s(404) },
+  'PATCH /v1/tickets/{id}': { admin: s(200), manager: s(403), rep: s(404), support: s(200), marketer: s(403), otherManager: s(404) },
+  'POST /v1/tickets/{id}/comments': { admin: s(201), manager: s(201), rep: s(404), support: s(201), marketer: s(403), otherManager: s(404) },
+  'GET /v1/tickets/{id}/comments': { admin: s(200), manager: s(200), rep: s(404), support: s(200), marketer: s(403), otherManager: s(404) },
+  'GET /v1/sla/policy': { admin: s(200), manager: s(200), rep: s(403), support: s(200), marketer: s(403), otherManager: s(200) },
+  'PUT /v1/sla/policy': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+
   // users: admin and manager only; a manager lists its own team.
   'GET /v1/users': {
     admin: s(200, { lists: true }),

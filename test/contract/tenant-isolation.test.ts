@@ -106,6 +106,8 @@ beforeAll(async () => {
   await deliverPending(publisher());
   aIds['kb/articles'] = (await listAll<{ id: string }>(aAdmin, '/v1/kb/articles')).map((x) => x.id);
   expect((await listAll<{ id: string }>(aAdmin, '/v1/kb/articles?q=refund')).map((x) => x.id)).toEqual(aIds['kb/articles']);
+  await seed.tickets(aAdmin, refs);
+  aIds.tickets = (await listAll<{ id: string }>(aAdmin, '/v1/tickets')).map((x) => x.id);
 
   bRefs[bAdmin.user] = await seedRefs(bAdmin);
   bRefs[bRep.user] = await seedRefs(bRep);
@@ -210,6 +212,10 @@ const listCases: Record<string, ListCase[]> = {
   'GET /v1/kb/articles': [
     { query: () => `q=${encodeURIComponent('退款 refund')}`, param: null, admin: 'empty', rep: 'empty' },
     { query: () => 'tag=billing', param: null, admin: 'empty', rep: 'empty' },
+  ],
+  'GET /v1/tickets': [
+    { query: () => 'assigneeId=a-admin', param: 'assigneeId', admin: 'empty', rep: 'empty' },
+    { query: () => `accountId=${a.accountId}`, param: 'accountId', admin: 'validation_failed', rep: 'validation_failed' },
   ],
   'GET /v1/orders': [
     { query: () => 'ownerId=a-admin', param: 'ownerId', admin: 'empty', rep: 'empty' },

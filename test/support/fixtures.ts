@@ -17,7 +17,7 @@ import { publisher } from '#events/publisher.ts';
 export type { Caller } from '#test/support/api.ts';
 
 /** The collections that have stored records a route can address by `{id}`. */
-export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles'] as const;
+export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets'] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 /** Collections one level down a namespace (`/v1/kb/articles`): their name is both segments. */
 export const NESTED_COLLECTIONS = ['kb/articles'];
@@ -308,6 +308,25 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
     status: 'published',
   }),
   'PATCH /v1/kb/articles/{id}': () => ({ title: 'Refund policy 退款政策 (patched)', tags: ['patched'] }),
+
+  // Service (api/service.md): a ticket on the caller's account when it has one (support creates without).
+  'POST /v1/tickets': (refs) => ({
+    subject: uniq('无法登录 cannot log in'),
+    description: 'seeded by the contract tests',
+    priority: 'high',
+    type: 'incident',
+    channel: 'email',
+    tags: ['seed'],
+    ...(refs.accountId ? { accountId: refs.accountId } : {}),
+  }),
+  'PATCH /v1/tickets/{id}': () => ({ priority: 'urgent', tags: ['patched'] }),
+  'POST /v1/tickets/{id}/comments': () => ({ body: '您好，我们正在处理 we are on it', public: true }),
+  'PUT /v1/sla/policy': () => ({
+    targets: { urgent: { firstResponseMinutes: 30, resolutionMinutes: 240 } },
+    businessHours: { timeZone: 'Asia/Shanghai', days: [1, 2, 3, 4, 5, 6], start: '08:30', end: '18:00' },
+    holidays: ['2026-10-01'],
+    warnBeforeMinutes: 15,
+  }),
 };
 
 /**
@@ -356,6 +375,10 @@ export const referenceFields: Record<string, Record<string, 'accounts' | 'contac
   'PUT /v1/marketing/settings': {},
   'POST /v1/kb/articles': {},
   'PATCH /v1/kb/articles/{id}': {},
+  'POST /v1/tickets': { accountId: 'accounts', contactId: 'contacts', assigneeId: 'users' },
+  'PATCH /v1/tickets/{id}': { assigneeId: 'users' },
+  'POST /v1/tickets/{id}/comments': {},
+  'PUT /v1/sla/policy': {},
 };
 
 // ---------------------------------------------------------------------------------------
@@ -440,6 +463,15 @@ export const seed: Record<Collection, Seeder> = {
   'kb/articles': async (caller) => {
     const support: Caller = { tenant: caller.tenant, user: 'kb-support', role: 'support' };
     return createdId(await send(support, 'POST', '/v1/kb/articles', validBody['POST /v1/kb/articles']!({})), 'an article');
+  },
+  /**
+   * A ticket, made by the caller on the account it names (or a new one of its own); support makes it
+   * without an account unless given one; marketers may not make tickets: a support user of their tenant does.
+   */
+  tickets: async (caller, refs = {}) => {
+    const creator: Caller = caller.role === 'marketer' ? { tenant: caller.tenant, user: 'ticket-agent', role: 'support' } : caller;
+    const accountId = refs.accountId ?? (creator.role === 'support' ? undefined : await seed.accounts(creator));
+    return createdId(await send(creator, 'POST', '/v1/tickets', validBody['POST /v1/tickets']!(accountId ? { accountId } : {})), 'a ticket');
   },
   /** A draft quote on a new opportunity of the account. */
   quotes: async (caller, refs = {}) => {
@@ -550,6 +582,7 @@ export const SINGLETONS = new Set([
   'GET /v1/forecast',
   'GET /v1/forecast/accuracy',
   'GET /v1/marketing/settings',
+  'GET /v1/sla/policy',
 ]);
 /**
  * Lists that are a time series of one scope, not records with ids (a forecast's snapshots): the
@@ -567,7 +600,7 @@ export const isList = (r: Route) => r.method === 'GET' && !r.path.includes('{') 
 export const hasBody = (r: Route) => (r.method === 'POST' || r.method === 'PATCH' || r.method === 'PUT') && !BODYLESS.has(keyOf(r));
 export const isCreate = (r: Route) => r.method === 'POST' && (/^\/v1\/[^/{}]+$/.test(r.path) || NESTED_COLLECTIONS.some((c) => r.path === `/v1/${c}`));
 /** POST routes under a resource that answer 201 all the same: they create something (a payment answers with its order). */
-export const CREATED_BY_ACTION = new Set(['POST /v1/orders/{id}/payments', 'POST /v1/opportunities/{id}/quotes', 'POST /v1/quotes/{id}/order']);
+export const CREATED_BY_ACTION = new Set(['POST /v1/orders/{id}/payments', 'POST /v1/opportunities/{id}/quotes', 'POST /v1/quotes/{id}/order', 'POST /v1/tickets/{id}/comments']);
 /** The status a successful call of a route with a body answers. */
 export const successStatus = (r: Route) => (isCreate(r) || CREATED_BY_ACTION.has(keyOf(r)) ? 201 : 200);
 

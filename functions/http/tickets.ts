@@ -1,0 +1,39 @@
+/** HTTP: tickets (工单), their comments, and the tenant's SLA policy. Parse → use case → result. */
+import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
+import { slaPolicyBody } from '#domain/service/business-hours.ts';
+import { getSlaPolicy, putSlaPolicy } from '#domain/service/sla-policy.ts';
+import { commentCreate, TICKET_PRIORITIES, TICKET_STATUSES, ticketCreate, ticketPatch } from '#domain/service/ticket.ts';
+import { addComment, createTicket, getTicket, listComments, listTickets, updateTicket } from '#domain/service/tickets.ts';
+import { httpFunction, operation } from '#functions/middleware/http-function.ts';
+import { listParams } from '#functions/middleware/request.ts';
+
+const listQuery = z.strictObject({
+  ...listParams,
+  status: z.optional(z.enum(TICKET_STATUSES)),
+  priority: z.optional(z.enum(TICKET_PRIORITIES)),
+  /** A user id, `me`, or `none` (the unassigned queue). */
+  assigneeId: z.optional(f.id),
+  accountId: z.optional(f.id),
+  /** `true`: either clock breached. */
+  breached: z.optional(z.pipe(z.enum(['true', 'false']), z.transform((v: 'true' | 'false') => v === 'true'))),
+  tag: z.optional(f.tag),
+});
+
+const commentsQuery = z.strictObject({ ...listParams });
+
+export const handler = httpFunction({
+  'POST /v1/tickets': operation({ body: ticketCreate, creates: '/v1/tickets', run: ({ ctx, body }) => createTicket(ctx, body) }),
+  'GET /v1/tickets': operation({ query: listQuery, run: ({ ctx, query, page }) => listTickets(ctx, query, page) }),
+  'GET /v1/tickets/{id}': operation({ run: ({ ctx, params }) => getTicket(ctx, params.id!) }),
+  'PATCH /v1/tickets/{id}': operation({ body: ticketPatch, run: ({ ctx, params, body, ifMatch }) => updateTicket(ctx, params.id!, body, ifMatch) }),
+  'POST /v1/tickets/{id}/comments': operation({
+    body: commentCreate,
+    // 201 with the comment; Location: the ticket's comments, where it is listed (comments have no route of their own).
+    creates: ({ params }) => `/v1/tickets/${params.id}/comments`,
+    run: ({ ctx, params, body }) => addComment(ctx, params.id!, body),
+  }),
+  'GET /v1/tickets/{id}/comments': operation({ query: commentsQuery, run: ({ ctx, params, page }) => listComments(ctx, params.id!, page) }),
+  'GET /v1/sla/policy': operation({ run: ({ ctx }) => getSlaPolicy(ctx) }),
+  'PUT /v1/sla/policy': operation({ body: slaPolicyBody, run: ({ ctx, body }) => putSlaPolicy(ctx, body) }),
+});
