@@ -149,7 +149,9 @@ export class ComputeStack extends Stack {
       });
       fn.grantTable(httpFunctions[name].tableActions);
       httpHandlers[name] = fn;
-      integrations[name] = new HttpLambdaIntegration(`${pascal(name)}Integration`, fn.fn);
+      // One invoke permission per function (scoped to this API), not one per route: per-route
+      // permissions alone would pass CloudFormation's 500-resource limit of the stack.
+      integrations[name] = new HttpLambdaIntegration(`${pascal(name)}Integration`, fn.fn, { scopePermissionToRoute: false });
     }
     this.httpHandlers = httpHandlers;
 

@@ -12,7 +12,7 @@ let compute: ComputeStack;
 beforeAll(() => {
   compute = buildTestApp({ nag: false }).compute;
   t = Template.fromStack(compute).toJSON() as CfnTemplate;
-}, 60_000);
+}, 180_000);
 
 const routeResources = () => resourcesOfType(t, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties!);
 
@@ -70,6 +70,27 @@ describe('HTTP API routes', () => {
     expect(publicRoutes.every((r) => r.fn === 'public')).toBe(true);
     expect(routes.filter((r) => r.fn === 'public' && !r.public)).toEqual([]);
     expect(open.map((p) => p.RouteKey).sort()).toEqual(['GET /health', ...publicRoutes.map(routeKey)].sort());
+  });
+
+  it('lets API Gateway invoke each HTTP function through one permission scoped to this API, not one per route', () => {
+    const permissions = resourcesOfType(t, 'AWS::Lambda::Permission')
+      .map(([, r]) => r.Properties!)
+      .filter((p) => p.Principal === 'apigateway.amazonaws.com');
+    const fnLogicalId = (name: HttpFunctionName) =>
+      compute.getLogicalId(compute.httpHandlers[name].fn.node.defaultChild as CfnFunction);
+    for (const name of Object.keys(httpFunctions) as HttpFunctionName[]) {
+      const mine = permissions.filter((p) => JSON.stringify(p.FunctionName).includes(`"${fnLogicalId(name)}"`));
+      expect(mine, name).toHaveLength(1);
+      // arn:…:execute-api:<region>:<account>:<this API's id>/*/*
+      const sourceArn = JSON.stringify(mine[0]!.SourceArn);
+      expect(sourceArn, name).toContain(compute.getLogicalId(compute.api.node.defaultChild as never));
+      expect(sourceArn, name).toMatch(/\/\*\/\*"/);
+    }
+  });
+
+  it('stays well under CloudFormation\'s 500 resources per stack', () => {
+    // Per-route invoke permissions once took the stack to 523; one per function keeps room for more routes.
+    expect(Object.keys(t.Resources).length).toBeLessThanOrEqual(450);
   });
 
   it('logs access on the $default stage as JSON', () => {

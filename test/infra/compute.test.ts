@@ -15,7 +15,7 @@ let t: CfnTemplate;
 beforeAll(() => {
   compute = buildTestApp({ nag: false }).compute;
   t = Template.fromStack(compute).toJSON() as CfnTemplate;
-}, 60_000);
+}, 180_000);
 
 const fnId = (fn: CrmFunction) => compute.getLogicalId(fn.fn.node.defaultChild as CfnFunction);
 const getAttId = (v: any): string => v['Fn::GetAtt'][0];

@@ -20,7 +20,7 @@ beforeAll(() => {
     state: Template.fromStack(app.state).toJSON() as CfnTemplate,
     compute: Template.fromStack(app.compute).toJSON() as CfnTemplate,
   };
-}, 60_000);
+}, 180_000);
 
 /** The DynamoDB table actions in the role policy of one CrmFunction, statement by statement. */
 function tableStatements(fn: CrmFunction) {

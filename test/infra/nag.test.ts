@@ -31,7 +31,7 @@ describe('cdk-nag AwsSolutions', () => {
     const reportFile = path.join(app.outdir, 'validation-report.json');
     const report = existsSync(reportFile) ? readFileSync(reportFile, 'utf8') : '(no validation-report.json)';
     expect(error, `synth failed: ${String(error)}\n${report}`).toBeUndefined();
-  }, 60_000);
+  }, 180_000);
 
   it('acknowledges only the reviewed rules, each with a specific reason', () => {
     const found = new Map<string, string[]>();

@@ -12,7 +12,7 @@ beforeAll(() => {
   const tables = resourcesOfType(t, 'AWS::DynamoDB::GlobalTable');
   expect(tables).toHaveLength(1);
   table = tables[0]![1];
-}, 60_000);
+}, 180_000);
 
 describe('table', () => {
   it('is retained on delete and replace, with deletion protection and point-in-time recovery', () => {

@@ -55,7 +55,8 @@ function runToExit(env: NodeJS.ProcessEnv): Promise<{ code: number | null; outpu
     let output = '';
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 30_000);
+    // A guard against a hang, not a time limit: under load a cold start of DynamoDB Local takes a while.
+    const timer = setTimeout(() => child.kill('SIGTERM'), 100_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, output });
