@@ -149,7 +149,9 @@ export class ComputeStack extends Stack {
       });
       fn.grantTable(httpFunctions[name].tableActions);
       httpHandlers[name] = fn;
-      integrations[name] = new HttpLambdaIntegration(`${pascal(name)}Integration`, fn.fn);
+      // One invoke permission per function, for this API (not one per route): a permission per route
+      // put the stack over CloudFormation's 500 resources once the routes passed 120.
+      integrations[name] = new HttpLambdaIntegration(`${pascal(name)}Integration`, fn.fn, { scopePermissionToRoute: false });
     }
     this.httpHandlers = httpHandlers;
 
