@@ -218,6 +218,7 @@ export const routes: Route[] = [
   { method: 'PATCH', path: '/v1/tickets/{id}', fn: 'tickets' },
   { method: 'POST', path: '/v1/tickets/{id}/comments', fn: 'tickets' },
   { method: 'GET', path: '/v1/tickets/{id}/comments', fn: 'tickets' },
+  { method: 'GET', path: '/v1/tickets/{id}/suggestions', fn: 'tickets' },
   { method: 'GET', path: '/v1/sla/policy', fn: 'tickets' },
   { method: 'PUT', path: '/v1/sla/policy', fn: 'tickets' },
 ];

@@ -26,6 +26,8 @@ import { addNotification, derivedId } from '#domain/notifications/notifications.
 import { policyFromItem, policyOnly, slaPolicyKey } from '#domain/service/sla-policy.ts';
 import { evolveSla, initialSla, type Breach } from '#domain/service/sla-clock.ts';
 import { slaDueWrites } from '#domain/service/sla-escalation.ts';
+import type { ArticleSummary } from '#domain/service/kb-article.ts';
+import { suggestArticles } from '#domain/service/kb-search.ts';
 import {
   AGENT_ROLES,
   COMMENT_PREFIX,
@@ -270,6 +272,15 @@ export async function updateTicket(ctx: UseCaseContext, id: string, patch: Ticke
     const next = nextVersion(ctx, before, ticket);
     return ticketWrites(ctx, new UnitOfWork(ctx), before, next, breaches).commit(ticketView(next));
   });
+}
+
+/**
+ * `GET /v1/tickets/{id}/suggestions`: published articles sharing terms with the ticket's subject,
+ * most shared first, at most 5 (the knowledge base's `suggestArticles`), for whoever may read the ticket.
+ */
+export async function ticketSuggestions(ctx: UseCaseContext, id: string): Promise<Page<ArticleSummary>> {
+  const ticket = await loadTicket(ctx, id);
+  return { items: await suggestArticles(ctx.identity.tenantId, ticket.subject, 5), nextCursor: null };
 }
 
 // ---------------------------------------------------------------------------------------

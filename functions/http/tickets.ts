@@ -4,7 +4,7 @@ import * as f from '#domain/fields.ts';
 import { slaPolicyBody } from '#domain/service/business-hours.ts';
 import { getSlaPolicy, putSlaPolicy } from '#domain/service/sla-policy.ts';
 import { commentCreate, TICKET_PRIORITIES, TICKET_STATUSES, ticketCreate, ticketPatch } from '#domain/service/ticket.ts';
-import { addComment, createTicket, getTicket, listComments, listTickets, updateTicket } from '#domain/service/tickets.ts';
+import { addComment, createTicket, getTicket, listComments, listTickets, ticketSuggestions, updateTicket } from '#domain/service/tickets.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
@@ -34,6 +34,7 @@ export const handler = httpFunction({
     run: ({ ctx, params, body }) => addComment(ctx, params.id!, body),
   }),
   'GET /v1/tickets/{id}/comments': operation({ query: commentsQuery, run: ({ ctx, params, page }) => listComments(ctx, params.id!, page) }),
+  'GET /v1/tickets/{id}/suggestions': operation({ run: ({ ctx, params }) => ticketSuggestions(ctx, params.id!) }),
   'GET /v1/sla/policy': operation({ run: ({ ctx }) => getSlaPolicy(ctx) }),
   'PUT /v1/sla/policy': operation({ body: slaPolicyBody, run: ({ ctx, body }) => putSlaPolicy(ctx, body) }),
 });

@@ -208,6 +208,26 @@ describe('Customer 360 and merge', () => {
   });
 });
 
+describe('suggestions', () => {
+  it('published articles sharing terms with the subject, most shared first; whoever reads the ticket', async () => {
+    const both = (await api(sam).post('/v1/kb/articles', { title: '登录失败怎么办', body: '重置密码 login help', status: 'published' })).json.id;
+    const one = (await api(sam).post('/v1/kb/articles', { title: '密码规则', body: '长度至少八位', status: 'published' })).json.id;
+    const draft = (await api(sam).post('/v1/kb/articles', { title: '登录失败 草稿', body: '未发布', status: 'draft' })).json.id;
+    const id = (await api(alice).post('/v1/tickets', { subject: '登录失败 密码', accountId: account })).json.id;
+    let got: string[] = [];
+    for (let attempt = 0; attempt < 20 && got.length < 2; attempt++) {
+      await deliverPending(publisher());
+      got = (await api(sam).get(`/v1/tickets/${id}/suggestions`)).json.items.map((a: any) => a.id);
+    }
+    expect(got).toEqual([both, one]);
+    expect(got).not.toContain(draft);
+    const asRep = await api(alice).get(`/v1/tickets/${id}/suggestions`);
+    expect(asRep.json).toMatchObject({ nextCursor: null });
+    expectProblem(await api(bob).get(`/v1/tickets/${id}/suggestions`), 404, 'not_found');
+    expectProblem(await api(mark).get(`/v1/tickets/${id}/suggestions`), 403, 'forbidden');
+  });
+});
+
 describe('SLA policy', () => {
   it('defaults; admins replace it whole; invalid bodies are 400 and the old policy stays; roles', async () => {
     const first = await api(sam).get('/v1/sla/policy');
