@@ -9,6 +9,8 @@ export interface Consumer {
   name: string;
   eventTypes: string[];
   tableActions: TableAction[];
+  /** Sends mail through the mail port (SES in the cloud). */
+  sendsMail?: boolean;
 }
 
 export const consumers: Consumer[] = [
@@ -57,7 +59,8 @@ export const consumers: Consumer[] = [
   {
     // Marketing workflows (domain/marketing/workflow-engine.ts): ONE Query of the event type's
     // index of enabled workflows, then per matching workflow a counter GetItem (count thresholds)
-    // and one write of the run; immediate actions run through their own use cases.
+    // and one write of the run; immediate actions run through their own use cases (sendEmail
+    // through the mail port, its claim a Put/Get/Update/Delete).
     // `form.submitted` is accepted as a trigger and joins this list once its context emits it.
     name: 'workflows',
     eventTypes: ['email.opened', 'email.clicked', 'lead.created', 'opportunity.stageChanged', 'opportunity.won', 'ticket.created', 'ticket.solved'],
@@ -65,6 +68,7 @@ export const consumers: Consumer[] = [
       'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem',
       'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem',
     ],
+    sendsMail: true,
   },
   {
     // The knowledge-base search index (domain/service/kb-index.ts): ONE Query of the article's

@@ -13,8 +13,10 @@ export interface Schedule {
   tableActions: TableAction[];
   /** Puts events on the bus. */
   publishesEvents?: boolean;
-  /** Sends mail through the mail port (SES in the cloud) and signs public-route tokens. */
+  /** Sends mail through the mail port (SES in the cloud). */
   sendsMail?: boolean;
+  /** Puts public-route links in what it sends (signs tokens, knows the public base URL). */
+  signsLinks?: boolean;
   /** Caps concurrent runs so a job can never starve the API of account concurrency. */
   reservedConcurrency: number;
   timeoutSeconds: number;
@@ -73,6 +75,7 @@ export const schedules: Schedule[] = [
     // (BatchWriteItem), claims and finishes (one transaction each: UpdateItem), the start (UpdateItem).
     tableActions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
     sendsMail: true,
+    signsLinks: true,
     // Two runs could overlap safely (per-recipient claims), but one at a time keeps the tenant's pace.
     reservedConcurrency: 1,
     // A run stops 20 s before this; the next run goes on. Well below the in-flight lease (15 min).
@@ -89,6 +92,8 @@ export const schedules: Schedule[] = [
       'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem',
     ],
     // Actions are published as events of their own (a task's task.created...), through the outbox.
+    // sendEmail actions send through the mail port (no public-route links in them).
+    sendsMail: true,
     reservedConcurrency: 1,
     // A run stops 20 s before this; the runs left are due for the next minute's run.
     timeoutSeconds: 120,

@@ -131,6 +131,7 @@ export class ComputeStack extends Stack {
       sendingEnabled: true,
       reputationMetrics: true,
     });
+    const mailEnv = { MAIL_TRANSPORT: 'ses', SES_CONFIGURATION_SET: this.mailConfigurationSet.configurationSetName };
     // SES publishes to the account's default bus; the mail-events consumer below applies them.
     this.mailConfigurationSet.addEventDestination('ToEventBridge', {
       destination: ses.EventDestination.eventBus(events.EventBus.fromEventBusName(this, 'DefaultBus', 'default')),
@@ -205,15 +206,8 @@ export class ComputeStack extends Stack {
         description: `Job: ${s.description}`,
         timeout: Duration.seconds(s.timeoutSeconds),
         reservedConcurrentExecutions: s.reservedConcurrency,
-        ...(s.sendsMail
-          ? {
-              environment: {
-                ...tokenEnv,
-                MAIL_TRANSPORT: 'ses',
-                SES_CONFIGURATION_SET: this.mailConfigurationSet.configurationSetName,
-                PUBLIC_BASE_URL: this.api.apiEndpoint,
-              },
-            }
+        ...(s.sendsMail || s.signsLinks
+          ? { environment: { ...(s.sendsMail ? mailEnv : {}), ...(s.signsLinks ? { ...tokenEnv, PUBLIC_BASE_URL: this.api.apiEndpoint } : {}) } }
           : {}),
       });
       fn.grantTable(s.tableActions);
@@ -253,8 +247,10 @@ export class ComputeStack extends Stack {
         entry: entry('events', c.name),
         description: `Consumer: ${c.name}`,
         timeout: Duration.seconds(30),
+        ...(c.sendsMail ? { environment: mailEnv } : {}),
       });
       fn.grantTable(c.tableActions);
+      if (c.sendsMail) grantSendMail(fn, this.mailConfigurationSet);
 
       const dlq = deadLetterQueue(this, `${id}Dlq`, `undeliverable or failed ${c.name} events`);
       // EventBridge → Lambda is asynchronous: the rule's DLQ catches events it could not

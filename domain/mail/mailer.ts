@@ -63,6 +63,14 @@ export type SendResult =
   /** `retryable`: a throttle or transient fault, worth another try later; otherwise the address or message was refused. */
   | { status: 'failed'; error: string; retryable: boolean };
 
+/**
+ * `send` throws this when the provider refused the message or the address for good (retrying will
+ * not change it); any other error from `send` is worth another try later.
+ */
+export class MailRefused extends Error {
+  override name = 'MailRefused';
+}
+
 export interface Mailer {
   send(mail: OutgoingMail): Promise<{ messageId: string }>;
   sendBulk(mail: BulkMail): Promise<SendResult[]>;

@@ -16,7 +16,7 @@ import {
   type SendBulkEmailCommandInput,
   type SendEmailCommandInput,
 } from '@aws-sdk/client-sesv2';
-import { formatAddress, type BulkMail, type Mailer, type MailSource, type OutgoingMail, type SendResult } from '#domain/mail/mailer.ts';
+import { formatAddress, MailRefused, type BulkMail, type Mailer, type MailSource, type OutgoingMail, type SendResult } from '#domain/mail/mailer.ts';
 
 /** Tag values may hold only letters, digits, `_` and `-`: ids are base64url-encoded. */
 export const encodeTag = (value: string) => Buffer.from(value, 'utf8').toString('base64url');
@@ -89,10 +89,17 @@ const RETRYABLE = new Set(['TRANSIENT_FAILURE', 'ACCOUNT_THROTTLED', 'ACCOUNT_DA
 /** Whole-request errors worth another try later. */
 const RETRYABLE_ERRORS = new Set(['TooManyRequestsException', 'ThrottlingException', 'LimitExceededException', 'SendingPausedException', 'InternalFailure', 'ServiceUnavailable']);
 
+/** Whole-request errors that refuse the message for good (SES v2 SendEmail). */
+const REFUSING_ERRORS = new Set(['MessageRejected', 'MailFromDomainNotVerifiedException', 'AccountSuspendedException', 'BadRequestException', 'NotFoundException']);
+
 export function sesMailer(client: Pick<SESv2Client, 'send'> = new SESv2Client({}), configurationSet = process.env.SES_CONFIGURATION_SET): Mailer {
   return {
     async send(mail) {
-      const out = await client.send(new SendEmailCommand(singleRequest(mail, configurationSet)));
+      const out = await client.send(new SendEmailCommand(singleRequest(mail, configurationSet))).catch((err: unknown) => {
+        const name = (err as { name?: string }).name ?? 'Error';
+        if (REFUSING_ERRORS.has(name)) throw new MailRefused(`${name}: ${(err as Error).message}`);
+        throw err;
+      });
       if (!out.MessageId) throw new Error('SES answered without a MessageId');
       return { messageId: out.MessageId };
     },

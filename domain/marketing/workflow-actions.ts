@@ -8,7 +8,9 @@
  *     idempotency record (the same one a retried POST uses), so a second attempt fails on it and
  *     changes nothing;
  *   - `notify` writes a `workflow.alert` notification whose id is derived from the same pair;
- *   - `sendEmail` is not available until the mail port lands (see docs/api-decisions.md).
+ *   - `sendEmail` claims its send before the provider call (workflow-email.ts): at most once;
+ *     a subject without an address or a suppressed one is skipped (the run says so in
+ *     `skippedActions`) and the run goes on.
  * An action refused by its use case for a reason that retrying will not change (a 4xx: a lead
  * already converted, an owner that is not in the directory, a subject that is gone) ends the run
  * as `failed` with that reason; anything else is thrown, and the run is tried again.
@@ -23,7 +25,8 @@ import { addNotification, derivedId, NotificationExists } from '#domain/notifica
 import { createTask } from '#domain/tasks/tasks.ts';
 import { updateContact } from '#domain/accounts/contacts.ts';
 import { updateLead } from '#domain/sales/leads.ts';
-import type { Action, Subject } from '#domain/marketing/workflow.ts';
+import type { Action, SkippedAction, Subject } from '#domain/marketing/workflow.ts';
+import { sendWorkflowEmail } from '#domain/marketing/workflow-email.ts';
 
 /** Who the workflow's changes are made by, in events and audit entries. */
 export const WORKFLOW_USER = 'system:workflows';
@@ -33,6 +36,8 @@ type Item = Record<string, unknown>;
 export interface RunOutcome {
   status: 'done' | 'failed';
   error?: string;
+  /** Actions that had nothing to do (see SkippedAction). */
+  skippedActions?: SkippedAction[];
 }
 
 /** The subject as stored now (null: it is gone). */
@@ -69,6 +74,8 @@ export async function runActions(run: RunInput): Promise<RunOutcome> {
     if (typeof record.ownerId !== 'string') throw refused(`the ${run.subject.type} ${run.subject.id} has no owner`);
     return record.ownerId;
   };
+  const skippedActions: SkippedAction[] = [];
+  const noted = () => (skippedActions.length ? { skippedActions } : {});
   for (const [i, action] of run.actions.entries()) {
     const ctx: UseCaseContext = {
       identity: { tenantId: run.tenantId, userId: WORKFLOW_USER, role: 'admin' },
@@ -76,17 +83,18 @@ export async function runActions(run: RunInput): Promise<RunOutcome> {
       idempotency: { key: `workflow:${run.runKey}:${i}`, requestHash: `workflow:${run.workflowId}` },
     };
     try {
-      await perform(ctx, run, i, action, { current, owner });
+      const skipped = await perform(ctx, run, i, action, { current, owner });
+      if (skipped) skippedActions.push({ action: i, type: action.type, reason: skipped });
     } catch (err) {
       if (err instanceof IdempotencyRecordExists || err instanceof NotificationExists) continue; // done by an earlier attempt
       if (err instanceof DomainError && err.status < 500) {
         const details = err.errors?.map((e) => `${e.path}: ${e.message}`).join('; ');
-        return { status: 'failed', error: `actions.${i} (${action.type}): ${err.message}${details ? ` (${details})` : ''}` };
+        return { status: 'failed', error: `actions.${i} (${action.type}): ${err.message}${details ? ` (${details})` : ''}`, ...noted() };
       }
       throw err;
     }
   }
-  return { status: 'done' };
+  return { status: 'done', ...noted() };
 }
 
 interface SubjectAccess {
@@ -94,7 +102,8 @@ interface SubjectAccess {
   owner(): Promise<string>;
 }
 
-async function perform(ctx: UseCaseContext, run: RunInput, index: number, action: Action, subject: SubjectAccess): Promise<void> {
+/** Does one action; answers why it had nothing to do, when it had nothing to do. */
+async function perform(ctx: UseCaseContext, run: RunInput, index: number, action: Action, subject: SubjectAccess): Promise<SkippedAction['reason'] | void> {
   switch (action.type) {
     case 'notify': {
       const userId = action.to === 'owner' ? await subject.owner() : action.to;
@@ -125,7 +134,7 @@ async function perform(ctx: UseCaseContext, run: RunInput, index: number, action
       await updateLead(ctx, run.subject.id, { status: action.status }, undefined);
       return;
     case 'sendEmail':
-      throw refused('sendEmail is not available yet: the mail port has not landed');
+      return sendWorkflowEmail(run, index, action, run.subject, await subject.current());
   }
 }
 

@@ -129,7 +129,12 @@ function ownerStatedBy(event: DomainEvent, subject: Subject): string | undefined
 }
 
 function finished(result: RunOutcome | { status: 'skipped' }, at: Date) {
-  return { status: result.status, doneAt: at.toISOString(), ...('error' in result && result.error ? { error: result.error } : {}) };
+  return {
+    status: result.status,
+    doneAt: at.toISOString(),
+    ...('error' in result && result.error ? { error: result.error } : {}),
+    ...('skippedActions' in result && result.skippedActions?.length ? { skippedActions: result.skippedActions } : {}),
+  };
 }
 
 class RunExists extends Error {}
@@ -275,9 +280,9 @@ async function runDue(due: Item, now: Date): Promise<'done' | 'failed' | 'skippe
   uow.update(
     runItemKey(tenantId, workflowId, runId),
     {
-      expression: `SET #status = :status, doneAt = :doneAt${'error' in fin ? ', #error = :error' : ''}`,
+      expression: `SET #status = :status, doneAt = :doneAt${'error' in fin ? ', #error = :error' : ''}${'skippedActions' in fin ? ', skippedActions = :skipped' : ''}`,
       names: { '#status': 'status', ...('error' in fin ? { '#error': 'error' } : {}) },
-      values: { ':status': fin.status, ':doneAt': fin.doneAt, ...('error' in fin ? { ':error': fin.error } : {}) },
+      values: { ':status': fin.status, ':doneAt': fin.doneAt, ...('error' in fin ? { ':error': fin.error } : {}), ...('skippedActions' in fin ? { ':skipped': fin.skippedActions } : {}) },
     },
     { condition: '#status = :scheduled', values: { ':scheduled': 'scheduled' }, onConditionFailed: () => new RunOver() },
   );

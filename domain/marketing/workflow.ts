@@ -12,6 +12,7 @@
  *     workflow listening to it, with all it needs to act, in ONE strongly consistent Query;
  *   - runs: `T#t#WFRUN#<workflowId>` / `<eventId>` (ULIDs: newest first is a backward Query);
  *   - a count threshold's counter: `T#t#WFCNT#<workflowId>#<subjectType>#<subjectId>` / `WFCNT`;
+ *   - a sendEmail action's send claim: `T#t#WFMAIL#<run key>#<index>` / `WFMAIL`;
  *   - a delayed run's due item: `T#t#WFDUE#<workflowId>#<runId>` / `WFDUE`, in `byDue`
  *     `DUE#WF#<shard>`, sort key `<runAt>#<tenant>#<workflowId>#<runId>` (the runner sweeps it).
  */
@@ -37,6 +38,18 @@ export const TRIGGER_EVENTS = Object.keys(TRIGGER_CONDITIONS) as [TriggerEvent, 
 
 export const SUBJECT_TYPES = ['contact', 'lead', 'opportunity', 'ticket'] as const;
 export type SubjectType = (typeof SUBJECT_TYPES)[number];
+
+/** Who a run of each trigger event is about (subjectOf): what a sendEmail action can mail and whose custom fields its tags name. */
+export const SUBJECT_TYPES_OF: Record<TriggerEvent, readonly SubjectType[]> = {
+  'email.opened': ['contact', 'lead'],
+  'email.clicked': ['contact', 'lead'],
+  'lead.created': ['lead'],
+  'form.submitted': ['lead'],
+  'opportunity.stageChanged': ['opportunity'],
+  'opportunity.won': ['opportunity'],
+  'ticket.created': ['ticket'],
+  'ticket.solved': ['ticket'],
+};
 
 export const MAX_DELAY_MINUTES = 90 * 24 * 60;
 export const MAX_ACTIONS = 10;
@@ -120,6 +133,13 @@ export interface Workflow {
 
 export type RunStatus = 'scheduled' | 'done' | 'skipped' | 'failed';
 
+/** An action of a `done` run that had nothing to do (a sendEmail to a subject without an address, or a suppressed one). */
+export interface SkippedAction {
+  action: number;
+  type: Action['type'];
+  reason: 'no_email' | 'suppressed';
+}
+
 export interface WorkflowRun {
   id: string;
   workflowId: string;
@@ -130,6 +150,7 @@ export interface WorkflowRun {
   runAt: string;
   doneAt: string | null;
   error?: string;
+  skippedActions?: SkippedAction[];
 }
 
 export const delayMinutes = (d: Delay | undefined) => (d ? (d.minutes ?? 0) + (d.hours ?? 0) * 60 + (d.days ?? 0) * 24 * 60 : 0);
@@ -147,6 +168,8 @@ export const counterKey = (tenantId: string, workflowId: string, subjectType: Su
   PK: `${t(tenantId)}#WFCNT#${workflowId}#${subjectType}#${subjectId}`,
   SK: 'WFCNT',
 });
+/** A sendEmail action's send state (`sending` → `sent` | `failed`), claimed before the provider call: the mail leaves at most once per run and action. */
+export const mailClaimKey = (tenantId: string, runKey: string, index: number) => ({ PK: `${t(tenantId)}#WFMAIL#${runKey}#${index}`, SK: 'WFMAIL' });
 export const WORKFLOW_DUE_SHARDS = 4;
 export const dueKey = (tenantId: string, workflowId: string, runId: string) => ({ PK: `${t(tenantId)}#WFDUE#${workflowId}#${runId}`, SK: 'WFDUE' });
 export const duePartition = (shard: number) => `DUE#WF#${shard}`;
@@ -183,6 +206,7 @@ export function runFromItem(item: Item): WorkflowRun {
     runAt: item.runAt as string,
     doneAt: (item.doneAt as string | null | undefined) ?? null,
     ...(typeof item.error === 'string' ? { error: item.error } : {}),
+    ...(Array.isArray(item.skippedActions) && item.skippedActions.length ? { skippedActions: item.skippedActions as SkippedAction[] } : {}),
   };
 }
 

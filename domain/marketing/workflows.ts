@@ -14,9 +14,12 @@ import { mergePatch, newId, retryOnVersionRace, VersionRace } from '#domain/reco
 import { getItem, queryPage, type Page, type PageRequest } from '#domain/table/query.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
 import { DomainError } from '#domain/errors.ts';
+import { fieldDefinitions } from '#domain/marketing/custom-fields.ts';
+import { tagsIn, validateTemplate } from '#domain/marketing/merge-tags.ts';
 import {
   delayMinutes,
   MAX_DELAY_MINUTES,
+  SUBJECT_TYPES_OF,
   runFromItem,
   runsPartition,
   TRIGGER_CONDITIONS,
@@ -24,6 +27,7 @@ import {
   workflowFromItem,
   workflowKey,
   workflowsPartition,
+  type Action,
   type Workflow,
   type WorkflowCreate,
   type WorkflowPatch,
@@ -63,6 +67,7 @@ async function checkWorkflow(ctx: UseCaseContext, w: Pick<Workflow, 'trigger' | 
     if (Object.keys(w.delay).length === 0 || minutes === 0) errors.push({ path: 'body.delay', message: 'a delay is at least one minute; omit it to run at once' });
     else if (minutes > MAX_DELAY_MINUTES) errors.push({ path: 'body.delay', message: 'a delay is at most 90 days' });
   }
+  if (touched.actions || touched.trigger) errors.push(...(await mailTemplateProblems(ctx.identity.tenantId, w)));
   if (errors.length) throw validationFailed(errors);
   if (touched.actions) {
     // Users named directly must be in the directory (API.md §5 users); "owner" is resolved per run.
@@ -71,6 +76,39 @@ async function checkWorkflow(ctx: UseCaseContext, w: Pick<Workflow, 'trigger' | 
       if (a.type === 'createTask' && a.assignTo !== 'owner') await requireDirectoryUser(ctx.identity.tenantId, a.assignTo, `body.actions.${i}.assignTo`);
     }
   }
+}
+
+/**
+ * The sendEmail actions' merge tags, by the campaigns' rule (validateTemplate), against the custom
+ * fields of whom the trigger's runs are about (contacts and leads for email events: a key of
+ * either). Only contacts and leads have an address to mail; `{{unsubscribeUrl}}` is refused: the
+ * unsubscribe links are campaign-scoped (docs/api-decisions.md).
+ */
+async function mailTemplateProblems(tenantId: string, w: Pick<Workflow, 'trigger' | 'actions'>): Promise<FieldError[]> {
+  const mails = [...w.actions.entries()].filter((e): e is [number, Extract<Action, { type: 'sendEmail' }>] => e[1].type === 'sendEmail');
+  if (!mails.length) return [];
+  const subjects = SUBJECT_TYPES_OF[w.trigger.event];
+  const mailable = subjects.filter((s): s is 'contact' | 'lead' => s === 'contact' || s === 'lead');
+  if (!mailable.length) {
+    return mails.map(([i]) => ({ path: `body.actions.${i}.type`, message: `sendEmail mails a contact or a lead; ${w.trigger.event} runs are about a ${subjects.join(' or ')}` }));
+  }
+  const customKeys = (await Promise.all(mailable.map((s) => fieldDefinitions(tenantId, s === 'contact' ? 'contacts' : 'leads')))).flat().map((d) => d.key);
+  const errors: FieldError[] = [];
+  for (const [i, a] of mails) {
+    const parts = { subject: a.subject, html: a.html, text: a.text };
+    for (const [field, template] of Object.entries(parts)) {
+      if (template && tagsIn(template).includes('unsubscribeUrl')) {
+        errors.push({ path: `body.actions.${i}.${field}`, message: 'workflow emails have no {{unsubscribeUrl}}: unsubscribe links belong to campaigns' });
+      }
+    }
+    try {
+      validateTemplate(parts, { customKeys, pathPrefix: `body.actions.${i}` });
+    } catch (err) {
+      if (!(err instanceof DomainError) || !err.errors) throw err;
+      errors.push(...err.errors);
+    }
+  }
+  return errors;
 }
 
 const sameTrigger = (a: Workflow['trigger'], b: Workflow['trigger']) => JSON.stringify(a) === JSON.stringify(b);

@@ -42,6 +42,9 @@ describe('every Lambda function', () => {
     const extra: Record<string, string[]> = {
       [fnId(compute.httpHandlers.public)]: ['MARKETING_TOKEN_SECRET'],
       [fnId(compute.jobs['campaign-dispatch']!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
+      // Workflow emails carry no public-route links: the mail port only.
+      [fnId(compute.jobs['workflow-runner']!)]: ['MAIL_TRANSPORT', 'SES_CONFIGURATION_SET'],
+      [fnId(compute.consumerHandlers.workflows!)]: ['MAIL_TRANSPORT', 'SES_CONFIGURATION_SET'],
     };
     for (const [id, r] of resourcesOfType(t, 'AWS::Lambda::Function')) {
       const env = r.Properties!.Environment.Variables;

@@ -9,7 +9,7 @@ import { SESv2Client } from '@aws-sdk/client-sesv2';
 import * as model from '@aws-sdk/client-sesv2/dist-es/schemas/schemas_0.js';
 import { describe, expect, it } from 'vitest';
 import { bulkRequest, decodeTag, sesMailer, singleRequest } from '#domain/mail/ses.ts';
-import type { BulkMail, OutgoingMail } from '#domain/mail/mailer.ts';
+import { MailRefused, type BulkMail, type OutgoingMail } from '#domain/mail/mailer.ts';
 
 type Schema = unknown[] | (() => unknown) | number;
 const resolve = (s: Schema): unknown => (typeof s === 'function' ? s() : s);
@@ -122,6 +122,14 @@ describe('SES v2 adapter', () => {
     expect(results[0]).toEqual({ status: 'sent', messageId: 'm0' });
     expect(results[3]).toMatchObject({ status: 'failed', retryable: false });
     expect(results[4]).toMatchObject({ status: 'failed', retryable: true });
+  });
+
+  it('a single send SES refuses for good throws MailRefused; a throttle throws as it came (worth another try)', async () => {
+    const failing = (name: string) => ({ send: async () => Promise.reject(Object.assign(new Error('no'), { name })) });
+    await expect(sesMailer(failing('MessageRejected') as never, 'crm-mail').send(single)).rejects.toBeInstanceOf(MailRefused);
+    const throttled = sesMailer(failing('TooManyRequestsException') as never, 'crm-mail').send(single);
+    await expect(throttled).rejects.toMatchObject({ name: 'TooManyRequestsException' });
+    await expect(throttled).rejects.not.toBeInstanceOf(MailRefused);
   });
 
   it('a throttled request fails its batch as retryable, without throwing', async () => {

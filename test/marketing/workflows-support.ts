@@ -71,7 +71,7 @@ export async function createWorkflow(who: Caller, body: Record<string, unknown>)
 export async function runsOf(who: Caller, workflowId: string) {
   const res = await api(who).get(`/v1/workflows/${workflowId}/runs?limit=100`);
   expect(res.status, res.body).toBe(200);
-  return res.json.items as { id: string; status: string; subjectType: string; subjectId: string; eventId: string; runAt: string; doneAt: string | null; error?: string }[];
+  return res.json.items as { id: string; status: string; subjectType: string; subjectId: string; eventId: string; runAt: string; doneAt: string | null; error?: string; skippedActions?: { action: number; type: string; reason: string }[] }[];
 }
 
 export async function notificationsOf(who: Caller) {
