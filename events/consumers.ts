@@ -9,6 +9,8 @@ export interface Consumer {
   name: string;
   eventTypes: string[];
   tableActions: TableAction[];
+  /** Sends mail through the mail port (SES in the cloud, with the token secret and the public base URL). */
+  sendsMail?: boolean;
 }
 
 export const consumers: Consumer[] = [
@@ -73,6 +75,15 @@ export const consumers: Consumer[] = [
     name: 'kb-index',
     eventTypes: ['kb.article.created', 'kb.article.updated', 'kb.article.deleted'],
     tableActions: ['dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+  },
+  {
+    // Satisfaction surveys (domain/service/surveys-csat.ts): the suppression entry (BatchGetItem),
+    // the CSAT invitation (PutItem, conditioned: one per ticket), the tenant's mail settings
+    // (GetItem), then the mail and the invitation's outcome (UpdateItem). Locally the mailbox's PutItem.
+    name: 'surveys',
+    eventTypes: ['ticket.solved'],
+    tableActions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    sendsMail: true,
   },
 ];
 

@@ -204,6 +204,8 @@ export const routes: Route[] = [
 
   { method: 'GET', path: '/u/{token}', fn: 'public', public: true },
   { method: 'POST', path: '/u/{token}', fn: 'public', public: true },
+  { method: 'GET', path: '/s/{token}', fn: 'public', public: true },
+  { method: 'POST', path: '/s/{token}', fn: 'public', public: true },
   { method: 'GET', path: '/t/o/{token}', fn: 'public', public: true },
   { method: 'GET', path: '/t/c/{token}', fn: 'public', public: true },
   { method: 'POST', path: '/v1/kb/articles', fn: 'kb' },

@@ -251,8 +251,19 @@ export class ComputeStack extends Stack {
         entry: entry('events', c.name),
         description: `Consumer: ${c.name}`,
         timeout: Duration.seconds(30),
+        ...(c.sendsMail
+          ? {
+              environment: {
+                ...tokenEnv,
+                MAIL_TRANSPORT: 'ses',
+                SES_CONFIGURATION_SET: this.mailConfigurationSet.configurationSetName,
+                PUBLIC_BASE_URL: this.api.apiEndpoint,
+              },
+            }
+          : {}),
       });
       fn.grantTable(c.tableActions);
+      if (c.sendsMail) grantSendMail(fn, this.mailConfigurationSet);
 
       const dlq = deadLetterQueue(this, `${id}Dlq`, `undeliverable or failed ${c.name} events`);
       // EventBridge → Lambda is asynchronous: the rule's DLQ catches events it could not

@@ -53,4 +53,5 @@ export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerH
   'campaign-stats': () => import('#functions/events/campaign-stats.ts'),
   workflows: () => import('#functions/events/workflows.ts'),
   'kb-index': () => import('#functions/events/kb-index.ts'),
+  surveys: () => import('#functions/events/surveys.ts'),
 };

@@ -42,6 +42,7 @@ describe('every Lambda function', () => {
     const extra: Record<string, string[]> = {
       [fnId(compute.httpHandlers.public)]: ['MARKETING_TOKEN_SECRET'],
       [fnId(compute.jobs['campaign-dispatch']!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
+      [fnId(compute.consumerHandlers.surveys!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
     };
     for (const [id, r] of resourcesOfType(t, 'AWS::Lambda::Function')) {
       const env = r.Properties!.Environment.Variables;

@@ -299,6 +299,8 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
   'PUT /v1/marketing/settings': () => ({ sendRatePerSecond: 20, fromAddress: 'news@example.cn' }),
   // The public one-click unsubscribe takes a form (`List-Unsubscribe=One-Click`); the fuzz test sends this in every shape.
   'POST /u/{token}': () => ({ 'List-Unsubscribe': 'One-Click' }),
+  // A survey answer (api/service.md): JSON or a form; tests in test/service/surveys-*.test.ts.
+  'POST /s/{token}': () => ({ score: 9, comment: '很好 great' }),
 
   // Knowledge base (api/service.md): published, so every role reads the seeded articles.
   'POST /v1/kb/articles': () => ({
@@ -660,7 +662,7 @@ export function urlOf(r: Route, id?: string): string {
 /** Every route of the table, for generated tests. */
 export const allRoutes: readonly Route[] = routes;
 /**
- * The routes of the API proper: every route but the public ones (`/u/…`, `/t/…`), which have no
+ * The routes of the API proper: every route but the public ones (`/u/…`, `/t/…`, `/s/…`), which have no
  * identity, no roles and no JSON bodies; they prove themselves by a signed token in the path
  * (their tests: test/marketing/dispatch.test.ts "public routes"; the fuzz test takes them too).
  */
