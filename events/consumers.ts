@@ -85,6 +85,14 @@ export const consumers: Consumer[] = [
     tableActions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     sendsMail: true,
   },
+  {
+    // The service report (domain/service/service-report.ts), kept like the analytics aggregates: the
+    // ticket as it is now (GetItem), its stored contribution (GetItem), the difference in one
+    // transaction (Put + Update); the tenant's rules for its time zone (GetItem).
+    name: 'service-report',
+    eventTypes: ['ticket.created', 'ticket.updated', 'ticket.solved', 'ticket.commented', 'ticket.sla_breached', 'ticket.csat_answered'],
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  },
 ];
 
 /** The source name every domain event carries on the bus. */

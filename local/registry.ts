@@ -55,4 +55,5 @@ export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerH
   workflows: () => import('#functions/events/workflows.ts'),
   'kb-index': () => import('#functions/events/kb-index.ts'),
   surveys: () => import('#functions/events/surveys.ts'),
+  'service-report': () => import('#functions/events/service-report.ts'),
 };

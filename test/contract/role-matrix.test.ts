@@ -402,6 +402,8 @@ const matrix: Record<string, Row> = {
   'PATCH /v1/tickets/{id}': { admin: s(200), manager: s(403), rep: s(404), support: s(200), marketer: s(403), otherManager: s(404) },
   'POST /v1/tickets/{id}/comments': { admin: s(201), manager: s(201), rep: s(404), support: s(201), marketer: s(403), otherManager: s(404) },
   'GET /v1/tickets/{id}/comments': { admin: s(200), manager: s(200), rep: s(404), support: s(200), marketer: s(403), otherManager: s(404) },
+  // The service report (service.md): support, admin, manager (a tenant-wide figure: otherManager too).
+  'GET /v1/reports/service': { admin: s(200), manager: s(200), rep: s(403), support: s(200), marketer: s(403), otherManager: s(200) },
   'GET /v1/sla/policy': { admin: s(200), manager: s(200), rep: s(403), support: s(200), marketer: s(403), otherManager: s(200) },
   'PUT /v1/sla/policy': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
 

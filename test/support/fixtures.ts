@@ -594,6 +594,7 @@ export const SINGLETONS = new Set([
   'GET /v1/forecast/accuracy',
   'GET /v1/marketing/settings',
   'GET /v1/sla/policy',
+  'GET /v1/reports/service',
 ]);
 /**
  * Lists that are a time series of one scope, not records with ids (a forecast's snapshots): the
