@@ -207,6 +207,14 @@ export const eventCatalog = {
   'ticket.solved': { version: 1, data: z.extend(ticketFacts, { solvedAt: z.string(), firstSolve: z.boolean() }) },
   /** A clock's target was missed: recorded by the sla-escalation job, or by the late response or solve itself. */
   'ticket.sla_breached': { version: 1, data: z.extend(ticketFacts, { clock: z.enum(['firstResponse', 'resolution']), dueAt: z.string() }) },
+  /** The requester answered the ticket's CSAT survey (once; api/service.md "Satisfaction surveys"). */
+  'ticket.csat_answered': { version: 1, data: z.extend(ticketFacts, { score: z.int(), answeredAt: z.string() }) },
+  // NPS surveys (domain/service/surveys-nps.ts).
+  'survey.created': { version: 1, data: z.extend(snapshot, { name: z.string(), segmentId: z.string() }) },
+  /** `/send`: the next campaign-dispatch run mails the segment. */
+  'survey.sent': { version: 1, data: z.extend(snapshot, { segmentId: z.string() }) },
+  /** One recipient's answer (once). */
+  'survey.answered': { version: 1, data: z.object({ surveyId: z.string(), recipientId: z.string(), score: z.int(), answeredAt: z.string() }) },
   'ticket.commented': {
     version: 1,
     data: z.extend(ticketFacts, { comment: z.object({ id: z.string(), public: z.boolean(), authorId: z.string(), createdAt: z.string() }) }),

@@ -11,6 +11,8 @@ export interface Consumer {
   tableActions: TableAction[];
   /** Sends mail through the mail port (SES in the cloud). */
   sendsMail?: boolean;
+  /** Puts public-route links in what it sends (signs tokens, knows the public base URL). */
+  signsLinks?: boolean;
 }
 
 export const consumers: Consumer[] = [
@@ -77,6 +79,24 @@ export const consumers: Consumer[] = [
     name: 'kb-index',
     eventTypes: ['kb.article.created', 'kb.article.updated', 'kb.article.deleted'],
     tableActions: ['dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+  },
+  {
+    // Satisfaction surveys (domain/service/surveys-csat.ts): the suppression entry (BatchGetItem),
+    // the CSAT invitation (PutItem, conditioned: one per ticket), the tenant's mail settings
+    // (GetItem), then the mail and the invitation's outcome (UpdateItem). Locally the mailbox's PutItem.
+    name: 'surveys',
+    eventTypes: ['ticket.solved'],
+    tableActions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    sendsMail: true,
+    signsLinks: true,
+  },
+  {
+    // The service report (domain/service/service-report.ts), kept like the analytics aggregates: the
+    // ticket as it is now (GetItem), its stored contribution (GetItem), the difference in one
+    // transaction (Put + Update); the tenant's rules for its time zone (GetItem).
+    name: 'service-report',
+    eventTypes: ['ticket.created', 'ticket.updated', 'ticket.solved', 'ticket.commented', 'ticket.sla_breached', 'ticket.csat_answered'],
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   },
 ];
 

@@ -72,6 +72,9 @@ export const httpFunctions = {
   // Knowledge base: an article's two items and its event (one transaction); reads by BatchGetItem
   // (article + body; a search page's articles, and postings checked by key).
   kb: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
+  // NPS surveys (domain/service/surveys-nps.ts): the survey and its stats (BatchGetItem), the segment check;
+  // and the service report (domain/service/service-report.ts: one BatchGetItem of its rows).
+  surveys: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
   // Tickets (api/service.md): a create reads policy, counter, account, contact and assignee in one BatchGetItem;
   // lists of reps and managers read each page's accounts in one BatchGetItem. The SLA policy routes live here too.
   tickets: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
@@ -204,8 +207,15 @@ export const routes: Route[] = [
 
   { method: 'GET', path: '/u/{token}', fn: 'public', public: true },
   { method: 'POST', path: '/u/{token}', fn: 'public', public: true },
+  { method: 'GET', path: '/s/{token}', fn: 'public', public: true },
+  { method: 'POST', path: '/s/{token}', fn: 'public', public: true },
   { method: 'GET', path: '/t/o/{token}', fn: 'public', public: true },
   { method: 'GET', path: '/t/c/{token}', fn: 'public', public: true },
+  { method: 'POST', path: '/v1/surveys', fn: 'surveys' },
+  { method: 'GET', path: '/v1/surveys', fn: 'surveys' },
+  { method: 'GET', path: '/v1/surveys/{id}', fn: 'surveys' },
+  { method: 'POST', path: '/v1/surveys/{id}/send', fn: 'surveys' },
+  { method: 'GET', path: '/v1/reports/service', fn: 'surveys' },
   { method: 'POST', path: '/v1/kb/articles', fn: 'kb' },
   { method: 'GET', path: '/v1/kb/articles', fn: 'kb' },
   { method: 'GET', path: '/v1/kb/articles/{id}', fn: 'kb' },

@@ -247,7 +247,9 @@ export class ComputeStack extends Stack {
         entry: entry('events', c.name),
         description: `Consumer: ${c.name}`,
         timeout: Duration.seconds(30),
-        ...(c.sendsMail ? { environment: mailEnv } : {}),
+        ...(c.sendsMail || c.signsLinks
+          ? { environment: { ...(c.sendsMail ? mailEnv : {}), ...(c.signsLinks ? { ...tokenEnv, PUBLIC_BASE_URL: this.api.apiEndpoint } : {}) } }
+          : {}),
       });
       fn.grantTable(c.tableActions);
       if (c.sendsMail) grantSendMail(fn, this.mailConfigurationSet);

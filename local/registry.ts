@@ -33,6 +33,7 @@ export const httpHandlers: Record<HttpFunctionName, () => Promise<{ handler: Htt
   segments: () => import('#functions/http/segments.ts') as Promise<{ handler: HttpHandler }>,
   workflows: () => import('#functions/http/workflows.ts') as Promise<{ handler: HttpHandler }>,
   kb: () => import('#functions/http/kb.ts') as Promise<{ handler: HttpHandler }>,
+  surveys: () => import('#functions/http/surveys.ts') as Promise<{ handler: HttpHandler }>,
   tickets: () => import('#functions/http/tickets.ts') as Promise<{ handler: HttpHandler }>,
 };
 
@@ -53,4 +54,6 @@ export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerH
   'campaign-stats': () => import('#functions/events/campaign-stats.ts'),
   workflows: () => import('#functions/events/workflows.ts'),
   'kb-index': () => import('#functions/events/kb-index.ts'),
+  surveys: () => import('#functions/events/surveys.ts'),
+  'service-report': () => import('#functions/events/service-report.ts'),
 };

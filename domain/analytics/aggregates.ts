@@ -121,7 +121,14 @@ const MAX_ROWS = 99;
  * Makes the rows hold `facts` as this subject's contribution at `version`. Returns false when
  * the stored contribution is as new or newer (a duplicate or out-of-order delivery).
  */
-export async function applySubject(tenantId: string, subject: Subject, version: number, facts: readonly Fact[]): Promise<boolean> {
+export async function applySubject(
+  tenantId: string,
+  subject: Subject,
+  version: number,
+  facts: readonly Fact[],
+  /** The rows' partition: the analytics pages' by default; the service report keeps its own (`T#t#SVCAGG`). */
+  rowsPartition = aggPartition(tenantId),
+): Promise<boolean> {
   const key = { PK: contribPartition(tenantId, subject.kind), SK: subject.id };
   for (let attempt = 0; attempt < 20; attempt++) {
     const stored = await getItem(key);
@@ -142,7 +149,7 @@ export async function applySubject(tenantId: string, subject: Subject, version: 
                 ExpressionAttributeValues: { ':v': version },
               },
             },
-            ...rows.map(([sk, attrs]) => ({ Update: addToRow(tenantId, sk, attrs) })),
+            ...rows.map(([sk, attrs]) => ({ Update: addToRow(tenantId, rowsPartition, sk, attrs) })),
           ],
         }),
       );
@@ -159,7 +166,7 @@ export async function applySubject(tenantId: string, subject: Subject, version: 
   throw new ContributionRace(`${subject.kind} ${subject.id}: too many concurrent updates`);
 }
 
-function addToRow(tenantId: string, sk: string, attrs: Map<string, number>) {
+function addToRow(tenantId: string, partition: string, sk: string, attrs: Map<string, number>) {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = { ':tenant': tenantId, ':type': 'AGG' };
   const adds: string[] = [];
@@ -171,7 +178,7 @@ function addToRow(tenantId: string, sk: string, attrs: Map<string, number>) {
   });
   return {
     TableName: tableName(),
-    Key: { PK: aggPartition(tenantId), SK: sk },
+    Key: { PK: partition, SK: sk },
     UpdateExpression: `SET tenantId = :tenant, entityType = :type ADD ${adds.join(', ')}`,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,

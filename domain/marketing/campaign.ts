@@ -71,7 +71,7 @@ const ALLOWED: Record<'schedule' | 'send' | 'cancel' | 'edit' | 'delete', Campai
 
 export function assertTransition(status: CampaignStatus, action: keyof typeof ALLOWED): void {
   if (!ALLOWED[action].includes(status)) {
-    throw conflict('invalid_transition', `A ${status} campaign cannot be ${action === 'edit' ? 'edited' : action === 'send' ? 'sent' : `${action}d`}.`, { status });
+    throw conflict('invalid_transition', `A ${status} campaign cannot be ${action === 'edit' ? 'edited' : action === 'send' ? 'sent' : `${action}d`}.`, { campaignStatus: status });
   }
 }
 

@@ -26,6 +26,10 @@
  *  5. When nothing is queued or in flight, the campaign is `sent` (or stays `canceled`: a
  *     canceled campaign's queued recipients become `canceled`) and leaves the sweep.
  *
+ * WHAT IT SENDS. A `Mailing`: a campaign, or an NPS survey (domain/service/surveys-nps.ts), each
+ * with its own keys, template and per-recipient entry; both are due in `DUE#CAMP`, told apart by
+ * the record's `entityType`. Freezing, claims, batching, pacing and the time budget are shared.
+ *
  * TIME BUDGET. In Lambda it stops before its time runs out (`timeLeftMs`); the next run
  * goes on where the queue stands. Locally it runs to completion.
  */
@@ -35,9 +39,9 @@ import { db, tableName } from '#domain/table/client.ts';
 import { batchWrite } from '#domain/table/batch.ts';
 import { getItem, queryAll, queryInput } from '#domain/table/query.ts';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { sendBulk, MAX_BULK_ENTRIES, type BulkEntry } from '#domain/mail/mailer.ts';
+import { sendBulk, MAX_BULK_ENTRIES, type BulkEntry, type MailAddress } from '#domain/mail/mailer.ts';
 import { audience, type AudienceMember } from '#domain/marketing/audience.ts';
-import { campaignFromItem, type Campaign } from '#domain/marketing/campaign.ts';
+import { campaignFromItem } from '#domain/marketing/campaign.ts';
 import {
   CAMPAIGN_DUE_PARTITION,
   campaignDueSk,
@@ -48,10 +52,86 @@ import {
   recipientStatusPartition,
 } from '#domain/marketing/keys.ts';
 import { bulkValues, compileBulkTemplate, type BulkTemplate } from '#domain/marketing/merge-tags.ts';
-import { loadSettings } from '#domain/marketing/settings.ts';
+import { loadSettings, type StoredSettings } from '#domain/marketing/settings.ts';
 import { trackedHtml, trackingValues } from '#domain/marketing/tracking-links.ts';
+import { surveyMailing } from '#domain/service/surveys-nps.ts';
 
 type Item = Record<string, unknown>;
+type Key = { PK: string; SK: string };
+
+export interface MailingKeys {
+  record: Key;
+  stats: Key;
+  recipient(recipientId: string): Key;
+  /** The `byParent` partition of the recipients in one status (`queued` is the queue). */
+  statusPartition(status: string): string;
+}
+
+/** What the job sends (see the header). */
+export interface Mailing {
+  id: string;
+  status: string;
+  segmentId: string;
+  keys: MailingKeys;
+  /** `entityType` of its recipient items. */
+  recipientType: string;
+  /** The bulk template and the sender, once per run. */
+  compose(settings: StoredSettings): { template: BulkTemplate; from: MailAddress; replyTo?: string };
+  /** One claimed recipient's entry of a bulk send. */
+  entry(tenantId: string, recipient: Item): BulkEntry;
+}
+
+function campaignMailing(tenantId: string, item: Item): Mailing {
+  const c = campaignFromItem(item);
+  const compiled = compileBulkTemplate({ subject: c.subject, html: c.html, text: c.text });
+  return {
+    id: c.id,
+    status: c.status,
+    segmentId: c.segmentId,
+    recipientType: 'RCPT',
+    keys: {
+      record: campaignKey(tenantId, c.id),
+      stats: campaignStatsKey(tenantId, c.id),
+      recipient: (rid) => recipientKey(tenantId, c.id, rid),
+      statusPartition: (status) => recipientStatusPartition(tenantId, c.id, status),
+    },
+    compose(settings) {
+      return {
+        template: { ...compiled, html: trackedHtml(compiled.html) },
+        from: { address: settings.fromAddress, ...(c.fromName ? { name: c.fromName } : {}) },
+        ...(c.replyTo ? { replyTo: c.replyTo } : {}),
+      };
+    },
+    entry(tenant, r) {
+      const rid = String(r.recipientId);
+      const links = trackingValues(tenant, c.id, rid, c.html);
+      return {
+        to: String(r.email),
+        data: {
+          ...bulkValues(compiled, {
+            name: r.name as string | null,
+            email: String(r.email),
+            company: r.company as string | null,
+            owner: r.ownerId as string | null,
+            unsubscribeUrl: links.unsubscribeUrl,
+            custom: (r.custom as Record<string, unknown>) ?? {},
+          }),
+          ...links.slots,
+        },
+        headers: {
+          'List-Unsubscribe': `<${links.unsubscribeUrl}>`,
+          'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+        },
+        source: { kind: 'campaign', campaignId: c.id, recipientId: rid },
+      };
+    },
+  };
+}
+
+/** The mailing a due record is, by its `entityType`. */
+function mailingOf(tenantId: string, item: Item): Mailing {
+  return item.entityType === 'SURVEY' ? surveyMailing(tenantId, item) : campaignMailing(tenantId, item);
+}
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /** A freeze not finished within this is taken over by another run. */
@@ -99,10 +179,10 @@ export async function runCampaignDispatch(opts: DispatchOptions = {}): Promise<D
       report.complete = false;
       break;
     }
-    const item = await getItem(campaignKey(String(entry.tenantId), campaignFromItem(entry).id));
+    const item = await getItem({ PK: String(entry.PK), SK: String(entry.SK) });
     if (!item || item.dueSk !== entry.dueSk) continue;
     report.campaigns++;
-    await run.campaign(String(item.tenantId), item);
+    await run.mailing(String(item.tenantId), mailingOf(String(item.tenantId), item), item);
   }
   return report;
 }
@@ -123,27 +203,27 @@ class Run {
     return this.opts.timeLeftMs !== undefined && this.opts.timeLeftMs() < SAFETY_MS;
   }
 
-  async campaign(tenantId: string, item: Item): Promise<void> {
-    let campaign = campaignFromItem(item);
-    if (campaign.status === 'scheduled') {
-      if (!(await this.start(tenantId, campaign))) return;
-      campaign = { ...campaign, status: 'sending' };
+  async mailing(tenantId: string, mailing: Mailing, item: Item): Promise<void> {
+    let m = mailing;
+    if (m.status === 'scheduled') {
+      if (!(await this.start(m))) return;
+      m = { ...m, status: 'sending' };
     }
-    if (campaign.status === 'sending' && item.frozen !== true) {
-      if (!(await this.freeze(tenantId, campaign, item))) return;
+    if (m.status === 'sending' && item.frozen !== true) {
+      if (!(await this.freeze(tenantId, m))) return;
     }
-    if (campaign.status === 'sending') await this.send(tenantId, campaign);
-    if (campaign.status === 'canceled') await this.cancelQueued(tenantId, campaign.id);
-    await this.resolveAbandoned(tenantId, campaign.id);
-    if (!this.outOfTime()) await this.finishIfDone(tenantId, campaign);
+    if (m.status === 'sending') await this.send(tenantId, m);
+    if (m.status === 'canceled') await this.cancelQueued(m);
+    await this.resolveAbandoned(m);
+    if (!this.outOfTime()) await this.finishIfDone(m);
   }
 
-  private async start(tenantId: string, c: Campaign): Promise<boolean> {
+  private async start(m: Mailing): Promise<boolean> {
     try {
       await db.send(
         new UpdateCommand({
           TableName: tableName(),
-          Key: campaignKey(tenantId, c.id),
+          Key: m.keys.record,
           UpdateExpression: 'SET #s = :sending, startedAt = :now, updatedAt = :now ADD version :one',
           ConditionExpression: '#s = :scheduled',
           ExpressionAttributeNames: { '#s': 'status' },
@@ -158,12 +238,12 @@ class Run {
   }
 
   /** Freezes the audience once; false when another run holds the freeze. */
-  private async freeze(tenantId: string, c: Campaign, item: Item): Promise<boolean> {
+  private async freeze(tenantId: string, c: Mailing): Promise<boolean> {
     try {
       await db.send(
         new UpdateCommand({
           TableName: tableName(),
-          Key: campaignKey(tenantId, c.id),
+          Key: c.keys.record,
           UpdateExpression: 'SET freezeLeaseUntil = :until',
           ConditionExpression: 'attribute_not_exists(frozen) AND (attribute_not_exists(freezeLeaseUntil) OR freezeLeaseUntil < :now)',
           ExpressionAttributeValues: { ':until': new Date(this.now.getTime() + FREEZE_LEASE_MS).toISOString(), ':now': this.now.toISOString() },
@@ -194,10 +274,10 @@ class Run {
         recipients++;
         const id = recipientIdOf(email);
         return {
-          ...recipientKey(tenantId, c.id, id),
+          ...c.keys.recipient(id),
           tenantId,
-          entityType: 'RCPT',
-          parentPk: recipientStatusPartition(tenantId, c.id, status),
+          entityType: c.recipientType,
+          parentPk: c.keys.statusPartition(status),
           parentSk: id,
           recipientId: id,
           email,
@@ -219,7 +299,7 @@ class Run {
           {
             Update: {
               TableName: tableName(),
-              Key: campaignKey(tenantId, c.id),
+              Key: c.keys.record,
               UpdateExpression: 'SET frozen = :t REMOVE freezeLeaseUntil',
               ConditionExpression: 'attribute_exists(PK)',
               ExpressionAttributeValues: { ':t': true },
@@ -229,47 +309,44 @@ class Run {
             Put: {
               TableName: tableName(),
               Item: {
-                ...campaignStatsKey(tenantId, c.id),
+                ...c.keys.stats,
                 tenantId,
-                entityType: 'CAMPSTATS',
+                entityType: c.recipientType === 'RCPT' ? 'CAMPSTATS' : `${c.recipientType}STATS`,
                 recipients,
                 suppressed,
                 queued: recipients - suppressed,
                 inFlight: 0,
                 // Counters the public routes and consumers may already have started.
-                ...(await this.carriedStats(tenantId, c.id)),
+                ...(await this.carriedStats(c)),
               },
             },
           },
         ],
       }),
     );
-    void item;
     return true;
   }
 
-  private async carriedStats(tenantId: string, campaignId: string): Promise<Item> {
-    const existing = await getItem(campaignStatsKey(tenantId, campaignId));
+  private async carriedStats(c: Mailing): Promise<Item> {
+    const existing = await getItem(c.keys.stats);
     if (!existing) return {};
     const { PK: _p, SK: _s, tenantId: _t, entityType: _e, recipients: _r, suppressed: _su, queued: _q, inFlight: _i, ...rest } = existing;
     return rest;
   }
 
-  private async send(tenantId: string, c: Campaign): Promise<void> {
+  private async send(tenantId: string, c: Mailing): Promise<void> {
     const settings = await loadSettings(tenantId);
-    const from = { address: settings.fromAddress, ...(c.fromName ? { name: c.fromName } : {}) };
-    const compiled = compileBulkTemplate({ subject: c.subject, html: c.html, text: c.text });
-    const template: BulkTemplate = { ...compiled, html: trackedHtml(compiled.html) };
+    const composed = c.compose(settings);
     const batchSize = Math.min(MAX_BULK_ENTRIES, settings.sendRatePerSecond);
     for (;;) {
       if (this.outOfTime()) {
         this.report.complete = false;
         return;
       }
-      const current = await getItem(campaignKey(tenantId, c.id));
+      const current = await getItem(c.keys.record);
       if (current?.status !== 'sending') return;
       const out = await db.send(
-        new QueryCommand({ ...queryInput({ index: 'byParent', pk: recipientStatusPartition(tenantId, c.id, 'queued') }), Limit: 500 }),
+        new QueryCommand({ ...queryInput({ index: 'byParent', pk: c.keys.statusPartition('queued') }), Limit: 500 }),
       );
       const queued = out.Items ?? [];
       if (!queued.length) return;
@@ -279,11 +356,11 @@ class Run {
           return;
         }
         if (i > 0) {
-          const again = await getItem(campaignKey(tenantId, c.id));
+          const again = await getItem(c.keys.record);
           if (again?.status !== 'sending') return;
         }
         await this.pace(tenantId, settings.sendRatePerSecond, Math.min(batchSize, queued.length - i));
-        await this.batch(tenantId, c, template, from, queued.slice(i, i + batchSize));
+        await this.batch(tenantId, c, composed, queued.slice(i, i + batchSize));
       }
     }
   }
@@ -296,50 +373,28 @@ class Run {
     p.count += n;
   }
 
-  private async batch(tenantId: string, c: Campaign, template: BulkTemplate, from: { address: string; name?: string }, candidates: Item[]): Promise<void> {
+  private async batch(tenantId: string, c: Mailing, composed: ReturnType<Mailing['compose']>, candidates: Item[]): Promise<void> {
     const nowIso = this.now.toISOString();
     const claimed = await transactEach(
       candidates.map((r) => ({
         Update: {
           TableName: tableName(),
-          Key: recipientKey(tenantId, c.id, String(r.recipientId)),
+          Key: c.keys.recipient(String(r.recipientId)),
           UpdateExpression: 'SET #s = :sending, parentPk = :pk, claimedAt = :now ADD attempts :one',
           ConditionExpression: '#s = :queued',
           ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':sending': 'sending', ':queued': 'queued', ':pk': recipientStatusPartition(tenantId, c.id, 'sending'), ':now': nowIso, ':one': 1 },
+          ExpressionAttributeValues: { ':sending': 'sending', ':queued': 'queued', ':pk': c.keys.statusPartition('sending'), ':now': nowIso, ':one': 1 },
           ReturnValuesOnConditionCheckFailure: 'NONE',
         },
       })),
-      (n) => statsUpdate(tenantId, c.id, { queued: -n, inFlight: n }),
+      (n) => statsUpdate(c.keys.stats, { queued: -n, inFlight: n }),
     );
     const claimedItems = candidates.filter((_r, i) => claimed[i]);
     if (!claimedItems.length) return;
     await this.opts.afterClaim?.(claimedItems.map((r) => String(r.recipientId)));
 
-    const entries: BulkEntry[] = claimedItems.map((r) => {
-      const rid = String(r.recipientId);
-      const links = trackingValues(tenantId, c.id, rid, c.html);
-      return {
-        to: String(r.email),
-        data: {
-          ...bulkValues(template, {
-            name: r.name as string | null,
-            email: String(r.email),
-            company: r.company as string | null,
-            owner: r.ownerId as string | null,
-            unsubscribeUrl: links.unsubscribeUrl,
-            custom: (r.custom as Record<string, unknown>) ?? {},
-          }),
-          ...links.slots,
-        },
-        headers: {
-          'List-Unsubscribe': `<${links.unsubscribeUrl}>`,
-          'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-        },
-        source: { kind: 'campaign', campaignId: c.id, recipientId: rid },
-      };
-    });
-    const results = await sendBulk({ tenantId, from, ...(c.replyTo ? { replyTo: c.replyTo } : {}), template, entries });
+    const entries: BulkEntry[] = claimedItems.map((r) => c.entry(tenantId, r));
+    const results = await sendBulk({ tenantId, ...composed, entries });
     this.report.providerCalls++;
     this.sends += entries.length;
     if (this.opts.killAfterSends !== undefined && this.sends >= this.opts.killAfterSends) throw new DispatchKilled(`killed after ${this.sends} sends`);
@@ -371,11 +426,11 @@ class Run {
         values[':err'] = res.error;
       }
       values[':status'] = status;
-      values[':pk'] = recipientStatusPartition(tenantId, c.id, status);
+      values[':pk'] = c.keys.statusPartition(status);
       return {
         Update: {
           TableName: tableName(),
-          Key: recipientKey(tenantId, c.id, rid),
+          Key: c.keys.recipient(rid),
           UpdateExpression: `SET ${set} REMOVE claimedAt`,
           ConditionExpression: '#s = :sending',
           ExpressionAttributeNames: { '#s': 'status', ...(res.status === 'failed' ? { '#e': 'error' } : {}) },
@@ -383,7 +438,7 @@ class Run {
         },
       };
     });
-    await transactEach(finishes, () => statsUpdate(tenantId, c.id, { inFlight: -claimedItems.length, sent, failed, queued: requeued }));
+    await transactEach(finishes, () => statsUpdate(c.keys.stats, { inFlight: -claimedItems.length, sent, failed, queued: requeued }));
     this.report.sent += sent;
     this.report.failed += failed;
     this.report.processed += sent + failed;
@@ -391,9 +446,9 @@ class Run {
     if (requeued) await (this.opts.sleep ?? sleep)(RETRY_BACKOFF_MS);
   }
 
-  private async cancelQueued(tenantId: string, campaignId: string): Promise<void> {
+  private async cancelQueued(m: Mailing): Promise<void> {
     for (;;) {
-      const queued = await queryAll({ index: 'byParent', pk: recipientStatusPartition(tenantId, campaignId, 'queued') }, (items) => items.length >= 500);
+      const queued = await queryAll({ index: 'byParent', pk: m.keys.statusPartition('queued') }, (items) => items.length >= 500);
       if (!queued.length) return;
       for (let i = 0; i < queued.length; i += MAX_BULK_ENTRIES) {
         const chunk = queued.slice(i, i + MAX_BULK_ENTRIES);
@@ -401,14 +456,14 @@ class Run {
           chunk.map((r) => ({
             Update: {
               TableName: tableName(),
-              Key: recipientKey(tenantId, campaignId, String(r.recipientId)),
+              Key: m.keys.recipient(String(r.recipientId)),
               UpdateExpression: 'SET #s = :c, parentPk = :pk',
               ConditionExpression: '#s = :q',
               ExpressionAttributeNames: { '#s': 'status' },
-              ExpressionAttributeValues: { ':c': 'canceled', ':q': 'queued', ':pk': recipientStatusPartition(tenantId, campaignId, 'canceled') },
+              ExpressionAttributeValues: { ':c': 'canceled', ':q': 'queued', ':pk': m.keys.statusPartition('canceled') },
             },
           })),
-          (n) => statsUpdate(tenantId, campaignId, { queued: -n, canceled: n }),
+          (n) => statsUpdate(m.keys.stats, { queued: -n, canceled: n }),
         );
         this.report.processed += done.filter(Boolean).length;
       }
@@ -416,11 +471,11 @@ class Run {
   }
 
   /** In-flight recipients of runs that died: never resent; `failed` with an unknown outcome. */
-  private async resolveAbandoned(tenantId: string, campaignId: string): Promise<void> {
+  private async resolveAbandoned(m: Mailing): Promise<void> {
     const cutoff = new Date(this.now.getTime() - IN_FLIGHT_LEASE_MS).toISOString();
     const stale = await queryAll({
       index: 'byParent',
-      pk: recipientStatusPartition(tenantId, campaignId, 'sending'),
+      pk: m.keys.statusPartition('sending'),
       filter: { expression: 'claimedAt < :cutoff', values: { ':cutoff': cutoff } },
     });
     for (let i = 0; i < stale.length; i += MAX_BULK_ENTRIES) {
@@ -429,22 +484,22 @@ class Run {
         chunk.map((r) => ({
           Update: {
             TableName: tableName(),
-            Key: recipientKey(tenantId, campaignId, String(r.recipientId)),
+            Key: m.keys.recipient(String(r.recipientId)),
             UpdateExpression: 'SET #s = :f, parentPk = :pk, #e = :e REMOVE claimedAt',
             ConditionExpression: '#s = :sending AND claimedAt < :cutoff',
             ExpressionAttributeNames: { '#s': 'status', '#e': 'error' },
-            ExpressionAttributeValues: { ':f': 'failed', ':sending': 'sending', ':cutoff': cutoff, ':e': 'outcome_unknown', ':pk': recipientStatusPartition(tenantId, campaignId, 'failed') },
+            ExpressionAttributeValues: { ':f': 'failed', ':sending': 'sending', ':cutoff': cutoff, ':e': 'outcome_unknown', ':pk': m.keys.statusPartition('failed') },
           },
         })),
-        (n) => statsUpdate(tenantId, campaignId, { inFlight: -n, failed: n }),
+        (n) => statsUpdate(m.keys.stats, { inFlight: -n, failed: n }),
       );
       this.report.processed += done.filter(Boolean).length;
     }
   }
 
-  private async finishIfDone(tenantId: string, c: Campaign): Promise<void> {
-    const stats = await getItem(campaignStatsKey(tenantId, c.id));
-    const frozen = (await getItem(campaignKey(tenantId, c.id)))?.frozen === true;
+  private async finishIfDone(c: Mailing): Promise<void> {
+    const stats = await getItem(c.keys.stats);
+    const frozen = (await getItem(c.keys.record))?.frozen === true;
     const idle = !stats || (Number(stats.queued ?? 0) <= 0 && Number(stats.inFlight ?? 0) <= 0);
     if (!idle || (c.status === 'sending' && !frozen)) return;
     const values: Item = { ':now': this.now.toISOString(), ':one': 1 };
@@ -463,7 +518,7 @@ class Run {
       await db.send(
         new UpdateCommand({
           TableName: tableName(),
-          Key: campaignKey(tenantId, c.id),
+          Key: c.keys.record,
           UpdateExpression: update,
           ConditionExpression: condition,
           ...(c.status === 'sending' ? { ExpressionAttributeNames: { '#s': 'status' } } : {}),
@@ -476,7 +531,7 @@ class Run {
   }
 }
 
-function statsUpdate(tenantId: string, campaignId: string, deltas: Record<string, number>): TransactItem {
+function statsUpdate(statsKey: Key, deltas: Record<string, number>): TransactItem {
   const entries = Object.entries(deltas).filter(([, v]) => v !== 0);
   const names: Record<string, string> = {};
   const values: Record<string, number> = {};
@@ -488,7 +543,7 @@ function statsUpdate(tenantId: string, campaignId: string, deltas: Record<string
   return {
     Update: {
       TableName: tableName(),
-      Key: campaignStatsKey(tenantId, campaignId),
+      Key: statsKey,
       UpdateExpression: `ADD ${adds.join(', ')}`,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,

@@ -1,12 +1,16 @@
 /**
  * HTTP: the public routes (no bearer token; the signed token in the address is the proof):
- * unsubscribe (`/u/{token}`), the open pixel (`/t/o/{token}`) and click redirects (`/t/c/{token}`).
+ * unsubscribe (`/u/{token}`), the open pixel (`/t/o/{token}`), click redirects (`/t/c/{token}`)
+ * and the survey form and its answer (`/s/{token}`).
  */
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { recordClick, recordOpen, unsubscribe, unsubscribeTarget } from '#domain/marketing/tracking.ts';
 import { notFound } from '#domain/errors.ts';
 import { verifyToken } from '#domain/marketing/tokens.ts';
 import { publicFunction } from '#functions/middleware/public-function.ts';
+import { validate } from '#functions/middleware/request.ts';
+import { answerBody, answerInput, surveyTarget } from '#domain/service/surveys.ts';
+import { surveyForm, answerSurvey } from '#domain/service/surveys-pages.ts';
 
 export const handler = publicFunction({
   // A GET changes nothing (mail scanners fetch links): it shows one button that posts back.
@@ -30,6 +34,20 @@ export const handler = publicFunction({
       form();
       const { email } = await unsubscribe(token, now);
       return { kind: 'html', title: 'Unsubscribed', body: `<h1>Unsubscribed</h1><p>${escapeHtml(email)} will get no more campaign emails.</p>` };
+    },
+  },
+  // Surveys: a GET shows the form (it records nothing); the form posts back to the same URL.
+  'GET /s/{token}': {
+    run: async ({ token, path }) => surveyForm(surveyTarget(token), path),
+  },
+  'POST /s/{token}': {
+    form: true,
+    json: true,
+    run: async ({ token, fields, now }) => {
+      const target = surveyTarget(token);
+      const raw = fields();
+      const answer = validate(answerBody(target.kind), answerInput(raw.fields, raw.fromForm), 'body');
+      return answerSurvey(target, answer, now);
     },
   },
   'GET /t/o/{token}': {

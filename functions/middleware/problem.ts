@@ -26,13 +26,15 @@ export function problemResponse(err: DomainError): APIGatewayProxyStructuredResu
     statusCode: err.status,
     headers: { 'content-type': 'application/problem+json' },
     body: JSON.stringify({
+      // Extras first: a use case's extra field can never replace a standard member (a campaign's
+      // `status` once turned a 409's `status` into "sent").
+      ...err.extra,
       type: `https://crm.example.com/problems/${err.code.replaceAll('_', '-')}`,
       title: TITLES[err.status] ?? 'Error',
       status: err.status,
       detail: err.message,
       code: err.code,
       ...(err.errors ? { errors: err.errors } : {}),
-      ...err.extra,
     }),
   };
 }

@@ -6,11 +6,11 @@
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { DomainError, notFound, payloadTooLarge, unsupportedMediaType } from '#domain/errors.ts';
+import { DomainError, notFound, payloadTooLarge, unsupportedMediaType, validationFailed } from '#domain/errors.ts';
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { logger } from '#functions/middleware/logger.ts';
 import { problemResponse } from '#functions/middleware/problem.ts';
-import { lowerCaseHeaders } from '#functions/middleware/request.ts';
+import { lowerCaseHeaders, readJsonBody } from '#functions/middleware/request.ts';
 
 const MAX_FORM_BYTES = 8 * 1024;
 
@@ -18,13 +18,16 @@ export interface PublicInput {
   token: string;
   /** The form body (throws 415/413 for anything else); read after the token is checked, so a bad link is a 404 whatever came with it. */
   form(): URLSearchParams;
+  /** The body as fields: a form (as strings) or, when the request is `application/json`, the parsed JSON object (400 `malformed_json`). For routes with `json: true`. */
+  fields(): { fields: Record<string, unknown>; fromForm: boolean };
   now: Date;
   /** The request's own URL path (a form posts back to it). */
   path: string;
 }
 
 export type PublicResult =
-  | { kind: 'html'; status?: number; title: string; body: string }
+  /** `json`: what a client that asked for JSON gets instead of the page (default `{title}`). */
+  | { kind: 'html'; status?: number; title: string; body: string; json?: unknown }
   | { kind: 'redirect'; location: string }
   | { kind: 'gif' };
 
@@ -32,6 +35,8 @@ export interface PublicOperation {
   run(input: PublicInput): Promise<PublicResult>;
   /** Accepts a form body (POST). */
   form?: true;
+  /** Also accepts a JSON body (`fields()`). */
+  json?: true;
 }
 
 /** A transparent 1×1 GIF. */
@@ -65,6 +70,19 @@ function readForm(event: Event, headers: Record<string, string>): URLSearchParam
   return new URLSearchParams(text);
 }
 
+function readFields(event: Event, headers: Record<string, string>, acceptsJson: boolean): { fields: Record<string, unknown>; fromForm: boolean } {
+  const type = (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (acceptsJson && type === 'application/json') {
+    const body = readJsonBody(event, headers, false);
+    if (body === undefined) return { fields: {}, fromForm: false };
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw validationFailed([{ path: 'body', message: 'expected an object' }], 'The body is not valid.');
+    }
+    return { fields: body as Record<string, unknown>, fromForm: false };
+  }
+  return { fields: Object.fromEntries(readForm(event, headers)), fromForm: true };
+}
+
 export function publicFunction(operations: Record<string, PublicOperation>) {
   const dispatch = async (event: Event, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     const headers = lowerCaseHeaders(event);
@@ -74,7 +92,8 @@ export function publicFunction(operations: Record<string, PublicOperation>) {
       const token = event.pathParameters?.token;
       if (!op || !token) throw notFound('link');
       const form = () => (op.form ? readForm(event, headers) : new URLSearchParams());
-      const result = await op.run({ token, form, now: new Date(), path: event.rawPath });
+      const fields = () => (op.form ? readFields(event, headers, !!op.json) : { fields: {}, fromForm: false });
+      const result = await op.run({ token, form, fields, now: new Date(), path: event.rawPath });
       switch (result.kind) {
         case 'redirect':
           return { statusCode: 302, headers: { ...SECURITY_HEADERS, location: result.location }, body: '' };
@@ -82,7 +101,7 @@ export function publicFunction(operations: Record<string, PublicOperation>) {
           return { statusCode: 200, headers: { ...SECURITY_HEADERS, 'content-type': 'image/gif' }, body: PIXEL.toString('base64'), isBase64Encoded: true };
         case 'html':
           return json
-            ? { statusCode: result.status ?? 200, headers: { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ title: result.title }) }
+            ? { statusCode: result.status ?? 200, headers: { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(result.json ?? { title: result.title }) }
             : { statusCode: result.status ?? 200, headers: { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' }, body: page(result.title, result.body) };
       }
     } catch (err) {
@@ -90,7 +109,7 @@ export function publicFunction(operations: Record<string, PublicOperation>) {
       if (!domain) logger.error('unhandled error', { error: err as Error, routeKey: event.routeKey });
       const problem = domain ?? new DomainError(500, 'internal_error', 'Something went wrong on our side.');
       if (json) return problemResponse(problem);
-      const title = problem.status === 404 ? 'This link is not valid' : 'Something went wrong';
+      const title = problem.status === 404 ? 'This link is not valid' : problem.status < 500 ? 'This could not be done' : 'Something went wrong';
       return {
         statusCode: problem.status,
         headers: { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' },

@@ -52,6 +52,7 @@ const settingsActors: Record<string, [Caller, Caller]> = {
   campaigns: [{ tenant: T, user: 'max', role: 'marketer' }, { tenant: T, user: 'max2', role: 'marketer' }],
   // Knowledge-base articles (api/service.md): support's and admins', owned by nobody.
   'kb/articles': [{ tenant: T, user: 'sam', role: 'support' }, { tenant: T, user: 'sam2', role: 'support' }],
+  surveys: [{ tenant: T, user: 'max', role: 'marketer' }, { tenant: T, user: 'max2', role: 'marketer' }],
   // Tickets are support's to change (reps only read and comment): two support agents.
   tickets: [{ tenant: T, user: 'sam', role: 'support' }, { tenant: T, user: 'sue', role: 'support' }],
 };

@@ -367,6 +367,11 @@ const matrix: Record<string, Row> = {
 
   // knowledge base (api/service.md): support and admins write; every role reads published
   // articles (the seeded one is published, by a support user). Drafts: see test/service/kb.test.ts.
+  // NPS surveys (service.md): admin, support and marketer; managers and reps 403, reads included.
+  'POST /v1/surveys': { admin: s(201), manager: s(403), rep: s(403), support: s(201), marketer: s(201), otherManager: s(403) },
+  'GET /v1/surveys': { admin: s(200, { lists: true }), manager: s(403), rep: s(403), support: s(200, { lists: true }), marketer: s(200, { lists: true }), otherManager: s(403) },
+  'GET /v1/surveys/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(200), marketer: s(200), otherManager: s(403) },
+  'POST /v1/surveys/{id}/send': { admin: s(200), manager: s(403), rep: s(403), support: s(200), marketer: s(200), otherManager: s(403) },
   'POST /v1/kb/articles': { admin: s(201), manager: s(403), rep: s(403), support: s(201), marketer: s(403), otherManager: s(403) },
   'GET /v1/kb/articles': {
     admin: s(200, { lists: true }),
@@ -398,6 +403,8 @@ const matrix: Record<string, Row> = {
   'POST /v1/tickets/{id}/comments': { admin: s(201), manager: s(201), rep: s(404), support: s(201), marketer: s(403), otherManager: s(404) },
   'GET /v1/tickets/{id}/comments': { admin: s(200), manager: s(200), rep: s(404), support: s(200), marketer: s(403), otherManager: s(404) },
   'GET /v1/tickets/{id}/suggestions': { admin: s(200), manager: s(200), rep: s(404), support: s(200), marketer: s(403), otherManager: s(404) },
+  // The service report (service.md): support, admin, manager (a tenant-wide figure: otherManager too).
+  'GET /v1/reports/service': { admin: s(200), manager: s(200), rep: s(403), support: s(200), marketer: s(403), otherManager: s(200) },
   'GET /v1/sla/policy': { admin: s(200), manager: s(200), rep: s(403), support: s(200), marketer: s(403), otherManager: s(200) },
   'PUT /v1/sla/policy': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
 

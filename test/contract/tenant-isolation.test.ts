@@ -101,6 +101,8 @@ beforeAll(async () => {
   aIds.workflows = (await listAll<{ id: string }>(aAdmin, '/v1/workflows')).map((x) => x.id);
   await seed.campaigns(aAdmin);
   aIds.campaigns = (await listAll<{ id: string }>(aAdmin, '/v1/campaigns')).map((x) => x.id);
+  await seed.surveys(aAdmin);
+  aIds.surveys = (await listAll<{ id: string }>(aAdmin, '/v1/surveys')).map((x) => x.id);
   // A published article of tenant A's, indexed (its event delivered), so B's searches could find it if they leaked.
   await seed['kb/articles'](aAdmin);
   await deliverPending(publisher());
@@ -208,6 +210,7 @@ const listCases: Record<string, ListCase[]> = {
   'GET /v1/segments': [],
   'GET /v1/suppressions': [],
   'GET /v1/campaigns': [{ query: () => 'status=draft', param: null, admin: 'empty', rep: 'forbidden' }],
+  'GET /v1/surveys': [],
   // Tenant A's article's words and tag find nothing in tenant B (the index is per tenant).
   'GET /v1/kb/articles': [
     { query: () => `q=${encodeURIComponent('退款 refund')}`, param: null, admin: 'empty', rep: 'empty' },
@@ -230,6 +233,7 @@ const forbiddenLists: Record<string, string[]> = {
   'GET /v1/suppressions': ['rep'],
   'GET /v1/workflows': ['rep'],
   'GET /v1/campaigns': ['rep'],
+  'GET /v1/surveys': ['rep'],
 };
 
 const idsIn = (items: Record<string, unknown>[]) => items.map((x) => (x.id ?? x.userId) as string);

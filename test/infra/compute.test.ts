@@ -45,6 +45,7 @@ describe('every Lambda function', () => {
       // Workflow emails carry no public-route links: the mail port only.
       [fnId(compute.jobs['workflow-runner']!)]: ['MAIL_TRANSPORT', 'SES_CONFIGURATION_SET'],
       [fnId(compute.consumerHandlers.workflows!)]: ['MAIL_TRANSPORT', 'SES_CONFIGURATION_SET'],
+      [fnId(compute.consumerHandlers.surveys!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
     };
     for (const [id, r] of resourcesOfType(t, 'AWS::Lambda::Function')) {
       const env = r.Properties!.Environment.Variables;

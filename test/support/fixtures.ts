@@ -17,7 +17,7 @@ import { publisher } from '#events/publisher.ts';
 export type { Caller } from '#test/support/api.ts';
 
 /** The collections that have stored records a route can address by `{id}`. */
-export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets'] as const;
+export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets', 'surveys'] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 /** Collections one level down a namespace (`/v1/kb/articles`): their name is both segments. */
 export const NESTED_COLLECTIONS = ['kb/articles'];
@@ -299,6 +299,10 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
   'PUT /v1/marketing/settings': () => ({ sendRatePerSecond: 20, fromAddress: 'news@example.cn' }),
   // The public one-click unsubscribe takes a form (`List-Unsubscribe=One-Click`); the fuzz test sends this in every shape.
   'POST /u/{token}': () => ({ 'List-Unsubscribe': 'One-Click' }),
+  // NPS surveys (api/service.md): a segment of the caller's tenant (seedRefs makes one).
+  'POST /v1/surveys': (refs) => ({ name: uniq('季度 NPS 调查'), segmentId: refs.segmentId ?? 'no-segment', question: '您有多大可能向朋友推荐我们？' }),
+  // A survey answer (api/service.md): JSON or a form; tests in test/service/surveys-*.test.ts.
+  'POST /s/{token}': () => ({ score: 9, comment: '很好 great' }),
 
   // Knowledge base (api/service.md): published, so every role reads the seeded articles.
   'POST /v1/kb/articles': () => ({
@@ -379,6 +383,7 @@ export const referenceFields: Record<string, Record<string, 'accounts' | 'contac
   'PATCH /v1/tickets/{id}': { assigneeId: 'users' },
   'POST /v1/tickets/{id}/comments': {},
   'PUT /v1/sla/policy': {},
+  'POST /v1/surveys': {},
 };
 
 // ---------------------------------------------------------------------------------------
@@ -453,6 +458,12 @@ export const seed: Record<Collection, Seeder> = {
     const admin: Caller = { tenant: caller.tenant, user: 'marketing-admin', role: 'admin' };
     const segmentId = await seed.segments(caller);
     return createdId(await send(admin, 'POST', '/v1/campaigns', validBody['POST /v1/campaigns']!({ segmentId })), 'a campaign');
+  },
+  /** A draft NPS survey of the caller's tenant, on a new segment, made by its marketing admin. */
+  surveys: async (caller) => {
+    const admin: Caller = { tenant: caller.tenant, user: 'marketing-admin', role: 'admin' };
+    const segmentId = await seed.segments(caller);
+    return createdId(await send(admin, 'POST', '/v1/surveys', validBody['POST /v1/surveys']!({ segmentId })), 'a survey');
   },
   /** A suppression's id is its normalized email address. */
   suppressions: async (caller) => {
@@ -583,6 +594,7 @@ export const SINGLETONS = new Set([
   'GET /v1/forecast/accuracy',
   'GET /v1/marketing/settings',
   'GET /v1/sla/policy',
+  'GET /v1/reports/service',
 ]);
 /**
  * Lists that are a time series of one scope, not records with ids (a forecast's snapshots): the
@@ -594,7 +606,7 @@ export const SUBRESOURCE_OBJECTS = new Set(['GET /v1/segments/{id}/count']);
 /** Action routes that take no body (a claim, a lock, marking a notification read): sent without one. */
 export const BODYLESS = new Set([
   'POST /v1/pool/{id}/claim', 'POST /v1/accounts/{id}/lock', 'POST /v1/accounts/{id}/unlock', 'POST /v1/notifications/{id}/read',
-  'POST /v1/campaigns/{id}/send', 'POST /v1/campaigns/{id}/cancel',
+  'POST /v1/campaigns/{id}/send', 'POST /v1/campaigns/{id}/cancel', 'POST /v1/surveys/{id}/send',
 ]);
 export const isList = (r: Route) => r.method === 'GET' && !r.path.includes('{') && !SINGLETONS.has(keyOf(r)) && !SERIES.has(keyOf(r));
 export const hasBody = (r: Route) => (r.method === 'POST' || r.method === 'PATCH' || r.method === 'PUT') && !BODYLESS.has(keyOf(r));
@@ -660,7 +672,7 @@ export function urlOf(r: Route, id?: string): string {
 /** Every route of the table, for generated tests. */
 export const allRoutes: readonly Route[] = routes;
 /**
- * The routes of the API proper: every route but the public ones (`/u/…`, `/t/…`), which have no
+ * The routes of the API proper: every route but the public ones (`/u/…`, `/t/…`, `/s/…`), which have no
  * identity, no roles and no JSON bodies; they prove themselves by a signed token in the path
  * (their tests: test/marketing/dispatch.test.ts "public routes"; the fuzz test takes them too).
  */
