@@ -14,13 +14,11 @@
  * stay in the outbox. Registered in bench/scenarios.ts; also runs alone: `npx tsx bench/kb.ts`
  * (starts its own DynamoDB Local; a few minutes on 2 cores).
  */
-import { randomUUID } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Caller } from '#test/support/api.ts';
 import type { DynamoMeter } from './dynamo-meter.ts';
 import type { Call } from './scenarios.ts';
+import { isEntry, runStandalone } from './standalone.ts';
 
 export interface KbBenchInput {
   call: Call;
@@ -158,36 +156,4 @@ export async function kbScenarios({ call, meter, figures, notes }: KbBenchInput)
 }
 
 /** `npx tsx bench/kb.ts`: this part alone, on its own DynamoDB Local. */
-async function main(): Promise<void> {
-  const { startDynamoDbLocal } = await import('#local/dynamodb-local.ts');
-  const ddb = await startDynamoDbLocal();
-  try {
-    process.env.DYNAMODB_ENDPOINT = ddb.endpoint;
-    process.env.TABLE_NAME = `crm-bench-kb-${randomUUID().slice(0, 8)}`;
-    process.env.LOG_LEVEL ??= 'SILENT';
-    const { CreateTableCommand } = await import('@aws-sdk/client-dynamodb');
-    const { createTableInput, indexes } = await import('#domain/table/definition.ts');
-    const { db } = await import('#domain/table/client.ts');
-    await db.send(new CreateTableCommand(createTableInput(process.env.TABLE_NAME)));
-    const { DynamoMeter } = await import('./dynamo-meter.ts');
-    const sideClient = new DynamoDBClient({ endpoint: ddb.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    const meter = new DynamoMeter({ sideClient, keyAttributes: ['PK', 'SK'], indexes });
-    meter.install(db);
-    const api = await import('#test/support/api.ts');
-    const figures: Record<string, number> = {};
-    const notes: string[] = [];
-    await kbScenarios({ call: (who, method, url, body, opts) => api.call(who, method, url, body, opts), meter, figures, notes });
-    console.log(JSON.stringify(figures, null, 2));
-    for (const n of notes) console.log(n);
-    sideClient.destroy();
-  } finally {
-    await ddb.stop();
-  }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  });
-}
+if (isEntry(import.meta.url)) runStandalone('kb', kbScenarios);

@@ -13,13 +13,12 @@
  * Registered in bench/scenarios.ts; also runs alone: `npx tsx bench/segments.ts` (starts its own
  * DynamoDB Local; about a minute).
  */
-import { randomUUID } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Caller } from '#test/support/api.ts';
 import type { DynamoMeter } from './dynamo-meter.ts';
 import type { Call } from './scenarios.ts';
+import { isEntry, runStandalone } from './standalone.ts';
 
 export interface SegmentBenchInput {
   call: Call;
@@ -135,36 +134,4 @@ export async function segmentScenarios({ call, meter, figures, notes }: SegmentB
 }
 
 /** `npx tsx bench/segments.ts`: this part alone, on its own DynamoDB Local. */
-async function main(): Promise<void> {
-  const { startDynamoDbLocal } = await import('#local/dynamodb-local.ts');
-  const ddb = await startDynamoDbLocal();
-  try {
-    process.env.DYNAMODB_ENDPOINT = ddb.endpoint;
-    process.env.TABLE_NAME = `crm-bench-seg-${randomUUID().slice(0, 8)}`;
-    process.env.LOG_LEVEL ??= 'SILENT';
-    const { CreateTableCommand } = await import('@aws-sdk/client-dynamodb');
-    const { createTableInput, indexes } = await import('#domain/table/definition.ts');
-    const { db } = await import('#domain/table/client.ts');
-    await db.send(new CreateTableCommand(createTableInput(process.env.TABLE_NAME)));
-    const { DynamoMeter } = await import('./dynamo-meter.ts');
-    const sideClient = new DynamoDBClient({ endpoint: ddb.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    const meter = new DynamoMeter({ sideClient, keyAttributes: ['PK', 'SK'], indexes });
-    meter.install(db);
-    const api = await import('#test/support/api.ts');
-    const figures: Record<string, number> = {};
-    const notes: string[] = [];
-    await segmentScenarios({ call: (who, method, url, body, opts) => api.call(who, method, url, body, opts), meter, figures, notes });
-    console.log(JSON.stringify(figures, null, 2));
-    for (const n of notes) console.log(n);
-    sideClient.destroy();
-  } finally {
-    await ddb.stop();
-  }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  });
-}
+if (isEntry(import.meta.url)) runStandalone('seg', segmentScenarios);

@@ -13,13 +13,13 @@
  * DynamoDB Local). `BENCH_TICKETS_STORED` lowers the large fixture for a quick run.
  */
 import { randomUUID } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import type { Caller } from '#test/support/api.ts';
 import type { DynamoMeter } from './dynamo-meter.ts';
 import type { Call } from './scenarios.ts';
+import { isEntry, runStandalone } from './standalone.ts';
 
 export interface TicketBenchInput {
   call: Call;
@@ -157,35 +157,4 @@ async function seed(client: DynamoDBDocumentClient, table: string, tenant: strin
 }
 
 /** `npx tsx bench/tickets.ts`: this part alone, on its own DynamoDB Local. */
-async function main(): Promise<void> {
-  const { startDynamoDbLocal } = await import('#local/dynamodb-local.ts');
-  const ddb = await startDynamoDbLocal();
-  try {
-    process.env.DYNAMODB_ENDPOINT = ddb.endpoint;
-    process.env.TABLE_NAME = `crm-bench-tickets-${randomUUID().slice(0, 8)}`;
-    process.env.LOG_LEVEL ??= 'SILENT';
-    const { createTableInput, indexes } = await import('#domain/table/definition.ts');
-    const { db } = await import('#domain/table/client.ts');
-    await db.send(new CreateTableCommand(createTableInput(process.env.TABLE_NAME)));
-    const { DynamoMeter } = await import('./dynamo-meter.ts');
-    const sideClient = new DynamoDBClient({ endpoint: ddb.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    const meter = new DynamoMeter({ sideClient, keyAttributes: ['PK', 'SK'], indexes });
-    meter.install(db);
-    const api = await import('#test/support/api.ts');
-    const figures: Record<string, number> = {};
-    const notes: string[] = [];
-    await ticketScenarios({ call: (who, method, url, body, opts) => api.call(who, method, url, body, opts), meter, figures, notes });
-    console.log(JSON.stringify(figures, null, 2));
-    for (const n of notes) console.log(n);
-    sideClient.destroy();
-  } finally {
-    await ddb.stop();
-  }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  });
-}
+if (isEntry(import.meta.url)) runStandalone('tickets', ticketScenarios);
