@@ -5,18 +5,10 @@
  * tests of the dispatch mechanics may install a fixed list (`useAudience`).
  */
 import { fieldDefinitions } from '#domain/marketing/custom-fields.ts';
-import { loadSegment, walkSegmentMembers } from '#domain/marketing/segments.ts';
+import { loadSegment, walkSegmentMembers, type SegmentMember } from '#domain/marketing/segments.ts';
 import { normalizeEmail, suppress, suppressedAmong } from '#domain/marketing/suppressions.ts';
-export interface AudienceMember {
-  id: string;
-  entity: 'contact' | 'lead';
-  name: string;
-  email: string | null;
-  phone: string | null;
-  ownerId: string | null;
-  company: string | null;
-  custom: Record<string, unknown>;
-}
+/** A member of a mailing's audience: a segment's member as the segments context walks it. */
+export type AudienceMember = SegmentMember;
 
 export type SuppressionReason = 'unsubscribed' | 'bounced' | 'complained' | 'manual';
 
