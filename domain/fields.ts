@@ -41,3 +41,6 @@ export function patchOf<S extends Record<string, z.ZodMiniType>, C extends keyof
   }
   return z.strictObject(out as unknown as PatchShape<S, C>);
 }
+
+/** A list's answer (API.md §3 paging): what `Operation.response` names for every list route. */
+export const pageOf = <T extends z.ZodMiniType>(item: T) => z.object({ items: z.array(item), nextCursor: z.nullable(z.string()) });

@@ -45,6 +45,12 @@ export interface Operation<B = unknown, Q = unknown, R = unknown> {
   params?: z.ZodMiniType<Record<string, string>>;
   /** The records in the body and the result carry custom field values (middleware/custom-fields.ts). */
   custom?: CustomFieldsUse;
+  /**
+   * The answer's schema: what the OpenAPI document declares for the success status, and what
+   * shapes the answer (parsed with it: keys it does not name are dropped, a mismatch is a bug).
+   * Every operation that answers a body names one.
+   */
+  response?: z.ZodMiniType;
 }
 
 /** Helper that keeps each operation's body, query and result types tied together. */
@@ -104,7 +110,8 @@ export function httpFunction(operations: Record<string, Operation>) {
 
 function respond(op: Operation, result: unknown, params: Record<string, string>): APIGatewayProxyStructuredResultV2 {
   if (result === undefined) return { statusCode: 204 };
-  const { created, body } = op.outcome ? op.outcome(result) : { created: !!op.creates, body: result };
+  const { created, body: unshaped } = op.outcome ? op.outcome(result) : { created: !!op.creates, body: result };
+  const body = op.response ? op.response.parse(unshaped) : unshaped;
   const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
   const { version, id } = body as { version?: unknown; id?: unknown };
   if (typeof version === 'number') headers.etag = etag(version);
