@@ -36,7 +36,7 @@ export interface FunctionEntry {
 }
 
 /**
- * Every entry the compute stack deploys, from the same tables it reads: one HTTP
+ * Every entry the API and workers stacks deploy, from the same tables it reads: one HTTP
  * function per resource group, the health check, each scheduled job, each event
  * consumer and the outbox relay. Names are unique across kinds; a clash gets the kind as prefix.
  */

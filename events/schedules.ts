@@ -1,5 +1,5 @@
 /**
- * The one schedule table. The CDK compute stack turns each entry into an EventBridge
+ * The one schedule table. The CDK workers stack (infra/workers-stack.ts) turns each entry into an EventBridge
  * Scheduler schedule targeting functions/jobs/<name>.ts; the local runtime fires the
  * same jobs on the same cron expressions, and `POST /_local/jobs/{name}` runs one on demand.
  * `cron` uses the five-field form (minute hour day-of-month month day-of-week), UTC.

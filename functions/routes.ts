@@ -1,5 +1,5 @@
 /**
- * The one route table. The CDK compute stack and the local runtime both read it,
+ * The one route table. The CDK API stack (infra/api-stack.ts) and the local runtime both read it,
  * so the cloud API and `npm start` can never serve different routes.
  * Each route names the HTTP function (one Lambda per resource group) and the
  * operation inside that function's handler (`functions/http/<fn>.ts`).

@@ -1,13 +1,15 @@
 /**
- * Builds the CDK app: the state stack, the compute stack fed by it, and the cdk-nag
+ * Builds the CDK app: the state stack, the API and workers stacks fed by it, and the cdk-nag
  * AwsSolutions checks as a synth-time validation plugin. `infra/app.ts` synthesizes it;
  * the infra tests reuse it (with bundling skipped, except for one test).
  */
 import { App } from 'aws-cdk-lib';
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ComputeStack, type EntryResolver } from './compute-stack.ts';
+import { ApiStack } from './api-stack.ts';
+import type { EntryResolver } from './stack-parts.ts';
 import { StateStack } from './state-stack.ts';
+import { WorkersStack } from './workers-stack.ts';
 
 export interface BuildAppOptions {
   /** Bundle the Lambda code with esbuild (default true). False skips bundling in every stack. */
@@ -25,7 +27,8 @@ export interface BuildAppOptions {
 export interface CrmApp {
   app: App;
   state: StateStack;
-  compute: ComputeStack;
+  api: ApiStack;
+  workers: WorkersStack;
 }
 
 export function buildApp(opts: BuildAppOptions = {}): CrmApp {
@@ -43,18 +46,27 @@ export function buildApp(opts: BuildAppOptions = {}): CrmApp {
   const state = new StateStack(app, 'CrmState', {
     description: 'CRM stateful resources: table, user pool, event bus, cursor key',
   });
-  const compute = new ComputeStack(app, 'CrmCompute', {
-    description: 'CRM compute: HTTP API, functions, schedules, consumers, outbox relay',
+  const shared = {
     table: state.table,
-    userPool: state.userPool,
-    userPoolClient: state.userPoolClient,
     bus: state.bus,
     cursorSecret: state.cursorSecret,
     marketingTokenSecret: state.marketingTokenSecret,
     ...(opts.entry === undefined ? {} : { entry: opts.entry }),
+  };
+  const api = new ApiStack(app, 'CrmApi', {
+    description: 'CRM HTTP API: routes, authorizer, one function per resource group',
+    ...shared,
+    userPool: state.userPool,
+    userPoolClient: state.userPoolClient,
   });
-  compute.addStackDependency(state);
+  api.addStackDependency(state);
+  const workers = new WorkersStack(app, 'CrmWorkers', {
+    description: 'CRM workers: scheduled jobs, event consumers, outbox relay, mail events',
+    ...shared,
+    publicBaseUrl: api.api.apiEndpoint,
+  });
+  workers.addStackDependency(api);
 
   if (opts.nag !== false) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, state, compute };
+  return { app, state, api, workers };
 }

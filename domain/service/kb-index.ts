@@ -31,7 +31,7 @@ import { articleTerms, type TermStats } from '#domain/service/kb-terms.ts';
 export const KB_EVENTS = ['kb.article.created', 'kb.article.updated', 'kb.article.deleted'] as const;
 
 const CHUNK_TERMS = 2000;
-/** Twice a consumer's timeout (30 s, infra/compute-stack.ts): a crashed delivery's lease lapses before the first retry (~1 min). */
+/** Twice a consumer's timeout (30 s, infra/workers-stack.ts): a crashed delivery's lease lapses before the first retry (~1 min). */
 const LEASE_MS = 60 * 1000;
 const WRITE_CONCURRENCY = 4;
 

@@ -18,13 +18,15 @@ describe('real bundling', () => {
     `bundles every function into an ESM asset${missing.length ? ` (skipped, missing: ${missing.map((f) => path.relative(process.cwd(), f)).join(', ')})` : ''}`,
     () => {
       const outdir = mkdtempSync(path.join(os.tmpdir(), 'crm-cdk-bundle-'));
-      const { compute } = buildApp({ bundle: true, nag: false, outdir });
-      const t = Template.fromStack(compute).toJSON() as CfnTemplate;
-      const fns = resourcesOfType(t, 'AWS::Lambda::Function');
+      const { api, workers } = buildApp({ bundle: true, nag: false, outdir });
+      const fns = [api, workers].flatMap((stack) => {
+        const t = Template.fromStack(stack).toJSON() as CfnTemplate;
+        // Each stack's asset manifest maps each code asset (S3 key = <hash>.zip) to its staged directory.
+        const manifest = JSON.parse(readFileSync(path.join(outdir, `${stack.artifactId}.assets.json`), 'utf8'));
+        return resourcesOfType(t, 'AWS::Lambda::Function').map(([id, fn]) => [id, fn, manifest] as const);
+      });
       expect(fns.length).toBeGreaterThan(0);
-      // The stack's asset manifest maps each code asset (S3 key = <hash>.zip) to its staged directory.
-      const manifest = JSON.parse(readFileSync(path.join(outdir, `${compute.artifactId}.assets.json`), 'utf8'));
-      for (const [id, fn] of fns) {
+      for (const [id, fn, manifest] of fns) {
         const hash = String(fn.Properties!.Code.S3Key).replace(/\.zip$/, '');
         const asset = manifest.files[hash];
         expect(asset, `${id}: asset ${hash} in the manifest`).toBeDefined();

@@ -1,31 +1,37 @@
 /** IAM: no wildcard actions, no `*` resources on DynamoDB, each function exactly its declared table actions. */
 import { Template } from 'aws-cdk-lib/assertions';
-import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { indexes } from '#domain/table/definition.ts';
 import { consumers } from '#events/consumers.ts';
 import { schedules } from '#events/schedules.ts';
 import { httpFunctions, type TableAction } from '#functions/routes.ts';
-import type { ComputeStack } from '#infra/compute-stack.ts';
+import type { CrmApp } from '#infra/build-app.ts';
 import type { CrmFunction } from '#infra/crm-function.ts';
-import { allStatements, asArray, buildTestApp, resourcesOfType, type CfnTemplate } from './support.ts';
+import { allStatements, asArray, buildTestApp, computeTemplate, logicalIdOf, resourcesOfType, type CfnTemplate } from './support.ts';
 
-let compute: ComputeStack;
+let app: CrmApp;
 let templates: Record<string, CfnTemplate>;
 
 beforeAll(() => {
-  const app = buildTestApp({ nag: false });
-  compute = app.compute;
+  app = buildTestApp({ nag: false });
   templates = {
     state: Template.fromStack(app.state).toJSON() as CfnTemplate,
-    compute: Template.fromStack(app.compute).toJSON() as CfnTemplate,
+    compute: computeTemplate(app),
   };
 }, 180_000);
+
+const compute = {
+  get httpHandlers() { return app.api.httpHandlers; },
+  get healthHandler() { return app.api.healthHandler; },
+  get jobs() { return app.workers.jobs; },
+  get consumerHandlers() { return app.workers.consumerHandlers; },
+  get outboxRelay() { return app.workers.outboxRelay; },
+};
 
 /** The DynamoDB table actions in the role policy of one CrmFunction, statement by statement. */
 function tableStatements(fn: CrmFunction) {
   const t = templates.compute!;
-  const roleId = compute.getLogicalId(fn.role.node.defaultChild as CfnRole);
+  const roleId = logicalIdOf(fn.role);
   expect(t.Resources[roleId]!.Properties!.ManagedPolicyArns, 'no AWS managed policies').toBeUndefined();
   const policies = resourcesOfType(t, 'AWS::IAM::Policy').filter(([, p]) =>
     asArray<any>(p.Properties!.Roles).some((r) => r.Ref === roleId),
@@ -93,7 +99,7 @@ describe('least privilege', () => {
       .flatMap(([, p]) => asArray<any>(p.Properties!.Roles).map((r) => r.Ref as string))
       .sort();
     const expected = [compute.outboxRelay, ...schedules.filter((s) => s.publishesEvents).map((s) => compute.jobs[s.name]!)]
-      .map((fn) => compute.getLogicalId(fn.role.node.defaultChild as CfnRole))
+      .map((fn) => logicalIdOf(fn.role))
       .sort();
     expect(putters).toEqual(expected);
   });

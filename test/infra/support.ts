@@ -5,6 +5,9 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Stack, type CfnElement } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
 import { buildApp, type BuildAppOptions, type CrmApp } from '#infra/build-app.ts';
 import { functionEntry } from '#infra/crm-function.ts';
 import { httpFunctions } from '#functions/routes.ts';
@@ -13,7 +16,7 @@ import { consumers } from '#events/consumers.ts';
 
 const PLACEHOLDER = path.join(import.meta.dirname, 'fixtures', 'placeholder-handler.ts');
 
-/** Every entry file the compute stack bundles. */
+/** Every entry file the API and workers stacks bundle. */
 export function expectedEntries(): string[] {
   return [
     ...Object.keys(httpFunctions).map((n) => functionEntry('http', n)),
@@ -50,6 +53,27 @@ export interface CfnResource {
   Metadata?: Record<string, any>;
 }
 export type CfnTemplate = { Resources: Record<string, CfnResource>; Outputs?: Record<string, any> };
+
+/**
+ * The API and workers stacks seen as one template (resources and outputs), for checks over
+ * every function whatever stack holds it. Logical ids are unique across the two (asserted).
+ */
+export function computeTemplate(app: CrmApp): CfnTemplate {
+  const parts = [app.api, app.workers].map((st) => Template.fromStack(st).toJSON() as CfnTemplate);
+  const merged: CfnTemplate = { Resources: {}, Outputs: {} };
+  for (const part of parts) {
+    for (const [id, r] of Object.entries(part.Resources)) {
+      if (merged.Resources[id]) throw new Error(`logical id ${id} is in both compute stacks`);
+      merged.Resources[id] = r;
+    }
+    Object.assign(merged.Outputs!, part.Outputs ?? {});
+  }
+  return merged;
+}
+
+/** A function's logical id in its own stack. */
+export const logicalIdOf = (c: { node: { defaultChild?: unknown } } & IConstruct) =>
+  Stack.of(c).getLogicalId(c.node.defaultChild as CfnElement);
 
 export const resourcesOfType = (t: CfnTemplate, type: string): [string, CfnResource][] =>
   Object.entries(t.Resources).filter(([, r]) => r.Type === type);

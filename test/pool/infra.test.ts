@@ -1,5 +1,5 @@
 /**
- * The pool's jobs and consumer in the compute stack, as the schedule and consumer tables declare
+ * The pool's jobs and consumer in the workers stack, as the schedule and consumer tables declare
  * them (the generic template tests in test/infra cover every job and consumer; these pin the
  * pool's own: every 15 minutes, as of the scheduled time, retried, DLQ with an alarm, one run at
  * a time, exactly its table actions).
@@ -9,14 +9,14 @@ import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { consumers } from '#events/consumers.ts';
 import { schedules } from '#events/schedules.ts';
-import type { ComputeStack } from '#infra/compute-stack.ts';
+import type { WorkersStack } from '#infra/workers-stack.ts';
 import { buildTestApp, resourcesOfType, type CfnTemplate } from '../infra/support.ts';
 
-let compute: ComputeStack;
+let compute: WorkersStack;
 let t: CfnTemplate;
 
 beforeAll(() => {
-  compute = buildTestApp({ nag: false }).compute;
+  compute = buildTestApp({ nag: false }).workers;
   t = Template.fromStack(compute).toJSON() as CfnTemplate;
 }, 120_000);
 

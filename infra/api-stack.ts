@@ -1,0 +1,169 @@
+/**
+ * The HTTP API: its stage and access logs, the authorizer, one Lambda per resource group of
+ * functions/routes.ts and every route of that table (the local runtime reads the same table,
+ * so the cloud and `npm start` cannot drift). The workers (jobs, consumers, relay) are
+ * CrmWorkers (workers-stack.ts): split so that neither stack nears CloudFormation's
+ * 500-resource limit as routes are added.
+ */
+import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as cognito from 'aws-cdk-lib/aws-cognito';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { httpFunctions, routes, type HttpFunctionName } from '#functions/routes.ts';
+import { CrmFunction, functionEntry, type CrmFunctionProps } from './crm-function.ts';
+import { contextList, pascal, type EntryResolver } from './stack-parts.ts';
+
+export interface ApiStackProps extends StackProps {
+  table: dynamodb.ITableV2;
+  userPool: cognito.IUserPool;
+  userPoolClient: cognito.IUserPoolClient;
+  bus: events.IEventBus;
+  cursorSecret: secretsmanager.ISecret;
+  /** Signs the tokens of public links (domain/marketing/tokens.ts). */
+  marketingTokenSecret: secretsmanager.ISecret;
+  /**
+   * Where each function's entry file is (default functions/<kind>/<name>.ts). Tests that
+   * skip bundling may point missing entries at a fixture; the template is the same.
+   */
+  entry?: EntryResolver;
+}
+
+export class ApiStack extends Stack {
+  public readonly api: apigwv2.HttpApi;
+  public readonly stage: apigwv2.HttpStage;
+  public readonly httpHandlers: Record<HttpFunctionName, CrmFunction>;
+  public readonly healthHandler: CrmFunction;
+
+  constructor(scope: Construct, id: string, props: ApiStackProps) {
+    super(scope, id, props);
+    const { table, bus, cursorSecret, userPool, userPoolClient, marketingTokenSecret } = props;
+    const common = { table, bus, cursorSecret } satisfies Partial<CrmFunctionProps>;
+    const entry = props.entry ?? functionEntry;
+
+    // ---- HTTP API -------------------------------------------------------------------
+    const corsOrigins: string[] = contextList(this, 'corsAllowOrigins') ?? ['*'];
+    this.api = new apigwv2.HttpApi(this, 'HttpApi', {
+      apiName: 'crm-api',
+      createDefaultStage: false,
+      // Auth is a bearer token in the Authorization header, never a cookie, so a wildcard
+      // origin lets no other site ride a session. Narrow it with `-c corsAllowOrigins=...`.
+      corsPreflight: {
+        allowOrigins: corsOrigins,
+        allowMethods: [
+          apigwv2.CorsHttpMethod.GET,
+          apigwv2.CorsHttpMethod.POST,
+          apigwv2.CorsHttpMethod.PUT,
+          apigwv2.CorsHttpMethod.PATCH,
+          apigwv2.CorsHttpMethod.DELETE,
+          apigwv2.CorsHttpMethod.OPTIONS,
+        ],
+        allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match'],
+        exposeHeaders: ['etag', 'location'],
+        maxAge: Duration.hours(1),
+      },
+    });
+
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.THREE_MONTHS });
+    this.stage = this.api.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTime',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            protocol: '$context.protocol',
+            responseLength: '$context.responseLength',
+            responseLatency: '$context.responseLatency',
+            integrationLatency: '$context.integrationLatency',
+            integrationError: '$context.integrationErrorMessage',
+            authorizerError: '$context.authorizer.error',
+            userAgent: '$context.identity.userAgent',
+          }),
+        ),
+      },
+    });
+
+    const authorizer = new HttpJwtAuthorizer(
+      'CognitoJwt',
+      `https://cognito-idp.${this.region}.amazonaws.com/${userPool.userPoolId}`,
+      { jwtAudience: [userPoolClient.userPoolClientId], identitySource: ['$request.header.Authorization'] },
+    );
+
+    // Functions that sign or check public-link tokens get the key the way they get the cursor
+    // key: a dynamic reference resolved at deploy time (integrity only; see crm-function.ts).
+    const tokenEnv = { MARKETING_TOKEN_SECRET: marketingTokenSecret.secretValue.unsafeUnwrap() };
+
+    const httpHandlers = {} as Record<HttpFunctionName, CrmFunction>;
+    const integrations = {} as Record<HttpFunctionName, HttpLambdaIntegration>;
+    for (const name of Object.keys(httpFunctions) as HttpFunctionName[]) {
+      const fn = new CrmFunction(this, `Http${pascal(name)}`, {
+        ...common,
+        name,
+        entry: entry('http', name),
+        description: `HTTP: ${name}`,
+        ...(('marketing' in httpFunctions[name] && httpFunctions[name].marketing) ? { environment: tokenEnv } : {}),
+      });
+      fn.grantTable(httpFunctions[name].tableActions);
+      httpHandlers[name] = fn;
+      // One invoke permission per function (scoped to this API), not one per route: per-route
+      // permissions alone would pass CloudFormation's 500-resource limit of the stack.
+      integrations[name] = new HttpLambdaIntegration(`${pascal(name)}Integration`, fn.fn, { scopePermissionToRoute: false });
+    }
+    this.httpHandlers = httpHandlers;
+
+    for (const route of routes) {
+      const [added] = this.api.addRoutes({
+        path: route.path,
+        methods: [apigwv2.HttpMethod[route.method]],
+        integration: integrations[route.fn],
+        // Public routes prove themselves by the signed token in their path.
+        ...(route.public ? {} : { authorizer }),
+      });
+      if (route.public && added) {
+        Validations.of(added).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason:
+            `${route.method} ${route.path} is opened from an email by someone with no account (unsubscribe, open pixel, ` +
+            'click redirect); it is authorized by an HMAC-signed token in the path, checked by its function, which has no identity.',
+        });
+      }
+    }
+
+    // Unauthenticated liveness probe: not in the route table on purpose.
+    this.healthHandler = new CrmFunction(this, 'HttpHealth', {
+      ...common,
+      name: 'health',
+      entry: entry('http', 'health'),
+      description: 'HTTP: unauthenticated health check',
+    });
+    const [healthRoute] = this.api.addRoutes({
+      path: '/health',
+      methods: [apigwv2.HttpMethod.GET],
+      integration: new HttpLambdaIntegration('HealthIntegration', this.healthHandler.fn),
+    });
+    if (healthRoute) {
+      Validations.of(healthRoute).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'GET /health is a deliberately public liveness probe for load balancers and uptime checks; it reads ' +
+          'no data and returns a constant body. Every other route uses the Cognito JWT authorizer.',
+      });
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: this.stage.url });
+    new CfnOutput(this, 'UserPoolId', { value: userPool.userPoolId });
+    new CfnOutput(this, 'UserPoolClientId', { value: userPoolClient.userPoolClientId });
+  }
+}
