@@ -10,13 +10,10 @@
  * The audience is a fixed list installed with `useAudience` (domain/marketing/audience.ts):
  * these figures are the dispatch's; walking a segment is the audience context's cost.
  *
- * Part of `npm run bench` (bench/scenarios.ts); alone: `npx tsx bench/campaigns.ts`.
+ * Part of `npm run bench` (bench/scenarios.ts), unmetered; alone: `npx tsx bench/campaigns.ts`.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Call } from './scenarios.ts';
+import { isEntry, runStandalone } from './standalone.ts';
 
 const N = 10_000;
 
@@ -111,28 +108,6 @@ export async function campaignScenarios({ call, figures, notes, tenant }: Campai
   );
 }
 
-// Alone: its own DynamoDB Local and table.
-if (process.argv[1] === import.meta.filename) {
-  const { startDynamoDbLocal } = await import('#local/dynamodb-local.ts');
-  const ddb = await startDynamoDbLocal();
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'crm-bench-camp-'));
-  try {
-    process.env.DYNAMODB_ENDPOINT = ddb.endpoint;
-    process.env.TABLE_NAME = `crm-bench-${randomUUID().slice(0, 8)}`;
-    process.env.CRM_DATA_DIR = dataDir;
-    process.env.LOG_LEVEL ??= 'SILENT';
-    const { CreateTableCommand } = await import('@aws-sdk/client-dynamodb');
-    const { createTableInput } = await import('#domain/table/definition.ts');
-    const { db } = await import('#domain/table/client.ts');
-    await db.send(new CreateTableCommand(createTableInput(process.env.TABLE_NAME)));
-    const api = await import('#test/support/api.ts');
-    const figures: Record<string, number> = {};
-    const notes: string[] = [];
-    await campaignScenarios({ call: (who, m, u, b, o) => api.call(who, m, u, b, o), figures, notes, tenant: 'bench' });
-    process.stdout.write(`${JSON.stringify(figures, null, 2)}\n${notes.join('\n')}\n`);
-  } finally {
-    await ddb.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
-  process.exit(0);
+if (isEntry(import.meta.url)) {
+  runStandalone('camp', ({ call, meter, figures, notes }) => meter.unmetered(() => campaignScenarios({ call, figures, notes, tenant: 'bench' })));
 }

@@ -1,8 +1,13 @@
 /**
- * Runs one bench part alone (`npx tsx bench/<part>.ts`): its own DynamoDB Local and table, the
- * same meter `npm run bench` installs, then prints the part's figures and notes. No results.json.
+ * Runs one bench part alone (`npx tsx bench/<part>.ts`): its own DynamoDB Local, table and local
+ * data directory, the same meter `npm run bench` installs, then prints the part's figures and
+ * notes. With `--update-results` it also replaces that part's figures in bench/results.json
+ * (the others stay as the last full run left them), for a part re-measured on a quiet machine.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoMeter } from './dynamo-meter.ts';
@@ -28,7 +33,9 @@ export function runStandalone(name: string, part: (ctx: PartContext) => Promise<
 async function run(name: string, part: (ctx: PartContext) => Promise<void>): Promise<void> {
   const { startDynamoDbLocal } = await import('#local/dynamodb-local.ts');
   const ddb = await startDynamoDbLocal();
+  const dataDir = await mkdtemp(path.join(tmpdir(), `crm-bench-${name}-`));
   try {
+    process.env.CRM_DATA_DIR = dataDir;
     // Set before the table client loads: it reads them once, when its module loads.
     process.env.DYNAMODB_ENDPOINT = ddb.endpoint;
     process.env.TABLE_NAME = `crm-bench-${name}-${randomUUID().slice(0, 8)}`;
@@ -46,8 +53,21 @@ async function run(name: string, part: (ctx: PartContext) => Promise<void>): Pro
     await part({ call: (who, method, url, body, opts) => api.call(who, method, url, body, opts), meter, figures, notes });
     console.log(JSON.stringify(figures, null, 2));
     for (const n of notes) console.log(n);
+    if (process.argv.includes('--update-results')) await updateResults(figures);
     sideClient.destroy();
   } finally {
     await ddb.stop();
+    await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+const RESULTS_FILE = path.join(import.meta.dirname, 'results.json');
+
+/** Replaces this part's figures in results.json, keeping the file's sorted keys. */
+async function updateResults(figures: Record<string, number>): Promise<void> {
+  const results = JSON.parse(await readFile(RESULTS_FILE, 'utf8')) as Record<string, number>;
+  const merged = { ...results, ...figures };
+  const sorted = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => a.localeCompare(b)));
+  await writeFile(RESULTS_FILE, `${JSON.stringify(sorted, null, 2)}\n`);
+  console.log(`updated ${Object.keys(figures).length} figures in ${RESULTS_FILE}`);
 }
