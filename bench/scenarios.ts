@@ -18,6 +18,7 @@ import { analyticsScenarios } from './analytics.ts';
 import { kbScenarios } from './kb.ts';
 import { poolScenarios } from './pool.ts';
 import { campaignScenarios } from './campaigns.ts';
+import { durationScenarios } from './durations.ts';
 import { segmentScenarios } from './segments.ts';
 import { workflowScenarios } from './workflows.ts';
 import { ticketScenarios } from './tickets.ts';
@@ -737,6 +738,8 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await kbScenarios({ call, meter, figures, notes });
   // ---- tickets and the sla-escalation job (issue 9): bench/tickets.ts
   await ticketScenarios({ call, meter, figures, notes });
+  // ---- handler durations for the cost model (issue 11 point 10): bench/durations.ts
+  await durationScenarios({ call, meter, figures, notes });
 
   return { operations, figures, notes };
 }
