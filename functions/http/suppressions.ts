@@ -11,8 +11,8 @@ import {
   suppressionView,
   type Added,
 } from '#domain/marketing/suppressions.ts';
-import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { pageOf } from '#domain/fields.ts';
+import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
 const listQuery = z.strictObject({ ...listParams });
