@@ -7,14 +7,16 @@ import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { recordClick, recordOpen, unsubscribe, unsubscribeTarget } from '#domain/marketing/tracking.ts';
 import { notFound } from '#domain/errors.ts';
 import { verifyToken } from '#domain/marketing/tokens.ts';
-import { publicFunction } from '#functions/middleware/public-function.ts';
+import { pageTitleView, publicFunction } from '#functions/middleware/public-function.ts';
 import { validate } from '#functions/middleware/request.ts';
 import { answerBody, answerInput, surveyTarget } from '#domain/service/surveys.ts';
-import { surveyForm, answerSurvey } from '#domain/service/surveys-pages.ts';
+import { surveyForm, answerSurvey, surveyAnswerView, surveyFormView } from '#domain/service/surveys-pages.ts';
 
 export const handler = publicFunction({
   // A GET changes nothing (mail scanners fetch links): it shows one button that posts back.
+  // A client that asks for JSON (`Accept: application/json`) gets `response` instead of the page.
   'GET /u/{token}': {
+    response: pageTitleView,
     run: async ({ token, path }) => {
       const { email } = await unsubscribeTarget(token);
       return {
@@ -29,6 +31,7 @@ export const handler = publicFunction({
   },
   'POST /u/{token}': {
     form: true,
+    response: pageTitleView,
     run: async ({ token, now, form }) => {
       if (!verifyToken(token, 'unsubscribe')) throw notFound('link');
       form();
@@ -38,11 +41,13 @@ export const handler = publicFunction({
   },
   // Surveys: a GET shows the form (it records nothing); the form posts back to the same URL.
   'GET /s/{token}': {
+    response: surveyFormView,
     run: async ({ token, path }) => surveyForm(surveyTarget(token), path),
   },
   'POST /s/{token}': {
     form: true,
     json: true,
+    response: surveyAnswerView,
     run: async ({ token, fields, now }) => {
       const target = surveyTarget(token);
       const raw = fields();

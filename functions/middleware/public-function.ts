@@ -6,6 +6,7 @@
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import * as z from 'zod/mini';
 import { DomainError, notFound, payloadTooLarge, unsupportedMediaType, validationFailed } from '#domain/errors.ts';
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { logger } from '#functions/middleware/logger.ts';
@@ -37,7 +38,16 @@ export interface PublicOperation {
   form?: true;
   /** Also accepts a JSON body (`fields()`). */
   json?: true;
+  /**
+   * For a route that answers a page: the schema of what a client that asked for JSON gets instead
+   * (`result.json`, default `{title}`). Like `Operation.response`, it shapes the answer: keys it
+   * does not name are dropped, a mismatch is a bug.
+   */
+  response?: z.ZodMiniType;
 }
+
+/** The JSON answer of a page that names none: its title. */
+export const pageTitleView = z.object({ title: z.string() });
 
 /** A transparent 1×1 GIF. */
 export const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -83,6 +93,11 @@ function readFields(event: Event, headers: Record<string, string>, acceptsJson: 
   return { fields: Object.fromEntries(readForm(event, headers)), fromForm: true };
 }
 
+function jsonAnswer(op: PublicOperation, result: Extract<PublicResult, { kind: 'html' }>): unknown {
+  const body = result.json ?? { title: result.title };
+  return op.response ? op.response.parse(body) : body;
+}
+
 export function publicFunction(operations: Record<string, PublicOperation>) {
   const dispatch = async (event: Event, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     const headers = lowerCaseHeaders(event);
@@ -101,7 +116,7 @@ export function publicFunction(operations: Record<string, PublicOperation>) {
           return { statusCode: 200, headers: { ...SECURITY_HEADERS, 'content-type': 'image/gif' }, body: PIXEL.toString('base64'), isBase64Encoded: true };
         case 'html':
           return json
-            ? { statusCode: result.status ?? 200, headers: { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(result.json ?? { title: result.title }) }
+            ? { statusCode: result.status ?? 200, headers: { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(jsonAnswer(op, result)) }
             : { statusCode: result.status ?? 200, headers: { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' }, body: page(result.title, result.body) };
       }
     } catch (err) {
