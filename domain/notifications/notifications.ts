@@ -19,6 +19,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
+import * as f from '#domain/fields.ts';
 import { notFound } from '#domain/errors.ts';
 import { db, tableName } from '#domain/table/client.ts';
 import { invertedTime, t } from '#domain/table/keys.ts';
@@ -45,16 +46,13 @@ export interface Notification {
 /** The notification as every route answers it. */
 export const notificationView = z
   .object({
-    id: z.string(),
+    ...f.storedFields,
     kind: z.enum(NOTIFICATION_KINDS),
     message: z.string(),
     entityType: z.optional(z.string().check(z.describe('what it is about: account, task, ticket…'))),
     entityId: z.optional(z.string()),
     data: z.optional(z.record(z.string(), z.unknown()).check(z.describe("facts behind the message, by kind (a reminder's releaseAt, daysBefore…)"))),
-    createdAt: z.string(),
     readAt: z.nullable(z.string()),
-    updatedAt: z.string(),
-    version: z.int(),
   })
   .check(z.meta({ id: 'Notification', description: "One of the caller's own notifications." }));
 

@@ -120,16 +120,6 @@ export interface Opportunity extends StoredRecord {
   stageVisits?: Record<string, string>;
 }
 
-/** Internal fields of the stored opportunity that clients never see. */
-type Internal = 'amountMinor' | 'budgetMinor' | 'status' | 'historyCount' | 'ownerTeamId' | 'createdOwnerId' | 'createdTeamId' | 'closedOwnerId' | 'closedTeamId' | 'stageVisits';
-
-/** What clients see. */
-export interface OpportunityView extends Omit<Opportunity, Internal> {
-  amount: number;
-  budget?: number;
-  status: OpportunityStatus;
-}
-
 /** The opportunity as every route answers it (`presentOpportunity` renders it). */
 export const opportunityView = z
   .object({
@@ -157,6 +147,7 @@ export const opportunityView = z
     createdBy: z.string(),
   })
   .check(z.meta({ id: 'Opportunity', description: 'A deal with an account (商机), moving through the stages of a pipeline.' }));
+export type OpportunityView = z.infer<typeof opportunityView>;
 
 /** One entry of `GET /v1/opportunities/{id}/history`, oldest first. */
 export const stageHistoryView = z

@@ -84,29 +84,6 @@ export interface Order extends StoredRecord {
   signedTeamId?: string | null;
 }
 
-/** The order as clients see it. */
-export type OrderView = {
-  id: string;
-  accountId: string;
-  opportunityId?: string;
-  quoteId?: string;
-  name: string;
-  amount: number;
-  currency: string;
-  collectedAmount: number;
-  outstandingAmount: number;
-  paymentStatus: PaymentStatus;
-  paymentCount: number;
-  lastPaymentAt?: string;
-  signedAt: string;
-  notes?: string;
-  ownerId: string | null;
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-  version: number;
-};
-
 /** The order as every route answers it (`presentOrder` renders it); a payment answers it too. */
 export const orderView = z
   .object({
@@ -128,6 +105,7 @@ export const orderView = z
     createdBy: z.string(),
   })
   .check(z.meta({ id: 'Order', description: 'A signed contract (订单/合同) and what has been collected on it.' }));
+export type OrderView = z.infer<typeof orderView>;
 
 export function paymentStatusOf(amount: Minor, collected: Minor): PaymentStatus {
   if (collected === 0) return 'unpaid';
@@ -203,10 +181,6 @@ export interface Payment {
   ownerTeamId?: string | null;
 }
 
-export interface PaymentView extends Omit<Payment, 'amountMinor' | 'ownerId' | 'ownerTeamId'> {
-  amount: number;
-}
-
 /** A payment (回款) as `GET /v1/orders/{id}/payments` lists it. */
 export const paymentView = z
   .object({
@@ -221,6 +195,7 @@ export const paymentView = z
     createdBy: z.string(),
   })
   .check(z.meta({ id: 'Payment' }));
+export type PaymentView = z.infer<typeof paymentView>;
 
 export const PAYMENT_PREFIX = 'PAYMENT#';
 export const paymentKey = (tenantId: string, orderId: string, receivedAt: string, paymentId: string) => ({

@@ -97,24 +97,6 @@ export interface Quote extends StoredRecord {
   createdBy: string;
 }
 
-export interface LineView {
-  product: string;
-  description?: string;
-  quantity: number;
-  unitPrice: number;
-  discountPct?: number;
-  subtotal: number;
-  discount: number;
-  total: number;
-}
-
-export type QuoteView = Omit<Quote, 'lines' | 'subtotalMinor' | 'discountMinor' | 'totalMinor' | 'ownerTeamId'> & {
-  lines: LineView[];
-  subtotal: number;
-  discount: number;
-  total: number;
-};
-
 /** The quote as every route answers it (`presentQuote` renders it): money in major units. */
 export const quoteView = z
   .object({
@@ -148,6 +130,8 @@ export const quoteView = z
     createdBy: z.string(),
   })
   .check(z.meta({ id: 'Quote', description: 'Line items for an opportunity (报价单), with totals the server computes.' }));
+export type QuoteView = z.infer<typeof quoteView>;
+export type LineView = QuoteView['lines'][number];
 
 /** Prices the lines: each rounded on its own (half up), the totals their exact sums. 400 when the total is out of range. */
 export function priceLines(input: readonly LineInput[]): { lines: StoredLine[]; subtotal: Minor; discount: Minor; total: Minor } {

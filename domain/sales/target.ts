@@ -41,19 +41,6 @@ export interface Target {
   version: number;
 }
 
-export type TargetView = {
-  id: string;
-  period: string;
-  userId?: string;
-  teamId?: string;
-  amount: number;
-  currency: string;
-  setBy: string;
-  createdAt: string;
-  updatedAt: string;
-  version: number;
-};
-
 /** The target as every route answers it: a user's or a team's (exactly one of `userId`, `teamId`). */
 export const targetView = z
   .object({
@@ -66,6 +53,7 @@ export const targetView = z
     setBy: z.string(),
   })
   .check(z.meta({ id: 'Target', description: 'A sales target (目标) of a user or team for a month.' }));
+export type TargetView = z.infer<typeof targetView>;
 
 export function presentTarget(x: Target): TargetView {
   return {

@@ -57,6 +57,12 @@ describe('response schemas of the sales functions', () => {
     if (takesLimit) expect(json).toMatchObject({ required: expect.arrayContaining(['items', 'nextCursor']) });
   });
 
+  it('pool rules are one object, not a list', async () => {
+    const rules = z.toJSONSchema((await operationOf({ method: 'GET', path: '/v1/pool/rules', fn: 'pool' })).response!, { io: 'output' });
+    expect(propertyNames(rules)).toContain('releaseAfterDays');
+    expect(propertyNames(rules)).not.toContain('items');
+  });
+
   it.each(salesRoutes.filter((r) => r.method === 'DELETE').map((r) => [routeKey(r), r] as const))('%s answers 204 and declares none', async (_key, route) => {
     expect((await operationOf(route)).response).toBeUndefined();
   });
