@@ -44,3 +44,19 @@ export function patchOf<S extends Record<string, z.ZodMiniType>, C extends keyof
 
 /** A list's answer (API.md §3 paging): what `Operation.response` names for every list route. */
 export const pageOf = <T extends z.ZodMiniType>(item: T) => z.object({ items: z.array(item), nextCursor: z.nullable(z.string()) });
+
+// ---------------------------------------------------------------------------------------
+// Answers (`Operation.response`): what clients get back. Plain `z.object`s, so attributes
+// they do not name (keys, internal counters) are dropped; no transforms, so the OpenAPI
+// document can describe them as they are sent.
+
+/** The fields every stored resource answers with (API.md §3). */
+export const storedFields = {
+  id: z.string(),
+  createdAt: z.string().check(z.describe('ISO-8601 UTC')),
+  updatedAt: z.string().check(z.describe('ISO-8601 UTC')),
+  version: z.int().check(z.describe('starts at 1, +1 per change; the ETag')),
+};
+
+/** `custom` as answered: the values whose definitions exist now (functions/middleware/custom-fields.ts). */
+export const customOut = z.optional(z.record(z.string(), z.unknown()));

@@ -28,6 +28,7 @@
  * only ADD items to a UnitOfWork (they never read or commit), and a use case that commits
  * such a UnitOfWork runs its attempt inside `rejectDuplicates`.
  */
+import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { DomainError, invalidCursor, validationFailed } from '#domain/errors.ts';
 import type { Identity } from '#domain/identity.ts';
@@ -333,6 +334,17 @@ export interface DuplicateCandidate {
 }
 
 const QUERY_KINDS: readonly GuardKind[] = ['name', 'email', 'phone', 'domain'];
+
+/** A candidate as `GET /v1/duplicates` lists it. */
+export const duplicateCandidateView = z
+  .object({
+    id: z.string(),
+    entity: z.enum(ENTITIES),
+    matchedOn: z.array(z.enum(QUERY_KINDS)),
+    inPool: z.boolean(),
+    ownerId: z.optional(z.nullable(z.string()).check(z.describe('present only when the caller may open the record'))),
+  })
+  .check(z.meta({ id: 'DuplicateCandidate' }));
 
 /**
  * `GET /v1/duplicates`: every account, contact and lead holding one of the values, whoever
