@@ -19,7 +19,7 @@ import { presentAccount, redactsPoolContacts } from '#domain/pool/view.ts';
 import { orderView, orderViewOfItem } from '#domain/sales/order.ts';
 import { quoteView, quoteViewOfItem } from '#domain/sales/quote.ts';
 import { canReadOpportunity, opportunityOf, opportunityView, presentOpportunity } from '#domain/sales/opportunity.ts';
-import { ticketViewOfItem } from '#domain/service/ticket.ts';
+import { ticketView, ticketViewOfItem } from '#domain/service/ticket.ts';
 
 export const NEWEST_ACTIVITIES = 50;
 
@@ -44,8 +44,8 @@ export const customer360View = z
     tasks: z.array(taskView).check(z.describe('open ones')),
     quotes: z.array(quoteView),
     orders: z.array(orderView),
-    // As GET /v1/tickets/{id} answers them; that schema belongs to the tickets (domain/service/ticket.ts).
-    tickets: z.array(z.looseObject({ id: z.string() })).check(z.describe('tickets that are not closed')),
+    // As GET /v1/tickets/{id} answers them.
+    tickets: z.array(ticketView).check(z.describe('tickets that are not closed')),
   })
   .check(z.meta({ id: 'Customer360', description: 'An account with everything about it, in one answer.' }));
 
