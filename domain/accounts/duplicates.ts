@@ -262,6 +262,29 @@ export const claimAccountGuards = (ctx: UseCaseContext, uow: UnitOfWork, account
 export const claimContactGuards = (ctx: UseCaseContext, uow: UnitOfWork, contact: StoredRecord) =>
   claimGuards(ctx, uow, 'contact', contact.id, valuesOfRecord('contact', contact));
 
+/** A record that holds a value (its guard names it). */
+export interface Holder {
+  entity: GuardEntity;
+  kind: GuardKind;
+  id: string;
+}
+
+/**
+ * The records of these entities that hold one of the values now, read from their guards (ONE
+ * BatchGetItem, strongly consistent), in the order asked: entity by entity, each in its kinds'
+ * order. For a use case that takes the existing record instead of answering 409 (an inbound
+ * form's submission logs onto the lead or contact it matches).
+ */
+export async function holdersOf(tenantId: string, entities: readonly GuardEntity[], values: GuardValues): Promise<Holder[]> {
+  const probes = entities.flatMap((entity) => guardsOf(entity, values).map((guard) => ({ entity, guard })));
+  if (probes.length === 0) return [];
+  const items = await getItems(probes.map((p) => keyOf(tenantId, p.entity, p.guard)));
+  return probes.flatMap((p, i) => {
+    const id = items[i]?.recordId;
+    return typeof id === 'string' ? [{ entity: p.entity, kind: p.guard.kind, id }] : [];
+  });
+}
+
 // ---- the 409 -----------------------------------------------------------------------------
 
 const MAX_HOLDER_RETRIES = 3;
