@@ -318,6 +318,10 @@ describe('every signature failure is a 401 that writes nothing', () => {
     const form = await newForm();
     const deleted = await newForm();
     expect((await api(root).delete(`/v1/forms/${deleted.id}`)).status).toBe(204);
+    // One that took submissions before it was deleted (its pointer is remembered by the function).
+    const used = await newForm();
+    expect((await submit(used)).status).toBe(201);
+    expect((await api(root).delete(`/v1/forms/${used.id}`)).status).toBe(204);
     const raw = JSON.stringify({ name: uniq('不该存在'), email: 'nobody@example.cn' });
     const now = new Date();
     const sixMinutes = 6 * 60 * 1000;
@@ -342,6 +346,7 @@ describe('every signature failure is a 401 that writes nothing', () => {
       ['an unknown form', () => submit({ id: '01JZZZZZZZZZZZZZZZZZZZZZZZ', secret: form.secret }, { body: raw })],
       ['a malformed form id', () => submit({ id: 'x'.repeat(3000), secret: form.secret }, { body: raw })],
       ['a deleted form', () => submit(deleted, { body: raw })],
+      ['a deleted form that took submissions before', () => submit(used, { body: raw })],
     ];
     const before = await itemCount();
     const answers: string[] = [];
