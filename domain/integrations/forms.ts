@@ -337,8 +337,11 @@ async function createLeadFrom(ctx: UseCaseContext, uow: UnitOfWork, form: Form, 
  */
 async function logOnExisting(ctx: UseCaseContext, uow: UnitOfWork, form: Form, input: FormSubmission, holder: Holder): Promise<Outcome> {
   const link = holder.entity === 'lead' ? { leadId: holder.id } : { contactId: holder.id };
-  const activity = await activityWrites(ctx, { type: 'note', subject: form.name, ...(input.message ? { body: input.message } : {}), ...link }, uow).catch((err: unknown) => {
-    // Its links are read afresh: one that is gone is a 400 of the activity's, here a record to look for again.
+  const note = { type: 'note' as const, subject: form.name, ...(input.message ? { body: input.message } : {}), ...link };
+  // A lead's note touches nothing else (no account yet): nothing to read, the ConditionCheck below
+  // proves the lead. A contact's is read with its account, whose follow-up clock the note moves.
+  const activity = await activityWrites(ctx, note, uow, holder.entity === 'lead' ? {} : undefined).catch((err: unknown) => {
+    // A link that is gone is a 400 of the activity's; here, a record to look for again.
     if (err instanceof DomainError && err.status === 400) throw new HolderGone();
     throw err;
   });
