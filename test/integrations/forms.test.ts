@@ -12,6 +12,7 @@ import { newSecret, signedHeaders } from '#domain/integrations/standard-webhooks
 import { call, type ApiResponse } from '#test/support/api.ts';
 import { api, expectFieldError, expectProblem, listAll, uniq, validBody, type Caller, type Sent } from '#test/support/fixtures.ts';
 import { outboxEvents } from '#test/sales/orders-support.ts';
+import { deliver } from '#test/marketing/workflows-support.ts';
 
 const T = 'forms';
 const root: Caller = { tenant: T, user: 'root', role: 'admin' };
@@ -429,5 +430,27 @@ describe('secret rotation', () => {
     problem(await submit(form), 401, 'unauthenticated');
     expect((await submit({ id: form.id, secret: second })).status).toBe(201);
     expect((await submit({ id: form.id, secret: third })).status).toBe(201);
+  });
+});
+
+describe('workflows', () => {
+  // Last in this file: delivering the outbox empties what the tests above read.
+  it('a workflow triggered by form.submitted of this form runs once, about the new lead', async () => {
+    const form = await newForm({ ownerId: 'alice' });
+    const other = await newForm();
+    const wf = await api(mark).post('/v1/workflows', {
+      name: uniq('表单线索回访'),
+      trigger: { event: 'form.submitted', conditions: { formId: form.id } },
+      actions: [{ type: 'createTask', title: '回访表单线索', dueInDays: 1, assignTo: 'owner' }],
+    });
+    expect(wf.status, wf.body).toBe(201);
+    const res = await submit(form, { body: { name: uniq('工作流线索') } });
+    expect(res.status, res.body).toBe(201);
+    expect((await submit(other, { body: { name: uniq('别的表单') } })).status).toBe(201);
+    await deliver();
+    const runs = await listAll(mark, `/v1/workflows/${wf.json.id}/runs`);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ subjectType: 'lead', subjectId: res.json.leadId, status: 'done' });
+    expect((await listAll(alice, '/v1/tasks')).filter((t) => t.title === '回访表单线索')).toHaveLength(1);
   });
 });
