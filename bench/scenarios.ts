@@ -22,6 +22,7 @@ import { durationScenarios } from './durations.ts';
 import { segmentScenarios } from './segments.ts';
 import { workflowScenarios } from './workflows.ts';
 import { ticketScenarios } from './tickets.ts';
+import { formScenarios } from './forms.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -738,6 +739,8 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await kbScenarios({ call, meter, figures, notes });
   // ---- tickets and the sla-escalation job (issue 9): bench/tickets.ts
   await ticketScenarios({ call, meter, figures, notes });
+  // ---- inbound forms: one signed submission (issue 10 point 3): bench/forms.ts
+  await formScenarios({ call, meter, figures, notes });
   // ---- handler durations for the cost model (issue 11 point 10): bench/durations.ts
   await durationScenarios({ call, meter, figures, notes });
 

@@ -63,9 +63,8 @@ export const consumers: Consumer[] = [
     // index of enabled workflows, then per matching workflow a counter GetItem (count thresholds)
     // and one write of the run; immediate actions run through their own use cases (sendEmail
     // through the mail port, its claim a Put/Get/Update/Delete).
-    // `form.submitted` is accepted as a trigger and joins this list once its context emits it.
     name: 'workflows',
-    eventTypes: ['email.opened', 'email.clicked', 'lead.created', 'opportunity.stageChanged', 'opportunity.won', 'ticket.created', 'ticket.solved'],
+    eventTypes: ['email.opened', 'email.clicked', 'lead.created', 'form.submitted', 'opportunity.stageChanged', 'opportunity.won', 'ticket.created', 'ticket.solved'],
     tableActions: [
       'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem',
       'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem',

@@ -14,7 +14,7 @@ export interface Route {
   /**
    * No bearer token: no JWT authorizer in the cloud, no token check in local/router.ts.
    * Only for routes that prove themselves by a signed token in the path (unsubscribe,
-   * tracking, later surveys and inbound forms), all served by the `public` function.
+   * tracking, surveys) or a signature of their body (inbound forms), all served by the `public` function.
    */
   public?: true;
 }
@@ -67,8 +67,13 @@ export const httpFunctions = {
   campaigns: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
   // The public routes (unsubscribe, open pixel, click redirect): no identity. They read the
   // campaign and recipient (BatchGetItem), write the recipient, its counter and the outbox in one
-  // transaction, and the suppression list.
+  // transaction, and the suppression list. Inbound forms: the form's pointer (GetItem), the form
+  // and the receipt, then the duplicate guards (BatchGetItems), the owner's directory entry
+  // (GetItem), one transaction (lead, note, guards, receipt, outbox; a ConditionCheck of a matched record).
   public: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'], marketing: true },
+  // Inbound forms (api/integrations.md), admin only: the form and its public pointer in one transaction
+  // (Put / Delete), the directory and campaign checks of what a form names (GetItem), the list (Query).
+  forms: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
   // Knowledge base: an article's two items and its event (one transaction); reads by BatchGetItem
   // (article + body; a search page's articles, and postings checked by key).
   kb: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
@@ -231,6 +236,15 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/tickets/{id}/suggestions', fn: 'tickets' },
   { method: 'GET', path: '/v1/sla/policy', fn: 'tickets' },
   { method: 'PUT', path: '/v1/sla/policy', fn: 'tickets' },
+
+  { method: 'POST', path: '/v1/forms', fn: 'forms' },
+  { method: 'GET', path: '/v1/forms', fn: 'forms' },
+  { method: 'GET', path: '/v1/forms/{id}', fn: 'forms' },
+  { method: 'PATCH', path: '/v1/forms/{id}', fn: 'forms' },
+  { method: 'DELETE', path: '/v1/forms/{id}', fn: 'forms' },
+  { method: 'POST', path: '/v1/forms/{id}/rotate-secret', fn: 'forms' },
+  // Signed by the form's secret (Standard Webhooks), not by a token: the `public` function.
+  { method: 'POST', path: '/in/forms/{id}', fn: 'public', public: true },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

@@ -105,6 +105,10 @@ export async function buildOpenApi(): Promise<Record<string, unknown>> {
 function publicResponse(path: string): string {
   if (path.startsWith('/t/o/')) return 'a 1×1 image/gif; the open is recorded';
   if (path.startsWith('/t/c/')) return 'a redirect to the link of the campaign the token names; the click is recorded';
+  if (path.startsWith('/in/forms/')) {
+    return 'application/json: 201 {leadId} for a new lead; 200 {leadId?, contactId?, duplicate: true} when it matched an existing lead or contact; ' +
+      'a webhook-id accepted within 24 h gets its first answer again. Signed as Standard Webhooks specifies (webhook-id, webhook-timestamp, webhook-signature); no or a bad signature → 401';
+  }
   return 'a text/html page (application/json when the request asked for JSON)';
 }
 

@@ -263,6 +263,36 @@ export const claimAccountGuards = (ctx: UseCaseContext, uow: UnitOfWork, account
 export const claimContactGuards = (ctx: UseCaseContext, uow: UnitOfWork, contact: StoredRecord) =>
   claimGuards(ctx, uow, 'contact', contact.id, valuesOfRecord('contact', contact));
 
+/** A record that holds a value (its guard names it). */
+export interface Holder {
+  entity: GuardEntity;
+  kind: GuardKind;
+  id: string;
+}
+
+/**
+ * The records of these entities that hold one of the values now, read from their guards (ONE
+ * BatchGetItem, strongly consistent), in the order asked: entity by entity, each in its kinds'
+ * order. For a use case that takes the existing record instead of answering 409 (an inbound
+ * form's submission logs onto the lead or contact it matches). `alsoRead`: other items the use
+ * case needs, read in the same BatchGetItem (`also`, in their order).
+ */
+export async function holdersOf(
+  tenantId: string,
+  entities: readonly GuardEntity[],
+  values: GuardValues,
+  alsoRead: { PK: string; SK: string }[] = [],
+): Promise<{ holders: Holder[]; also: (Item | undefined)[] }> {
+  const probes = entities.flatMap((entity) => guardsOf(entity, values).map((guard) => ({ entity, guard })));
+  const keys = [...probes.map((p) => keyOf(tenantId, p.entity, p.guard)), ...alsoRead];
+  const items = keys.length ? await getItems(keys) : [];
+  const holders = probes.flatMap((p, i) => {
+    const id = items[i]?.recordId;
+    return typeof id === 'string' ? [{ entity: p.entity, kind: p.guard.kind, id }] : [];
+  });
+  return { holders, also: items.slice(probes.length) };
+}
+
 // ---- the 409 -----------------------------------------------------------------------------
 
 const MAX_HOLDER_RETRIES = 3;

@@ -1,7 +1,8 @@
 /**
  * HTTP: the public routes (no bearer token; the signed token in the address is the proof):
  * unsubscribe (`/u/{token}`), the open pixel (`/t/o/{token}`), click redirects (`/t/c/{token}`)
- * and the survey form and its answer (`/s/{token}`).
+ * and the survey form and its answer (`/s/{token}`); and inbound forms (`/in/forms/{id}`), whose
+ * proof is the Standard Webhooks signature of the body.
  */
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { recordClick, recordOpen, unsubscribe, unsubscribeTarget } from '#domain/marketing/tracking.ts';
@@ -11,6 +12,9 @@ import { pageTitleView, publicFunction } from '#functions/middleware/public-func
 import { validate } from '#functions/middleware/request.ts';
 import { answerBody, answerInput, surveyTarget } from '#domain/service/surveys.ts';
 import { surveyForm, answerSurvey, surveyAnswerView, surveyFormView } from '#domain/service/surveys-pages.ts';
+import { formSubmission } from '#domain/integrations/form.ts';
+import { openSubmission, submitForm } from '#domain/integrations/forms.ts';
+import { applyCustomInput } from '#functions/middleware/custom-fields.ts';
 
 export const handler = publicFunction({
   // A GET changes nothing (mail scanners fetch links): it shows one button that posts back.
@@ -53,6 +57,19 @@ export const handler = publicFunction({
       const raw = fields();
       const answer = validate(answerBody(target.kind), answerInput(raw.fields, raw.fromForm), 'body');
       return answerSurvey(target, answer, now);
+    },
+  },
+  // Inbound forms: the signature over the raw body first (401), then the body (413 before both, 415, 400).
+  'POST /in/forms/{id}': {
+    jsonOnly: true,
+    body: formSubmission,
+    run: async ({ token: formId, headers, rawBody, jsonBody, now }) => {
+      const opened = await openSubmission(formId, headers, rawBody(), now);
+      if (opened.replay) return { kind: 'json', ...opened.replay };
+      const parsed = validate(formSubmission, jsonBody() ?? {}, 'body');
+      // `custom` is typed by the tenant's lead fields, as for POST /v1/leads.
+      const input = await applyCustomInput(opened.tenantId, { input: 'create', shows: 'leads' }, parsed);
+      return { kind: 'json', ...(await submitForm(opened, input, now)) };
     },
   },
   'GET /t/o/{token}': {

@@ -408,6 +408,15 @@ const matrix: Record<string, Row> = {
   'GET /v1/sla/policy': { admin: s(200), manager: s(200), rep: s(403), support: s(200), marketer: s(403), otherManager: s(200) },
   'PUT /v1/sla/policy': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
 
+  // inbound forms (api/integrations.md): admins only, reads included; forms are tenant-wide settings
+  // (seeded by an admin whoever asks), so no 404 by visibility.
+  'POST /v1/forms': { admin: s(201), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/forms': { admin: s(200, { lists: true }), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/forms/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'PATCH /v1/forms/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'DELETE /v1/forms/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'POST /v1/forms/{id}/rotate-secret': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+
   // users: admin and manager only; a manager lists its own team.
   'GET /v1/users': {
     admin: s(200, { lists: true }),

@@ -66,7 +66,7 @@ describe('HTTP API routes', () => {
     expect(all).toHaveLength(routes.length + 1);
     const open = all.filter((p) => p.AuthorizationType === undefined || p.AuthorizationType === 'NONE');
     const publicRoutes = routes.filter((r) => r.public);
-    expect(publicRoutes.map(routeKey).sort()).toEqual(['GET /s/{token}', 'GET /t/c/{token}', 'GET /t/o/{token}', 'GET /u/{token}', 'POST /s/{token}', 'POST /u/{token}']);
+    expect(publicRoutes.map(routeKey).sort()).toEqual(['GET /s/{token}', 'GET /t/c/{token}', 'GET /t/o/{token}', 'GET /u/{token}', 'POST /in/forms/{id}', 'POST /s/{token}', 'POST /u/{token}']);
     expect(publicRoutes.every((r) => r.fn === 'public')).toBe(true);
     expect(routes.filter((r) => r.fn === 'public' && !r.public)).toEqual([]);
     expect(open.map((p) => p.RouteKey).sort()).toEqual(['GET /health', ...publicRoutes.map(routeKey)].sort());

@@ -17,7 +17,7 @@ import { publisher } from '#events/publisher.ts';
 export type { Caller } from '#test/support/api.ts';
 
 /** The collections that have stored records a route can address by `{id}`. */
-export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets', 'surveys'] as const;
+export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets', 'surveys', 'forms'] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 /** Collections one level down a namespace (`/v1/kb/articles`): their name is both segments. */
 export const NESTED_COLLECTIONS = ['kb/articles'];
@@ -331,6 +331,12 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
     holidays: ['2026-10-01'],
     warnBeforeMinutes: 15,
   }),
+
+  // Inbound forms (api/integrations.md): owned by the caller (an admin: the only role that manages forms).
+  'POST /v1/forms': (refs) => ({ name: uniq('官网联系表单 Contact us'), source: 'website', ownerId: need(refs, 'userId', 'POST /v1/forms'), tags: ['web'] }),
+  'PATCH /v1/forms/{id}': () => ({ name: 'Renamed form 改名表单', source: 'trade fair 展会', tags: ['patched'] }),
+  // A submission (signed: without a signature every request is a 401; tests in test/integrations/forms.test.ts; the fuzz test sends this).
+  'POST /in/forms/{id}': () => ({ name: uniq('张三'), company: uniq('表单科技'), email: `f-${uniqToken()}@example.cn`, message: '请联系我 please call me' }),
 };
 
 /**
@@ -384,6 +390,8 @@ export const referenceFields: Record<string, Record<string, 'accounts' | 'contac
   'POST /v1/tickets/{id}/comments': {},
   'PUT /v1/sla/policy': {},
   'POST /v1/surveys': {},
+  'POST /v1/forms': { ownerId: 'users' },
+  'PATCH /v1/forms/{id}': { ownerId: 'users' },
 };
 
 // ---------------------------------------------------------------------------------------
@@ -464,6 +472,11 @@ export const seed: Record<Collection, Seeder> = {
     const admin: Caller = { tenant: caller.tenant, user: 'marketing-admin', role: 'admin' };
     const segmentId = await seed.segments(caller);
     return createdId(await send(admin, 'POST', '/v1/surveys', validBody['POST /v1/surveys']!({ segmentId })), 'a survey');
+  },
+  /** Forms are integration settings that only admins manage: made by an admin of the caller's tenant, whoever asks. */
+  forms: async (caller) => {
+    const admin: Caller = { tenant: caller.tenant, user: 'forms-admin', role: 'admin' };
+    return createdId(await send(admin, 'POST', '/v1/forms', validBody['POST /v1/forms']!({ userId: admin.user })), 'a form');
   },
   /** A suppression's id is its normalized email address. */
   suppressions: async (caller) => {
@@ -606,7 +619,7 @@ export const SUBRESOURCE_OBJECTS = new Set(['GET /v1/segments/{id}/count']);
 /** Action routes that take no body (a claim, a lock, marking a notification read): sent without one. */
 export const BODYLESS = new Set([
   'POST /v1/pool/{id}/claim', 'POST /v1/accounts/{id}/lock', 'POST /v1/accounts/{id}/unlock', 'POST /v1/notifications/{id}/read',
-  'POST /v1/campaigns/{id}/send', 'POST /v1/campaigns/{id}/cancel', 'POST /v1/surveys/{id}/send',
+  'POST /v1/campaigns/{id}/send', 'POST /v1/campaigns/{id}/cancel', 'POST /v1/surveys/{id}/send', 'POST /v1/forms/{id}/rotate-secret',
 ]);
 export const isList = (r: Route) => r.method === 'GET' && !r.path.includes('{') && !SINGLETONS.has(keyOf(r)) && !SERIES.has(keyOf(r));
 export const hasBody = (r: Route) => (r.method === 'POST' || r.method === 'PATCH' || r.method === 'PUT') && !BODYLESS.has(keyOf(r));
@@ -672,7 +685,7 @@ export function urlOf(r: Route, id?: string): string {
 /** Every route of the table, for generated tests. */
 export const allRoutes: readonly Route[] = routes;
 /**
- * The routes of the API proper: every route but the public ones (`/u/…`, `/t/…`, `/s/…`), which have no
+ * The routes of the API proper: every route but the public ones (`/u/…`, `/t/…`, `/s/…`, `/in/forms/…`), which have no
  * identity, no roles and no JSON bodies; they prove themselves by a signed token in the path
  * (their tests: test/marketing/dispatch.test.ts "public routes"; the fuzz test takes them too).
  */
