@@ -15,6 +15,9 @@ import { surveyForm, answerSurvey } from '#domain/service/surveys-pages.ts';
 export const handler = publicFunction({
   // A GET changes nothing (mail scanners fetch links): it shows one button that posts back.
   'GET /u/{token}': {
+    summary: 'Show the unsubscribe page of an email link',
+    operationId: 'showUnsubscribePage',
+    answers: 'page',
     run: async ({ token, path }) => {
       const { email } = await unsubscribeTarget(token);
       return {
@@ -28,6 +31,9 @@ export const handler = publicFunction({
     },
   },
   'POST /u/{token}': {
+    summary: 'Unsubscribe (RFC 8058 one-click, or the page\'s button)',
+    operationId: 'unsubscribe',
+    answers: 'page',
     form: true,
     run: async ({ token, now, form }) => {
       if (!verifyToken(token, 'unsubscribe')) throw notFound('link');
@@ -38,9 +44,15 @@ export const handler = publicFunction({
   },
   // Surveys: a GET shows the form (it records nothing); the form posts back to the same URL.
   'GET /s/{token}': {
+    summary: 'Show a survey form',
+    operationId: 'showSurveyForm',
+    answers: 'page',
     run: async ({ token, path }) => surveyForm(surveyTarget(token), path),
   },
   'POST /s/{token}': {
+    summary: 'Answer a survey (the form, or JSON)',
+    operationId: 'answerSurvey',
+    answers: 'page',
     form: true,
     json: true,
     run: async ({ token, fields, now }) => {
@@ -51,12 +63,18 @@ export const handler = publicFunction({
     },
   },
   'GET /t/o/{token}': {
+    summary: 'Record that an email was opened (tracking pixel)',
+    operationId: 'trackOpen',
+    answers: 'gif',
     run: async ({ token, now }) => {
       await recordOpen(token, now);
       return { kind: 'gif' };
     },
   },
   'GET /t/c/{token}': {
+    summary: 'Follow a tracked link of a campaign email',
+    operationId: 'followTrackedLink',
+    answers: 'redirect',
     run: async ({ token, now }) => ({ kind: 'redirect', location: await recordClick(token, now) }),
   },
 });

@@ -33,6 +33,10 @@ export type PublicResult =
 
 export interface PublicOperation {
   run(input: PublicInput): Promise<PublicResult>;
+  /** For the API reference: what the route does, its stable id, and what it answers (functions/openapi/document.ts). */
+  summary: string;
+  operationId: string;
+  answers: 'page' | 'gif' | 'redirect';
   /** Accepts a form body (POST). */
   form?: true;
   /** Also accepts a JSON body (`fields()`). */
