@@ -65,7 +65,6 @@ describe('GET /docs in a browser', () => {
     // A route: its path is on the page (Swagger UI puts it in `data-path`; the text breaks it with zero-width spaces).
     const create = page.locator('.opblock-post').filter({ has: page.locator('[data-path="/v1/accounts"]') });
     await create.first().waitFor({ timeout: RENDER_WITHIN_MS });
-    expect(await page.locator('[data-path="/v1/accounts/{id}/360"]').count()).toBeGreaterThan(0);
     await expect.poll(() => create.getByText('Create an account').count(), { timeout: RENDER_WITHIN_MS }).toBeGreaterThan(0);
 
     // A schema field: the request body's schema names the account's `name` (required: `name*`) and `tier`.
