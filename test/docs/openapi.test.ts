@@ -11,6 +11,7 @@ import { buildOpenApiDocument, routeCoverage, type BuiltDocument, type OpenApiDo
 import { apiDocument, documentedRoutes, loadOperations } from '#functions/openapi/operations.ts';
 import { routeKey, routes, type Route } from '#functions/routes.ts';
 import { call } from '#test/support/api.ts';
+import { mismatches, SchemaValidator } from '#test/docs/support.ts';
 
 /**
  * Operations that answer a body but declare no `response` schema yet (the document says
@@ -214,6 +215,27 @@ describe('GET /v1/openapi.json', () => {
     const allowed = new Set(MISSING_RESPONSE_SCHEMAS_ALLOWED);
     expect([...missing].filter((k) => !allowed.has(k)), 'new operations without a response schema: declare `response`').toEqual([]);
     expect([...allowed].filter((k) => !missing.has(k)), 'these have a response schema now: remove them from MISSING_RESPONSE_SCHEMAS_ALLOWED').toEqual([]);
+  });
+});
+
+describe('the truth check of test/docs/responses.test.ts', () => {
+  it('catches a body its schema refuses, an undeclared status or media type, and a problem that is not one', () => {
+    const route = { method: 'GET', path: '/v1/pool/rules' } as const;
+    const doc = structuredClone(served);
+    doc.paths['/v1/pool/rules']!.get!.responses['200'] = {
+      description: 'the rules',
+      content: { 'application/json': { schema: { type: 'object', required: ['releaseAfterDays'], properties: { releaseAfterDays: { type: 'integer' } } } } },
+    };
+    const v = new SchemaValidator(doc);
+    const answer = (status: number, contentType: string, json: unknown) => ({ status, headers: { 'content-type': contentType }, body: JSON.stringify(json), json });
+    expect(mismatches(doc, v, route, answer(200, 'application/json', { releaseAfterDays: 30 }))).toEqual([]);
+    expect(mismatches(doc, v, route, answer(200, 'application/json', { releaseAfterDays: '30' }))).not.toEqual([]);
+    expect(mismatches(doc, v, route, answer(200, 'application/json', {}))).not.toEqual([]);
+    expect(mismatches(doc, v, route, answer(418, 'application/json', {}))[0]).toMatch(/status 418 is not declared/);
+    expect(mismatches(doc, v, route, answer(200, 'text/html', 'hi'))[0]).toMatch(/does not declare text\/html/);
+    const problem = { type: 'https://crm.example.com/problems/not-found', title: 'Not Found', status: 404, detail: 'No such thing.', code: 'not_found' };
+    expect(mismatches(doc, v, route, answer(404, 'application/problem+json', problem))).toEqual([]);
+    expect(mismatches(doc, v, route, answer(404, 'application/problem+json', { ...problem, code: undefined }))).not.toEqual([]);
   });
 });
 

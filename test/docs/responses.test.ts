@@ -9,7 +9,7 @@
  * Routes whose operation has no `response` schema yet are declared `{type: object}`: they pass
  * here trivially, and test/docs/openapi.test.ts lists them.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCampaignDispatch } from '#domain/marketing/dispatch.ts';
 import { deliverPending } from '#events/outbox.ts';
 import { publisher } from '#events/publisher.ts';
@@ -31,7 +31,7 @@ import {
   type Caller,
   type Refs,
 } from '#test/support/fixtures.ts';
-import { mismatches, SchemaValidator, type Answer } from '#test/docs/support.ts';
+import { mismatches, operationOf, SchemaValidator, type Answer } from '#test/docs/support.ts';
 
 const T = 'openapi-truth';
 /** The records a route acts on are rep alice's; the admin, who may do everything, calls. */
@@ -56,6 +56,15 @@ beforeAll(async () => {
   aliceRefs = await seedRefs(alice);
 });
 
+/** Success answers the document only knows as `{type: object}` (no `response` schema yet): reported, not failed. */
+const unshaped = new Set<string>();
+
+afterAll(() => {
+  if (unshaped.size) {
+    console.info(`openapi: ${unshaped.size} routes answered a body the document declares only as {type: object} (no response schema yet; see test/docs/openapi.test.ts): ${[...unshaped].sort().join(', ')}`);
+  }
+});
+
 function expectTruth(label: string, route: (typeof apiRoutes)[number], res: Answer): void {
   expect(mismatches(doc, validator, route, res), `${label} → ${res.status} ${res.body.slice(0, 300)}`).toEqual([]);
 }
@@ -74,6 +83,8 @@ describe('every route answers what the document declares', () => {
       expect(ok.status, `${k}: ${ok.req} → ${ok.body.slice(0, 300)}`).toBeGreaterThanOrEqual(200);
       expect(ok.status, `${k}: ${ok.req} → ${ok.body.slice(0, 300)}`).toBeLessThan(300);
       expectTruth(ok.req, route, ok);
+      const declared = JSON.stringify(operationOf(doc, route)?.responses?.[String(ok.status)]?.content?.['application/json']?.schema);
+      if (declared === '{"type":"object"}') unshaped.add(k);
 
       // Errors: an unknown query parameter (every query is strict), no token, a record that is not there.
       const strict = await send(admin, route.method, `${url}${url.includes('?') ? '&' : '?'}notAParameter=1`, body);
