@@ -14,7 +14,8 @@ export interface Route {
   /**
    * No bearer token: no JWT authorizer in the cloud, no token check in local/router.ts.
    * Only for routes that prove themselves by a signed token in the path (unsubscribe,
-   * tracking, surveys) or a signature of their body (inbound forms), all served by the `public` function.
+   * tracking, surveys) or a signature of their body (inbound forms), served by the `public` function, and for the
+   * API's own reference (the OpenAPI document and the /docs page), served by `docs`.
    */
   public?: true;
 }
@@ -83,7 +84,10 @@ export const httpFunctions = {
   // Tickets (api/service.md): a create reads policy, counter, account, contact and assignee in one BatchGetItem;
   // lists of reps and managers read each page's accounts in one BatchGetItem. The SLA policy routes live here too.
   tickets: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
-} satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean }>;
+  // The OpenAPI document and the reference page (functions/http/docs.ts): no table access; its
+  // bundle carries the renderer's files (functions/openapi/assets.ts).
+  docs: { tableActions: [], docsAssets: true },
+} satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean; docsAssets?: boolean }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
 
@@ -245,6 +249,10 @@ export const routes: Route[] = [
   { method: 'POST', path: '/v1/forms/{id}/rotate-secret', fn: 'forms' },
   // Signed by the form's secret (Standard Webhooks), not by a token: the `public` function.
   { method: 'POST', path: '/in/forms/{id}', fn: 'public', public: true },
+  // The API's reference: the document describes every route of this table (test/docs/openapi.test.ts).
+  { method: 'GET', path: '/v1/openapi.json', fn: 'docs', public: true },
+  { method: 'GET', path: '/docs', fn: 'docs', public: true },
+  { method: 'GET', path: '/docs/{asset}', fn: 'docs', public: true },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

@@ -16,7 +16,8 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { httpFunctions, routes, type HttpFunctionName, type Route } from '#functions/routes.ts';
+import { assetSource, DOCS_ASSETS, DOCS_ASSETS_DIR } from '#functions/openapi/assets.ts';
+import { httpFunctions, routes, type HttpFunctionName, type Route, type TableAction } from '#functions/routes.ts';
 import { CrmFunction, functionEntry, type CrmFunctionProps } from './crm-function.ts';
 import { contextList, pascal, type EntryResolver } from './stack-parts.ts';
 
@@ -105,17 +106,26 @@ export class ApiStack extends Stack {
     // key: a dynamic reference resolved at deploy time (integrity only; see crm-function.ts).
     const tokenEnv = { MARKETING_TOKEN_SECRET: marketingTokenSecret.secretValue.unsafeUnwrap() };
 
+    // The reference page's renderer travels in the docs function's bundle (Lambda's /var/task).
+    const docsAssets = {
+      bundledFiles: { folder: 'docs-assets', files: DOCS_ASSETS.map(assetSource) },
+      environment: { [DOCS_ASSETS_DIR]: '/var/task/docs-assets' },
+    };
+
     const httpHandlers = {} as Record<HttpFunctionName, CrmFunction>;
     const integrations = {} as Record<HttpFunctionName, HttpLambdaIntegration>;
     for (const name of Object.keys(httpFunctions) as HttpFunctionName[]) {
+      const def: { tableActions: readonly TableAction[]; marketing?: boolean; docsAssets?: boolean } = httpFunctions[name];
       const fn = new CrmFunction(this, `Http${pascal(name)}`, {
         ...common,
         name,
         entry: entry('http', name),
         description: `HTTP: ${name}`,
-        ...(('marketing' in httpFunctions[name] && httpFunctions[name].marketing) ? { environment: tokenEnv } : {}),
+        ...(def.marketing ? { environment: tokenEnv } : {}),
+        ...(def.docsAssets ? docsAssets : {}),
       });
-      fn.grantTable(httpFunctions[name].tableActions);
+      // A function with no table actions (docs) gets no table statement at all.
+      if (def.tableActions.length) fn.grantTable(def.tableActions);
       httpHandlers[name] = fn;
       // One invoke permission per function (scoped to this API), not one per route: per-route
       // permissions alone would pass CloudFormation's 500-resource limit of the stack.
@@ -165,6 +175,12 @@ export class ApiStack extends Stack {
 
 /** Why a public route has no authorizer: what proves its requests instead (cdk-nag AwsSolutions-APIG4). */
 function publicRouteReason(route: Route): string {
+  if (route.fn === 'docs') {
+    return (
+      `${route.method} ${route.path} is the API's own reference (the OpenAPI document, the page and its files): the same ` +
+      'for every caller, no tenant data, no identity; integrators read it before they hold a token (api/integrations.md).'
+    );
+  }
   if (route.path.startsWith('/in/forms/')) {
     return (
       `${route.method} ${route.path} is posted by a website's or form service's backend that has no account; each request is ` +

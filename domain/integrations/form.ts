@@ -96,6 +96,13 @@ export interface SubmissionAnswer {
   body: { leadId?: string; contactId?: string; duplicate?: true };
 }
 
+/** What `POST /in/forms/{id}` answers: 201 `{leadId}` for a new lead, 200 with `duplicate: true` for an existing record. */
+export const submissionAnswerView = z.object({
+  leadId: z.optional(z.string()),
+  contactId: z.optional(z.string()),
+  duplicate: z.optional(z.literal(true)),
+});
+
 export const formKey = (tenantId: string, id: string) => ({ PK: `${t(tenantId)}#FORM#${id}`, SK: 'FORM' });
 export const formPartition = (tenantId: string) => `${t(tenantId)}#FORM`;
 /** The tenant-free pointer the public route starts from. */

@@ -12,7 +12,7 @@ import { pageTitleView, publicFunction } from '#functions/middleware/public-func
 import { validate } from '#functions/middleware/request.ts';
 import { answerBody, answerInput, surveyTarget } from '#domain/service/surveys.ts';
 import { surveyForm, answerSurvey, surveyAnswerView, surveyFormView } from '#domain/service/surveys-pages.ts';
-import { formSubmission } from '#domain/integrations/form.ts';
+import { formSubmission, submissionAnswerView } from '#domain/integrations/form.ts';
 import { openSubmission, submitForm } from '#domain/integrations/forms.ts';
 import { applyCustomInput } from '#functions/middleware/custom-fields.ts';
 
@@ -21,6 +21,9 @@ export const handler = publicFunction({
   // A client that asks for JSON (`Accept: application/json`) gets `response` instead of the page.
   'GET /u/{token}': {
     response: pageTitleView,
+    summary: 'Show the unsubscribe page of an email link',
+    operationId: 'showUnsubscribePage',
+    answers: 'page',
     run: async ({ token, path }) => {
       const { email } = await unsubscribeTarget(token);
       return {
@@ -34,6 +37,9 @@ export const handler = publicFunction({
     },
   },
   'POST /u/{token}': {
+    summary: 'Unsubscribe (RFC 8058 one-click, or the page\'s button)',
+    operationId: 'unsubscribe',
+    answers: 'page',
     form: true,
     response: pageTitleView,
     run: async ({ token, now, form }) => {
@@ -46,9 +52,15 @@ export const handler = publicFunction({
   // Surveys: a GET shows the form (it records nothing); the form posts back to the same URL.
   'GET /s/{token}': {
     response: surveyFormView,
+    summary: 'Show a survey form',
+    operationId: 'showSurveyForm',
+    answers: 'page',
     run: async ({ token, path }) => surveyForm(surveyTarget(token), path),
   },
   'POST /s/{token}': {
+    summary: 'Answer a survey (the form, or JSON)',
+    operationId: 'answerSurvey',
+    answers: 'page',
     form: true,
     json: true,
     response: surveyAnswerView,
@@ -61,7 +73,11 @@ export const handler = publicFunction({
   },
   // Inbound forms: the signature over the raw body first (401), then the body (413 before both, 415, 400).
   'POST /in/forms/{id}': {
+    summary: 'Submit a signed form (Standard Webhooks): a new lead, or a note on the existing record',
+    operationId: 'submitForm',
     jsonOnly: true,
+    jsonStatuses: [201, 200],
+    response: submissionAnswerView,
     body: formSubmission,
     run: async ({ token: formId, headers, rawBody, jsonBody, now }) => {
       const opened = await openSubmission(formId, headers, rawBody(), now);
@@ -73,12 +89,18 @@ export const handler = publicFunction({
     },
   },
   'GET /t/o/{token}': {
+    summary: 'Record that an email was opened (tracking pixel)',
+    operationId: 'trackOpen',
+    answers: 'gif',
     run: async ({ token, now }) => {
       await recordOpen(token, now);
       return { kind: 'gif' };
     },
   },
   'GET /t/c/{token}': {
+    summary: 'Follow a tracked link of a campaign email',
+    operationId: 'followTrackedLink',
+    answers: 'redirect',
     run: async ({ token, now }) => ({ kind: 'redirect', location: await recordClick(token, now) }),
   },
 });

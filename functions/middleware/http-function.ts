@@ -28,6 +28,8 @@ export interface OperationInput<B, Q> {
 
 export interface Operation<B = unknown, Q = unknown, R = unknown> {
   run(input: OperationInput<B, Q>): Promise<R>;
+  /** One line for the API reference ("Create an account"); derived from the route when absent (functions/openapi/summaries.ts). */
+  summary?: string;
   body?: z.ZodMiniType<B>;
   query?: z.ZodMiniType<Q>;
   /**
@@ -48,7 +50,8 @@ export interface Operation<B = unknown, Q = unknown, R = unknown> {
   /**
    * The answer's schema: what the OpenAPI document declares for the success status, and what
    * shapes the answer (parsed with it: keys it does not name are dropped, a mismatch is a bug).
-   * Every operation that answers a body names one.
+   * Every operation that answers a body names one; without one, a DELETE answers 204 and any
+   * other operation is listed in the document's `missingResponseSchemas`.
    */
   response?: z.ZodMiniType;
 }
@@ -104,7 +107,7 @@ export function httpFunction(operations: Record<string, Operation>) {
   };
 
   const handler = middy<Event, APIGatewayProxyStructuredResultV2>().use(problemJson()).handler(dispatch);
-  // The operations stay reachable for the OpenAPI generator and the route-coverage test.
+  // The operations stay reachable for the OpenAPI document (functions/openapi/).
   return Object.assign(handler, { operations });
 }
 

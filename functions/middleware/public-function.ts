@@ -48,6 +48,13 @@ export type PublicResult =
 
 export interface PublicOperation {
   run(input: PublicInput): Promise<PublicResult>;
+  /** For the API reference: what the route does, its stable id, and what it answers (functions/openapi/document.ts). */
+  summary: string;
+  operationId: string;
+  /** Absent for a `jsonOnly` route: it answers `response` with the statuses of `jsonStatuses`. */
+  answers?: 'page' | 'gif' | 'redirect';
+  /** A `jsonOnly` route's success statuses (e.g. 201 for a new record, 200 for one found). */
+  jsonStatuses?: (200 | 201)[];
   /** Accepts a form body (POST). */
   form?: true;
   /** Also accepts a JSON body (`fields()`). */

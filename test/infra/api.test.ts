@@ -1,4 +1,4 @@
-/** HTTP API: every route from functions/routes.ts behind the Cognito JWT authorizer; /health alone is public. */
+/** HTTP API: every route from functions/routes.ts behind the Cognito JWT authorizer, but /health, the public links and the API reference. */
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { httpFunctions, routeKey, routes, type HttpFunctionName } from '#functions/routes.ts';
@@ -61,15 +61,32 @@ describe('HTTP API routes', () => {
     expect(integrationTarget.size).toBe(Object.keys(httpFunctions).length + 1);
   });
 
-  it('GET /health and the public routes (all served by the `public` function) are the only routes without authorization', () => {
+  it('GET /health, the public links (the `public` function) and the API reference (the `docs` function) are the only routes without authorization', () => {
     const all = routeResources();
     expect(all).toHaveLength(routes.length + 1);
     const open = all.filter((p) => p.AuthorizationType === undefined || p.AuthorizationType === 'NONE');
     const publicRoutes = routes.filter((r) => r.public);
-    expect(publicRoutes.map(routeKey).sort()).toEqual(['GET /s/{token}', 'GET /t/c/{token}', 'GET /t/o/{token}', 'GET /u/{token}', 'POST /in/forms/{id}', 'POST /s/{token}', 'POST /u/{token}']);
-    expect(publicRoutes.every((r) => r.fn === 'public')).toBe(true);
-    expect(routes.filter((r) => r.fn === 'public' && !r.public)).toEqual([]);
+    expect(publicRoutes.map(routeKey).sort()).toEqual([
+      'GET /docs',
+      'GET /docs/{asset}',
+      'GET /s/{token}',
+      'GET /t/c/{token}',
+      'GET /t/o/{token}',
+      'GET /u/{token}',
+      'GET /v1/openapi.json',
+      'POST /in/forms/{id}',
+      'POST /s/{token}',
+      'POST /u/{token}',
+    ]);
+    expect(publicRoutes.every((r) => r.fn === 'public' || r.fn === 'docs')).toBe(true);
+    expect(routes.filter((r) => (r.fn === 'public' || r.fn === 'docs') && !r.public)).toEqual([]);
     expect(open.map((p) => p.RouteKey).sort()).toEqual(['GET /health', ...publicRoutes.map(routeKey)].sort());
+  });
+
+  it('the docs function reads the renderer from its own bundle and has no table access', () => {
+    const docs = t.Resources[compute.getLogicalId(compute.httpHandlers.docs.fn.node.defaultChild as CfnFunction)]!;
+    expect(docs.Properties!.Environment.Variables.DOCS_ASSETS_DIR).toBe('/var/task/docs-assets');
+    expect(httpFunctions.docs.tableActions).toEqual([]);
   });
 
   it('lets API Gateway invoke each HTTP function through one permission scoped to this API, not one per route', () => {
