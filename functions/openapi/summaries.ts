@@ -17,13 +17,18 @@ const noun = (one: string, many = `${one}s`): Noun => ({ one, many });
 const NOUNS: Record<string, Noun> = {
   accounts: noun('account'),
   activities: noun('activity', 'activities'),
+  'api-keys': noun('API key'),
   articles: noun('knowledge-base article'),
   campaigns: noun('campaign'),
   comments: noun('comment'),
   contacts: noun('contact'),
+  deliveries: noun('delivery', 'deliveries'),
   duplicates: noun('possible duplicate'),
+  'event-types': noun('event type'),
   fields: noun('custom field'),
+  forms: noun('form'),
   history: noun('stage change', 'stage history'),
+  imports: noun('CSV import'),
   leads: noun('lead'),
   members: noun('member'),
   notifications: noun('notification'),
@@ -44,6 +49,7 @@ const NOUNS: Record<string, Noun> = {
   tasks: noun('task'),
   tickets: noun('ticket'),
   users: noun('user'),
+  webhooks: noun('webhook'),
   workflows: noun('workflow'),
 };
 
@@ -68,6 +74,7 @@ const ACTIONS: Record<string, string> = {
   order: 'Turn {it} into an order',
   release: 'Release {it} to the pool',
   convert: 'Convert {it} into an account, a contact and an opportunity',
+  'rotate-secret': 'Rotate the signing secret of {it} (the old one signs 24 h more)',
 };
 
 /** Path parameters other than ids, as words. */
@@ -83,11 +90,15 @@ const SUMMARIES: Record<string, string> = {
   'POST /v1/suppressions': 'Suppress an address',
   'DELETE /v1/suppressions/{id}': 'Remove an address from the suppression list',
   'GET /v1/tickets/{id}/suggestions': 'Suggest knowledge-base articles for a ticket',
+  'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': 'Attempt a delivery of a webhook again, now',
+  'GET /v1/exports/{file}': 'Export the records the caller may see as CSV (accounts.csv, contacts.csv, leads.csv)',
 };
 
 /** …and the ids it derives badly (the definitions of a record type are replaced as a whole). */
 const OPERATION_IDS: Record<string, string> = {
   'PUT /v1/fields/{entity}': 'replaceCustomFields',
+  'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': 'retryWebhookDelivery',
+  'GET /v1/exports/{file}': 'exportCsv',
 };
 
 const article = (phrase: string) => (/^[aeio]/i.test(phrase) ? `an ${phrase}` : `a ${phrase}`);
@@ -183,6 +194,7 @@ const TAG_OF: Partial<Record<HttpFunctionName, { name: string; description: stri
   kb: { name: 'Knowledge base', description: 'Articles (知识库) with full-text search, Chinese included.' },
   surveys: { name: 'Surveys', description: 'NPS surveys and the service report.' },
   tickets: { name: 'Tickets', description: 'Support tickets (工单) with SLA clocks, comments and the SLA policy.' },
+  forms: { name: 'Forms', description: 'Inbound web forms: signed submissions (Standard Webhooks) become leads.' },
   docs: { name: 'Reference', description: 'This document.' },
 };
 

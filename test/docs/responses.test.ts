@@ -16,6 +16,7 @@ import { publisher } from '#events/publisher.ts';
 import type { OpenApiDocument } from '#functions/openapi/document.ts';
 import { routes } from '#functions/routes.ts';
 import { call } from '#test/support/api.ts';
+import { signedHeaders } from '#domain/integrations/standard-webhooks.ts';
 import {
   apiRoutes,
   bodyFor,
@@ -146,7 +147,31 @@ describe('the public links answer what the document declares', () => {
   ];
 
   it('covers every public route of the table', () => {
-    expect(cases.map((c) => c.key).sort()).toEqual(routes.filter((r) => r.public && r.fn === 'public').map(keyOf).sort());
+    expect([...cases.map((c) => c.key), 'POST /in/forms/{id}'].sort()).toEqual(routes.filter((r) => r.public && r.fn === 'public').map(keyOf).sort());
+  });
+
+  it('POST /in/forms/{id}: a new lead (201), the same person again (200), unsigned (401), a bad body (400)', async () => {
+    const route = publicRoute('POST /in/forms/{id}');
+    const form = await send(boss, 'POST', '/v1/forms', { name: 'Website', source: 'website' });
+    expect(form.status, form.body).toBe(201);
+    const post = (body: unknown, id: string, signed = true) => {
+      const raw = JSON.stringify(body);
+      const headers = signed ? signedHeaders([form.json.secret], id, new Date(), raw) : {};
+      return send(null, 'POST', `/in/forms/${form.json.id}`, undefined, { raw, headers: { 'content-type': 'application/json', ...headers } });
+    };
+    const person = { name: '赵敏', email: 'zhao.min@example.cn', message: '请联系我' };
+    const created = await post(person, 'msg_truth_1');
+    expect(created.status, created.body).toBe(201);
+    expectTruth(created.req, route, created);
+    const again = await post(person, 'msg_truth_2');
+    expect(again.status, again.body).toBe(200);
+    expectTruth(again.req, route, again);
+    const unsigned = await post(person, 'msg_truth_3', false);
+    expect(unsigned.status).toBe(401);
+    expectTruth(unsigned.req, route, unsigned);
+    const bad = await post({ name: 42 }, 'msg_truth_4');
+    expect(bad.status).toBe(400);
+    expectTruth(bad.req, route, bad);
   });
 
   for (const c of cases) {
