@@ -78,7 +78,12 @@ export const httpFunctions = {
   // Tickets (api/service.md): a create reads policy, counter, account, contact and assignee in one BatchGetItem;
   // lists of reps and managers read each page's accounts in one BatchGetItem. The SLA policy routes live here too.
   tickets: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
-} satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean }>;
+  // Outbound webhooks (api/integrations.md): one partition of the tenant's webhooks (Get, Query, conditional
+  // Put / Delete), deliveries (Query); a manual retry claims (Update), sends, and records the outcome
+  // (Update; in a transaction with an Idempotency-Key) and, on a 410, disables the webhook (Update).
+  // It waits for the receiver (up to 10 s), hence its longer timeout.
+  webhooks: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], timeoutSeconds: 25 },
+} satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean; timeoutSeconds?: number }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
 
@@ -231,6 +236,17 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/tickets/{id}/suggestions', fn: 'tickets' },
   { method: 'GET', path: '/v1/sla/policy', fn: 'tickets' },
   { method: 'PUT', path: '/v1/sla/policy', fn: 'tickets' },
+
+  // Before `/v1/webhooks/{id}`: the local router matches in this order (API Gateway prefers literal segments anyway).
+  { method: 'GET', path: '/v1/webhooks/event-types', fn: 'webhooks' },
+  { method: 'POST', path: '/v1/webhooks', fn: 'webhooks' },
+  { method: 'GET', path: '/v1/webhooks', fn: 'webhooks' },
+  { method: 'GET', path: '/v1/webhooks/{id}', fn: 'webhooks' },
+  { method: 'PATCH', path: '/v1/webhooks/{id}', fn: 'webhooks' },
+  { method: 'DELETE', path: '/v1/webhooks/{id}', fn: 'webhooks' },
+  { method: 'POST', path: '/v1/webhooks/{id}/rotate-secret', fn: 'webhooks' },
+  { method: 'GET', path: '/v1/webhooks/{id}/deliveries', fn: 'webhooks' },
+  { method: 'POST', path: '/v1/webhooks/{id}/deliveries/{deliveryId}/retry', fn: 'webhooks' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

@@ -105,6 +105,8 @@ export class ApiStack extends Stack {
     // key: a dynamic reference resolved at deploy time (integrity only; see crm-function.ts).
     const tokenEnv = { MARKETING_TOKEN_SECRET: marketingTokenSecret.secretValue.unsafeUnwrap() };
 
+    // A function that waits on something slow (a webhook receiver) names its own timeout; the default is 10 s.
+    const timeoutOf = (name: HttpFunctionName) => (httpFunctions[name] as { timeoutSeconds?: number }).timeoutSeconds;
     const httpHandlers = {} as Record<HttpFunctionName, CrmFunction>;
     const integrations = {} as Record<HttpFunctionName, HttpLambdaIntegration>;
     for (const name of Object.keys(httpFunctions) as HttpFunctionName[]) {
@@ -113,6 +115,7 @@ export class ApiStack extends Stack {
         name,
         entry: entry('http', name),
         description: `HTTP: ${name}`,
+        ...(timeoutOf(name) ? { timeout: Duration.seconds(timeoutOf(name)!) } : {}),
         ...(('marketing' in httpFunctions[name] && httpFunctions[name].marketing) ? { environment: tokenEnv } : {}),
       });
       fn.grantTable(httpFunctions[name].tableActions);
