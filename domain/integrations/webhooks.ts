@@ -6,6 +6,7 @@
  *   accepted: every attempt resolves and checks again before it connects).
  * - The secret (`whsec_…`) is shown in the answers of create and rotate-secret only; a rotation
  *   keeps the old secret signing beside the new one for 24 hours (standard-webhooks.ts).
+ * - A webhook id of another tenant is a 404 for every role, before the role's 403 (as every record).
  * - Writes are one conditional Put each (version-checked), so If-Match and races behave as for
  *   every record; webhooks emit no domain events of their own.
  */
@@ -62,10 +63,11 @@ async function assertDeliverable(url: string): Promise<void> {
   if (resolution && !resolution.ok && resolution.problem === 'blocked_address') throw invalidUrl(resolution.detail);
 }
 
+/** A webhook, 404 first (another tenant's id looks like a missing one to every role), then 403 for all but admins. */
 async function load(ctx: UseCaseContext, id: string): Promise<StoredWebhook> {
-  requireRole(ctx.identity, 'admin');
   const item = await getItem(webhookKey(ctx.identity.tenantId, id));
   if (!item) throw notFound('webhook');
+  requireRole(ctx.identity, 'admin');
   return webhookFromItem(item);
 }
 
@@ -108,8 +110,11 @@ export async function listWebhooks(ctx: UseCaseContext, page: PageRequest): Prom
 }
 
 export async function updateWebhook(ctx: UseCaseContext, id: string, patch: WebhookPatch, ifMatch: number | undefined): Promise<Webhook> {
-  requireRole(ctx.identity, 'admin');
-  if (patch.url !== undefined) await assertDeliverable(patch.url);
+  if (patch.url !== undefined) {
+    // Visibility and role before the URL is even looked at.
+    await load(ctx, id);
+    await assertDeliverable(patch.url);
+  }
   return retryOnVersionRace(ifMatch, async () => {
     const before = await load(ctx, id);
     if (ifMatch !== undefined && ifMatch !== before.version) throw versionMismatch();
