@@ -167,6 +167,25 @@ describe('failing receivers are retried per schedule', () => {
     expectProblem(await api(root).post(`/v1/webhooks/${hook}/deliveries/01NOSUCHDELIVERY0000000000/retry`), 404, 'not_found');
   });
 
+  it('in a job run too, a receiver that holds its answer does not hold up another due delivery', async () => {
+    const t0 = new Date(`${year++}-01-01T00:00:00Z`);
+    configureEgress({ timeoutMs: 60_000 });
+    const [pHeld, pOther] = [path('job-held'), path('job-other')];
+    rx.set(pHeld, status(500));
+    rx.set(pOther, status(500));
+    await hookAt(pHeld);
+    await hookAt(pOther);
+    await fanOutEvent(domainEvent(root.tenant, 'lead.created', t0), { now: t0 });
+    rx.set(pHeld, { kind: 'held' });
+    rx.set(pOther, ok);
+    const run = job(new Date(t0.getTime() + 5_000));
+    await rx.arrival(pHeld, 2);
+    // The held receiver has not answered, yet the other retry has been sent.
+    await rx.arrival(pOther, 2);
+    rx.release(pHeld);
+    expect(await run).toMatchObject({ processed: 2, succeeded: 2 });
+  });
+
   it('two job runs at once send a due attempt once', async () => {
     const t0 = new Date(`${year++}-01-01T00:00:00Z`);
     const p = path('race');
