@@ -135,8 +135,8 @@ export function checkUrl(raw: string, cfg: Pick<EgressConfig, 'allowLoopback'> =
 export type Resolution = { ok: true; address: ResolvedAddress } | { ok: false; problem: 'blocked_address' | 'dns_failure'; detail: string };
 
 /**
- * The address to connect to: the literal or pinned one, or the first of the name's addresses when
- * every one of them is public. Never throws.
+ * The address to connect to: the literal or pinned one, or one of the name's addresses (IPv4
+ * preferred) when every one of them is public. Never throws.
  */
 export async function resolveTarget(target: WebhookTarget, cfg: Pick<EgressConfig, 'resolve'> = egressConfig()): Promise<Resolution> {
   if (target.address) return { ok: true, address: target.address };
@@ -151,5 +151,6 @@ export async function resolveTarget(target: WebhookTarget, cfg: Pick<EgressConfi
     const range = blockedRange(a.address);
     if (range) return { ok: false, problem: 'blocked_address', detail: `${target.host} resolves to ${a.address} (${range}).` };
   }
-  return { ok: true, address: addresses[0]! };
+  // IPv4 first when there is one: Lambda outside a VPC has no IPv6 egress.
+  return { ok: true, address: addresses.find((a) => a.family === 4) ?? addresses[0]! };
 }

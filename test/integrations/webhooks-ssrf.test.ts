@@ -88,8 +88,8 @@ describe('names that resolve to blocked addresses', () => {
     return a.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
   };
 
-  it('resolveTarget: one blocked address among public ones is enough to refuse; no answer is a DNS failure', async () => {
-    const resolve = fake({ 'good.example': ['93.184.216.34', '2606:2800:220:1::1'], 'evil.example': ['93.184.216.34', '10.0.0.7'], 'mapped.example': ['::ffff:127.0.0.1'] });
+  it('resolveTarget: IPv4 preferred; one blocked address among public ones is enough to refuse; no answer is a DNS failure', async () => {
+    const resolve = fake({ 'good.example': ['2606:2800:220:1::1', '93.184.216.34'], 'evil.example': ['93.184.216.34', '10.0.0.7'], 'mapped.example': ['::ffff:127.0.0.1'] });
     expect(await resolveTarget(checkUrl('https://good.example/x', { allowLoopback: false }), { resolve })).toEqual({ ok: true, address: { address: '93.184.216.34', family: 4 } });
     expect(await resolveTarget(checkUrl('https://evil.example/x', { allowLoopback: false }), { resolve })).toMatchObject({ ok: false, problem: 'blocked_address' });
     expect(await resolveTarget(checkUrl('https://mapped.example/x', { allowLoopback: false }), { resolve })).toMatchObject({ ok: false, problem: 'blocked_address' });
