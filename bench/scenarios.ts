@@ -23,6 +23,7 @@ import { segmentScenarios } from './segments.ts';
 import { workflowScenarios } from './workflows.ts';
 import { ticketScenarios } from './tickets.ts';
 import { formScenarios } from './forms.ts';
+import { webhookScenarios } from './webhooks.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -743,6 +744,8 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await formScenarios({ call, meter, figures, notes });
   // ---- handler durations for the cost model (issue 11 point 10): bench/durations.ts
   await durationScenarios({ call, meter, figures, notes });
+  // ---- outbound webhooks: the consumer's requests for one event with 10 subscriptions (issue 10 point 4): bench/webhooks.ts
+  await webhookScenarios({ call, meter, figures, notes });
 
   return { operations, figures, notes };
 }

@@ -4,6 +4,10 @@
  * the same handler. Consumers must be idempotent: delivery is at least once.
  */
 import type { TableAction } from '#functions/routes.ts';
+import { eventCatalog } from '#events/catalog.ts';
+
+/** Every event type of the catalog, for a consumer that takes them all (its rule then matches on the source alone). */
+export const ALL_EVENT_TYPES: string[] = Object.keys(eventCatalog);
 
 export interface Consumer {
   name: string;
@@ -96,6 +100,14 @@ export const consumers: Consumer[] = [
     name: 'service-report',
     eventTypes: ['ticket.created', 'ticket.updated', 'ticket.solved', 'ticket.commented', 'ticket.sla_breached', 'ticket.csat_answered'],
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  },
+  {
+    // Outbound webhooks (domain/integrations/webhook-deliveries.ts): ONE Query of the tenant's webhooks,
+    // ONE transaction of the new deliveries (a Put each when some exist), then per delivery its
+    // outcome (UpdateItem) and, on a 410, the webhook's (UpdateItem). Sends over HTTPS (no VPC).
+    name: 'webhooks',
+    eventTypes: ALL_EVENT_TYPES,
+    tableActions: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   },
 ];
 

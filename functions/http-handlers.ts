@@ -39,5 +39,6 @@ export const httpHandlers: Record<HttpFunctionName, Load> = {
   surveys: () => import('#functions/http/surveys.ts') as Promise<HttpHandlerModule>,
   tickets: () => import('#functions/http/tickets.ts') as Promise<HttpHandlerModule>,
   forms: () => import('#functions/http/forms.ts') as Promise<HttpHandlerModule>,
+  webhooks: () => import('#functions/http/webhooks.ts') as Promise<HttpHandlerModule>,
   docs: () => import('#functions/http/docs.ts') as Promise<HttpHandlerModule>,
 };

@@ -87,7 +87,12 @@ export const httpFunctions = {
   // The OpenAPI document and the reference page (functions/http/docs.ts): no table access; its
   // bundle carries the renderer's files (functions/openapi/assets.ts).
   docs: { tableActions: [], docsAssets: true },
-} satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean; docsAssets?: boolean }>;
+  // Outbound webhooks (api/integrations.md): one partition of the tenant's webhooks (Get, Query, conditional
+  // Put / Delete), deliveries (Query); a manual retry claims (Update), sends, and records the outcome
+  // (Update; in a transaction with an Idempotency-Key) and, on a 410, disables the webhook (Update).
+  // It waits for the receiver (up to 10 s), hence its longer timeout.
+  webhooks: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], timeoutSeconds: 25 },
+} satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean; docsAssets?: boolean; timeoutSeconds?: number }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
 
@@ -253,6 +258,16 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/openapi.json', fn: 'docs', public: true },
   { method: 'GET', path: '/docs', fn: 'docs', public: true },
   { method: 'GET', path: '/docs/{asset}', fn: 'docs', public: true },
+  // Before `/v1/webhooks/{id}`: the local router matches in this order (API Gateway prefers literal segments anyway).
+  { method: 'GET', path: '/v1/webhooks/event-types', fn: 'webhooks' },
+  { method: 'POST', path: '/v1/webhooks', fn: 'webhooks' },
+  { method: 'GET', path: '/v1/webhooks', fn: 'webhooks' },
+  { method: 'GET', path: '/v1/webhooks/{id}', fn: 'webhooks' },
+  { method: 'PATCH', path: '/v1/webhooks/{id}', fn: 'webhooks' },
+  { method: 'DELETE', path: '/v1/webhooks/{id}', fn: 'webhooks' },
+  { method: 'POST', path: '/v1/webhooks/{id}/rotate-secret', fn: 'webhooks' },
+  { method: 'GET', path: '/v1/webhooks/{id}/deliveries', fn: 'webhooks' },
+  { method: 'POST', path: '/v1/webhooks/{id}/deliveries/{deliveryId}/retry', fn: 'webhooks' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

@@ -112,6 +112,8 @@ export class ApiStack extends Stack {
       environment: { [DOCS_ASSETS_DIR]: '/var/task/docs-assets' },
     };
 
+    // A function that waits on something slow (a webhook receiver) names its own timeout; the default is 10 s.
+    const timeoutOf = (name: HttpFunctionName) => (httpFunctions[name] as { timeoutSeconds?: number }).timeoutSeconds;
     const httpHandlers = {} as Record<HttpFunctionName, CrmFunction>;
     const integrations = {} as Record<HttpFunctionName, HttpLambdaIntegration>;
     for (const name of Object.keys(httpFunctions) as HttpFunctionName[]) {
@@ -123,6 +125,7 @@ export class ApiStack extends Stack {
         description: `HTTP: ${name}`,
         ...(def.marketing ? { environment: tokenEnv } : {}),
         ...(def.docsAssets ? docsAssets : {}),
+        ...(timeoutOf(name) ? { timeout: Duration.seconds(timeoutOf(name)!) } : {}),
       });
       // A function with no table actions (docs) gets no table statement at all.
       if (def.tableActions.length) fn.grantTable(def.tableActions);

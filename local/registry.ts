@@ -17,6 +17,7 @@ export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>>
   'campaign-dispatch': () => import('#functions/jobs/campaign-dispatch.ts'),
   'workflow-runner': () => import('#functions/jobs/workflow-runner.ts'),
   'sla-escalation': () => import('#functions/jobs/sla-escalation.ts'),
+  'webhook-retry': () => import('#functions/jobs/webhook-retry.ts'),
 };
 
 export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerHandler }>> = {
@@ -28,4 +29,5 @@ export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerH
   'kb-index': () => import('#functions/events/kb-index.ts'),
   surveys: () => import('#functions/events/surveys.ts'),
   'service-report': () => import('#functions/events/service-report.ts'),
+  webhooks: () => import('#functions/events/webhooks.ts'),
 };

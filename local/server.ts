@@ -90,6 +90,8 @@ export async function startLocalBackend(opts: LocalBackendOptions = {}): Promise
     started.push({ name: 'DynamoDB Local', stop: () => ddb.stop() });
     process.env.DYNAMODB_ENDPOINT = ddb.endpoint;
     process.env.TABLE_NAME = tableName;
+    // Webhooks may also go to receivers on this machine (http://127.0.0.1:<port>, api/integrations.md).
+    process.env.WEBHOOKS_ALLOW_LOOPBACK ??= '1';
 
     // Loaded only now: the client reads DYNAMODB_ENDPOINT when its module loads.
     const { db } = await import('#domain/table/client.ts');

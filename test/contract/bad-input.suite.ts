@@ -80,6 +80,7 @@ beforeAll(async () => {
       await seed['kb/articles'](who);
       await seed.tickets(who, r);
       await seed.forms(who);
+      await seed.webhooks(who);
     }
     await seedSearch(who);
     // Two pool accounts per tenant (the pool is tenant-wide, so admin2 sees them too).
@@ -336,6 +337,7 @@ export function badInputSuite(index: number, of: number): void {
     'GET /v1/suppressions': [],
     'GET /v1/surveys': [],
     'GET /v1/forms': [],
+    'GET /v1/webhooks': [],
     'GET /v1/campaigns': [{ name: 'status', query: () => 'status=draft' }],
     'GET /v1/kb/articles': [
       { name: 'q', query: () => 'q=refund' },
@@ -359,7 +361,7 @@ export function badInputSuite(index: number, of: number): void {
   };
 
   /** Lists that take no filter at all, only `limit` and `cursor` (the unknown-parameter test covers the rest). */
-  const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines', 'GET /v1/segments', 'GET /v1/suppressions', 'GET /v1/workflows', 'GET /v1/surveys', 'GET /v1/forms']);
+  const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines', 'GET /v1/segments', 'GET /v1/suppressions', 'GET /v1/workflows', 'GET /v1/surveys', 'GET /v1/forms', 'GET /v1/webhooks']);
 
   /** `path` (which may carry a query already: a search's `listUrl`) with more query parameters. */
   const withQuery = (path: string, q: string) => (q ? `${path}${path.includes('?') ? '&' : '?'}${q}` : path);

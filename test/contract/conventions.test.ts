@@ -8,6 +8,7 @@ import type { Route } from '#functions/routes.ts';
 import { apiRoutes as routes } from '#test/support/fixtures.ts';
 import {
   api,
+  CREATE_ONLY_FIELDS,
   bodyFor,
   collectionOf,
   expectFieldError,
@@ -57,11 +58,12 @@ const settingsActors: Record<string, [Caller, Caller]> = {
   tickets: [{ tenant: T, user: 'sam', role: 'support' }, { tenant: T, user: 'sue', role: 'support' }],
   // Inbound forms (api/integrations.md): admins only.
   forms: [admin, { tenant: T, user: 'root2', role: 'admin' }],
+  // Outbound webhooks (api/integrations.md): admins' alone.
+  webhooks: [admin, { tenant: T, user: 'root2', role: 'admin' }],
 };
-/** Fields a create answers once and a GET never shows (a form's signing secret). */
-const CREATE_ONLY_FIELDS: Record<string, string[]> = { 'POST /v1/forms': ['secret'] };
+/** Without the fields only a create shows (the signing secret of a form or a webhook: CREATE_ONLY_FIELDS). */
 const withoutCreateOnly = (r: Route, json: Record<string, unknown>) =>
-  Object.fromEntries(Object.entries(json).filter(([k]) => !(CREATE_ONLY_FIELDS[keyOf(r)] ?? []).includes(k)));
+  Object.fromEntries(Object.entries(json).filter(([k]) => !(CREATE_ONLY_FIELDS[collectionOf(r)] ?? []).includes(k)));
 const actorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[0] ?? alice;
 const otherActorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[1] ?? bob;
 
@@ -136,7 +138,7 @@ describe('PATCH: merge-patch and If-Match', () => {
    * null` for a body with no optional field (an article: title, body, tags, status all have a value
    * always): then `null` is refused on every field of its valid body.
    */
-  const nullable: Record<string, { clears: string | null; required: string }> = {
+  const nullable: Record<string, { clears: string | null; required: string; valid?: (text: string) => string }> = {
     'PATCH /v1/accounts/{id}': { clears: 'industry', required: 'name' },
     'PATCH /v1/contacts/{id}': { clears: 'title', required: 'name' },
     'PATCH /v1/activities/{id}': { clears: 'body', required: 'subject' },
@@ -154,8 +156,11 @@ describe('PATCH: merge-patch and If-Match', () => {
     // A form shows `ownerId` and `campaignId` always (null when none: api/integrations.md); null on
     // them sets that default (test/integrations/forms.test.ts); its other fields refuse null.
     'PATCH /v1/forms/{id}': { clears: null, required: 'name' },
+    // A URL is required; a changed value must still be one the egress policy accepts.
+    'PATCH /v1/webhooks/{id}': { clears: 'description', required: 'url', valid: (text) => `http://127.0.0.1:9/${encodeURIComponent(text)}` },
   };
   const mergePatch = { headers: { 'content-type': 'application/merge-patch+json' } };
+  const requiredValue = (r: Route, text: string) => nullable[keyOf(r)]?.valid?.(text) ?? text;
 
   for (const r of patches) {
     it(`${keyOf(r)}: merge-patch null clears an optional field; null on a required field → 400, nothing changed`, async () => {
@@ -196,7 +201,7 @@ describe('PATCH: merge-patch and If-Match', () => {
       expect(first.status, first.body).toBe(200);
       const before = await fetchRecord(actorOf(r), c, id);
       for (const stale of ['"1"', '"3"', 'W/"1"']) {
-        const res = await api(actorOf(r)).patch(`/v1/${c}/${id}`, { ...body, ...{ [nullable[keyOf(r)]?.required ?? 'x']: 'stale write' } }, { headers: { 'if-match': stale } });
+        const res = await api(actorOf(r)).patch(`/v1/${c}/${id}`, { ...body, ...{ [nullable[keyOf(r)]?.required ?? 'x']: requiredValue(r, 'stale write') } }, { headers: { 'if-match': stale } });
         expectProblem(res, 412, 'version_mismatch');
         expect(await fetchRecord(actorOf(r), c, id), `after ${stale}`).toEqual(before);
       }
@@ -205,7 +210,7 @@ describe('PATCH: merge-patch and If-Match', () => {
       expect(same.status, same.body).toBe(200);
       expect(same.json.version).toBe(2);
       expect(await fetchRecord(actorOf(r), c, id)).toEqual(before);
-      const change = { ...body, ...{ [nullable[keyOf(r)]?.required ?? 'x']: 'current write' } };
+      const change = { ...body, ...{ [nullable[keyOf(r)]?.required ?? 'x']: requiredValue(r, 'current write') } };
       const ok = await api(actorOf(r)).patch(`/v1/${c}/${id}`, change, { headers: { 'if-match': '"2"' } });
       expect(ok.status, ok.body).toBe(200);
       expect(ok.json.version).toBe(3);

@@ -31,6 +31,7 @@ import {
   seedRefs,
   send,
   SUBRESOURCE_OBJECTS,
+  ACTION_RESULT,
   urlOf,
   type Caller,
   type Refs,
@@ -416,6 +417,16 @@ const matrix: Record<string, Row> = {
   'PATCH /v1/forms/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
   'DELETE /v1/forms/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
   'POST /v1/forms/{id}/rotate-secret': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  // outbound webhooks (api/integrations.md): tenant settings of admins; every other role 403, reads included.
+  'GET /v1/webhooks/event-types': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'POST /v1/webhooks': { admin: s(201), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/webhooks': { admin: s(200, { lists: true }), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/webhooks/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'PATCH /v1/webhooks/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'DELETE /v1/webhooks/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'POST /v1/webhooks/{id}/rotate-secret': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/webhooks/{id}/deliveries': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
 
   // users: admin and manager only; a manager lists its own team.
   'GET /v1/users': {
@@ -509,7 +520,7 @@ async function check(route: (typeof routes)[number], who: Who, exp: Expect, targ
   if (route.method === 'POST') {
     // What it created or changed: at its Location when it names one (a quote made under its
     // opportunity, the order a payment went to), else the record of the route's collection.
-    const where = res.headers.location ?? `/v1/${collection}/${encodeURIComponent(res.json.id ?? id)}`;
+    const where = res.headers.location ?? ACTION_RESULT[k]?.(id!) ?? `/v1/${collection}/${encodeURIComponent(res.json.id ?? id)}`;
     const made = await send(OWNER_ONLY.has(collection) ? owner : callers.admin, 'GET', where);
     expect(made.status, `${label}: GET ${where}`).toBe(200);
   }

@@ -13,11 +13,13 @@ import { routeKey, routes, type Route } from '#functions/routes.ts';
 import { call, type ApiResponse, type Caller, type RequestOptions } from '#test/support/api.ts';
 import { deliverPending } from '#events/outbox.ts';
 import { publisher } from '#events/publisher.ts';
+import { fanOutEvent } from '#domain/integrations/webhook-deliveries.ts';
+import { domainEvent } from '#test/integrations/webhook-support.ts';
 
 export type { Caller } from '#test/support/api.ts';
 
 /** The collections that have stored records a route can address by `{id}`. */
-export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets', 'surveys', 'forms'] as const;
+export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets', 'surveys', 'forms', 'webhooks'] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 /** Collections one level down a namespace (`/v1/kb/articles`): their name is both segments. */
 export const NESTED_COLLECTIONS = ['kb/articles'];
@@ -325,6 +327,12 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
   }),
   'PATCH /v1/tickets/{id}': () => ({ priority: 'urgent', tags: ['patched'] }),
   'POST /v1/tickets/{id}/comments': () => ({ body: '您好，我们正在处理 we are on it', public: true }),
+  // Outbound webhooks (api/integrations.md): a local receiver address the test runtime accepts
+  // (WEBHOOKS_ALLOW_LOOPBACK, as `npm start`) on the discard port, where nothing listens, and an
+  // event type no contract test emits, so the seeded webhooks never send anything.
+  'POST /v1/webhooks': () => ({ url: `http://127.0.0.1:9/${uniqToken()}`, events: ['ticket.csat_answered'], description: 'seeded by the contract tests 契约测试' }),
+  'PATCH /v1/webhooks/{id}': () => ({ description: 'patched 已修改', events: ['survey.answered'] }),
+
   'PUT /v1/sla/policy': () => ({
     targets: { urgent: { firstResponseMinutes: 30, resolutionMinutes: 240 } },
     businessHours: { timeZone: 'Asia/Shanghai', days: [1, 2, 3, 4, 5, 6], start: '08:30', end: '18:00' },
@@ -392,6 +400,8 @@ export const referenceFields: Record<string, Record<string, 'accounts' | 'contac
   'POST /v1/surveys': {},
   'POST /v1/forms': { ownerId: 'users' },
   'PATCH /v1/forms/{id}': { ownerId: 'users' },
+  'POST /v1/webhooks': {},
+  'PATCH /v1/webhooks/{id}': {},
 };
 
 // ---------------------------------------------------------------------------------------
@@ -497,6 +507,11 @@ export const seed: Record<Collection, Seeder> = {
     const accountId = refs.accountId ?? (creator.role === 'support' ? undefined : await seed.accounts(creator));
     return createdId(await send(creator, 'POST', '/v1/tickets', validBody['POST /v1/tickets']!(accountId ? { accountId } : {})), 'a ticket');
   },
+  /** Webhooks are tenant settings of admins: made by an admin of the caller's tenant, whoever asks. */
+  webhooks: async (caller) => {
+    const admin: Caller = { tenant: caller.tenant, user: 'webhook-admin', role: 'admin' };
+    return createdId(await send(admin, 'POST', '/v1/webhooks', validBody['POST /v1/webhooks']!({})), 'a webhook');
+  },
   /** A draft quote on a new opportunity of the account. */
   quotes: async (caller, refs = {}) => {
     const opportunityId = await seed.opportunities(caller, refs);
@@ -526,8 +541,24 @@ export async function seedPoolAccount(caller: Caller): Promise<string> {
   return id;
 }
 
+/**
+ * Path parameters besides `{id}` of the records seeded for routes that name two (a webhook's
+ * delivery): `urlOf` fills them in from here, by the `{id}` the seeder answered.
+ */
+const otherParams = new Map<string, Record<string, string>>();
+
+/** A webhook of the caller's tenant with one delivery (pending: nothing listens at its address); answers the webhook's id. */
+async function seedWebhookDelivery(caller: Caller): Promise<string> {
+  const id = await seed.webhooks(caller);
+  const event = domainEvent(caller.tenant, 'ticket.csat_answered');
+  await fanOutEvent(event);
+  otherParams.set(id, { deliveryId: event.id });
+  return id;
+}
+
 /** Routes whose `{id}` must be in a particular state (a quote to accept must have been sent). */
 export const routeSeeders: Record<string, Seeder> = {
+  'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': seedWebhookDelivery,
   // A pool route's `{id}` is an account in the pool; `GET /v1/pool` lists one.
   'POST /v1/pool/{id}/claim': seedPoolAccount,
   'POST /v1/pool/{id}/assign': seedPoolAccount,
@@ -614,14 +645,30 @@ export const SINGLETONS = new Set([
  * generic list tests key on ids, so their paging, cursors and isolation are tested in test/analytics/.
  */
 export const SERIES = new Set(['GET /v1/forecast/snapshots']);
+/**
+ * Lists of something other than records (the catalog of event types): no ids to seed, leak or
+ * key on, so the generated list tests leave them out (test/integrations/webhooks.test.ts pages them).
+ */
+export const CATALOGS = new Set(['GET /v1/webhooks/event-types']);
+/** Fields a create answers and no read ever shows again (a webhook's secret). */
+export const CREATE_ONLY_FIELDS: Record<string, string[]> = { webhooks: ['secret'], forms: ['secret'] };
+/**
+ * Where to read back what a successful action did, when its answer is not the route's record and
+ * names no Location (a delivery retried: the webhook's deliveries).
+ */
+export const ACTION_RESULT: Record<string, (id: string) => string> = {
+  'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': (id) => `/v1/webhooks/${id}/deliveries`,
+};
 /** GET routes under a record that answer one object, not a sub-list (a segment's member count). */
 export const SUBRESOURCE_OBJECTS = new Set(['GET /v1/segments/{id}/count']);
 /** Action routes that take no body (a claim, a lock, marking a notification read): sent without one. */
 export const BODYLESS = new Set([
   'POST /v1/pool/{id}/claim', 'POST /v1/accounts/{id}/lock', 'POST /v1/accounts/{id}/unlock', 'POST /v1/notifications/{id}/read',
   'POST /v1/campaigns/{id}/send', 'POST /v1/campaigns/{id}/cancel', 'POST /v1/surveys/{id}/send', 'POST /v1/forms/{id}/rotate-secret',
+  'POST /v1/webhooks/{id}/rotate-secret', 'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry',
 ]);
-export const isList = (r: Route) => r.method === 'GET' && !r.path.includes('{') && !SINGLETONS.has(keyOf(r)) && !SERIES.has(keyOf(r));
+export const isList = (r: Route) =>
+  r.method === 'GET' && !r.path.includes('{') && !SINGLETONS.has(keyOf(r)) && !SERIES.has(keyOf(r)) && !CATALOGS.has(keyOf(r));
 export const hasBody = (r: Route) => (r.method === 'POST' || r.method === 'PATCH' || r.method === 'PUT') && !BODYLESS.has(keyOf(r));
 export const isCreate = (r: Route) => r.method === 'POST' && (/^\/v1\/[^/{}]+$/.test(r.path) || NESTED_COLLECTIONS.some((c) => r.path === `/v1/${c}`));
 /** POST routes under a resource that answer 201 all the same: they create something (a payment answers with its order). */
@@ -679,7 +726,11 @@ export const FIELDS_ENTITY = 'contacts';
 export function urlOf(r: Route, id?: string): string {
   if (!hasIdParam(r)) return (isList(r) ? listUrl(r) : r.path).replace('{period}', PERIOD).replace('{entity}', FIELDS_ENTITY);
   if (!id) throw new Error(`route ${keyOf(r)} needs an id`);
-  return r.path.replace('{id}', encodeURIComponent(id));
+  // A second parameter comes from the seeder of the record (otherParams); for an id seeded by no one, any id: it is missing too.
+  const more = otherParams.get(id) ?? {};
+  return r.path
+    .replace('{id}', encodeURIComponent(id))
+    .replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(more[name] ?? '01JZZZZZZZZZZZZZZZZZZZZZZZ'));
 }
 
 /** Every route of the table, for generated tests. */
