@@ -83,6 +83,9 @@ const TARGET = {
     'kb.search.requests': 3,
     // Issue 9: the sla-escalation job's RCU with 100,000 stored tickets ÷ with 1,000, 100 due in both.
     'sla.escalation.rcu_ratio': 1.2,
+    // Issue 10 point 2: authorizing an API key (bench/apikeys.ts): one GetItem on a cold container, none warm within its cache.
+    'apikey.auth.requests.cold': 1,
+    'apikey.auth.requests.warm': 0,
   } as Record<string, number>,
   requestsPerOperation: 3,
   bundleKb: 250,

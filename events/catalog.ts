@@ -242,6 +242,12 @@ export const eventCatalog = {
   /** The person behind a campaign recipient unsubscribed (`/u/{token}`); `id` is the contact's or lead's. */
   'contact.unsubscribed': { version: 1, data: z.object({ id: z.string(), email: z.string(), campaignId: z.string(), unsubscribedAt: z.string() }) },
   'lead.unsubscribed': { version: 1, data: z.object({ id: z.string(), email: z.string(), campaignId: z.string(), unsubscribedAt: z.string() }) },
+  /** An admin made or deleted an API key (api/integrations.md): what the key is, never the key itself. */
+  'apikey.created': {
+    version: 1,
+    data: z.extend(snapshot, { name: z.string(), role: z.string(), teamId: z.nullable(z.string()), prefix: z.string(), expiresAt: z.nullable(z.string()) }),
+  },
+  'apikey.deleted': { version: 1, data: deleted },
 } as const;
 
 export type EventType = keyof typeof eventCatalog;

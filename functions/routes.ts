@@ -12,7 +12,7 @@ export interface Route {
   path: string;
   fn: HttpFunctionName;
   /**
-   * No bearer token: no JWT authorizer in the cloud, no token check in local/router.ts.
+   * No bearer token: no authorizer in the cloud, no token check in local/router.ts.
    * Only for routes that prove themselves by a signed token in the path (unsubscribe,
    * tracking, later surveys and inbound forms), all served by the `public` function.
    */
@@ -78,6 +78,9 @@ export const httpFunctions = {
   // Tickets (api/service.md): a create reads policy, counter, account, contact and assignee in one BatchGetItem;
   // lists of reps and managers read each page's accounts in one BatchGetItem. The SLA policy routes live here too.
   tickets: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
+  // API keys (api/integrations.md): a create or delete is one transaction of the record, its lookup
+  // item and the event (Put / Delete); reads by GetItem and the byType Query.
+  'api-keys': { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
 } satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
@@ -231,6 +234,11 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/tickets/{id}/suggestions', fn: 'tickets' },
   { method: 'GET', path: '/v1/sla/policy', fn: 'tickets' },
   { method: 'PUT', path: '/v1/sla/policy', fn: 'tickets' },
+
+  { method: 'POST', path: '/v1/api-keys', fn: 'api-keys' },
+  { method: 'GET', path: '/v1/api-keys', fn: 'api-keys' },
+  { method: 'GET', path: '/v1/api-keys/{id}', fn: 'api-keys' },
+  { method: 'DELETE', path: '/v1/api-keys/{id}', fn: 'api-keys' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

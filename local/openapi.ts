@@ -91,7 +91,9 @@ export async function buildOpenApi(): Promise<Record<string, unknown>> {
     openapi: '3.1.0',
     info: { title: 'CRM API', version: '1', description: 'Generated from functions/routes.ts and the handlers\' zod schemas. The contract in prose: ../shared/API.md; choices where it is silent: docs/api-decisions.md.' },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'A Cognito ID token (JWT) of a user, or an API key (`crm_…`, POST /v1/api-keys) acting as `apikey:<id>`.' },
+      },
       schemas: { Problem: problem },
       responses: Object.fromEntries(
         [400, 401, 403, 404, 409, 412, 413, 415].map((c) => [`Problem${c}`, { description: 'problem', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } }]),

@@ -35,6 +35,7 @@ export const httpHandlers: Record<HttpFunctionName, () => Promise<{ handler: Htt
   kb: () => import('#functions/http/kb.ts') as Promise<{ handler: HttpHandler }>,
   surveys: () => import('#functions/http/surveys.ts') as Promise<{ handler: HttpHandler }>,
   tickets: () => import('#functions/http/tickets.ts') as Promise<{ handler: HttpHandler }>,
+  'api-keys': () => import('#functions/http/api-keys.ts') as Promise<{ handler: HttpHandler }>,
 };
 
 export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>> = {

@@ -27,8 +27,8 @@ const compute = {
 const getAttId = (v: any): string => v['Fn::GetAtt'][0];
 
 describe('every Lambda function', () => {
-  it('exists once per HTTP function, /health, job, consumer, the outbox relay and the SES events consumer', () => {
-    const expected = Object.keys(httpFunctions).length + 1 + schedules.length + consumers.length + 1 + 1;
+  it('exists once per HTTP function, /health, the authorizer, job, consumer, the outbox relay and the SES events consumer', () => {
+    const expected = Object.keys(httpFunctions).length + 1 + 1 + schedules.length + consumers.length + 1 + 1;
     expect(resourcesOfType(t, 'AWS::Lambda::Function')).toHaveLength(expected);
   });
 

@@ -17,7 +17,7 @@ import { publisher } from '#events/publisher.ts';
 export type { Caller } from '#test/support/api.ts';
 
 /** The collections that have stored records a route can address by `{id}`. */
-export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets', 'surveys'] as const;
+export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets', 'surveys', 'api-keys'] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 /** Collections one level down a namespace (`/v1/kb/articles`): their name is both segments. */
 export const NESTED_COLLECTIONS = ['kb/articles'];
@@ -325,6 +325,9 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
   }),
   'PATCH /v1/tickets/{id}': () => ({ priority: 'urgent', tags: ['patched'] }),
   'POST /v1/tickets/{id}/comments': () => ({ body: '您好，我们正在处理 we are on it', public: true }),
+  // API keys (api/integrations.md): a rep key of team east, expiring long after any test.
+  'POST /v1/api-keys': () => ({ name: uniq('ERP 同步 key'), role: 'rep', teamId: 'east', expiresAt: '2099-01-01T00:00:00Z' }),
+
   'PUT /v1/sla/policy': () => ({
     targets: { urgent: { firstResponseMinutes: 30, resolutionMinutes: 240 } },
     businessHours: { timeZone: 'Asia/Shanghai', days: [1, 2, 3, 4, 5, 6], start: '08:30', end: '18:00' },
@@ -384,7 +387,21 @@ export const referenceFields: Record<string, Record<string, 'accounts' | 'contac
   'POST /v1/tickets/{id}/comments': {},
   'PUT /v1/sla/policy': {},
   'POST /v1/surveys': {},
+  'POST /v1/api-keys': {},
 };
+
+/**
+ * Fields a create answers once and never again (an API key's `key`): not in the GET of the
+ * resource, nor in an Idempotency-Key replay of the create. The generic tests compare without them.
+ */
+export const SHOWN_ONCE: Record<string, string[]> = { 'api-keys': ['key'] };
+
+/** `body` without the collection's shown-once fields. */
+export function withoutShownOnce(collection: string, body: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...body };
+  for (const field of SHOWN_ONCE[collection] ?? []) delete out[field];
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------
 // Seeders, one per collection
@@ -464,6 +481,11 @@ export const seed: Record<Collection, Seeder> = {
     const admin: Caller = { tenant: caller.tenant, user: 'marketing-admin', role: 'admin' };
     const segmentId = await seed.segments(caller);
     return createdId(await send(admin, 'POST', '/v1/surveys', validBody['POST /v1/surveys']!({ segmentId })), 'a survey');
+  },
+  /** API keys are admins' alone: made by an admin of the caller's tenant, whoever asks. */
+  'api-keys': async (caller) => {
+    const admin: Caller = { tenant: caller.tenant, user: 'keys-admin', role: 'admin' };
+    return createdId(await send(admin, 'POST', '/v1/api-keys', validBody['POST /v1/api-keys']!({})), 'an API key');
   },
   /** A suppression's id is its normalized email address. */
   suppressions: async (caller) => {
