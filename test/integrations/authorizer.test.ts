@@ -144,7 +144,7 @@ describe('ID tokens', () => {
     const other = (await generateKeyPair('RS256')).privateKey;
     const now = Math.floor(Date.now() / 1000);
     const claims = { sub: 'alice', iss: LOCAL_ISSUER, aud: LOCAL_AUDIENCE, token_use: 'id', iat: now, exp: now + 600, 'custom:tenantId': T, 'custom:role': 'rep' };
-    const sign = (payload: Record<string, unknown>, key = keys.signingKey, kid: string | undefined = keys.kid) =>
+    const sign = (payload: Record<string, unknown>, key = keys.signingKey, kid: string | null = keys.kid) =>
       new SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(kid ? { kid } : {}) }).sign(key);
     const good = await sign(claims);
     expect((await authorize(eventFor(`Bearer ${good}`))).isAuthorized).toBe(true);
@@ -154,7 +154,7 @@ describe('ID tokens', () => {
       `Bearer ${await mintToken({ tenant: T, user: 'alice', role: 'rep', expiresInSeconds: -1 })}`,
       `Bearer ${await sign(claims, other)}`,
       `Bearer ${await sign(claims, other, 'unknown-kid')}`,
-      `Bearer ${await sign(claims, keys.signingKey, undefined)}`,
+      `Bearer ${await sign(claims, keys.signingKey, null)}`,
       `Bearer ${await sign({ ...claims, iss: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other' })}`,
       `Bearer ${await sign({ ...claims, aud: 'another-client' })}`,
       `Bearer ${await sign({ ...claims, token_use: 'access' })}`,
