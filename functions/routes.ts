@@ -79,7 +79,8 @@ export const httpFunctions = {
   // lists of reps and managers read each page's accounts in one BatchGetItem. The SLA policy routes live here too.
   tickets: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
   // API keys (api/integrations.md): a create or delete is one transaction of the record, its lookup
-  // item and the event (Put / Delete); reads by GetItem and the byType Query.
+  // item and the event (Put / Delete); reads by GetItem and the byType Query; UpdateItem, as in every
+  // function with an identity: the users directory and a key caller's lastUsedAt.
   'api-keys': { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
 } satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean }>;
 

@@ -1,7 +1,8 @@
 /**
  * Builds the Lambda handler of one HTTP function (a resource group) from its operations,
  * keyed by route key exactly as functions/routes.ts declares them. Middleware order:
- * problem+json errors → identity (and users directory) → parse and validate → run the
+ * problem+json errors → identity (the authorizer's context; users directory, a key's
+ * lastUsedAt) → parse and validate → run the
  * use case (idempotently for POST) → map the result to status, ETag and Location.
  */
 import middy from '@middy/core';
