@@ -71,7 +71,7 @@ export async function apiKeyScenarios({ call, meter, figures, notes }: ApiKeyBen
     figures['apikey.http.repeat.requests'] = repeat.requests;
     notes.push(
       `apikey.http: GET /v1/accounts?limit=1 with the key through the local router (authorizer without cache): first ${first.requests} ` +
-        `(${first.calls.join(', ')}: the lookup, the directory write and lastUsedAt, the Query), repeat ${repeat.requests} (${repeat.calls.join(', ')}). ` +
+        `(${first.calls.join(', ')}: the lookup, the directory write, lastUsedAt, then the route's own reads), repeat ${repeat.requests} (${repeat.calls.join(', ')}). ` +
         'lastUsedAt costs one conditional UpdateItem per key, container and minute, never more.',
     );
   } catch (err) {
