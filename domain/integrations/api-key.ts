@@ -123,6 +123,8 @@ export async function touchApiKey(tenantId: string, keyId: string, now: Date): P
     );
   } catch (err) {
     // Another container wrote it within the minute, or the key was deleted meanwhile.
-    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    if (err instanceof ConditionalCheckFailedException) return;
+    touched.delete(memo); // not written: the next request tries again
+    throw err;
   }
 }
