@@ -91,6 +91,9 @@ const TARGET = {
     'sla.escalation.rcu_ratio': 1.2,
     // Issue 10 point 3: one signed form submission making a lead, the public function warm (bench/forms.ts).
     'forms.submit.requests': 3,
+    // Issue 10 point 2: authorizing an API key (bench/apikeys.ts): one GetItem on a cold container, none warm within its cache.
+    'apikey.auth.requests.cold': 1,
+    'apikey.auth.requests.warm': 0,
   } as Record<string, number>,
   requestsPerOperation: 3,
   bundleKb: 250,

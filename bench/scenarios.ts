@@ -24,6 +24,7 @@ import { workflowScenarios } from './workflows.ts';
 import { ticketScenarios } from './tickets.ts';
 import { formScenarios } from './forms.ts';
 import { webhookScenarios } from './webhooks.ts';
+import { apiKeyScenarios } from './apikeys.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -746,6 +747,8 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await durationScenarios({ call, meter, figures, notes });
   // ---- outbound webhooks: the consumer's requests for one event with 10 subscriptions (issue 10 point 4): bench/webhooks.ts
   await webhookScenarios({ call, meter, figures, notes });
+  // ---- API keys: the authorizer's requests for a key, cold and warm (issue 10 point 2): bench/apikeys.ts
+  await apiKeyScenarios({ call, meter, figures, notes });
 
   return { operations, figures, notes };
 }

@@ -11,7 +11,8 @@ export const text = (min: number, max: number) => z.string().check(z.trim(), z.m
 export const name = text(1, 200);
 export const shortText = text(1, 200);
 export const freeText = text(0, 10_000);
-export const id = text(1, 128).check(z.regex(/^[A-Za-z0-9_.@-]+$/, 'not a valid id'));
+/** A record's or a user's id; an API key acts as the user `apikey:<id>` (domain/integrations/api-key.ts). */
+export const id = text(1, 128).check(z.regex(/^(apikey:)?[A-Za-z0-9_.@-]+$/, 'not a valid id'));
 export const email = z.pipe(z.string().check(z.trim(), z.maxLength(254), z.email()), z.transform((s: string) => s.toLowerCase()));
 export const phone = text(3, 40).check(z.regex(/^[+\d][\d\s().-]*$/, 'not a phone number'));
 export const tag = text(1, 50);

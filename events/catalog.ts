@@ -260,6 +260,12 @@ export const eventCatalog = {
       activityId: z.nullable(z.string()),
     }),
   },
+  /** An admin made or deleted an API key (api/integrations.md): what the key is, never the key itself. */
+  'apikey.created': {
+    version: 1,
+    data: z.extend(snapshot, { name: z.string(), role: z.string(), teamId: z.nullable(z.string()), prefix: z.string(), expiresAt: z.nullable(z.string()) }),
+  },
+  'apikey.deleted': { version: 1, data: deleted },
 } as const;
 
 export type EventType = keyof typeof eventCatalog;

@@ -31,6 +31,7 @@ export const consumers: Consumer[] = [
       'account.released', 'account.claimed', 'account.assigned', 'account.locked', 'account.unlocked',
       'quote.created', 'quote.updated', 'quote.sent', 'quote.accepted', 'quote.rejected',
       'order.created', 'order.updated', 'payment.received', 'target.set',
+      'apikey.created', 'apikey.deleted',
     ],
     tableActions: ['dynamodb:PutItem'],
   },

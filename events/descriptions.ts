@@ -72,6 +72,8 @@ export const eventDescriptions = {
   'campaign.updated': 'A campaign changed (including its status).',
   'campaign.deleted': 'A campaign was deleted.',
   'form.submitted': 'A signed submission of an inbound form was accepted: a new lead, or a note on the record it duplicates.',
+  'apikey.created': 'An admin created an API key (its id, name, role and team; never the key).',
+  'apikey.deleted': 'An admin deleted an API key; it stops working.',
 } satisfies Record<EventType, string>;
 
 export interface EventTypeInfo {

@@ -40,5 +40,6 @@ export const httpHandlers: Record<HttpFunctionName, Load> = {
   tickets: () => import('#functions/http/tickets.ts') as Promise<HttpHandlerModule>,
   forms: () => import('#functions/http/forms.ts') as Promise<HttpHandlerModule>,
   webhooks: () => import('#functions/http/webhooks.ts') as Promise<HttpHandlerModule>,
+  'api-keys': () => import('#functions/http/api-keys.ts') as Promise<HttpHandlerModule>,
   docs: () => import('#functions/http/docs.ts') as Promise<HttpHandlerModule>,
 };

@@ -12,7 +12,7 @@ export interface Route {
   path: string;
   fn: HttpFunctionName;
   /**
-   * No bearer token: no JWT authorizer in the cloud, no token check in local/router.ts.
+   * No bearer token: no authorizer in the cloud, no token check in local/router.ts.
    * Only for routes that prove themselves by a signed token in the path (unsubscribe,
    * tracking, surveys) or a signature of their body (inbound forms), served by the `public` function, and for the
    * API's own reference (the OpenAPI document and the /docs page), served by `docs`.
@@ -92,6 +92,10 @@ export const httpFunctions = {
   // (Update; in a transaction with an Idempotency-Key) and, on a 410, disables the webhook (Update).
   // It waits for the receiver (up to 10 s), hence its longer timeout.
   webhooks: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], timeoutSeconds: 25 },
+  // API keys (api/integrations.md): a create or delete is one transaction of the record, its lookup
+  // item and the event (Put / Delete); reads by GetItem and the byType Query; UpdateItem, as in every
+  // function with an identity: the users directory and a key caller's lastUsedAt.
+  'api-keys': { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
 } satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean; docsAssets?: boolean; timeoutSeconds?: number }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
@@ -268,6 +272,10 @@ export const routes: Route[] = [
   { method: 'POST', path: '/v1/webhooks/{id}/rotate-secret', fn: 'webhooks' },
   { method: 'GET', path: '/v1/webhooks/{id}/deliveries', fn: 'webhooks' },
   { method: 'POST', path: '/v1/webhooks/{id}/deliveries/{deliveryId}/retry', fn: 'webhooks' },
+  { method: 'POST', path: '/v1/api-keys', fn: 'api-keys' },
+  { method: 'GET', path: '/v1/api-keys', fn: 'api-keys' },
+  { method: 'GET', path: '/v1/api-keys/{id}', fn: 'api-keys' },
+  { method: 'DELETE', path: '/v1/api-keys/{id}', fn: 'api-keys' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

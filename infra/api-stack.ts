@@ -1,5 +1,5 @@
 /**
- * The HTTP API: its stage and access logs, the authorizer, one Lambda per resource group of
+ * The HTTP API: its stage and access logs, the Lambda authorizer, one Lambda per resource group of
  * functions/routes.ts and every route of that table (the local runtime reads the same table,
  * so the cloud and `npm start` cannot drift). The workers (jobs, consumers, relay) are
  * CrmWorkers (workers-stack.ts): split so that neither stack nears CloudFormation's
@@ -8,7 +8,7 @@
 import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -16,6 +16,7 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { CONTAINER_CACHE_TTL_SECONDS, GATEWAY_CACHE_TTL_SECONDS } from '#functions/auth/cache-ttl.ts';
 import { assetSource, DOCS_ASSETS, DOCS_ASSETS_DIR } from '#functions/openapi/assets.ts';
 import { httpFunctions, routes, type HttpFunctionName, type Route, type TableAction } from '#functions/routes.ts';
 import { CrmFunction, functionEntry, type CrmFunctionProps } from './crm-function.ts';
@@ -41,6 +42,7 @@ export class ApiStack extends Stack {
   public readonly stage: apigwv2.HttpStage;
   public readonly httpHandlers: Record<HttpFunctionName, CrmFunction>;
   public readonly healthHandler: CrmFunction;
+  public readonly authorizerHandler: CrmFunction;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -96,11 +98,26 @@ export class ApiStack extends Stack {
       },
     });
 
-    const authorizer = new HttpJwtAuthorizer(
-      'CognitoJwt',
-      `https://cognito-idp.${this.region}.amazonaws.com/${userPool.userPoolId}`,
-      { jwtAudience: [userPoolClient.userPoolClientId], identitySource: ['$request.header.Authorization'] },
-    );
+    // One Lambda REQUEST authorizer for Cognito ID tokens and API keys alike (functions/auth/authorizer.ts):
+    // API Gateway's JWT authorizer cannot read a key. It reads one item per key (GetItem) and nothing else.
+    this.authorizerHandler = new CrmFunction(this, 'Authorizer', {
+      ...common,
+      name: 'authorizer',
+      entry: entry('auth', 'authorizer'),
+      description: 'Authorizer: Cognito ID tokens and API keys',
+      environment: {
+        USER_POOL_ID: userPool.userPoolId,
+        USER_POOL_CLIENT_ID: userPoolClient.userPoolClientId,
+        AUTH_CACHE_TTL_SECONDS: String(CONTAINER_CACHE_TTL_SECONDS),
+      },
+    });
+    this.authorizerHandler.grantTable(['dynamodb:GetItem']);
+    const authorizer = new HttpLambdaAuthorizer('CrmAuthorizer', this.authorizerHandler.fn, {
+      authorizerName: 'crm-authorizer',
+      responseTypes: [HttpLambdaResponseType.SIMPLE],
+      identitySource: ['$request.header.Authorization'],
+      resultsCacheTtl: Duration.seconds(GATEWAY_CACHE_TTL_SECONDS),
+    });
 
     // Functions that sign or check public-link tokens get the key the way they get the cursor
     // key: a dynamic reference resolved at deploy time (integrity only; see crm-function.ts).
@@ -166,7 +183,7 @@ export class ApiStack extends Stack {
         id: 'AwsSolutions-APIG4',
         reason:
           'GET /health is a deliberately public liveness probe for load balancers and uptime checks; it reads ' +
-          'no data and returns a constant body. Every other route uses the Cognito JWT authorizer.',
+          'no data and returns a constant body. Every other route uses the Lambda authorizer (Cognito ID tokens, API keys).',
       });
     }
 

@@ -20,7 +20,7 @@ import { indexes } from '#domain/table/definition.ts';
 export const REPO_ROOT = path.join(import.meta.dirname, '..');
 
 /** Absolute path of a function entry file: `functionEntry('http', 'accounts')` → functions/http/accounts.ts. */
-export const functionEntry = (kind: 'http' | 'jobs' | 'events', name: string) =>
+export const functionEntry = (kind: 'http' | 'jobs' | 'events' | 'auth', name: string) =>
   path.join(REPO_ROOT, 'functions', kind, `${name}.ts`);
 
 export interface CrmFunctionProps {

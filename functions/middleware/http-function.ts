@@ -1,7 +1,8 @@
 /**
  * Builds the Lambda handler of one HTTP function (a resource group) from its operations,
  * keyed by route key exactly as functions/routes.ts declares them. Middleware order:
- * problem+json errors → identity (and users directory) → parse and validate → run the
+ * problem+json errors → identity (the authorizer's context; users directory, a key's
+ * lastUsedAt) → parse and validate → run the
  * use case (idempotently for POST) → map the result to status, ETag and Location.
  */
 import middy from '@middy/core';
@@ -65,14 +66,15 @@ const emptyBody = z.strictObject({});
 const noQuery = z.strictObject({});
 const pathParams = z.record(z.string(), z.string().check(z.minLength(1), z.maxLength(128), z.regex(/^[A-Za-z0-9_-]+$/)));
 
-type Event = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { jwt?: { claims?: unknown } } } };
+/** The Lambda authorizer's context arrives under `requestContext.authorizer.lambda` (payload 2.0). */
+type Event = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { lambda?: unknown } } };
 
 export function httpFunction(operations: Record<string, Operation>) {
   const dispatch = async (event: Event, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     const op = operations[event.routeKey];
     if (!op) throw notFound('route');
     const now = new Date();
-    const identity = await authenticate(event.requestContext.authorizer?.jwt?.claims, now);
+    const identity = await authenticate(event.requestContext.authorizer?.lambda, now);
     const headers = lowerCaseHeaders(event);
     const method = event.requestContext.http.method.toUpperCase();
 

@@ -195,6 +195,8 @@ const TAG_OF: Partial<Record<HttpFunctionName, { name: string; description: stri
   surveys: { name: 'Surveys', description: 'NPS surveys and the service report.' },
   tickets: { name: 'Tickets', description: 'Support tickets (工单) with SLA clocks, comments and the SLA policy.' },
   forms: { name: 'Forms', description: 'Inbound web forms: signed submissions (Standard Webhooks) become leads.' },
+  webhooks: { name: 'Webhooks', description: 'Outbound webhooks: signed deliveries of events, retried for 72 hours, and their delivery log.' },
+  'api-keys': { name: 'API keys', description: 'Keys for integrations: a bearer key acting with its role and team, shown once, stored hashed.' },
   docs: { name: 'Reference', description: 'This document.' },
 };
 

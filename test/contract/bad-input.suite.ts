@@ -3,7 +3,7 @@
  *  - every route with a body: wrong types, unknown and server-owned fields, non-object
  *    JSON, oversized bodies, wrong media types and malformed JSON;
  *  - every list: forged, edited and foreign cursors, bad `limit`, unknown parameters;
- *  - every route: missing, malformed, expired, forged tokens.
+ *  - every route: missing, malformed, expired, forged tokens, unknown API keys.
  * Every refusal is problem+json with type/title/status/detail/code, nothing is ever a
  * 5xx (checked by fixtures' `send` on every request), and nothing is written.
  */
@@ -81,6 +81,7 @@ beforeAll(async () => {
       await seed.tickets(who, r);
       await seed.forms(who);
       await seed.webhooks(who);
+      await seed['api-keys'](who);
     }
     await seedSearch(who);
     // Two pool accounts per tenant (the pool is tenant-wide, so admin2 sees them too).
@@ -338,6 +339,7 @@ export function badInputSuite(index: number, of: number): void {
     'GET /v1/surveys': [],
     'GET /v1/forms': [],
     'GET /v1/webhooks': [],
+    'GET /v1/api-keys': [],
     'GET /v1/campaigns': [{ name: 'status', query: () => 'status=draft' }],
     'GET /v1/kb/articles': [
       { name: 'q', query: () => 'q=refund' },
@@ -361,7 +363,7 @@ export function badInputSuite(index: number, of: number): void {
   };
 
   /** Lists that take no filter at all, only `limit` and `cursor` (the unknown-parameter test covers the rest). */
-  const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines', 'GET /v1/segments', 'GET /v1/suppressions', 'GET /v1/workflows', 'GET /v1/surveys', 'GET /v1/forms', 'GET /v1/webhooks']);
+  const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines', 'GET /v1/segments', 'GET /v1/suppressions', 'GET /v1/workflows', 'GET /v1/surveys', 'GET /v1/forms', 'GET /v1/webhooks', 'GET /v1/api-keys']);
 
   /** `path` (which may carry a query already: a search's `listUrl`) with more query parameters. */
   const withQuery = (path: string, q: string) => (q ? `${path}${path.includes('?') ? '&' : '?'}${q}` : path);
@@ -504,6 +506,11 @@ export function badInputSuite(index: number, of: number): void {
         ['local key, not yet valid (nbf)', await sign({ ...claims, nbf: now + 600 }, keys.signingKey)],
         ['local key, unknown role claim', await sign({ ...claims, 'custom:role': 'root' }, keys.signingKey)],
         ['local key, no tenant claim', await sign({ ...claims, 'custom:tenantId': undefined }, keys.signingKey)],
+        ['local key, an access token (token_use access)', await sign({ ...claims, token_use: 'access' }, keys.signingKey)],
+        // API keys: well-formed but unknown, too short, bad characters.
+        ['unknown API key', `crm_${'A'.repeat(43)}`],
+        ['API key, too short', 'crm_abc'],
+        ['API key, bad characters', `crm_${'!'.repeat(43)}`],
       ];
     }
 

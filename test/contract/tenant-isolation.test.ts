@@ -114,6 +114,8 @@ beforeAll(async () => {
   aIds.forms = (await listAll<{ id: string }>(aAdmin, '/v1/forms')).map((x) => x.id);
   await seed.webhooks(aAdmin);
   aIds.webhooks = (await listAll<{ id: string }>(aAdmin, '/v1/webhooks')).map((x) => x.id);
+  await seed['api-keys'](aAdmin);
+  aIds['api-keys'] = (await listAll<{ id: string }>(aAdmin, '/v1/api-keys')).map((x) => x.id);
 
   bRefs[bAdmin.user] = await seedRefs(bAdmin);
   bRefs[bRep.user] = await seedRefs(bRep);
@@ -218,6 +220,7 @@ const listCases: Record<string, ListCase[]> = {
   // Inbound forms (api/integrations.md): a filterless tenant-wide list, admins only.
   'GET /v1/forms': [],
   'GET /v1/webhooks': [],
+  'GET /v1/api-keys': [],
   // Tenant A's article's words and tag find nothing in tenant B (the index is per tenant).
   'GET /v1/kb/articles': [
     { query: () => `q=${encodeURIComponent('退款 refund')}`, param: null, admin: 'empty', rep: 'empty' },
@@ -243,6 +246,7 @@ const forbiddenLists: Record<string, string[]> = {
   'GET /v1/surveys': ['rep'],
   'GET /v1/forms': ['rep'],
   'GET /v1/webhooks': ['rep'],
+  'GET /v1/api-keys': ['rep'],
 };
 
 const idsIn = (items: Record<string, unknown>[]) => items.map((x) => (x.id ?? x.userId) as string);

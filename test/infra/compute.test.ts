@@ -19,6 +19,7 @@ const fnId = (fn: CrmFunction) => logicalIdOf(fn.fn);
 // The stacks by what they hold: HTTP functions in CrmApi, jobs and consumers in CrmWorkers.
 const compute = {
   get httpHandlers() { return app.api.httpHandlers; },
+  get authorizer() { return app.api.authorizerHandler; },
   get jobs() { return app.workers.jobs; },
   get consumerHandlers() { return app.workers.consumerHandlers; },
   get mailEvents() { return app.workers.mailEvents; },
@@ -27,8 +28,8 @@ const compute = {
 const getAttId = (v: any): string => v['Fn::GetAtt'][0];
 
 describe('every Lambda function', () => {
-  it('exists once per HTTP function, /health, job, consumer, the outbox relay and the SES events consumer', () => {
-    const expected = Object.keys(httpFunctions).length + 1 + schedules.length + consumers.length + 1 + 1;
+  it('exists once per HTTP function, /health, the authorizer, job, consumer, the outbox relay and the SES events consumer', () => {
+    const expected = Object.keys(httpFunctions).length + 1 + 1 + schedules.length + consumers.length + 1 + 1;
     expect(resourcesOfType(t, 'AWS::Lambda::Function')).toHaveLength(expected);
   });
 
@@ -54,6 +55,8 @@ describe('every Lambda function', () => {
       [fnId(compute.jobs['workflow-runner']!)]: ['MAIL_TRANSPORT', 'SES_CONFIGURATION_SET'],
       [fnId(compute.consumerHandlers.workflows!)]: ['MAIL_TRANSPORT', 'SES_CONFIGURATION_SET'],
       [fnId(compute.consumerHandlers.surveys!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
+      // The authorizer verifies the user pool's ID tokens and keeps keys in memory for a while.
+      [fnId(compute.authorizer)]: ['AUTH_CACHE_TTL_SECONDS', 'USER_POOL_CLIENT_ID', 'USER_POOL_ID'],
     };
     for (const [id, r] of resourcesOfType(t, 'AWS::Lambda::Function')) {
       const env = r.Properties!.Environment.Variables;

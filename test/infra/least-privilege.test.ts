@@ -23,6 +23,7 @@ beforeAll(() => {
 const compute = {
   get httpHandlers() { return app.api.httpHandlers; },
   get healthHandler() { return app.api.healthHandler; },
+  get authorizerHandler() { return app.api.authorizerHandler; },
   get jobs() { return app.workers.jobs; },
   get consumerHandlers() { return app.workers.consumerHandlers; },
   get outboxRelay() { return app.workers.outboxRelay; },
@@ -87,6 +88,10 @@ describe('least privilege', () => {
 
   it('the outbox relay may GetItem and UpdateItem, and read the stream', () => {
     expectExactlyTableActions(compute.outboxRelay, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+  });
+
+  it('the authorizer may only GetItem (one lookup item per API key)', () => {
+    expectExactlyTableActions(compute.authorizerHandler, ['dynamodb:GetItem']);
   });
 
   it('/health has no table access', () => {

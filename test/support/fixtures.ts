@@ -19,7 +19,7 @@ import { domainEvent } from '#test/integrations/webhook-support.ts';
 export type { Caller } from '#test/support/api.ts';
 
 /** The collections that have stored records a route can address by `{id}`. */
-export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets', 'surveys', 'forms', 'webhooks'] as const;
+export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets', 'surveys', 'forms', 'webhooks', 'api-keys'] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 /** Collections one level down a namespace (`/v1/kb/articles`): their name is both segments. */
 export const NESTED_COLLECTIONS = ['kb/articles'];
@@ -332,6 +332,8 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
   // event type no contract test emits, so the seeded webhooks never send anything.
   'POST /v1/webhooks': () => ({ url: `http://127.0.0.1:9/${uniqToken()}`, events: ['ticket.csat_answered'], description: 'seeded by the contract tests 契约测试' }),
   'PATCH /v1/webhooks/{id}': () => ({ description: 'patched 已修改', events: ['survey.answered'] }),
+  // API keys (api/integrations.md): a rep key of team east, expiring long after any test.
+  'POST /v1/api-keys': () => ({ name: uniq('ERP 同步 key'), role: 'rep', teamId: 'east', expiresAt: '2099-01-01T00:00:00Z' }),
 
   'PUT /v1/sla/policy': () => ({
     targets: { urgent: { firstResponseMinutes: 30, resolutionMinutes: 240 } },
@@ -402,7 +404,21 @@ export const referenceFields: Record<string, Record<string, 'accounts' | 'contac
   'PATCH /v1/forms/{id}': { ownerId: 'users' },
   'POST /v1/webhooks': {},
   'PATCH /v1/webhooks/{id}': {},
+  'POST /v1/api-keys': {},
 };
+
+/**
+ * Fields a create answers once and never again (an API key's `key`): not in the GET of the
+ * resource, nor in an Idempotency-Key replay of the create. The generic tests compare without them.
+ */
+export const SHOWN_ONCE: Record<string, string[]> = { 'api-keys': ['key'] };
+
+/** `body` without the collection's shown-once fields. */
+export function withoutShownOnce(collection: string, body: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...body };
+  for (const field of SHOWN_ONCE[collection] ?? []) delete out[field];
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------
 // Seeders, one per collection
@@ -487,6 +503,11 @@ export const seed: Record<Collection, Seeder> = {
   forms: async (caller) => {
     const admin: Caller = { tenant: caller.tenant, user: 'forms-admin', role: 'admin' };
     return createdId(await send(admin, 'POST', '/v1/forms', validBody['POST /v1/forms']!({ userId: admin.user })), 'a form');
+  },
+  /** API keys are admins' alone: made by an admin of the caller's tenant, whoever asks. */
+  'api-keys': async (caller) => {
+    const admin: Caller = { tenant: caller.tenant, user: 'keys-admin', role: 'admin' };
+    return createdId(await send(admin, 'POST', '/v1/api-keys', validBody['POST /v1/api-keys']!({})), 'an API key');
   },
   /** A suppression's id is its normalized email address. */
   suppressions: async (caller) => {
@@ -651,7 +672,7 @@ export const SERIES = new Set(['GET /v1/forecast/snapshots']);
  */
 export const CATALOGS = new Set(['GET /v1/webhooks/event-types']);
 /** Fields a create answers and no read ever shows again (a webhook's secret). */
-export const CREATE_ONLY_FIELDS: Record<string, string[]> = { webhooks: ['secret'], forms: ['secret'] };
+export const CREATE_ONLY_FIELDS: Record<string, string[]> = { webhooks: ['secret'], forms: ['secret'], 'api-keys': ['key'] };
 /**
  * Where to read back what a successful action did, when its answer is not the route's record and
  * names no Location (a delivery retried: the webhook's deliveries).
