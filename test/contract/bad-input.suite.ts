@@ -91,7 +91,8 @@ beforeAll(async () => {
   for (const who of [admin2, rep, otherTenantUser]) await send(who, 'GET', '/v1/tasks');
   // Notifications are each user's own: two for every admin whose lists page with limit=1.
   for (const who of [admin, admin2, otherTenantAdmin]) for (let i = 0; i < 2; i++) await seed.notifications(who);
-});
+  // A hang guard, not a speed target: some 70 records in sequence took over 60 s on a machine loaded to 30.
+}, 180_000);
 
 // ---------------------------------------------------------------------------------------
 // What "nothing was written" means for a route
