@@ -242,6 +242,8 @@ export const eventCatalog = {
   /** The person behind a campaign recipient unsubscribed (`/u/{token}`); `id` is the contact's or lead's. */
   'contact.unsubscribed': { version: 1, data: z.object({ id: z.string(), email: z.string(), campaignId: z.string(), unsubscribedAt: z.string() }) },
   'lead.unsubscribed': { version: 1, data: z.object({ id: z.string(), email: z.string(), campaignId: z.string(), unsubscribedAt: z.string() }) },
+  /** A CSV import was accepted (api/integrations.md): the `imports` consumer starts its run. */
+  'import.created': { version: 1, data: z.object({ id: z.string(), entity: z.enum(['accounts', 'contacts', 'leads']), total: z.int() }) },
 } as const;
 
 export type EventType = keyof typeof eventCatalog;

@@ -78,6 +78,10 @@ export const httpFunctions = {
   // Tickets (api/service.md): a create reads policy, counter, account, contact and assignee in one BatchGetItem;
   // lists of reps and managers read each page's accounts in one BatchGetItem. The SLA policy routes live here too.
   tickets: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
+  // CSV imports and exports (api/integrations.md): an import's row chunks (BatchWriteItem), the import and its
+  // event (one transaction), the custom field definitions (GetItem); exports page through the list use cases
+  // (Query, and the pool rules and a page's records by GetItem / BatchGetItem).
+  imports: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'] },
 } satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
@@ -231,6 +235,12 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/tickets/{id}/suggestions', fn: 'tickets' },
   { method: 'GET', path: '/v1/sla/policy', fn: 'tickets' },
   { method: 'PUT', path: '/v1/sla/policy', fn: 'tickets' },
+
+  { method: 'POST', path: '/v1/imports', fn: 'imports' },
+  { method: 'GET', path: '/v1/imports', fn: 'imports' },
+  { method: 'GET', path: '/v1/imports/{id}', fn: 'imports' },
+  // `{file}` is `accounts.csv`, `contacts.csv` or `leads.csv`: API Gateway takes a parameter only as a whole path segment.
+  { method: 'GET', path: '/v1/exports/{file}', fn: 'imports' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

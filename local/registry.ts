@@ -35,6 +35,7 @@ export const httpHandlers: Record<HttpFunctionName, () => Promise<{ handler: Htt
   kb: () => import('#functions/http/kb.ts') as Promise<{ handler: HttpHandler }>,
   surveys: () => import('#functions/http/surveys.ts') as Promise<{ handler: HttpHandler }>,
   tickets: () => import('#functions/http/tickets.ts') as Promise<{ handler: HttpHandler }>,
+  imports: () => import('#functions/http/imports.ts') as Promise<{ handler: HttpHandler }>,
 };
 
 export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>> = {
@@ -45,6 +46,7 @@ export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>>
   'campaign-dispatch': () => import('#functions/jobs/campaign-dispatch.ts'),
   'workflow-runner': () => import('#functions/jobs/workflow-runner.ts'),
   'sla-escalation': () => import('#functions/jobs/sla-escalation.ts'),
+  'import-runner': () => import('#functions/jobs/import-runner.ts'),
 };
 
 export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerHandler }>> = {
@@ -56,4 +58,5 @@ export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerH
   'kb-index': () => import('#functions/events/kb-index.ts'),
   surveys: () => import('#functions/events/surveys.ts'),
   'service-report': () => import('#functions/events/service-report.ts'),
+  imports: () => import('#functions/events/imports.ts'),
 };

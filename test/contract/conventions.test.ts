@@ -55,6 +55,8 @@ const settingsActors: Record<string, [Caller, Caller]> = {
   surveys: [{ tenant: T, user: 'max', role: 'marketer' }, { tenant: T, user: 'max2', role: 'marketer' }],
   // Tickets are support's to change (reps only read and comment): two support agents.
   tickets: [{ tenant: T, user: 'sam', role: 'support' }, { tenant: T, user: 'sue', role: 'support' }],
+  // CSV imports: read by their creator and admins (the seeder's import is a tenant admin's).
+  imports: [admin, { tenant: T, user: 'root2', role: 'admin' }],
 };
 const actorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[0] ?? alice;
 const otherActorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[1] ?? bob;
