@@ -28,7 +28,7 @@ import { splitList, type ColumnMap, type ImportEntity } from '#domain/integratio
 import { IMPORT_ROLES, type OnDuplicate, type RowError } from '#domain/integrations/import.ts';
 
 type Input = Record<string, unknown>;
-type Stored = { version?: number };
+type Stored = { version?: number; ownerId?: string | null };
 
 interface EntityUseCases {
   guard: GuardEntity;
@@ -43,7 +43,9 @@ const USE_CASES: Record<ImportEntity, EntityUseCases> = {
     guard: 'account',
     create: accountCreate,
     patch: accountPatch,
-    add: createAccount,
+    // The owner's account count is added per batch, with the batch's progress (import-runner.ts):
+    // parallel rows of one owner would otherwise all contend on that one counter item.
+    add: (ctx, body) => createAccount(ctx, body, { deferOwnerCount: true }),
     change: (ctx, id, patch) => updateAccount(ctx, id, patch, undefined),
   },
   contacts: {
@@ -63,7 +65,11 @@ const USE_CASES: Record<ImportEntity, EntityUseCases> = {
   },
 };
 
-export type Outcome = { kind: 'created' | 'updated' | 'skipped' } | { kind: 'failed'; error: Omit<RowError, 'row'> };
+/** `ownerId` of a created record: the runner counts a new account's owner (deferred count). */
+export type Outcome =
+  | { kind: 'created'; ownerId?: string | null }
+  | { kind: 'updated' | 'skipped' }
+  | { kind: 'failed'; error: Omit<RowError, 'row'> };
 
 export interface ImportJob {
   id: string;
@@ -81,7 +87,7 @@ export const rowIdempotencyKey = (job: Pick<ImportJob, 'id' | 'importer'>, row: 
 /** A row's applied write, from its stored result: a create answers version 1, an update more. */
 export function outcomeOfStored(result: string): Outcome {
   const stored = JSON.parse(result) as Stored;
-  return { kind: stored.version === 1 ? 'created' : 'updated' };
+  return stored.version === 1 ? { kind: 'created', ownerId: stored.ownerId ?? null } : { kind: 'updated' };
 }
 
 /** The row's non-empty cells as the create body would carry them (tags split, custom values typed by their definitions). */
@@ -134,8 +140,8 @@ export async function applyRow(job: ImportJob, row: number, cells: string[], now
     const body = parseOrFail(uc.create, input) as Input;
     body.custom = checkCustomInput(job.defs, (input.custom as Input | undefined) ?? {}, false) ?? {};
     try {
-      await uc.add(ctx, body as never);
-      return { kind: 'created' };
+      const made = await uc.add(ctx, body as never);
+      return { kind: 'created', ownerId: made.ownerId ?? null };
     } catch (err) {
       if (!(err instanceof DomainError && err.code === 'duplicate')) throw err;
       const existingId = err.extra.existingId as string | null;

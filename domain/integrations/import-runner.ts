@@ -10,14 +10,18 @@
  *     counted from them, never applied again), then the rows through the create use cases,
  *     8 at a time; rows sharing a normalized guard value with an earlier row of the batch run
  *     after it, so "the earlier row wins" holds in parallel too;
- *  3. saves each batch's counters, errors and cursor in one UpdateItem conditioned on the
- *     cursor it started from and its lease, so two runners never both count a batch;
+ *  3. saves each batch's counters, errors and cursor in one transaction conditioned on the
+ *     cursor it started from and its lease, so two runners never both count a batch; for
+ *     accounts the same transaction adds the new accounts to their owners' counts (deferred
+ *     from the rows, which would otherwise all contend on one owner's counter item);
  *  4. stops when its time is nearly up (releasing the lease: the next run goes on at once), or
  *     marks the import `done` and takes it off the due index.
  * Killed anywhere, a rerun applies each row at most once (the idempotency record lands in the
  * row's own transaction) and counts it exactly once (the cursor only moves with the counters).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { UnitOfWork } from '#domain/table/transaction.ts';
+import { addOwnedAccounts } from '#domain/pool/writes.ts';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { db, tableName } from '#domain/table/client.ts';
@@ -176,7 +180,15 @@ async function claim(tenantId: string, id: string, runner: string, now: Date): P
   }
 }
 
-/** One batch's progress; `done` finishes the import, `pause` releases the lease. Undefined when another runner moved the cursor. */
+/** The batch was counted by another runner: the cursor moved, or the lease went to it. */
+class LostBatch extends Error {}
+
+/**
+ * One batch's progress, in one transaction: the import's counters, errors and cursor (conditioned
+ * on the cursor the batch started from and the lease) and, for accounts, the new accounts' owners'
+ * counts (deferred from the rows: pool/writes.ts `deferOwnerCount`), so they are counted exactly
+ * once too. `done` finishes the import, `pause` releases the lease. Undefined when the batch was lost.
+ */
 async function saveBatch(
   tenantId: string,
   record: Import,
@@ -191,11 +203,21 @@ async function saveBatch(
   outcomes.forEach((o, i) => {
     if (o.kind === 'failed') newErrors.push({ row: rowNumbers[i]!, ...o.error });
   });
-  const errors = [...record.errors, ...newErrors].slice(0, MAX_ERRORS);
   const at = now.toISOString();
+  const next: Import = {
+    ...record,
+    processed: record.processed + outcomes.length,
+    created: record.created + count('created'),
+    updated: record.updated + count('updated'),
+    skipped: record.skipped + count('skipped'),
+    failed: record.failed + count('failed'),
+    errors: [...record.errors, ...newErrors].slice(0, MAX_ERRORS),
+    updatedAt: at,
+    version: record.version + 1,
+  };
   const sets = [
-    '#processed = :p', '#created = #created + :c', '#updated = #updated + :u', '#skipped = #skipped + :s', '#failed = #failed + :f',
-    '#errors = :errors', 'updatedAt = :at', '#v = #v + :one',
+    '#processed = :p', '#created = :c', '#updated = :u', '#skipped = :s', '#failed = :f',
+    '#errors = :errors', 'updatedAt = :at', '#v = :v',
   ];
   // Several of these are DynamoDB reserved words: every one goes by name.
   const names: Record<string, string> = {
@@ -203,45 +225,48 @@ async function saveBatch(
     '#errors': 'errors', '#v': 'version',
   };
   const values: Record<string, unknown> = {
-    ':p': record.processed + outcomes.length,
-    ':c': count('created'),
-    ':u': count('updated'),
-    ':s': count('skipped'),
-    ':f': count('failed'),
-    ':errors': errors,
-    ':at': at,
-    ':one': 1,
-    ':prev': record.processed,
-    ':me': runner,
+    ':p': next.processed, ':c': next.created, ':u': next.updated, ':s': next.skipped, ':f': next.failed,
+    ':errors': next.errors, ':at': at, ':v': next.version,
   };
   let remove = '';
   if (then === 'done') {
     sets.push('#s = :done', 'finishedAt = :at');
+    names['#s'] = 'status';
     values[':done'] = 'done';
     remove = ' REMOVE leaseOwner, leaseUntil, duePk, dueSk';
+    next.status = 'done';
+    next.finishedAt = at;
   } else if (then === 'pause') {
     remove = ' REMOVE leaseOwner, leaseUntil';
   } else {
     sets.push('leaseUntil = :until');
     values[':until'] = new Date(now.getTime() + LEASE_MS).toISOString();
   }
+  const uow = new UnitOfWork({ identity: record.importer, now }).update(
+    importKey(tenantId, record.id),
+    { expression: `SET ${sets.join(', ')}${remove}`, names, values },
+    {
+      condition: '#processed = :prev AND leaseOwner = :me',
+      values: { ':prev': record.processed, ':me': runner },
+      onConditionFailed: () => new LostBatch(),
+    },
+  );
+  if (record.entity === 'accounts') {
+    const owners = new Map<string, number>();
+    for (const o of outcomes) if (o.kind === 'created' && o.ownerId) owners.set(o.ownerId, (owners.get(o.ownerId) ?? 0) + 1);
+    for (const [userId, n] of owners) addOwnedAccounts(uow, tenantId, userId, n);
+  }
   try {
-    const out = await db.send(
-      new UpdateCommand({
-        TableName: tableName(),
-        Key: importKey(tenantId, record.id),
-        UpdateExpression: `SET ${sets.join(', ')}${remove}`,
-        ConditionExpression: '#processed = :prev AND leaseOwner = :me',
-        ExpressionAttributeNames: { ...names, ...(then === 'done' ? { '#s': 'status' } : {}) },
-        ExpressionAttributeValues: values,
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return importFromItem(out.Attributes!);
+    await uow.commit(undefined);
   } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return undefined;
+    if (err instanceof LostBatch) return undefined;
     throw err;
   }
+  if (then !== 'go') {
+    delete next.leaseOwner;
+    delete next.leaseUntil;
+  }
+  return next;
 }
 
 /**

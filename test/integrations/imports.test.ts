@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { deliverPending } from '#events/outbox.ts';
 import { publisher } from '#events/publisher.ts';
 import { InjectedCrash, runImport } from '#domain/integrations/import-runner.ts';
+import { repCounterKey } from '#domain/pool/keys.ts';
+import { getItem } from '#domain/table/query.ts';
 import { api, expectFieldError, expectProblem, listAll, type Caller } from '#test/support/fixtures.ts';
 import { everything, getImport, now, postRaw, runToEnd, startJson } from '#test/integrations/imports-support.ts';
 
@@ -309,6 +311,8 @@ describe('the background run', () => {
     const names = (await everything(root, 'accounts')).map((a) => a.name);
     expect(names.length).toBe(250);
     expect(new Set(names).size).toBe(250);
+    // The owner's account count (the pool's cap counter), added per batch with its progress: once per account too.
+    expect((await getItem(repCounterKey(root.tenant, 'root')))?.owned).toBe(250);
   });
 
   it('two runners at once on one import: each row once', async () => {
