@@ -21,6 +21,7 @@ import { campaignScenarios } from './campaigns.ts';
 import { segmentScenarios } from './segments.ts';
 import { workflowScenarios } from './workflows.ts';
 import { ticketScenarios } from './tickets.ts';
+import { importScenarios } from './imports.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -735,6 +736,8 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await kbScenarios({ call, meter, figures, notes });
   // ---- tickets and the sla-escalation job (issue 9): bench/tickets.ts
   await ticketScenarios({ call, meter, figures, notes });
+  // ---- CSV import of 10,000 account rows, 5 % duplicates (issue 10 point 5): bench/imports.ts
+  await importScenarios({ call, meter, figures, notes });
 
   return { operations, figures, notes };
 }
