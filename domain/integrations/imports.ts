@@ -120,11 +120,14 @@ export async function startImport(ctx: UseCaseContext, input: StartImport): Prom
 
 export const importFromItem = (item: Record<string, unknown>) => stripKeys<Import>(item);
 
-/** Its creator and admins read an import; roles that never import get 403, other users 404. */
+/**
+ * Its creator and admins read an import. 404 first (another tenant's id looks like a missing one to
+ * every role), then 403 for roles that never import, then 404 for other importers.
+ */
 export async function getImport(ctx: UseCaseContext, id: string): Promise<Import> {
-  requireRole(ctx.identity, ...IMPORTING_ROLES);
   const item = await getItem(importKey(ctx.identity.tenantId, id));
   if (!item) throw notFound('import');
+  requireRole(ctx.identity, ...IMPORTING_ROLES);
   const record = importFromItem(item);
   if (ctx.identity.role !== 'admin' && record.createdBy !== ctx.identity.userId) throw notFound('import');
   return record;

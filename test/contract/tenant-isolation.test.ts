@@ -110,6 +110,8 @@ beforeAll(async () => {
   expect((await listAll<{ id: string }>(aAdmin, '/v1/kb/articles?q=refund')).map((x) => x.id)).toEqual(aIds['kb/articles']);
   await seed.tickets(aAdmin, refs);
   aIds.tickets = (await listAll<{ id: string }>(aAdmin, '/v1/tickets')).map((x) => x.id);
+  await seed.imports(aAdmin);
+  aIds.imports = (await listAll<{ id: string }>(aAdmin, '/v1/imports')).map((x) => x.id);
 
   bRefs[bAdmin.user] = await seedRefs(bAdmin);
   bRefs[bRep.user] = await seedRefs(bRep);
@@ -211,6 +213,7 @@ const listCases: Record<string, ListCase[]> = {
   'GET /v1/suppressions': [],
   'GET /v1/campaigns': [{ query: () => 'status=draft', param: null, admin: 'empty', rep: 'forbidden' }],
   'GET /v1/surveys': [],
+  'GET /v1/imports': [],
   // Tenant A's article's words and tag find nothing in tenant B (the index is per tenant).
   'GET /v1/kb/articles': [
     { query: () => `q=${encodeURIComponent('退款 refund')}`, param: null, admin: 'empty', rep: 'empty' },
@@ -234,6 +237,7 @@ const forbiddenLists: Record<string, string[]> = {
   'GET /v1/workflows': ['rep'],
   'GET /v1/campaigns': ['rep'],
   'GET /v1/surveys': ['rep'],
+  'GET /v1/imports': ['rep'],
 };
 
 const idsIn = (items: Record<string, unknown>[]) => items.map((x) => (x.id ?? x.userId) as string);
