@@ -87,7 +87,8 @@ export async function runImport(tenantId: string, id: string, opts: RunOptions):
     if (n < 0) throw new Error(`import ${id}: no chunk holds row ${at + 1}`);
     if (chunk?.n !== n) {
       const item = await getItem(chunkKey(tenantId, id, n), false);
-      if (!item) throw new Error(`import ${id}: chunk ${n} is missing`);
+      // Its rows are gone (their 30 days passed): the import can never finish; say so instead of retrying forever.
+      if (!item) return { processed, status: await failImport(tenantId, record, runner, clock(), `the rows from ${at + 1} on are no longer stored`) };
       chunk = { n, first: item.first as number, rows: item.rows as string[][] };
     }
     const limit = opts.maxRows !== undefined ? Math.min(BATCH, opts.maxRows - processed) : BATCH;
@@ -176,6 +177,27 @@ async function claim(tenantId: string, id: string, runner: string, now: Date): P
     return importFromItem(out.Attributes!);
   } catch (err) {
     if (err instanceof ConditionalCheckFailedException) return undefined;
+    throw err;
+  }
+}
+
+/** Ends an import that cannot go on as `failed`, off the due index, with the reason as its last error. */
+async function failImport(tenantId: string, record: Import, runner: string, now: Date, reason: string): Promise<RunReport['status']> {
+  const errors = [...record.errors, { row: record.processed + 1, code: 'import_failed', message: reason }].slice(-MAX_ERRORS);
+  try {
+    await db.send(
+      new UpdateCommand({
+        TableName: tableName(),
+        Key: importKey(tenantId, record.id),
+        UpdateExpression: 'SET #s = :failed, finishedAt = :at, updatedAt = :at, #errors = :errors, #v = #v + :one REMOVE leaseOwner, leaseUntil, duePk, dueSk',
+        ConditionExpression: 'leaseOwner = :me',
+        ExpressionAttributeNames: { '#s': 'status', '#errors': 'errors', '#v': 'version' },
+        ExpressionAttributeValues: { ':failed': 'failed', ':at': now.toISOString(), ':errors': errors, ':one': 1, ':me': runner },
+      }),
+    );
+    return 'failed';
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return 'busy';
     throw err;
   }
 }

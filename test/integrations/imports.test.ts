@@ -10,6 +10,9 @@ import { publisher } from '#events/publisher.ts';
 import { InjectedCrash, runImport } from '#domain/integrations/import-runner.ts';
 import { repCounterKey } from '#domain/pool/keys.ts';
 import { getItem } from '#domain/table/query.ts';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { db, tableName } from '#domain/table/client.ts';
+import { chunkKey } from '#domain/integrations/import.ts';
 import { api, expectFieldError, expectProblem, listAll, type Caller } from '#test/support/fixtures.ts';
 import { everything, getImport, now, postRaw, runToEnd, startJson } from '#test/integrations/imports-support.ts';
 
@@ -313,6 +316,17 @@ describe('the background run', () => {
     expect(new Set(names).size).toBe(250);
     // The owner's account count (the pool's cap counter), added per batch with its progress: once per account too.
     expect((await getItem(repCounterKey(root.tenant, 'root')))?.owned).toBe(250);
+  });
+
+  it('an import whose rows are gone (their 30 days passed) ends failed, off the due list, instead of retrying forever', async () => {
+    const { root } = callers('gone');
+    const started = await startJson(root, { entity: 'leads', csv: rowsOf(5, 'Gone') });
+    await db.send(new DeleteCommand({ TableName: tableName(), Key: chunkKey(root.tenant, started.id, 0) }));
+    expect(await runImport(root.tenant, started.id, { now })).toMatchObject({ processed: 0, status: 'failed' });
+    const failed = await getImport(root, started.id);
+    expect(failed).toMatchObject({ status: 'failed', processed: 0, finishedAt: expect.any(String) });
+    expect(failed.errors.at(-1)).toMatchObject({ row: 1, code: 'import_failed' });
+    expect((await runImport(root.tenant, started.id, { now })).status).toBe('busy');
   });
 
   it('two runners at once on one import: each row once', async () => {
