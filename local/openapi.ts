@@ -55,7 +55,7 @@ export async function buildOpenApi(): Promise<Record<string, unknown>> {
     if (route.method === 'POST') {
       parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 }, description: 'repeats within 24 h return the first response' });
     }
-    const success = op.creates ? '201' : route.method === 'DELETE' ? '204' : route.path.startsWith('/t/c/') ? '302' : '200';
+    const success = op.accepted ? '202' : op.creates ? '201' : route.method === 'DELETE' ? '204' : route.path.startsWith('/t/c/') ? '302' : '200';
     // A GET of one record ends in its `{id}`; `/v1/targets/{period}` is a list of the month's targets.
     const isList = route.method === 'GET' && !route.path.endsWith('{id}') && !route.path.endsWith('/360');
     const okSchema = isList
@@ -71,9 +71,13 @@ export async function buildOpenApi(): Promise<Record<string, unknown>> {
         ? {
             requestBody: {
               required: true,
-              content: Object.fromEntries(
-                (route.method === 'PATCH' ? ['application/json', 'application/merge-patch+json'] : ['application/json']).map((t) => [t, { schema: jsonSchema(op.body!) }]),
-              ),
+              content: {
+                ...Object.fromEntries(
+                  (route.method === 'PATCH' ? ['application/json', 'application/merge-patch+json'] : ['application/json']).map((t) => [t, { schema: jsonSchema(op.body!) }]),
+                ),
+                // A file as the body itself (a CSV import): its bytes, the options in the query.
+                ...Object.fromEntries((op.rawBody ?? []).map((t) => [t, { schema: { type: 'string', format: 'binary' } }])),
+              },
             },
           }
         : {}),
@@ -82,7 +86,9 @@ export async function buildOpenApi(): Promise<Record<string, unknown>> {
           ? { description: 'done' }
           : route.public
             ? { description: publicResponse(route.path) }
-            : { description: 'OK', content: { 'application/json': { schema: okSchema } } },
+            : op.file
+              ? { description: 'a file', content: { 'text/csv': { schema: { type: 'string' } } } }
+              : { description: 'OK', content: { 'application/json': { schema: okSchema } } },
         ...errorResponses([400, 401, 403, 404, 409, 412, 413, 415]),
       },
     };
