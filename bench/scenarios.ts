@@ -25,6 +25,7 @@ import { ticketScenarios } from './tickets.ts';
 import { formScenarios } from './forms.ts';
 import { webhookScenarios } from './webhooks.ts';
 import { apiKeyScenarios } from './apikeys.ts';
+import { importScenarios } from './imports.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -749,6 +750,8 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await webhookScenarios({ call, meter, figures, notes });
   // ---- API keys: the authorizer's requests for a key, cold and warm (issue 10 point 2): bench/apikeys.ts
   await apiKeyScenarios({ call, meter, figures, notes });
+  // ---- CSV import of 10,000 account rows, 5 % duplicates (issue 10 point 5): bench/imports.ts
+  await importScenarios({ call, meter, figures, notes });
 
   return { operations, figures, notes };
 }

@@ -266,6 +266,8 @@ export const eventCatalog = {
     data: z.extend(snapshot, { name: z.string(), role: z.string(), teamId: z.nullable(z.string()), prefix: z.string(), expiresAt: z.nullable(z.string()) }),
   },
   'apikey.deleted': { version: 1, data: deleted },
+  /** A CSV import was accepted (api/integrations.md): the `imports` consumer starts its run. */
+  'import.created': { version: 1, data: z.object({ id: z.string(), entity: z.enum(['accounts', 'contacts', 'leads']), total: z.int() }) },
 } as const;
 
 export type EventType = keyof typeof eventCatalog;

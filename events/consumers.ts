@@ -17,6 +17,8 @@ export interface Consumer {
   sendsMail?: boolean;
   /** Puts public-route links in what it sends (signs tokens, knows the public base URL). */
   signsLinks?: boolean;
+  /** The function's time limit (default 30 s): a consumer that works through a batch stops and saves before it. */
+  timeoutSeconds?: number;
 }
 
 export const consumers: Consumer[] = [
@@ -109,6 +111,19 @@ export const consumers: Consumer[] = [
     name: 'webhooks',
     eventTypes: ALL_EVENT_TYPES,
     tableActions: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  },
+  {
+    // CSV imports (domain/integrations/import-runner.ts): the import's lease and progress (UpdateItem), its
+    // row chunks (GetItem), each batch's row records (BatchGetItem), and every row through the create and
+    // update use cases of accounts, contacts and leads (Get, Query, BatchGet, their transactions).
+    // A run stops 20 s before its time is up; the import-runner job goes on with what is left.
+    name: 'imports',
+    eventTypes: ['import.created'],
+    tableActions: [
+      'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem',
+      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem',
+    ],
+    timeoutSeconds: 300,
   },
 ];
 

@@ -74,6 +74,7 @@ export const eventDescriptions = {
   'form.submitted': 'A signed submission of an inbound form was accepted: a new lead, or a note on the record it duplicates.',
   'apikey.created': 'An admin created an API key (its id, name, role and team; never the key).',
   'apikey.deleted': 'An admin deleted an API key; it stops working.',
+  'import.created': 'A CSV import was started (its entity, row count and duplicate mode); it runs in the background.',
 } satisfies Record<EventType, string>;
 
 export interface EventTypeInfo {

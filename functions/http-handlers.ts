@@ -41,5 +41,6 @@ export const httpHandlers: Record<HttpFunctionName, Load> = {
   forms: () => import('#functions/http/forms.ts') as Promise<HttpHandlerModule>,
   webhooks: () => import('#functions/http/webhooks.ts') as Promise<HttpHandlerModule>,
   'api-keys': () => import('#functions/http/api-keys.ts') as Promise<HttpHandlerModule>,
+  imports: () => import('#functions/http/imports.ts') as Promise<HttpHandlerModule>,
   docs: () => import('#functions/http/docs.ts') as Promise<HttpHandlerModule>,
 };

@@ -96,7 +96,11 @@ export const httpFunctions = {
   // item and the event (Put / Delete); reads by GetItem and the byType Query; UpdateItem, as in every
   // function with an identity: the users directory and a key caller's lastUsedAt.
   'api-keys': { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
-} satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean; docsAssets?: boolean; timeoutSeconds?: number }>;
+  // CSV imports and exports (api/integrations.md): an import's row chunks (BatchWriteItem), the import and its
+  // event (one transaction), the custom field definitions (GetItem); exports page through the list use cases
+  // (Query, and the pool rules and a page's records by GetItem / BatchGetItem).
+  imports: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'] },
+} satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean; docsAssets?: boolean; timeoutSeconds?: number; maxBodyBytes?: number }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
 
@@ -276,6 +280,11 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/api-keys', fn: 'api-keys' },
   { method: 'GET', path: '/v1/api-keys/{id}', fn: 'api-keys' },
   { method: 'DELETE', path: '/v1/api-keys/{id}', fn: 'api-keys' },
+  { method: 'POST', path: '/v1/imports', fn: 'imports' },
+  { method: 'GET', path: '/v1/imports', fn: 'imports' },
+  { method: 'GET', path: '/v1/imports/{id}', fn: 'imports' },
+  // `{file}` is `accounts.csv`, `contacts.csv` or `leads.csv`: API Gateway takes a parameter only as a whole path segment.
+  { method: 'GET', path: '/v1/exports/{file}', fn: 'imports' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

@@ -109,7 +109,7 @@ export class WorkersStack extends Stack {
         name: c.name,
         entry: entry('events', c.name),
         description: `Consumer: ${c.name}`,
-        timeout: Duration.seconds(30),
+        timeout: Duration.seconds(c.timeoutSeconds ?? 30),
         ...(c.sendsMail || c.signsLinks
           ? { environment: { ...(c.sendsMail ? mailEnv : {}), ...(c.signsLinks ? { ...tokenEnv, PUBLIC_BASE_URL: publicBaseUrl } : {}) } }
           : {}),

@@ -41,7 +41,9 @@ export function buildEvent(
   for (const [k, v] of new URLSearchParams(rawQueryString)) query[k] = k in query ? `${query[k]},${v}` : v;
 
   const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body, 'utf8');
-  const textual = !body || isTextual(headers['content-type']);
+  // A text type whose bytes are not UTF-8 (a GB18030 CSV sent as text/csv) cannot travel as a
+  // JSON string without loss: it goes base64-encoded, like a binary type.
+  const textual = !body || (isTextual(headers['content-type']) && isUtf8(body));
   return {
     version: '2.0',
     routeKey: route.routeKey,
@@ -107,6 +109,15 @@ export function requestTime(d: Date): string {
     `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` +
     `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`
   );
+}
+
+function isUtf8(bytes: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** API Gateway base64-encodes bodies it does not consider text. */

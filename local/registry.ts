@@ -18,6 +18,7 @@ export const jobHandlers: Record<string, () => Promise<{ handler: JobHandler }>>
   'workflow-runner': () => import('#functions/jobs/workflow-runner.ts'),
   'sla-escalation': () => import('#functions/jobs/sla-escalation.ts'),
   'webhook-retry': () => import('#functions/jobs/webhook-retry.ts'),
+  'import-runner': () => import('#functions/jobs/import-runner.ts'),
 };
 
 export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerHandler }>> = {
@@ -30,4 +31,5 @@ export const consumerHandlers: Record<string, () => Promise<{ handler: ConsumerH
   surveys: () => import('#functions/events/surveys.ts'),
   'service-report': () => import('#functions/events/service-report.ts'),
   webhooks: () => import('#functions/events/webhooks.ts'),
+  imports: () => import('#functions/events/imports.ts'),
 };

@@ -40,6 +40,12 @@ export interface DescribedOperation {
   response?: z.ZodMiniType;
   creates?: unknown;
   outcome?: unknown;
+  /** Answers 202 with a Location: the work goes on in the background (a CSV import). */
+  accepted?: string;
+  /** Media types the body may also come in as bytes (a CSV file), the options in the query. */
+  rawBody?: string[];
+  /** Answers a file (CSV) instead of JSON. */
+  file?: true;
   /** For routes that answer something other than JSON. */
   answers?: NonJsonAnswer;
   /** Public routes: accepts a form body (and `json`: a JSON body too). */
@@ -304,6 +310,16 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
       for (const status of op.jsonStatuses ?? [200]) {
         operation.responses[String(status)] = { description: status === 201 ? 'Created.' : 'OK', content: { [JSON_TYPE]: { schema } } };
       }
+    } else if (op.file) {
+      operation.responses['200'] = { description: 'The file: UTF-8 CSV with a BOM (Excel opens it as it is).', content: { 'text/csv': { schema: { type: 'string' } } } };
+    } else if (op.accepted) {
+      if (!op.response) missingResponseSchemas.push(key);
+      const schema = op.response ? schemas.convert(op.response, 'output', `${hint}Response`) : { type: 'object' };
+      operation.responses['202'] = {
+        description: 'Accepted: it runs in the background; Location is where to follow it.',
+        headers: { Location: { description: 'Where to follow it.', schema: { type: 'string' } } },
+        content: { [JSON_TYPE]: { schema } },
+      };
     } else {
       const answersBody = !(route.method === 'DELETE' && !op.response);
       if (answersBody && !op.response) missingResponseSchemas.push(key);
@@ -392,7 +408,10 @@ function requestBodyOf(route: Route, op: DescribedOperation, schemas: SchemaColl
   if (!op.body) return {};
   const schema = schemas.convert(op.body, 'input', `${hint}Body`);
   const types = route.method === 'PATCH' ? [JSON_TYPE, 'application/merge-patch+json'] : [JSON_TYPE];
-  return { requestBody: { required: true, content: Object.fromEntries(types.map((t) => [t, { schema }])) } };
+  const content: Record<string, unknown> = Object.fromEntries(types.map((t) => [t, { schema }]));
+  // A file as the body itself (a CSV import): its bytes, the options in the query.
+  for (const t of op.rawBody ?? []) content[t] = { schema: { type: 'string', contentMediaType: t } };
+  return { requestBody: { required: true, content } };
 }
 
 function nonJsonResponses(answers: NonJsonAnswer, json: JsonSchema = { type: 'object' }): Record<string, unknown> {

@@ -196,6 +196,7 @@ const TAG_OF: Partial<Record<HttpFunctionName, { name: string; description: stri
   tickets: { name: 'Tickets', description: 'Support tickets (工单) with SLA clocks, comments and the SLA policy.' },
   forms: { name: 'Forms', description: 'Inbound web forms: signed submissions (Standard Webhooks) become leads.' },
   webhooks: { name: 'Webhooks', description: 'Outbound webhooks: signed deliveries of events, retried for 72 hours, and their delivery log.' },
+  imports: { name: 'Import and export', description: 'CSV import in the background (UTF-8, GB18030, Chinese headers, duplicates) and CSV export.' },
   'api-keys': { name: 'API keys', description: 'Keys for integrations: a bearer key acting with its role and team, shown once, stored hashed.' },
   docs: { name: 'Reference', description: 'This document.' },
 };

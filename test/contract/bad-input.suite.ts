@@ -15,6 +15,7 @@ import { loadOrCreateKeys } from '#local/auth.ts';
 import { tokenFor } from '#test/support/api.ts';
 import {
   bodyFor,
+  bodyLimitOf,
   collectionOf,
   expectFieldError,
   expectProblem,
@@ -82,6 +83,7 @@ beforeAll(async () => {
       await seed.forms(who);
       await seed.webhooks(who);
       await seed['api-keys'](who);
+      await seed.imports(who);
     }
     await seedSearch(who);
     // Two pool accounts per tenant (the pool is tenant-wide, so admin2 sees them too).
@@ -220,27 +222,28 @@ export function badInputSuite(index: number, of: number): void {
         }
       });
 
-      it(`${k}: a body over 256 KB → 413 payload_too_large, nothing written`, async () => {
+      it(`${k}: a body over its limit (256 KB unless the route says otherwise) → 413 payload_too_large, nothing written`, async () => {
         const t = await targetFor(r);
         const valid = bodyFor(r)(refs);
+        const limit = bodyLimitOf(r);
         // A top-level string field, or else the first nested one (a field definition's `label`).
         const at = stringPath(valid);
         expect(at, `validBody['${k}'] has a string field`).toBeDefined();
         const stringField = at!.at(-1) as string;
-        const ascii = JSON.stringify(withValue(valid, at!, 'x'.repeat(270 * 1024)));
-        // 90,000 characters but 270,000 bytes of UTF-8: the limit is in bytes.
-        const cjk = JSON.stringify(withValue(valid, at!, '中'.repeat(90_000)));
-        expect(cjk.length).toBeLessThan(256 * 1024);
+        const ascii = JSON.stringify(withValue(valid, at!, 'x'.repeat(limit + 14 * 1024)));
+        // A third of the characters but three times the bytes in UTF-8: the limit is in bytes.
+        const cjk = JSON.stringify(withValue(valid, at!, '中'.repeat(Math.ceil((limit + 14 * 1024) / 3))));
+        expect(cjk.length).toBeLessThan(limit);
         for (const raw of [ascii, cjk]) {
-          expect(Buffer.byteLength(raw)).toBeGreaterThan(256 * 1024);
+          expect(Buffer.byteLength(raw)).toBeGreaterThan(limit);
           await refused(t, () => send(admin, r.method, t.url, undefined, { raw, headers: json }), (res) =>
             expectProblem(res, 413, 'payload_too_large'),
           );
         }
-        // Exactly 256 KB is not "over": it is judged on its content (here: a field too long → 400).
+        // Exactly the limit is not "over": it is judged on its content (here: a field too long → 400).
         const base = JSON.stringify(withValue(valid, at!, ''));
-        const exact = JSON.stringify(withValue(valid, at!, 'x'.repeat(256 * 1024 - Buffer.byteLength(base))));
-        expect(Buffer.byteLength(exact)).toBe(256 * 1024);
+        const exact = JSON.stringify(withValue(valid, at!, 'x'.repeat(limit - Buffer.byteLength(base))));
+        expect(Buffer.byteLength(exact)).toBe(limit);
         await refused(t, () => send(admin, r.method, t.url, undefined, { raw: exact, headers: json }), (res) =>
           expectFieldError(res, stringField),
         );
@@ -324,6 +327,7 @@ export function badInputSuite(index: number, of: number): void {
     // No filters: only limit and cursor (LISTS_WITHOUT_FILTERS).
     'GET /v1/pipelines': [],
     'GET /v1/workflows': [],
+    'GET /v1/imports': [],
     'GET /v1/pool': [
       { name: 'tier', query: () => 'tier=B' },
       { name: 'prevOwnerId', query: () => 'prevOwnerId=root' },
@@ -364,7 +368,7 @@ export function badInputSuite(index: number, of: number): void {
   };
 
   /** Lists that take no filter at all, only `limit` and `cursor` (the unknown-parameter test covers the rest). */
-  const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines', 'GET /v1/segments', 'GET /v1/suppressions', 'GET /v1/workflows', 'GET /v1/surveys', 'GET /v1/forms', 'GET /v1/webhooks', 'GET /v1/api-keys']);
+  const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines', 'GET /v1/segments', 'GET /v1/suppressions', 'GET /v1/workflows', 'GET /v1/surveys', 'GET /v1/forms', 'GET /v1/webhooks', 'GET /v1/api-keys', 'GET /v1/imports']);
 
   /** `path` (which may carry a query already: a search's `listUrl`) with more query parameters. */
   const withQuery = (path: string, q: string) => (q ? `${path}${path.includes('?') ? '&' : '?'}${q}` : path);

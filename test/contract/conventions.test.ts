@@ -64,6 +64,8 @@ const settingsActors: Record<string, [Caller, Caller]> = {
   forms: [admin, { tenant: T, user: 'root2', role: 'admin' }],
   // Outbound webhooks (api/integrations.md): admins' alone.
   webhooks: [admin, { tenant: T, user: 'root2', role: 'admin' }],
+  // CSV imports: read by their creator and admins (the seeder's import is a tenant admin's).
+  imports: [admin, { tenant: T, user: 'root2', role: 'admin' }],
 };
 /** Without the fields only a create shows (a form's or a webhook's signing secret, an API key's key: CREATE_ONLY_FIELDS). */
 const withoutCreateOnly = (r: Route, json: Record<string, unknown>) =>

@@ -427,6 +427,21 @@ const matrix: Record<string, Row> = {
   'POST /v1/webhooks/{id}/rotate-secret': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
   'GET /v1/webhooks/{id}/deliveries': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
   'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  // CSV imports (integrations.md): admins and managers import every entity, marketers leads and contacts
+  // (the matrix's body imports contacts); an import is read by its creator and admins (the seeded one is
+  // another admin's), and is nothing reps and support ever touch (403).
+  'POST /v1/imports': { admin: s(202), manager: s(202), rep: s(403), support: s(403), marketer: s(202), otherManager: s(202) },
+  'GET /v1/imports': {
+    admin: s(200, { lists: true }),
+    manager: s(200, { lists: false }),
+    rep: s(403),
+    support: s(403),
+    marketer: s(200, { lists: false }),
+    otherManager: s(200, { lists: false }),
+  },
+  'GET /v1/imports/{id}': { admin: s(200), manager: s(404), rep: s(403), support: s(403), marketer: s(404), otherManager: s(404) },
+  // CSV export of what the caller may see (its list's visibility): admin, manager, marketer.
+  'GET /v1/exports/{file}': { admin: s(200), manager: s(200), rep: s(403), support: s(403), marketer: s(200), otherManager: s(200) },
 
   // users: admin and manager only; a manager lists its own team.
   'GET /v1/users': {

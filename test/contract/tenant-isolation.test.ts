@@ -116,6 +116,8 @@ beforeAll(async () => {
   aIds.webhooks = (await listAll<{ id: string }>(aAdmin, '/v1/webhooks')).map((x) => x.id);
   await seed['api-keys'](aAdmin);
   aIds['api-keys'] = (await listAll<{ id: string }>(aAdmin, '/v1/api-keys')).map((x) => x.id);
+  await seed.imports(aAdmin);
+  aIds.imports = (await listAll<{ id: string }>(aAdmin, '/v1/imports')).map((x) => x.id);
 
   bRefs[bAdmin.user] = await seedRefs(bAdmin);
   bRefs[bRep.user] = await seedRefs(bRep);
@@ -221,6 +223,7 @@ const listCases: Record<string, ListCase[]> = {
   'GET /v1/forms': [],
   'GET /v1/webhooks': [],
   'GET /v1/api-keys': [],
+  'GET /v1/imports': [],
   // Tenant A's article's words and tag find nothing in tenant B (the index is per tenant).
   'GET /v1/kb/articles': [
     { query: () => `q=${encodeURIComponent('退款 refund')}`, param: null, admin: 'empty', rep: 'empty' },
@@ -247,6 +250,7 @@ const forbiddenLists: Record<string, string[]> = {
   'GET /v1/forms': ['rep'],
   'GET /v1/webhooks': ['rep'],
   'GET /v1/api-keys': ['rep'],
+  'GET /v1/imports': ['rep'],
 };
 
 const idsIn = (items: Record<string, unknown>[]) => items.map((x) => (x.id ?? x.userId) as string);

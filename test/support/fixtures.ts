@@ -19,7 +19,7 @@ import { domainEvent } from '#test/integrations/webhook-support.ts';
 export type { Caller } from '#test/support/api.ts';
 
 /** The collections that have stored records a route can address by `{id}`. */
-export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets', 'surveys', 'forms', 'webhooks', 'api-keys'] as const;
+export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets', 'surveys', 'forms', 'webhooks', 'api-keys', 'imports'] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 /** Collections one level down a namespace (`/v1/kb/articles`): their name is both segments. */
 export const NESTED_COLLECTIONS = ['kb/articles'];
@@ -347,6 +347,12 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
   'PATCH /v1/forms/{id}': () => ({ name: 'Renamed form 改名表单', source: 'trade fair 展会', tags: ['patched'] }),
   // A submission (signed: without a signature every request is a 401; tests in test/integrations/forms.test.ts; the fuzz test sends this).
   'POST /in/forms/{id}': () => ({ name: uniq('张三'), company: uniq('表单科技'), email: `f-${uniqToken()}@example.cn`, message: '请联系我 please call me' }),
+  // CSV import (api/integrations.md): contacts, which every importing role may import; one fresh row.
+  'POST /v1/imports': () => ({
+    entity: 'contacts',
+    csv: `name,email,tags\r\n${uniq('导入联系人')},i-${uniqToken()}@example.cn,seed；imported\r\n`,
+    onDuplicate: 'skip',
+  }),
 };
 
 /**
@@ -405,6 +411,7 @@ export const referenceFields: Record<string, Record<string, 'accounts' | 'contac
   'POST /v1/webhooks': {},
   'PATCH /v1/webhooks/{id}': {},
   'POST /v1/api-keys': {},
+  'POST /v1/imports': {},
 };
 
 /**
@@ -532,6 +539,13 @@ export const seed: Record<Collection, Seeder> = {
   webhooks: async (caller) => {
     const admin: Caller = { tenant: caller.tenant, user: 'webhook-admin', role: 'admin' };
     return createdId(await send(admin, 'POST', '/v1/webhooks', validBody['POST /v1/webhooks']!({})), 'a webhook');
+  },
+  /** An import of the caller's tenant, started by its admin (the caller may be a role that imports nothing): `202`, not run. */
+  imports: async (caller) => {
+    const admin: Caller = { tenant: caller.tenant, user: 'import-admin', role: 'admin' };
+    const res = await send(admin, 'POST', '/v1/imports', validBody['POST /v1/imports']!({}));
+    if (res.status !== 202 || typeof res.json?.id !== 'string') throw new Error(`seeding an import: ${res.req} answered ${res.status} ${res.body.slice(0, 500)}`);
+    return res.json.id as string;
   },
   /** A draft quote on a new opportunity of the account. */
   quotes: async (caller, refs = {}) => {
@@ -691,11 +705,20 @@ export const BODYLESS = new Set([
 export const isList = (r: Route) =>
   r.method === 'GET' && !r.path.includes('{') && !SINGLETONS.has(keyOf(r)) && !SERIES.has(keyOf(r)) && !CATALOGS.has(keyOf(r));
 export const hasBody = (r: Route) => (r.method === 'POST' || r.method === 'PATCH' || r.method === 'PUT') && !BODYLESS.has(keyOf(r));
-export const isCreate = (r: Route) => r.method === 'POST' && (/^\/v1\/[^/{}]+$/.test(r.path) || NESTED_COLLECTIONS.some((c) => r.path === `/v1/${c}`));
+/**
+ * Creates that answer `202 Accepted` (with the resource and its Location): the resource exists at
+ * once, its work goes on in the background (a CSV import). Not `isCreate`: no 201, and what they
+ * make is not listed as a collection's new record right away.
+ */
+export const ACCEPTED = new Set(['POST /v1/imports']);
+/** Routes that take bodies larger than the API's 256 KB (an exception each makes explicitly: Operation.maxBodyBytes). */
+export const BODY_LIMITS: Record<string, number> = { 'POST /v1/imports': 6 * 1024 * 1024 };
+export const bodyLimitOf = (r: Route) => BODY_LIMITS[keyOf(r)] ?? 256 * 1024;
+export const isCreate = (r: Route) => !ACCEPTED.has(keyOf(r)) && r.method === 'POST' && (/^\/v1\/[^/{}]+$/.test(r.path) || NESTED_COLLECTIONS.some((c) => r.path === `/v1/${c}`));
 /** POST routes under a resource that answer 201 all the same: they create something (a payment answers with its order). */
 export const CREATED_BY_ACTION = new Set(['POST /v1/orders/{id}/payments', 'POST /v1/opportunities/{id}/quotes', 'POST /v1/quotes/{id}/order', 'POST /v1/tickets/{id}/comments']);
 /** The status a successful call of a route with a body answers. */
-export const successStatus = (r: Route) => (isCreate(r) || CREATED_BY_ACTION.has(keyOf(r)) ? 201 : 200);
+export const successStatus = (r: Route) => (ACCEPTED.has(keyOf(r)) ? 202 : isCreate(r) || CREATED_BY_ACTION.has(keyOf(r)) ? 201 : 200);
 
 /** Routes whose `{id}` is a record of another collection than their path says: a pool account is an account. */
 export const RECORD_COLLECTION: Record<string, string> = { 'POST /v1/pool/{id}/claim': 'accounts', 'POST /v1/pool/{id}/assign': 'accounts' };
@@ -742,10 +765,12 @@ export function referencesOf(r: Route): Record<string, 'accounts' | 'contacts' |
 export const PERIOD = '2026-07';
 /** The entity that `{entity}` routes (custom fields) are called with. */
 export const FIELDS_ENTITY = 'contacts';
+/** The file that `{file}` routes (CSV exports) are called with. */
+export const EXPORT_FILE = 'contacts.csv';
 
 /** The route's URL with `{id}` (and `{period}`) filled in. */
 export function urlOf(r: Route, id?: string): string {
-  if (!hasIdParam(r)) return (isList(r) ? listUrl(r) : r.path).replace('{period}', PERIOD).replace('{entity}', FIELDS_ENTITY);
+  if (!hasIdParam(r)) return (isList(r) ? listUrl(r) : r.path).replace('{period}', PERIOD).replace('{entity}', FIELDS_ENTITY).replace('{file}', EXPORT_FILE);
   if (!id) throw new Error(`route ${keyOf(r)} needs an id`);
   // A second parameter comes from the seeder of the record (otherParams); for an id seeded by no one, any id: it is missing too.
   const more = otherParams.get(id) ?? {};
