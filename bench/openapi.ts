@@ -8,7 +8,7 @@
  * Registered in bench/run.ts (after the operations phase: loading every handler creates the
  * table client, which must see DynamoDB Local's endpoint first); runs alone: `npx tsx bench/openapi.ts`.
  */
-import { isEntry } from './standalone.ts';
+import { isEntry, updateResults } from './standalone.ts';
 
 export async function openApiFigures(figures: Record<string, number>, notes: string[]): Promise<void> {
   const { apiDocument, documentedRoutes } = await import('#functions/openapi/operations.ts');
@@ -30,5 +30,6 @@ if (isEntry(import.meta.url)) {
   await openApiFigures(figures, notes);
   console.log(JSON.stringify(figures, null, 2));
   for (const n of notes) console.log(n);
+  if (process.argv.includes('--update-results')) await updateResults(figures);
   process.exit(0);
 }
