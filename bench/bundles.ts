@@ -31,17 +31,17 @@ const BANNER = "import { createRequire } from 'module'; const require = createRe
 export interface FunctionEntry {
   /** The figure's name: `bundle.<name>.kb`, `init.<name>.ms`. */
   name: string;
-  kind: 'http' | 'jobs' | 'events' | 'baseline';
+  kind: 'http' | 'jobs' | 'events' | 'auth' | 'baseline';
   file: string;
 }
 
 /**
  * Every entry the API and workers stacks deploy, from the same tables it reads: one HTTP
- * function per resource group, the health check, each scheduled job, each event
+ * function per resource group, the health check, the authorizer, each scheduled job, each event
  * consumer and the outbox relay. Names are unique across kinds; a clash gets the kind as prefix.
  */
 export function functionEntries(): FunctionEntry[] {
-  const entry = (kind: 'http' | 'jobs' | 'events', name: string): FunctionEntry => ({
+  const entry = (kind: 'http' | 'jobs' | 'events' | 'auth', name: string): FunctionEntry => ({
     name,
     kind,
     file: path.join(REPO_ROOT, 'functions', kind, `${name}.ts`),
@@ -49,6 +49,7 @@ export function functionEntries(): FunctionEntry[] {
   const all = [
     ...Object.keys(httpFunctions).map((n) => entry('http', n)),
     entry('http', 'health'),
+    entry('auth', 'authorizer'),
     ...schedules.map((s) => entry('jobs', s.name)),
     ...consumers.map((c) => entry('events', c.name)),
     entry('events', 'outbox-relay'),

@@ -24,13 +24,19 @@ import {
   type InitResult,
 } from './bundles.ts';
 import { DynamoMeter } from './dynamo-meter.ts';
+import { openApiFigures } from './openapi.ts';
 import { runScenarios, type Measured } from './scenarios.ts';
 
 const INIT_RUNS = Number(process.env.BENCH_INIT_RUNS ?? 7);
 const RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results.json');
 
-/** The targets of the issue. All are maxima. */
+/** The targets of the issues. All are maxima, but `minimums`. */
 const TARGET = {
+  /** Figures that must reach their target (ratios where 1 is complete). */
+  minimums: {
+    // Issue 10: routes in the OpenAPI document ÷ routes in the route table (bench/openapi.ts).
+    'openapi.routes.coverage': 1,
+  } as Record<string, number>,
   /** Requests of these operations. */
   named: {
     'accounts.360.requests': 1,
@@ -77,12 +83,19 @@ const TARGET = {
     'campaign.10k.double_sends': 0,
     // Issue 8: one campaign of 10,000 at sendRatePerSecond 1,000, local wall time.
     'campaign.10k.seconds': 60,
+    // Issue 10 point 5: a CSV import of 10,000 account rows with 5 % duplicates, POST to done, local wall time.
+    'import.10k.seconds': 60,
     /** Issue 8 point 7: requests per event per matching workflow, counters included (bench/workflows.ts). */
     'workflow.event.requests': 3,
     /** Issue 9 point 4: a two-term search over 10,000 articles (bench/kb.ts); `kb.search.rcu` is reported, not a target. */
     'kb.search.requests': 3,
     // Issue 9: the sla-escalation job's RCU with 100,000 stored tickets ÷ with 1,000, 100 due in both.
     'sla.escalation.rcu_ratio': 1.2,
+    // Issue 10 point 3: one signed form submission making a lead, the public function warm (bench/forms.ts).
+    'forms.submit.requests': 3,
+    // Issue 10 point 2: authorizing an API key (bench/apikeys.ts): one GetItem on a cold container, none warm within its cache.
+    'apikey.auth.requests.cold': 1,
+    'apikey.auth.requests.warm': 0,
   } as Record<string, number>,
   requestsPerOperation: 3,
   bundleKb: 250,
@@ -100,6 +113,8 @@ interface Check {
   key: string;
   value: number | undefined;
   target: number;
+  /** The target is a minimum. */
+  atLeast?: boolean;
   /** Why there is no value. */
   missing?: string;
   decimals: number;
@@ -107,16 +122,18 @@ interface Check {
 
 const fmt = (n: number, decimals: number) => (decimals === 0 ? String(Math.round(n)) : n.toFixed(decimals));
 
+const missed = (c: Check) => c.value !== undefined && (c.atLeast ? c.value < c.target : c.value > c.target);
+
 function verdict(c: Check): string {
   if (c.value === undefined) return `MISSING${c.missing ? ` (${c.missing})` : ''}`;
-  if (c.value <= c.target) return 'ok';
-  return `MISS by ${fmt(c.value - c.target, c.decimals)}`;
+  if (!missed(c)) return 'ok';
+  return `MISS by ${fmt(Math.abs(c.value - c.target), c.decimals)}`;
 }
 
 const checkLine = (c: Check) =>
   c.value === undefined
-    ? `${c.key}: no figure, target ${c.target}: ${verdict(c)}`
-    : `${c.key} = ${fmt(c.value, c.decimals)}, target ${c.target}: ${verdict(c)}`;
+    ? `${c.key}: no figure, target ${c.atLeast ? '≥ ' : ''}${c.target}: ${verdict(c)}`
+    : `${c.key} = ${fmt(c.value, c.decimals)}, target ${c.atLeast ? '≥ ' : ''}${c.target}: ${verdict(c)}`;
 
 // ---- tables ------------------------------------------------------------------------------
 
@@ -213,6 +230,8 @@ async function main(): Promise<void> {
   const scenario = await operationsPhase();
 
   const figures: Record<string, number> = { ...scenario.figures };
+  const openApiNotes: string[] = [];
+  await openApiFigures(figures, openApiNotes);
   const checks: { named: Check[]; operations: Check[]; bundles: Check[]; inits: Check[] } = {
     named: [],
     operations: [],
@@ -229,6 +248,9 @@ async function main(): Promise<void> {
     TARGET.perFigure[key] ? TARGET.named[key]! : Math.min(TARGET.named[key] ?? Infinity, TARGET.requestsPerOperation);
   for (const [key, target] of Object.entries(TARGET.figures)) {
     checks.named.push({ key, value: figures[key], target, decimals: 2, ...(figures[key] === undefined ? { missing: 'not measured' } : {}) });
+  }
+  for (const [key, target] of Object.entries(TARGET.minimums)) {
+    checks.named.push({ key, value: figures[key], target, atLeast: true, decimals: 2, ...(figures[key] === undefined ? { missing: 'not measured' } : {}) });
   }
   for (const [key, target] of Object.entries(TARGET.named)) {
     const op = byName.get(key.replace(/\.requests$/, ''));
@@ -326,23 +348,23 @@ async function main(): Promise<void> {
 
   // -- targets --
   const all = [...checks.named, ...checks.operations, ...checks.bundles, ...checks.inits];
-  const missed = all.filter((c) => c.value !== undefined && c.value > c.target);
+  const misses = all.filter(missed);
   const missingFigures = all.filter((c) => c.value === undefined);
   const group = (title: string, list: Check[]) => {
-    const bad = list.filter((c) => c.value === undefined || c.value > c.target);
+    const bad = list.filter((c) => c.value === undefined || missed(c));
     const measured = list.filter((c) => c.value !== undefined).length;
     out.push(`  ${title}: ${bad.length === 0 ? `ok (${measured} checked)` : `${list.length - bad.length} of ${list.length} ok`}`);
     for (const c of bad) out.push(`    ${checkLine(c)}`);
   };
   out.push('');
-  out.push('Targets (all are maxima; checked by this benchmark, not by the tests)');
+  out.push('Targets (maxima, but those marked ≥; checked by this benchmark, not by the tests)');
   for (const c of checks.named) out.push(`  ${checkLine(c)}`);
   group(`no operation over ${TARGET.requestsPerOperation} requests`, checks.operations);
   group(`every bundle <= ${TARGET.bundleKb} KB`, checks.bundles);
   group(`every init <= ${TARGET.initMs} ms on this machine`, checks.inits);
   out.push(
-    `  => ${all.length} checks: ${all.length - missed.length - missingFigures.length} met, ${missed.length} missed, ${missingFigures.length} missing.` +
-      (missed.length ? ' Misses are findings; the exit code stays 0.' : ''),
+    `  => ${all.length} checks: ${all.length - misses.length - missingFigures.length} met, ${misses.length} missed, ${missingFigures.length} missing.` +
+      (misses.length ? ' Misses are findings; the exit code stays 0.' : ''),
   );
 
   // -- notes --
@@ -353,6 +375,7 @@ async function main(): Promise<void> {
   figures['dynamodb_local.transact_write.reported_wcu'] = Math.round(transactLocal * 100) / 100;
   const notes = [
     ...scenario.notes,
+    ...openApiNotes,
     `DynamoDB Local reported ${units(transactLocal)} WCU on the base table for the measured TransactWriteItems; DynamoDB's formula gives ${units(transactFormula)} (the WCU column).`,
   ];
   if (initLoad.length === 2) {
@@ -368,8 +391,8 @@ async function main(): Promise<void> {
   for (const n of notes) out.push(`  - ${n}`);
 
   figures['targets.checked'] = all.length;
-  figures['targets.met'] = all.length - missed.length - missingFigures.length;
-  figures['targets.missed'] = missed.length;
+  figures['targets.met'] = all.length - misses.length - missingFigures.length;
+  figures['targets.missed'] = misses.length;
   figures['targets.missing'] = missingFigures.length;
   figures['bench.init_runs'] = INIT_RUNS;
 

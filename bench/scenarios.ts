@@ -22,6 +22,10 @@ import { durationScenarios } from './durations.ts';
 import { segmentScenarios } from './segments.ts';
 import { workflowScenarios } from './workflows.ts';
 import { ticketScenarios } from './tickets.ts';
+import { formScenarios } from './forms.ts';
+import { webhookScenarios } from './webhooks.ts';
+import { apiKeyScenarios } from './apikeys.ts';
+import { importScenarios } from './imports.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -738,8 +742,16 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await kbScenarios({ call, meter, figures, notes });
   // ---- tickets and the sla-escalation job (issue 9): bench/tickets.ts
   await ticketScenarios({ call, meter, figures, notes });
+  // ---- inbound forms: one signed submission (issue 10 point 3): bench/forms.ts
+  await formScenarios({ call, meter, figures, notes });
   // ---- handler durations for the cost model (issue 11 point 10): bench/durations.ts
   await durationScenarios({ call, meter, figures, notes });
+  // ---- outbound webhooks: the consumer's requests for one event with 10 subscriptions (issue 10 point 4): bench/webhooks.ts
+  await webhookScenarios({ call, meter, figures, notes });
+  // ---- API keys: the authorizer's requests for a key, cold and warm (issue 10 point 2): bench/apikeys.ts
+  await apiKeyScenarios({ call, meter, figures, notes });
+  // ---- CSV import of 10,000 account rows, 5 % duplicates (issue 10 point 5): bench/imports.ts
+  await importScenarios({ call, meter, figures, notes });
 
   return { operations, figures, notes };
 }

@@ -64,7 +64,7 @@ async function run(name: string, part: (ctx: PartContext) => Promise<void>): Pro
 const RESULTS_FILE = path.join(import.meta.dirname, 'results.json');
 
 /** Replaces this part's figures in results.json, keeping the file's sorted keys. */
-async function updateResults(figures: Record<string, number>): Promise<void> {
+export async function updateResults(figures: Record<string, number>): Promise<void> {
   const results = JSON.parse(await readFile(RESULTS_FILE, 'utf8')) as Record<string, number>;
   const merged = { ...results, ...figures };
   const sorted = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => a.localeCompare(b)));

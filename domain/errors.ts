@@ -30,6 +30,7 @@ export const conflict = (code: string, detail: string, extra: Record<string, unk
   new DomainError(409, code, detail, extra);
 export const versionMismatch = () =>
   new DomainError(412, 'version_mismatch', 'The resource has changed since the version given in If-Match.');
-export const payloadTooLarge = () => new DomainError(413, 'payload_too_large', 'The body is larger than 256 KB.');
+export const payloadTooLarge = (maxBytes = 256 * 1024) =>
+  new DomainError(413, 'payload_too_large', `The body is larger than ${maxBytes >= 1024 * 1024 ? `${maxBytes / 1024 / 1024} MB` : `${maxBytes / 1024} KB`}.`);
 export const unsupportedMediaType = () =>
   new DomainError(415, 'unsupported_media_type', 'The body must be application/json.');

@@ -11,7 +11,8 @@ export const text = (min: number, max: number) => z.string().check(z.trim(), z.m
 export const name = text(1, 200);
 export const shortText = text(1, 200);
 export const freeText = text(0, 10_000);
-export const id = text(1, 128).check(z.regex(/^[A-Za-z0-9_.@-]+$/, 'not a valid id'));
+/** A record's or a user's id; an API key acts as the user `apikey:<id>` (domain/integrations/api-key.ts). */
+export const id = text(1, 128).check(z.regex(/^(apikey:)?[A-Za-z0-9_.@-]+$/, 'not a valid id'));
 export const email = z.pipe(z.string().check(z.trim(), z.maxLength(254), z.email()), z.transform((s: string) => s.toLowerCase()));
 export const phone = text(3, 40).check(z.regex(/^[+\d][\d\s().-]*$/, 'not a phone number'));
 export const tag = text(1, 50);
@@ -44,3 +45,19 @@ export function patchOf<S extends Record<string, z.ZodMiniType>, C extends keyof
 
 /** A list's answer (API.md §3 paging): what `Operation.response` names for every list route. */
 export const pageOf = <T extends z.ZodMiniType>(item: T) => z.object({ items: z.array(item), nextCursor: z.nullable(z.string()) });
+
+// ---------------------------------------------------------------------------------------
+// Answers (`Operation.response`): what clients get back. Plain `z.object`s, so attributes
+// they do not name (keys, internal counters) are dropped; no transforms, so the OpenAPI
+// document can describe them as they are sent.
+
+/** The fields every stored resource answers with (API.md §3). */
+export const storedFields = {
+  id: z.string(),
+  createdAt: z.string().check(z.describe('ISO-8601 UTC')),
+  updatedAt: z.string().check(z.describe('ISO-8601 UTC')),
+  version: z.int().check(z.describe('starts at 1, +1 per change; the ETag')),
+};
+
+/** `custom` as answered: the values whose definitions exist now (functions/middleware/custom-fields.ts). */
+export const customOut = z.optional(z.record(z.string(), z.unknown()));

@@ -242,6 +242,32 @@ export const eventCatalog = {
   /** The person behind a campaign recipient unsubscribed (`/u/{token}`); `id` is the contact's or lead's. */
   'contact.unsubscribed': { version: 1, data: z.object({ id: z.string(), email: z.string(), campaignId: z.string(), unsubscribedAt: z.string() }) },
   'lead.unsubscribed': { version: 1, data: z.object({ id: z.string(), email: z.string(), campaignId: z.string(), unsubscribedAt: z.string() }) },
+  /**
+   * An inbound form's accepted submission (domain/integrations/forms.ts; a replay emits nothing):
+   * the lead it created, or (`duplicate`) the existing lead or contact it was logged on; the note
+   * activity holding its message, if any.
+   */
+  'form.submitted': {
+    version: 1,
+    data: z.object({
+      formId: z.string(),
+      webhookId: z.string(),
+      source: z.string(),
+      campaignId: z.nullable(z.string()),
+      duplicate: z.boolean(),
+      leadId: z.nullable(z.string()),
+      contactId: z.nullable(z.string()),
+      activityId: z.nullable(z.string()),
+    }),
+  },
+  /** An admin made or deleted an API key (api/integrations.md): what the key is, never the key itself. */
+  'apikey.created': {
+    version: 1,
+    data: z.extend(snapshot, { name: z.string(), role: z.string(), teamId: z.nullable(z.string()), prefix: z.string(), expiresAt: z.nullable(z.string()) }),
+  },
+  'apikey.deleted': { version: 1, data: deleted },
+  /** A CSV import was accepted (api/integrations.md): the `imports` consumer starts its run. */
+  'import.created': { version: 1, data: z.object({ id: z.string(), entity: z.enum(['accounts', 'contacts', 'leads']), total: z.int() }) },
 } as const;
 
 export type EventType = keyof typeof eventCatalog;

@@ -4,6 +4,10 @@
  * the same handler. Consumers must be idempotent: delivery is at least once.
  */
 import type { TableAction } from '#functions/routes.ts';
+import { eventCatalog } from '#events/catalog.ts';
+
+/** Every event type of the catalog, for a consumer that takes them all (its rule then matches on the source alone). */
+export const ALL_EVENT_TYPES: string[] = Object.keys(eventCatalog);
 
 export interface Consumer {
   name: string;
@@ -13,6 +17,8 @@ export interface Consumer {
   sendsMail?: boolean;
   /** Puts public-route links in what it sends (signs tokens, knows the public base URL). */
   signsLinks?: boolean;
+  /** The function's time limit (default 30 s): a consumer that works through a batch stops and saves before it. */
+  timeoutSeconds?: number;
 }
 
 export const consumers: Consumer[] = [
@@ -27,6 +33,7 @@ export const consumers: Consumer[] = [
       'account.released', 'account.claimed', 'account.assigned', 'account.locked', 'account.unlocked',
       'quote.created', 'quote.updated', 'quote.sent', 'quote.accepted', 'quote.rejected',
       'order.created', 'order.updated', 'payment.received', 'target.set',
+      'apikey.created', 'apikey.deleted',
     ],
     tableActions: ['dynamodb:PutItem'],
   },
@@ -63,9 +70,8 @@ export const consumers: Consumer[] = [
     // index of enabled workflows, then per matching workflow a counter GetItem (count thresholds)
     // and one write of the run; immediate actions run through their own use cases (sendEmail
     // through the mail port, its claim a Put/Get/Update/Delete).
-    // `form.submitted` is accepted as a trigger and joins this list once its context emits it.
     name: 'workflows',
-    eventTypes: ['email.opened', 'email.clicked', 'lead.created', 'opportunity.stageChanged', 'opportunity.won', 'ticket.created', 'ticket.solved'],
+    eventTypes: ['email.opened', 'email.clicked', 'lead.created', 'form.submitted', 'opportunity.stageChanged', 'opportunity.won', 'ticket.created', 'ticket.solved'],
     tableActions: [
       'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem',
       'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem',
@@ -97,6 +103,27 @@ export const consumers: Consumer[] = [
     name: 'service-report',
     eventTypes: ['ticket.created', 'ticket.updated', 'ticket.solved', 'ticket.commented', 'ticket.sla_breached', 'ticket.csat_answered'],
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  },
+  {
+    // Outbound webhooks (domain/integrations/webhook-deliveries.ts): ONE Query of the tenant's webhooks,
+    // ONE transaction of the new deliveries (a Put each when some exist), then per delivery its
+    // outcome (UpdateItem) and, on a 410, the webhook's (UpdateItem). Sends over HTTPS (no VPC).
+    name: 'webhooks',
+    eventTypes: ALL_EVENT_TYPES,
+    tableActions: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  },
+  {
+    // CSV imports (domain/integrations/import-runner.ts): the import's lease and progress (UpdateItem), its
+    // row chunks (GetItem), each batch's row records (BatchGetItem), and every row through the create and
+    // update use cases of accounts, contacts and leads (Get, Query, BatchGet, their transactions).
+    // A run stops 20 s before its time is up; the import-runner job goes on with what is left.
+    name: 'imports',
+    eventTypes: ['import.created'],
+    tableActions: [
+      'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem',
+      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem',
+    ],
+    timeoutSeconds: 300,
   },
 ];
 

@@ -109,6 +109,31 @@ export const schedules: Schedule[] = [
     // A run stops 20 s before this; what is left stays due for the next minute's run.
     timeoutSeconds: 120,
   },
+  {
+    name: 'webhook-retry',
+    cron: '* * * * *',
+    description: 'Webhook delivery attempts that are due: retries on the schedule, and attempts whose sender died (domain/integrations/webhook-deliveries.ts).',
+    // The due index (Query), each delivery's webhook (GetItem), the claim and the outcome (UpdateItem each),
+    // a webhook disabled by a 410 (UpdateItem).
+    tableActions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    reservedConcurrency: 1,
+    // A page's attempts run at once, each at most 10 s; a run stops 20 s before this and the rest stays due.
+    timeoutSeconds: 120,
+  },
+  {
+    name: 'import-runner',
+    cron: '* * * * *',
+    description: 'Resumes unfinished CSV imports (a run out of time or killed) from their cursor (domain/integrations/import-runner.ts).',
+    // The due index (Query), then what the imports consumer does: the lease and progress, chunks, row records, the rows' use cases.
+    tableActions: [
+      'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem',
+      'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem',
+    ],
+    // One at a time: a second run would find every import leased anyway.
+    reservedConcurrency: 1,
+    // A run stops 20 s before this; the next minute's run goes on.
+    timeoutSeconds: 300,
+  },
 ];
 
 /** EventBridge Scheduler wants six fields with `?` in day-of-month or day-of-week. */

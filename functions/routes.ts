@@ -12,9 +12,10 @@ export interface Route {
   path: string;
   fn: HttpFunctionName;
   /**
-   * No bearer token: no JWT authorizer in the cloud, no token check in local/router.ts.
+   * No bearer token: no authorizer in the cloud, no token check in local/router.ts.
    * Only for routes that prove themselves by a signed token in the path (unsubscribe,
-   * tracking, later surveys and inbound forms), all served by the `public` function.
+   * tracking, surveys) or a signature of their body (inbound forms), served by the `public` function, and for the
+   * API's own reference (the OpenAPI document and the /docs page), served by `docs`.
    */
   public?: true;
 }
@@ -67,8 +68,13 @@ export const httpFunctions = {
   campaigns: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
   // The public routes (unsubscribe, open pixel, click redirect): no identity. They read the
   // campaign and recipient (BatchGetItem), write the recipient, its counter and the outbox in one
-  // transaction, and the suppression list.
+  // transaction, and the suppression list. Inbound forms: the form's pointer (GetItem), the form
+  // and the receipt, then the duplicate guards (BatchGetItems), the owner's directory entry
+  // (GetItem), one transaction (lead, note, guards, receipt, outbox; a ConditionCheck of a matched record).
   public: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'], marketing: true },
+  // Inbound forms (api/integrations.md), admin only: the form and its public pointer in one transaction
+  // (Put / Delete), the directory and campaign checks of what a form names (GetItem), the list (Query).
+  forms: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
   // Knowledge base: an article's two items and its event (one transaction); reads by BatchGetItem
   // (article + body; a search page's articles, and postings checked by key).
   kb: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
@@ -78,7 +84,23 @@ export const httpFunctions = {
   // Tickets (api/service.md): a create reads policy, counter, account, contact and assignee in one BatchGetItem;
   // lists of reps and managers read each page's accounts in one BatchGetItem. The SLA policy routes live here too.
   tickets: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
-} satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean }>;
+  // The OpenAPI document and the reference page (functions/http/docs.ts): no table access; its
+  // bundle carries the renderer's files (functions/openapi/assets.ts).
+  docs: { tableActions: [], docsAssets: true },
+  // Outbound webhooks (api/integrations.md): one partition of the tenant's webhooks (Get, Query, conditional
+  // Put / Delete), deliveries (Query); a manual retry claims (Update), sends, and records the outcome
+  // (Update; in a transaction with an Idempotency-Key) and, on a 410, disables the webhook (Update).
+  // It waits for the receiver (up to 10 s), hence its longer timeout.
+  webhooks: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], timeoutSeconds: 25 },
+  // API keys (api/integrations.md): a create or delete is one transaction of the record, its lookup
+  // item and the event (Put / Delete); reads by GetItem and the byType Query; UpdateItem, as in every
+  // function with an identity: the users directory and a key caller's lastUsedAt.
+  'api-keys': { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
+  // CSV imports and exports (api/integrations.md): an import's row chunks (BatchWriteItem), the import and its
+  // event (one transaction), the custom field definitions (GetItem); exports page through the list use cases
+  // (Query, and the pool rules and a page's records by GetItem / BatchGetItem).
+  imports: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'] },
+} satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean; docsAssets?: boolean; timeoutSeconds?: number; maxBodyBytes?: number }>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
 
@@ -231,6 +253,38 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/tickets/{id}/suggestions', fn: 'tickets' },
   { method: 'GET', path: '/v1/sla/policy', fn: 'tickets' },
   { method: 'PUT', path: '/v1/sla/policy', fn: 'tickets' },
+
+  { method: 'POST', path: '/v1/forms', fn: 'forms' },
+  { method: 'GET', path: '/v1/forms', fn: 'forms' },
+  { method: 'GET', path: '/v1/forms/{id}', fn: 'forms' },
+  { method: 'PATCH', path: '/v1/forms/{id}', fn: 'forms' },
+  { method: 'DELETE', path: '/v1/forms/{id}', fn: 'forms' },
+  { method: 'POST', path: '/v1/forms/{id}/rotate-secret', fn: 'forms' },
+  // Signed by the form's secret (Standard Webhooks), not by a token: the `public` function.
+  { method: 'POST', path: '/in/forms/{id}', fn: 'public', public: true },
+  // The API's reference: the document describes every route of this table (test/docs/openapi.test.ts).
+  { method: 'GET', path: '/v1/openapi.json', fn: 'docs', public: true },
+  { method: 'GET', path: '/docs', fn: 'docs', public: true },
+  { method: 'GET', path: '/docs/{asset}', fn: 'docs', public: true },
+  // Before `/v1/webhooks/{id}`: the local router matches in this order (API Gateway prefers literal segments anyway).
+  { method: 'GET', path: '/v1/webhooks/event-types', fn: 'webhooks' },
+  { method: 'POST', path: '/v1/webhooks', fn: 'webhooks' },
+  { method: 'GET', path: '/v1/webhooks', fn: 'webhooks' },
+  { method: 'GET', path: '/v1/webhooks/{id}', fn: 'webhooks' },
+  { method: 'PATCH', path: '/v1/webhooks/{id}', fn: 'webhooks' },
+  { method: 'DELETE', path: '/v1/webhooks/{id}', fn: 'webhooks' },
+  { method: 'POST', path: '/v1/webhooks/{id}/rotate-secret', fn: 'webhooks' },
+  { method: 'GET', path: '/v1/webhooks/{id}/deliveries', fn: 'webhooks' },
+  { method: 'POST', path: '/v1/webhooks/{id}/deliveries/{deliveryId}/retry', fn: 'webhooks' },
+  { method: 'POST', path: '/v1/api-keys', fn: 'api-keys' },
+  { method: 'GET', path: '/v1/api-keys', fn: 'api-keys' },
+  { method: 'GET', path: '/v1/api-keys/{id}', fn: 'api-keys' },
+  { method: 'DELETE', path: '/v1/api-keys/{id}', fn: 'api-keys' },
+  { method: 'POST', path: '/v1/imports', fn: 'imports' },
+  { method: 'GET', path: '/v1/imports', fn: 'imports' },
+  { method: 'GET', path: '/v1/imports/{id}', fn: 'imports' },
+  // `{file}` is `accounts.csv`, `contacts.csv` or `leads.csv`: API Gateway takes a parameter only as a whole path segment.
+  { method: 'GET', path: '/v1/exports/{file}', fn: 'imports' },
 ];
 
 export const routeKey = (r: Pick<Route, 'method' | 'path'>) => `${r.method} ${r.path}`;

@@ -1,5 +1,5 @@
 /**
- * The HTTP API: its stage and access logs, the authorizer, one Lambda per resource group of
+ * The HTTP API: its stage and access logs, the Lambda authorizer, one Lambda per resource group of
  * functions/routes.ts and every route of that table (the local runtime reads the same table,
  * so the cloud and `npm start` cannot drift). The workers (jobs, consumers, relay) are
  * CrmWorkers (workers-stack.ts): split so that neither stack nears CloudFormation's
@@ -8,7 +8,7 @@
 import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -16,7 +16,9 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { httpFunctions, routes, type HttpFunctionName } from '#functions/routes.ts';
+import { CONTAINER_CACHE_TTL_SECONDS, GATEWAY_CACHE_TTL_SECONDS } from '#functions/auth/cache-ttl.ts';
+import { assetSource, DOCS_ASSETS, DOCS_ASSETS_DIR } from '#functions/openapi/assets.ts';
+import { httpFunctions, routes, type HttpFunctionName, type Route, type TableAction } from '#functions/routes.ts';
 import { CrmFunction, functionEntry, type CrmFunctionProps } from './crm-function.ts';
 import { contextList, pascal, type EntryResolver } from './stack-parts.ts';
 
@@ -40,6 +42,7 @@ export class ApiStack extends Stack {
   public readonly stage: apigwv2.HttpStage;
   public readonly httpHandlers: Record<HttpFunctionName, CrmFunction>;
   public readonly healthHandler: CrmFunction;
+  public readonly authorizerHandler: CrmFunction;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -95,27 +98,54 @@ export class ApiStack extends Stack {
       },
     });
 
-    const authorizer = new HttpJwtAuthorizer(
-      'CognitoJwt',
-      `https://cognito-idp.${this.region}.amazonaws.com/${userPool.userPoolId}`,
-      { jwtAudience: [userPoolClient.userPoolClientId], identitySource: ['$request.header.Authorization'] },
-    );
+    // One Lambda REQUEST authorizer for Cognito ID tokens and API keys alike (functions/auth/authorizer.ts):
+    // API Gateway's JWT authorizer cannot read a key. It reads one item per key (GetItem) and nothing else.
+    this.authorizerHandler = new CrmFunction(this, 'Authorizer', {
+      ...common,
+      name: 'authorizer',
+      entry: entry('auth', 'authorizer'),
+      description: 'Authorizer: Cognito ID tokens and API keys',
+      environment: {
+        USER_POOL_ID: userPool.userPoolId,
+        USER_POOL_CLIENT_ID: userPoolClient.userPoolClientId,
+        AUTH_CACHE_TTL_SECONDS: String(CONTAINER_CACHE_TTL_SECONDS),
+      },
+    });
+    this.authorizerHandler.grantTable(['dynamodb:GetItem']);
+    const authorizer = new HttpLambdaAuthorizer('CrmAuthorizer', this.authorizerHandler.fn, {
+      authorizerName: 'crm-authorizer',
+      responseTypes: [HttpLambdaResponseType.SIMPLE],
+      identitySource: ['$request.header.Authorization'],
+      resultsCacheTtl: Duration.seconds(GATEWAY_CACHE_TTL_SECONDS),
+    });
 
     // Functions that sign or check public-link tokens get the key the way they get the cursor
     // key: a dynamic reference resolved at deploy time (integrity only; see crm-function.ts).
     const tokenEnv = { MARKETING_TOKEN_SECRET: marketingTokenSecret.secretValue.unsafeUnwrap() };
 
+    // The reference page's renderer travels in the docs function's bundle (Lambda's /var/task).
+    const docsAssets = {
+      bundledFiles: { folder: 'docs-assets', files: DOCS_ASSETS.map(assetSource) },
+      environment: { [DOCS_ASSETS_DIR]: '/var/task/docs-assets' },
+    };
+
+    // A function that waits on something slow (a webhook receiver) names its own timeout; the default is 10 s.
+    const timeoutOf = (name: HttpFunctionName) => (httpFunctions[name] as { timeoutSeconds?: number }).timeoutSeconds;
     const httpHandlers = {} as Record<HttpFunctionName, CrmFunction>;
     const integrations = {} as Record<HttpFunctionName, HttpLambdaIntegration>;
     for (const name of Object.keys(httpFunctions) as HttpFunctionName[]) {
+      const def: { tableActions: readonly TableAction[]; marketing?: boolean; docsAssets?: boolean } = httpFunctions[name];
       const fn = new CrmFunction(this, `Http${pascal(name)}`, {
         ...common,
         name,
         entry: entry('http', name),
         description: `HTTP: ${name}`,
-        ...(('marketing' in httpFunctions[name] && httpFunctions[name].marketing) ? { environment: tokenEnv } : {}),
+        ...(def.marketing ? { environment: tokenEnv } : {}),
+        ...(def.docsAssets ? docsAssets : {}),
+        ...(timeoutOf(name) ? { timeout: Duration.seconds(timeoutOf(name)!) } : {}),
       });
-      fn.grantTable(httpFunctions[name].tableActions);
+      // A function with no table actions (docs) gets no table statement at all.
+      if (def.tableActions.length) fn.grantTable(def.tableActions);
       httpHandlers[name] = fn;
       // One invoke permission per function (scoped to this API), not one per route: per-route
       // permissions alone would pass CloudFormation's 500-resource limit of the stack.
@@ -132,12 +162,7 @@ export class ApiStack extends Stack {
         ...(route.public ? {} : { authorizer }),
       });
       if (route.public && added) {
-        Validations.of(added).acknowledge({
-          id: 'AwsSolutions-APIG4',
-          reason:
-            `${route.method} ${route.path} is opened from an email by someone with no account (unsubscribe, open pixel, ` +
-            'click redirect); it is authorized by an HMAC-signed token in the path, checked by its function, which has no identity.',
-        });
+        Validations.of(added).acknowledge({ id: 'AwsSolutions-APIG4', reason: publicRouteReason(route) });
       }
     }
 
@@ -158,7 +183,7 @@ export class ApiStack extends Stack {
         id: 'AwsSolutions-APIG4',
         reason:
           'GET /health is a deliberately public liveness probe for load balancers and uptime checks; it reads ' +
-          'no data and returns a constant body. Every other route uses the Cognito JWT authorizer.',
+          'no data and returns a constant body. Every other route uses the Lambda authorizer (Cognito ID tokens, API keys).',
       });
     }
 
@@ -166,4 +191,25 @@ export class ApiStack extends Stack {
     new CfnOutput(this, 'UserPoolId', { value: userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: userPoolClient.userPoolClientId });
   }
+}
+
+/** Why a public route has no authorizer: what proves its requests instead (cdk-nag AwsSolutions-APIG4). */
+function publicRouteReason(route: Route): string {
+  if (route.fn === 'docs') {
+    return (
+      `${route.method} ${route.path} is the API's own reference (the OpenAPI document, the page and its files): the same ` +
+      'for every caller, no tenant data, no identity; integrators read it before they hold a token (api/integrations.md).'
+    );
+  }
+  if (route.path.startsWith('/in/forms/')) {
+    return (
+      `${route.method} ${route.path} is posted by a website's or form service's backend that has no account; each request is ` +
+      'authorized by a Standard Webhooks HMAC-SHA256 signature of its body with the form\'s secret (timestamp within 5 minutes, ' +
+      'webhook-id replay protection), checked by its function before the body is read; unsigned requests get 401 and write nothing.'
+    );
+  }
+  return (
+    `${route.method} ${route.path} is opened from an email by someone with no account (unsubscribe, open pixel, ` +
+    'click redirect, survey); it is authorized by an HMAC-signed token in the path, checked by its function, which has no identity.'
+  );
 }

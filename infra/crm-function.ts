@@ -20,7 +20,7 @@ import { indexes } from '#domain/table/definition.ts';
 export const REPO_ROOT = path.join(import.meta.dirname, '..');
 
 /** Absolute path of a function entry file: `functionEntry('http', 'accounts')` → functions/http/accounts.ts. */
-export const functionEntry = (kind: 'http' | 'jobs' | 'events', name: string) =>
+export const functionEntry = (kind: 'http' | 'jobs' | 'events' | 'auth', name: string) =>
   path.join(REPO_ROOT, 'functions', kind, `${name}.ts`);
 
 export interface CrmFunctionProps {
@@ -38,6 +38,11 @@ export interface CrmFunctionProps {
   timeout?: Duration;
   reservedConcurrentExecutions?: number;
   environment?: Record<string, string>;
+  /**
+   * Files copied into the bundle, next to index.mjs, under `folder` (the reference page's
+   * renderer): read at run time, so no other function's bundle changes.
+   */
+  bundledFiles?: { folder: string; files: string[] };
 }
 
 export class CrmFunction extends Construct {
@@ -96,6 +101,7 @@ export class CrmFunction extends Construct {
         // unpinned copy in the Lambda runtime (and bundled, it loads faster).
         bundleAwsSDK: true,
         externalModules: [],
+        ...(props.bundledFiles ? { commandHooks: copyInto(props.bundledFiles.folder, props.bundledFiles.files) } : {}),
       },
       environment: {
         TABLE_NAME: props.table.tableName,
@@ -139,4 +145,17 @@ export class CrmFunction extends Construct {
     this.role.addToPrincipalPolicy(statement);
     return statement;
   }
+}
+
+/** esbuild command hooks that copy `files` into `<bundle>/<folder>/` once the bundle is built (no Docker: local shell). */
+function copyInto(folder: string, files: string[]): nodejs.ICommandHooks {
+  const quote = (p: string) => `'${p.replaceAll("'", "'\\''")}'`;
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir: string, outputDir: string) => [
+      `mkdir -p ${quote(path.join(outputDir, folder))}`,
+      ...files.map((f) => `cp ${quote(f)} ${quote(path.join(outputDir, folder, path.basename(f)))}`),
+    ],
+  };
 }

@@ -13,7 +13,7 @@ import type { Construct } from 'constructs';
 import { outboxKey } from '#domain/table/keys.ts';
 import type { CrmFunction } from './crm-function.ts';
 
-export type EntryResolver = (kind: 'http' | 'jobs' | 'events', name: string) => string;
+export type EntryResolver = (kind: 'http' | 'jobs' | 'events' | 'auth', name: string) => string;
 
 /** Outbox items' sort key, from the domain's key builder (domain/table/keys.ts): the stream filter matches it as a prefix. */
 export const OUTBOX_SK_PREFIX = outboxKey('tenant', 'event').SK;

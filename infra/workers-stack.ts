@@ -16,7 +16,7 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { schedules, toAwsCron } from '#events/schedules.ts';
-import { EVENT_SOURCE, consumers } from '#events/consumers.ts';
+import { ALL_EVENT_TYPES, EVENT_SOURCE, consumers } from '#events/consumers.ts';
 import { CrmFunction, functionEntry, type CrmFunctionProps } from './crm-function.ts';
 import { OUTBOX_SK_PREFIX, deadLetterQueue, grantSendMail, pascal, schedulerRole, type EntryResolver } from './stack-parts.ts';
 
@@ -109,7 +109,7 @@ export class WorkersStack extends Stack {
         name: c.name,
         entry: entry('events', c.name),
         description: `Consumer: ${c.name}`,
-        timeout: Duration.seconds(30),
+        timeout: Duration.seconds(c.timeoutSeconds ?? 30),
         ...(c.sendsMail || c.signsLinks
           ? { environment: { ...(c.sendsMail ? mailEnv : {}), ...(c.signsLinks ? { ...tokenEnv, PUBLIC_BASE_URL: publicBaseUrl } : {}) } }
           : {}),
@@ -128,7 +128,8 @@ export class WorkersStack extends Stack {
       new events.Rule(this, `${id}Rule`, {
         eventBus: bus,
         description: `Domain events for ${c.name}`,
-        eventPattern: { source: [EVENT_SOURCE], detailType: c.eventTypes },
+        // A consumer of every event type matches on the source alone (no list of ~70 types to keep in step).
+        eventPattern: c.eventTypes === ALL_EVENT_TYPES ? { source: [EVENT_SOURCE] } : { source: [EVENT_SOURCE], detailType: c.eventTypes },
         targets: [
           new eventsTargets.LambdaFunction(fn.fn, {
             retryAttempts: 8,

@@ -1,11 +1,13 @@
 /**
- * Builds the API Gateway HTTP API (payload format 2.0) event that Lambda would receive,
- * with the details a home-made event tends to miss: lower-cased headers, cookies as an
- * array, repeated query parameters joined with commas, `rawPath` beside
- * `requestContext.http.path`, claims as strings under `authorizer.jwt.claims`.
+ * Builds the API Gateway HTTP API (payload format 2.0) events Lambda would receive, with the
+ * details a home-made event tends to miss: lower-cased headers, cookies as an array, repeated
+ * query parameters joined with commas, `rawPath` beside `requestContext.http.path`; the Lambda
+ * authorizer's context under `requestContext.authorizer.lambda`; and the authorizer's own
+ * request event (`authorizerEvent`).
  */
 import { randomUUID } from 'node:crypto';
-import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
+import type { APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
+import type { AuthorizerContext } from '#functions/middleware/identity.ts';
 
 export interface IncomingRequest {
   method: string;
@@ -19,9 +21,10 @@ export interface IncomingRequest {
 export function buildEvent(
   req: IncomingRequest,
   route: { routeKey: string; pathParameters: Record<string, string> | undefined },
-  claims: Record<string, string> | undefined,
+  /** What the authorizer answered; none for a route without one (its event then has no `authorizer`). */
+  authorizer: AuthorizerContext | undefined,
   now = new Date(),
-): APIGatewayProxyEventV2WithJWTAuthorizer {
+): APIGatewayProxyEventV2WithLambdaAuthorizer<AuthorizerContext> {
   const [rawPath = '/', rawQueryString = ''] = req.url.split(/\?(.*)/s);
   const headers: Record<string, string> = {};
   let cookies: string[] | undefined;
@@ -38,7 +41,9 @@ export function buildEvent(
   for (const [k, v] of new URLSearchParams(rawQueryString)) query[k] = k in query ? `${query[k]},${v}` : v;
 
   const body = req.body === undefined ? undefined : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body, 'utf8');
-  const textual = !body || isTextual(headers['content-type']);
+  // A text type whose bytes are not UTF-8 (a GB18030 CSV sent as text/csv) cannot travel as a
+  // JSON string without loss: it goes base64-encoded, like a binary type.
+  const textual = !body || (isTextual(headers['content-type']) && isUtf8(body));
   return {
     version: '2.0',
     routeKey: route.routeKey,
@@ -65,13 +70,33 @@ export function buildEvent(
         sourceIp: req.sourceIp ?? '127.0.0.1',
         userAgent: headers['user-agent'] ?? '',
       },
-      // As the HTTP API JWT authorizer sends it: only `jwt`; `scopes` is null for a token
-      // without a `scope` claim (Cognito ID tokens), else the scopes it lists.
-      authorizer: { jwt: { claims: claims ?? {}, scopes: claims?.scope ? claims.scope.split(' ').filter(Boolean) : null } },
-    },
+      // As API Gateway passes a Lambda authorizer's simple response on: its `context`, under `lambda`.
+      ...(authorizer ? { authorizer: { lambda: authorizer } } : {}),
+    } as APIGatewayProxyEventV2WithLambdaAuthorizer<AuthorizerContext>['requestContext'],
     ...(body && body.length > 0
       ? { body: textual ? body.toString('utf8') : body.toString('base64'), isBase64Encoded: !textual }
       : { isBase64Encoded: false }),
+  };
+}
+
+/**
+ * The event API Gateway sends the Lambda authorizer (payload 2.0) for the request `event` is
+ * about: the same request without its body, `identitySource` holding the identity source values.
+ */
+export function authorizerEvent(
+  event: APIGatewayProxyEventV2WithLambdaAuthorizer<AuthorizerContext>,
+  identitySource: string[],
+): APIGatewayRequestAuthorizerEventV2 {
+  const { body: _body, isBase64Encoded: _encoded, requestContext, ...request } = event;
+  const { authorizer: _none, ...context } = requestContext;
+  const { http } = context;
+  return {
+    ...request,
+    type: 'REQUEST',
+    routeArn: `arn:aws:execute-api:local:${context.accountId}:${context.apiId}/${context.stage}/${http.method}${http.path}`,
+    identitySource,
+    cookies: request.cookies ?? [],
+    requestContext: context,
   };
 }
 
@@ -84,6 +109,15 @@ export function requestTime(d: Date): string {
     `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:` +
     `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`
   );
+}
+
+function isUtf8(bytes: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** API Gateway base64-encodes bodies it does not consider text. */

@@ -1,8 +1,9 @@
 /**
- * Local stand-in for Cognito (which mints tokens) and API Gateway's HTTP API JWT
- * authorizer (which checks them). Keys are an RS256 pair kept as JWK files in
- * `<dataDir>/keys/`, created on first use, so tokens minted by `npm run token`
- * are accepted by `npm start` and survive restarts.
+ * Local stand-in for Cognito: it mints ID tokens and publishes the keys that check them.
+ * Keys are an RS256 pair kept as JWK files in `<dataDir>/keys/`, created on first use, so
+ * tokens minted by `npm run token` are accepted by `npm start` and survive restarts. The
+ * local runtime checks tokens with the cloud's own Lambda authorizer, configured with these
+ * keys instead of the user pool's (`localAuthorizerConfig`).
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -23,9 +24,16 @@ import {
   type JWK,
   type JWTPayload,
 } from 'jose';
+import type { Jwks } from 'aws-jwt-verify/jwk';
 import { ROLES, type Role } from '#domain/identity.ts';
+import type { AuthorizerConfig } from '#functions/auth/authorizer.ts';
 
-export const LOCAL_ISSUER = 'https://cognito-idp.local.amazonaws.com/local_pool';
+/**
+ * The local user pool. Shaped like a real pool id (`<region>_<id>`, in a region that does not
+ * exist) because the authorizer's Cognito verifier derives the issuer from it, as in the cloud.
+ */
+export const LOCAL_USER_POOL_ID = 'xx-local-1_crm';
+export const LOCAL_ISSUER = `https://cognito-idp.xx-local-1.amazonaws.com/${LOCAL_USER_POOL_ID}`;
 export const LOCAL_AUDIENCE = 'local-crm-client';
 
 const ALG = 'RS256';
@@ -184,7 +192,17 @@ export async function mintToken(opts: MintOptions, dir: string = dataDir()): Pro
 }
 
 /**
- * Checks a token as the HTTP API JWT authorizer does: RS256 signature by the JWKS key
+ * How the local runtime configures the Lambda authorizer (functions/auth/authorizer.ts): the
+ * local pool and keys, and no cache, so a deleted API key is refused at once.
+ */
+export async function localAuthorizerConfig(dir: string = dataDir()): Promise<AuthorizerConfig> {
+  const keys = await loadOrCreateKeys(dir);
+  return { userPoolId: LOCAL_USER_POOL_ID, clientId: LOCAL_AUDIENCE, jwks: keys.jwks as unknown as Jwks, cacheTtlSeconds: 0 };
+}
+
+/**
+ * Checks a token as API Gateway's HTTP API JWT authorizer would (for tools and tests of the
+ * tokens themselves; requests go through the Lambda authorizer): RS256 signature by the JWKS key
  * named by `kid`, `iss`, `aud` (or `client_id` when there is no `aud`), `exp`, `nbf`
  * and `iat`, with no clock skew allowed. Returns the claims as API Gateway hands them
  * to Lambda (`requestContext.authorizer.jwt.claims`): every value a string.

@@ -13,6 +13,7 @@ import { getMail, listMailbox } from '#domain/mail/mailbox.ts';
 import { applyMailEvent } from '#domain/marketing/tracking.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
+import type { AuthorizerContext } from '#functions/middleware/identity.ts';
 import { buildEvent, type IncomingRequest } from '#local/api-gateway-event.ts';
 
 const mailEventBody = z.strictObject({
@@ -46,17 +47,9 @@ export const mailboxHandler = httpFunction({
 
 const context = { functionName: 'crm-local-mail', getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
 
-/** Answers a mailbox route, or undefined when the method does not match one. */
-export async function localMailRoute(req: IncomingRequest, claims: Record<string, string> | undefined): Promise<APIGatewayProxyStructuredResultV2 | undefined> {
-  const [path = '/'] = req.url.split('?');
-  const routeKey = `${req.method.toUpperCase()} ${path}`;
-  if (routeKey !== 'GET /_local/mail' && routeKey !== 'POST /_local/mail/events') return undefined;
-  if (!claims) {
-    return {
-      statusCode: 401,
-      headers: { 'content-type': 'application/problem+json' },
-      body: JSON.stringify({ type: 'https://crm.example.com/problems/unauthenticated', title: 'Unauthorized', status: 401, detail: 'A valid bearer token is required.', code: 'unauthenticated' }),
-    };
-  }
-  return mailboxHandler(buildEvent(req, { routeKey, pathParameters: undefined }, claims), context);
+export const isMailRoute = (routeKey: string) => routeKey === 'GET /_local/mail' || routeKey === 'POST /_local/mail/events';
+
+/** Answers a mailbox route (`isMailRoute`) for a caller the authorizer let through. */
+export async function localMailRoute(req: IncomingRequest, routeKey: string, authorizer: AuthorizerContext): Promise<APIGatewayProxyStructuredResultV2> {
+  return mailboxHandler(buildEvent(req, { routeKey, pathParameters: undefined }, authorizer), context);
 }

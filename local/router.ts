@@ -1,15 +1,18 @@
 /**
- * The local stand-in for API Gateway: matches a request against the one route table,
- * checks the bearer token as the JWT authorizer would, builds the payload-2.0 event and
- * calls the very handler Lambda would run. Also serves the local-only routes
- * (`GET /health`, `POST /_local/jobs/{job}`).
+ * The local stand-in for API Gateway: matches a request against the one route table, runs
+ * the cloud's own Lambda authorizer (functions/auth/authorizer.ts, with the local keys and no
+ * cache), builds the payload-2.0 event with the authorizer's context and calls the very
+ * handler Lambda would run. Also serves the local-only routes (`GET /health`,
+ * `POST /_local/jobs/{job}`, the mailbox).
  */
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { DomainError } from '#domain/errors.ts';
 import { problemResponse } from '#functions/middleware/problem.ts';
 import { routeKey, routes, type Route } from '#functions/routes.ts';
-import { verifyToken } from '#local/auth.ts';
-import { buildEvent, type IncomingRequest } from '#local/api-gateway-event.ts';
+import type { Authorizer } from '#functions/auth/authorizer.ts';
+import type { AuthorizerContext } from '#functions/middleware/identity.ts';
+import { localAuthorizerConfig } from '#local/auth.ts';
+import { authorizerEvent, buildEvent, type IncomingRequest } from '#local/api-gateway-event.ts';
 import { httpHandlers, jobHandlers } from '#local/registry.ts';
 
 export interface LocalResponse {
@@ -69,17 +72,34 @@ const json = (status: number, body: unknown, contentType = 'application/json'): 
 /** The same problem+json the handlers' error middleware writes. */
 const problem = (status: number, code: string, detail: string) => toResponse(problemResponse(new DomainError(status, code, detail)));
 
-async function claimsOf(req: IncomingRequest): Promise<Record<string, string> | undefined> {
+/** What API Gateway makes of a request's credentials: the authorizer's context, or the status it answers instead. */
+type Authorized = { context: AuthorizerContext } | { status: 401 | 403 };
+
+let authorizer: Promise<Authorizer> | undefined;
+/** Loaded on first use: it reaches the table, whose client must not exist before the runtime sets its endpoint. */
+function localAuthorizer(): Promise<Authorizer> {
+  authorizer ??= Promise.all([import('#functions/auth/authorizer.ts'), localAuthorizerConfig()]).then(([m, config]) => m.createAuthorizer(config));
+  authorizer.catch(() => (authorizer = undefined));
+  return authorizer;
+}
+
+async function authorize(req: IncomingRequest, route: { routeKey: string; pathParameters: Record<string, string> | undefined }): Promise<Authorized> {
   const header = req.headers.authorization ?? req.headers.Authorization;
-  const value = Array.isArray(header) ? header[0] : header;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(value ?? '');
-  if (!m) return undefined;
+  const value = Array.isArray(header) ? header.join(',') : header;
+  // A missing or empty identity source: API Gateway answers 401 without calling the authorizer.
+  if (!value) return { status: 401 };
+  const event = authorizerEvent(buildEvent(req, route, undefined), [value]);
   try {
-    return await verifyToken(m[1]!);
-  } catch {
-    return undefined;
+    const result = await (await localAuthorizer())(event);
+    return result.isAuthorized ? { context: result.context } : { status: 403 };
+  } catch (err) {
+    if (err instanceof Error && err.message === 'Unauthorized') return { status: 401 };
+    throw err;
   }
 }
+
+const refused = (status: 401 | 403) =>
+  status === 401 ? problem(401, 'unauthenticated', 'A valid bearer token is required.') : problem(403, 'forbidden', 'The authorizer refused this request.');
 
 export interface RouterHooks {
   /** Called after every /v1 request: the local event relay delivers what it recorded. */
@@ -97,9 +117,12 @@ export function createRouter(hooks: RouterHooks = {}) {
     if (job && method === 'POST') return runJob(req, decodeSegment(job[1]!));
     if (path === '/_local/mail' || path === '/_local/mail/events') {
       // Loaded on first use: it reaches the table, whose client must not exist before the runtime sets its endpoint.
-      const { localMailRoute } = await import('#local/mailbox-routes.ts');
-      const result = await localMailRoute(req, await claimsOf(req));
-      if (result) {
+      const { localMailRoute, isMailRoute } = await import('#local/mailbox-routes.ts');
+      const routeKey = `${method} ${path}`;
+      if (isMailRoute(routeKey)) {
+        const auth = await authorize(req, { routeKey, pathParameters: undefined });
+        if (!('context' in auth)) return refused(auth.status);
+        const result = await localMailRoute(req, routeKey, auth.context);
         hooks.afterRequest?.();
         return toResponse(result);
       }
@@ -108,13 +131,14 @@ export function createRouter(hooks: RouterHooks = {}) {
     const match = matchRoute(method, path);
     if (!match) return problem(404, 'not_found', 'No such route.');
 
-    // The JWT authorizer answers 401 before any function runs; public routes have none.
-    const claims = match.route.public ? undefined : await claimsOf(req);
-    if (!claims && !match.route.public) return problem(401, 'unauthenticated', 'A valid bearer token is required.');
-
-    const event = buildEvent(req, match, claims);
-    // A route without an authorizer gets no `authorizer` in its request context.
-    if (match.route.public) delete (event.requestContext as { authorizer?: unknown }).authorizer;
+    // The authorizer answers before any function runs; public routes have none (and no `authorizer` in their event).
+    let context: AuthorizerContext | undefined;
+    if (!match.route.public) {
+      const auth = await authorize(req, match);
+      if (!('context' in auth)) return refused(auth.status);
+      context = auth.context;
+    }
+    const event = buildEvent(req, match, context);
     const { handler } = await httpHandlers[match.route.fn]();
     const result = await handler(event, lambdaContext(match.route.fn));
     hooks.afterRequest?.();
@@ -123,9 +147,9 @@ export function createRouter(hooks: RouterHooks = {}) {
 }
 
 async function runJob(req: IncomingRequest, name: string): Promise<LocalResponse> {
-  const claims = await claimsOf(req);
-  if (!claims) return problem(401, 'unauthenticated', 'A valid bearer token is required.');
-  if (claims['custom:role'] !== 'admin') return problem(403, 'forbidden', 'Only an admin may run jobs.');
+  const auth = await authorize(req, { routeKey: `POST /_local/jobs/${name}`, pathParameters: undefined });
+  if (!('context' in auth)) return refused(auth.status);
+  if (auth.context.role !== 'admin') return problem(403, 'forbidden', 'Only an admin may run jobs.');
   // Own keys only: `__proto__`, `constructor` or `toString` are not jobs.
   const load = Object.hasOwn(jobHandlers, name) ? jobHandlers[name] : undefined;
   if (!load) return problem(404, 'not_found', `No job named ${name}.`);

@@ -90,6 +90,8 @@ export async function startLocalBackend(opts: LocalBackendOptions = {}): Promise
     started.push({ name: 'DynamoDB Local', stop: () => ddb.stop() });
     process.env.DYNAMODB_ENDPOINT = ddb.endpoint;
     process.env.TABLE_NAME = tableName;
+    // Webhooks may also go to receivers on this machine (http://127.0.0.1:<port>, api/integrations.md).
+    process.env.WEBHOOKS_ALLOW_LOOPBACK ??= '1';
 
     // Loaded only now: the client reads DYNAMODB_ENDPOINT when its module loads.
     const { db } = await import('#domain/table/client.ts');
@@ -131,27 +133,21 @@ export async function startLocalBackend(opts: LocalBackendOptions = {}): Promise
     );
     started.push({ name: 'scheduler', stop: () => scheduler.stop() });
 
-    const router = createRouter({ afterRequest: relay.kick });
-    const server = http.createServer((req, res) => {
-      handleRequest(req, res, router, log, logError).then(
-        (path) => {
-          // Jobs run on demand may have recorded events too.
-          if (path.startsWith('/_local/jobs/')) relay.kick();
-        },
-        (err: unknown) => {
-          logError(`server: ${errorText(err)}`);
-          if (!res.headersSent) res.writeHead(500);
-          res.end();
-        },
-      );
+    const httpServer = await startHttpServer(createRouter({ afterRequest: relay.kick }), {
+      port,
+      host,
+      log,
+      logError,
+      // Jobs run on demand may have recorded events too.
+      onAnswered: (path) => {
+        if (path.startsWith('/_local/jobs/')) relay.kick();
+      },
     });
-    await listen(server, port, host);
-    started.push({ name: 'HTTP server', stop: () => closeServer(server) });
+    started.push({ name: 'HTTP server', stop: httpServer.stop });
 
-    const actualPort = (server.address() as AddressInfo).port;
     return {
-      url: `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`,
-      port: actualPort,
+      url: httpServer.url,
+      port: httpServer.port,
       dynamoDb: { endpoint: ddb.endpoint, pid: ddb.pid, persistedIn: dbDir ?? null },
       tableName,
       stop: once(stopAll),
@@ -166,6 +162,44 @@ export async function startLocalBackend(opts: LocalBackendOptions = {}): Promise
 // HTTP
 
 type Route = (req: IncomingRequest) => Promise<LocalResponse>;
+
+export interface HttpServerOptions {
+  port: number;
+  host: string;
+  log?: (line: string) => void;
+  logError?: (line: string) => void;
+  /** After each answer, with the request's path. */
+  onAnswered?: (path: string) => void;
+}
+
+/**
+ * The HTTP server of `npm start` in front of a router (local/router.ts). Also started alone by
+ * tests that need a real HTTP endpoint but not the scheduler (the reference page in a browser).
+ */
+export async function startHttpServer(
+  route: Route,
+  opts: HttpServerOptions,
+): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
+  const log = opts.log ?? (() => undefined);
+  const logError = opts.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const server = http.createServer((req, res) => {
+    handleRequest(req, res, route, log, logError).then(
+      (path) => opts.onAnswered?.(path),
+      (err: unknown) => {
+        logError(`server: ${errorText(err)}`);
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      },
+    );
+  });
+  await listen(server, opts.port, opts.host);
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
+    port,
+    stop: once(() => closeServer(server)),
+  };
+}
 
 /** Answers one request; resolves with its path (for logging and the relay). */
 async function handleRequest(

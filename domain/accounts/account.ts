@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
 import type { RecordSpec, StoredRecord } from '#domain/records.ts';
 import { accountCollection, nameKey, ownerPartition, rank, teamPartition, typePartition } from '#domain/table/keys.ts';
-import { poolListPartition } from '#domain/pool/keys.ts';
+import { poolListPartition, RELEASE_RULES } from '#domain/pool/keys.ts';
 
 export const TIERS = ['A', 'B', 'C', 'D'] as const;
 export const LIFECYCLE_STAGES = ['prospect', 'customer', 'churned'] as const;
@@ -28,6 +28,41 @@ export const accountCreate = z.strictObject(fields);
 export const accountPatch = f.patchOf(fields, ['domain', 'email', 'phone', 'industry', 'tier', 'address', 'description']);
 export type AccountCreate = z.infer<typeof accountCreate>;
 export type AccountPatch = z.infer<typeof accountPatch>;
+
+/**
+ * The account as every route answers it (domain/pool/view.ts `poolView` renders it): the
+ * stored fields, the pool fields of API.md §6, and the open/won opportunity counts.
+ */
+export const accountView = z
+  .object({
+    ...f.storedFields,
+    name: z.string(),
+    domain: z.optional(z.string().check(z.describe('the registrable domain'))),
+    email: z.optional(z.string().check(z.describe('absent on a pool account for reps and managers until they claim it'))),
+    phone: z.optional(z.string().check(z.describe('absent on a pool account for reps and managers until they claim it'))),
+    industry: z.optional(z.string()),
+    tier: z.optional(z.enum(TIERS)),
+    lifecycleStage: z.enum(LIFECYCLE_STAGES),
+    tags: z.array(z.string()),
+    address: z.optional(z.string()),
+    description: z.optional(z.string()),
+    custom: f.customOut,
+    ownerId: z.nullable(z.string()),
+    poolStatus: z.enum(['owned', 'pool']),
+    lastFollowUpAt: z.nullable(z.string()),
+    createdBy: z.string(),
+    openOpportunityCount: z.optional(z.int().check(z.describe('open opportunities, stalled included'))),
+    wonOpportunityCount: z.optional(z.int()),
+    ownerSince: z.nullable(z.string()),
+    releaseAt: z.nullable(z.string().check(z.describe('when the pool rules in force release it; null when exempt or in the pool'))),
+    releaseReason: z.nullable(z.enum(RELEASE_RULES)),
+    locked: z.boolean(),
+    lockedAt: z.optional(z.string()),
+    lockedBy: z.optional(z.string()),
+    prevOwnerId: z.nullable(z.string()),
+    releasedAt: z.nullable(z.string().check(z.describe('since when it is in the pool; null while owned'))),
+  })
+  .check(z.meta({ id: 'Account', description: 'A company or person we sell to (客户), with its pool fields.' }));
 
 export interface Account extends StoredRecord {
   name: string;

@@ -41,7 +41,8 @@ function withRegistrableDomain<T extends { domain?: string | null | undefined }>
   return { ...input, domain };
 }
 
-export async function createAccount(ctx: UseCaseContext, input: AccountCreate): Promise<Account> {
+/** `deferOwnerCount`: the caller counts the owner's accounts itself (domain/pool/writes.ts; a CSV import, per batch). */
+export async function createAccount(ctx: UseCaseContext, input: AccountCreate, opts: { deferOwnerCount?: boolean } = {}): Promise<Account> {
   // 1. Only sales roles create customers; the owner defaults to the caller.
   requireRole(ctx.identity, ...SALES_ROLES);
   const { ownerId, ...fields } = withRegistrableDomain(input);
@@ -56,7 +57,7 @@ export async function createAccount(ctx: UseCaseContext, input: AccountCreate): 
   //    name, domain, email or phone another account holds is a 409 duplicate. The answer
   //    shows its pool timing (domain/pool/view.ts).
   const view = await presentAccount(ctx, account);
-  return rejectDuplicates(ctx, () => addNewAccount(ctx, account).commit(view));
+  return rejectDuplicates(ctx, () => addNewAccount(ctx, account, new UnitOfWork(ctx), opts).commit(view));
 }
 
 /**
@@ -64,10 +65,10 @@ export async function createAccount(ctx: UseCaseContext, input: AccountCreate): 
  * duplicate guards (name, domain, email, phone). For every path that creates an account
  * (POST /v1/accounts, lead conversion); the caller commits inside `rejectDuplicates`.
  */
-export function addNewAccount(ctx: UseCaseContext, account: Account, uow = new UnitOfWork(ctx)): UnitOfWork {
+export function addNewAccount(ctx: UseCaseContext, account: Account, uow = new UnitOfWork(ctx), opts: { deferOwnerCount?: boolean } = {}): UnitOfWork {
   insert(ctx, accountSpec, account, uow);
   // The owner's owned-accounts counter and the account's release clock (domain/pool/writes.ts).
-  accountPoolWrites(ctx, uow, undefined, account);
+  accountPoolWrites(ctx, uow, undefined, account, opts);
   return claimAccountGuards(ctx, uow, account);
 }
 

@@ -24,7 +24,7 @@ import { getItem, queryPage, type Page, type PageRequest, type QuerySpec } from 
 import { UnitOfWork } from '#domain/table/transaction.ts';
 import { accountSpec, type Account } from '#domain/accounts/account.ts';
 import { accountPoolWrites } from '#domain/pool/writes.ts';
-import { readableAccount, readableContact, readableLead, readableOpportunity, resolveLinks } from '#domain/accounts/links.ts';
+import { readableAccount, readableContact, readableLead, readableOpportunity, resolveLinks, type ResolvedLinks } from '#domain/accounts/links.ts';
 import { activitySpec, type Activity, type ActivityCreate, type ActivityPatch } from '#domain/accounts/activity.ts';
 import { moveOpportunityActivity, opportunityOf } from '#domain/sales/opportunity.ts';
 
@@ -54,26 +54,37 @@ function moveFollowUp(uow: UnitOfWork, ctx: UseCaseContext, account: Account, oc
 export async function logActivity(ctx: UseCaseContext, input: ActivityCreate): Promise<Activity> {
   // A race on lastFollowUpAt re-reads the account and tries again.
   return retryOnVersionRace(undefined, async () => {
-    // 1. Resolve the links the caller may open; the account may come through the contact.
-    const { occurredAt, ...fields } = input;
-    const { account, opportunity } = await resolveLinks(ctx, input);
-    const activity = stamp<Activity>(
-      ctx,
-      {
-        ...fields,
-        ...(account ? { accountId: account.id } : {}),
-        occurredAt: occurredAt ?? ctx.now.toISOString(),
-        createdBy: ctx.identity.userId,
-      },
-      { ownerId: ctx.identity.userId, ownerTeamId: ctx.identity.teamId ?? null },
-    );
-    // 2. The activity, its event and the account's follow-up clock land together.
-    const uow = insert(ctx, activitySpec, activity);
-    if (account) moveFollowUp(uow, ctx, account, activity.occurredAt);
-    // An activity on an opportunity moves its `lastActivityAt` (what `stalled` is derived from).
-    if (opportunity) moveOpportunityActivity(ctx, uow, opportunity, activity.occurredAt);
+    const uow = new UnitOfWork(ctx);
+    const activity = await activityWrites(ctx, input, uow);
     return uow.commit(publicView(activity));
   });
+}
+
+/**
+ * The writes of a new activity, added to `uow` (commit it under `retryOnVersionRace`: the
+ * follow-up clock's condition fails with a VersionRace). `links`: the records it links to when
+ * the caller has them already (a lead created in the same transaction), else they are read.
+ */
+export async function activityWrites(ctx: UseCaseContext, input: ActivityCreate, uow: UnitOfWork, links?: ResolvedLinks): Promise<Activity> {
+  // 1. Resolve the links the caller may open; the account may come through the contact.
+  const { occurredAt, ...fields } = input;
+  const { account, opportunity } = links ?? (await resolveLinks(ctx, input));
+  const activity = stamp<Activity>(
+    ctx,
+    {
+      ...fields,
+      ...(account ? { accountId: account.id } : {}),
+      occurredAt: occurredAt ?? ctx.now.toISOString(),
+      createdBy: ctx.identity.userId,
+    },
+    { ownerId: ctx.identity.userId, ownerTeamId: ctx.identity.teamId ?? null },
+  );
+  // 2. The activity, its event and the account's follow-up clock land together.
+  insert(ctx, activitySpec, activity, uow);
+  if (account) moveFollowUp(uow, ctx, account, activity.occurredAt);
+  // An activity on an opportunity moves its `lastActivityAt` (what `stalled` is derived from).
+  if (opportunity) moveOpportunityActivity(ctx, uow, opportunity, activity.occurredAt);
+  return activity;
 }
 
 /** Its author, the author's manager, an admin, or anyone who may open the account it is on. */

@@ -45,6 +45,23 @@ export const activityPatch = f.patchOf(editable, ['body']);
 export type ActivityCreate = z.infer<typeof activityCreate>;
 export type ActivityPatch = z.infer<typeof activityPatch>;
 
+/** The activity as every route answers it. */
+export const activityView = z
+  .object({
+    ...f.storedFields,
+    type: z.enum(ACTIVITY_TYPES),
+    subject: z.string(),
+    body: z.optional(z.string()),
+    occurredAt: z.string(),
+    accountId: z.optional(z.string()),
+    contactId: z.optional(z.string()),
+    opportunityId: z.optional(z.string()),
+    leadId: z.optional(z.string()),
+    ownerId: z.nullable(z.string().check(z.describe('null for a system entry (a release note)'))),
+    createdBy: z.string(),
+  })
+  .check(z.meta({ id: 'Activity', description: 'A follow-up (跟进记录): a call, meeting, email, visit or note.' }));
+
 export interface Activity extends StoredRecord {
   type: (typeof ACTIVITY_TYPES)[number];
   subject: string;

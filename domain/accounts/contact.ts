@@ -20,6 +20,22 @@ export const contactPatch = f.patchOf(fields, ['accountId', 'email', 'phone', 't
 export type ContactCreate = z.infer<typeof contactCreate>;
 export type ContactPatch = z.infer<typeof contactPatch>;
 
+/** The contact as every route answers it. */
+export const contactView = z
+  .object({
+    ...f.storedFields,
+    accountId: z.optional(z.string()),
+    name: z.string(),
+    email: z.optional(z.string()),
+    phone: z.optional(z.string()),
+    title: z.optional(z.string()),
+    tags: z.array(z.string()),
+    custom: f.customOut,
+    ownerId: z.nullable(z.string()),
+    createdBy: z.string(),
+  })
+  .check(z.meta({ id: 'Contact', description: 'A person at an account, or on its own (联系人).' }));
+
 export interface Contact extends StoredRecord {
   accountId?: string;
   name: string;

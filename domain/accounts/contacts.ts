@@ -1,6 +1,6 @@
 /** Contact use cases. */
 import type { UseCaseContext } from '#domain/context.ts';
-import { requireRole } from '#domain/identity.ts';
+import { requireRole, type Role } from '#domain/identity.ts';
 import { attributeFilter, ownedListQuery } from '#domain/listing.ts';
 import { resolveOwner } from '#domain/ownership.ts';
 import {
@@ -37,8 +37,9 @@ function accountStillExists(uow: UnitOfWork, ctx: UseCaseContext, accountId: str
   });
 }
 
-export async function createContact(ctx: UseCaseContext, input: ContactCreate): Promise<Contact> {
-  requireRole(ctx.identity, ...SALES_ROLES);
+/** `roles`: who may create; a CSV import also lets marketers (domain/integrations/import-rows.ts). */
+export async function createContact(ctx: UseCaseContext, input: ContactCreate, roles: readonly Role[] = SALES_ROLES): Promise<Contact> {
+  requireRole(ctx.identity, ...roles);
   const { ownerId, ...fields } = input;
   const [owner] = await Promise.all([
     resolveOwner(ctx, ownerId),

@@ -4,18 +4,22 @@
  * key ranks (keys.ts `rank`) put the account first, then each child kind, activities
  * newest first, and stop before closed items, so done tasks never cost a read.
  */
+import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { notFound } from '#domain/errors.ts';
 import { publicView, readable, fromItem } from '#domain/records.ts';
 import { accountCollection, rank } from '#domain/table/keys.ts';
 import { queryAll } from '#domain/table/query.ts';
-import { accountSpec, type Account } from '#domain/accounts/account.ts';
+import { accountSpec, accountView, type Account } from '#domain/accounts/account.ts';
+import { activityView } from '#domain/accounts/activity.ts';
+import { contactView } from '#domain/accounts/contact.ts';
+import { taskView } from '#domain/tasks/task.ts';
 import { mayOpenAccount } from '#domain/pool/pool.ts';
 import { presentAccount, redactsPoolContacts } from '#domain/pool/view.ts';
-import { orderViewOfItem } from '#domain/sales/order.ts';
-import { quoteViewOfItem } from '#domain/sales/quote.ts';
-import { canReadOpportunity, opportunityOf, opportunityView } from '#domain/sales/opportunity.ts';
-import { ticketViewOfItem } from '#domain/service/ticket.ts';
+import { orderView, orderViewOfItem } from '#domain/sales/order.ts';
+import { quoteView, quoteViewOfItem } from '#domain/sales/quote.ts';
+import { canReadOpportunity, opportunityOf, opportunityView, presentOpportunity } from '#domain/sales/opportunity.ts';
+import { ticketView, ticketViewOfItem } from '#domain/service/ticket.ts';
 
 export const NEWEST_ACTIVITIES = 50;
 
@@ -29,6 +33,21 @@ export interface Customer360 {
   orders: unknown[];
   tickets: unknown[];
 }
+
+/** The answer: each part in the shape its own route answers. */
+export const customer360View = z
+  .object({
+    account: accountView,
+    contacts: z.array(contactView),
+    opportunities: z.array(opportunityView),
+    activities: z.array(activityView).check(z.describe('the newest 50, newest first')),
+    tasks: z.array(taskView).check(z.describe('open ones')),
+    quotes: z.array(quoteView),
+    orders: z.array(orderView),
+    // As GET /v1/tickets/{id} answers them.
+    tickets: z.array(ticketView).check(z.describe('tickets that are not closed')),
+  })
+  .check(z.meta({ id: 'Customer360', description: 'An account with everything about it, in one answer.' }));
 
 const bucketOf: Record<string, keyof Omit<Customer360, 'account'>> = {
   CONTACT: 'contacts',
@@ -87,7 +106,7 @@ export async function customer360(ctx: UseCaseContext, accountId: string): Promi
     if (type === 'OPPORTUNITY') {
       // Each as GET /v1/opportunities/{id} would show it (owner, team, admin; `stalled` derived now).
       const o = opportunityOf(item);
-      if (canReadOpportunity(ctx.identity, o)) view.opportunities.push(opportunityView(o, ctx.now));
+      if (canReadOpportunity(ctx.identity, o)) view.opportunities.push(presentOpportunity(o, ctx.now));
       continue;
     }
     const toView = viewOf[type];

@@ -28,6 +28,7 @@
  * only ADD items to a UnitOfWork (they never read or commit), and a use case that commits
  * such a UnitOfWork runs its attempt inside `rejectDuplicates`.
  */
+import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { DomainError, invalidCursor, validationFailed } from '#domain/errors.ts';
 import type { Identity } from '#domain/identity.ts';
@@ -262,6 +263,36 @@ export const claimAccountGuards = (ctx: UseCaseContext, uow: UnitOfWork, account
 export const claimContactGuards = (ctx: UseCaseContext, uow: UnitOfWork, contact: StoredRecord) =>
   claimGuards(ctx, uow, 'contact', contact.id, valuesOfRecord('contact', contact));
 
+/** A record that holds a value (its guard names it). */
+export interface Holder {
+  entity: GuardEntity;
+  kind: GuardKind;
+  id: string;
+}
+
+/**
+ * The records of these entities that hold one of the values now, read from their guards (ONE
+ * BatchGetItem, strongly consistent), in the order asked: entity by entity, each in its kinds'
+ * order. For a use case that takes the existing record instead of answering 409 (an inbound
+ * form's submission logs onto the lead or contact it matches). `alsoRead`: other items the use
+ * case needs, read in the same BatchGetItem (`also`, in their order).
+ */
+export async function holdersOf(
+  tenantId: string,
+  entities: readonly GuardEntity[],
+  values: GuardValues,
+  alsoRead: { PK: string; SK: string }[] = [],
+): Promise<{ holders: Holder[]; also: (Item | undefined)[] }> {
+  const probes = entities.flatMap((entity) => guardsOf(entity, values).map((guard) => ({ entity, guard })));
+  const keys = [...probes.map((p) => keyOf(tenantId, p.entity, p.guard)), ...alsoRead];
+  const items = keys.length ? await getItems(keys) : [];
+  const holders = probes.flatMap((p, i) => {
+    const id = items[i]?.recordId;
+    return typeof id === 'string' ? [{ entity: p.entity, kind: p.guard.kind, id }] : [];
+  });
+  return { holders, also: items.slice(probes.length) };
+}
+
 // ---- the 409 -----------------------------------------------------------------------------
 
 const MAX_HOLDER_RETRIES = 3;
@@ -333,6 +364,17 @@ export interface DuplicateCandidate {
 }
 
 const QUERY_KINDS: readonly GuardKind[] = ['name', 'email', 'phone', 'domain'];
+
+/** A candidate as `GET /v1/duplicates` lists it. */
+export const duplicateCandidateView = z
+  .object({
+    id: z.string(),
+    entity: z.enum(ENTITIES),
+    matchedOn: z.array(z.enum(QUERY_KINDS)),
+    inPool: z.boolean(),
+    ownerId: z.optional(z.nullable(z.string()).check(z.describe('present only when the caller may open the record'))),
+  })
+  .check(z.meta({ id: 'DuplicateCandidate' }));
 
 /**
  * `GET /v1/duplicates`: every account, contact and lead holding one of the values, whoever

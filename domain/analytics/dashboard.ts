@@ -4,13 +4,60 @@
  * one BatchGetItem for the scope's row a year before and its outstanding row; the tenant's
  * time zone comes from the rules the container caches.
  */
+import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { cachedRules } from '#domain/pool/rules.ts';
 import { monthRows, rowsByKey, scopeSk, type Row, type Scope } from '#domain/analytics/aggregates.ts';
-import { count, countAmount, hasFigures, major, memberRows, memberTarget, ratio, targetOf, weightedMajor } from '#domain/analytics/figures.ts';
+import {
+  amountView,
+  count,
+  countAmount,
+  countAmountView,
+  hasFigures,
+  major,
+  memberRows,
+  memberTarget,
+  ratio,
+  ratioView,
+  scopeView,
+  targetOf,
+  weightedMajor,
+} from '#domain/analytics/figures.ts';
 import { addMonths, monthOf } from '#domain/analytics/periods.ts';
 import { resolveScope, type ScopeQuery } from '#domain/analytics/scope.ts';
 import { ACTIVITY_TYPES } from '#domain/accounts/activity.ts';
+
+const comparisonView = z.object({ won: countAmountView, collected: amountView });
+
+/** `GET /v1/dashboard`: every key is present; a figure with nothing behind it is 0 (or null where said). */
+export const dashboardView = z
+  .object({
+    period: z.string(),
+    scope: scopeView,
+    won: countAmountView,
+    lost: countAmountView,
+    created: countAmountView,
+    pipeline: z.object({ count: z.int(), amount: z.number(), weightedAmount: z.number() }),
+    orders: countAmountView,
+    collected: countAmountView,
+    outstanding: amountView,
+    target: z.nullable(z.number()),
+    attainment: ratioView,
+    previous: comparisonView,
+    yearAgo: comparisonView,
+    newAccounts: z.int(),
+    newLeads: z.int(),
+    convertedLeads: z.int(),
+    activities: z.object({
+      total: z.int(),
+      byType: z.object(Object.fromEntries(ACTIVITY_TYPES.map((type) => [type, z.int()])) as Record<(typeof ACTIVITY_TYPES)[number], ReturnType<typeof z.int>>),
+    }),
+    pool: z.object({ released: z.int(), claimed: z.int() }),
+    members: z.array(
+      z.object({ userId: z.string(), won: countAmountView, collected: amountView, target: z.nullable(z.number()), attainment: ratioView }),
+    ),
+  })
+  .check(z.meta({ id: 'Dashboard', description: 'The sales dashboard (仪表盘) of a period and scope.' }));
 
 export async function dashboard(ctx: UseCaseContext, q: ScopeQuery & { period?: string | undefined }) {
   const scope = await resolveScope(ctx, q);

@@ -3,8 +3,15 @@
  * rounded half-up to 4 decimals, targets per scope, members. Pure; shared by the dashboard,
  * the forecast and the nightly snapshots.
  */
+import * as z from 'zod/mini';
 import { fromMinor, type Minor } from '#domain/sales/money.ts';
 import { memberOfSk, scopeSk, sumRows, teamOfSk, type Row, type Scope } from '#domain/analytics/aggregates.ts';
+
+// The parts of the analytics answers (api/analytics.md): money in major units, ratios or null.
+export const countAmountView = z.object({ count: z.int(), amount: z.number() });
+export const amountView = z.object({ amount: z.number() });
+export const ratioView = z.nullable(z.number().check(z.describe('rounded half-up to 4 decimals; null where the denominator is 0')));
+export const scopeView = z.object({ kind: z.enum(['tenant', 'team', 'user']), id: z.string() });
 
 export const major = (minor: number | undefined): number => fromMinor(Math.round(minor ?? 0) as Minor);
 /** Σ amount × probability is kept in minor units × 100: back to money, half-up to the cent. */

@@ -4,16 +4,44 @@
  * the period's months' dashboard rows (closed-won, targets) and forecast rows (categories, open
  * groups), one Query each, and the tenant's MODEL row.
  */
+import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { cachedRules } from '#domain/pool/rules.ts';
 import { aggPartition, MODEL_SK, monthRows, rowOf, scopeSk, sumRows, type Row, type Scope } from '#domain/analytics/aggregates.ts';
-import { countAmount, hasFigures, major, memberRows, targetOver, weightedMajor } from '#domain/analytics/figures.ts';
+import { countAmount, countAmountView, hasFigures, major, memberRows, scopeView, targetOver, weightedMajor } from '#domain/analytics/figures.ts';
 import { AGE_BUCKETS, predict, type AgeBucket, type History, type OpenGroup } from '#domain/analytics/forecast-model.ts';
 import { monthOf, monthsOf } from '#domain/analytics/periods.ts';
 import { resolveScope, type ScopeQuery } from '#domain/analytics/scope.ts';
 import { getItem } from '#domain/table/query.ts';
 
 export const FORECAST_CATEGORIES = ['commit', 'bestCase', 'pipeline', 'omitted'] as const;
+
+const predictedView = z.object({
+  amount: z.number().check(z.describe('the expected closed-won amount at the end of the period')),
+  low: z.number(),
+  high: z.number().check(z.describe('low..high: an 80 % interval')),
+  method: z.string(),
+});
+const memberFigures = {
+  closedWon: countAmountView,
+  commit: countAmountView,
+  bestCase: countAmountView,
+  pipeline: countAmountView,
+  weighted: z.number(),
+  predicted: predictedView,
+};
+
+/** `GET /v1/forecast`: the scope's figures over the period, and its members'. */
+export const forecastView = z
+  .object({
+    period: z.string(),
+    scope: scopeView,
+    ...memberFigures,
+    omitted: countAmountView,
+    target: z.nullable(z.number()),
+    members: z.array(z.object({ userId: z.string(), ...memberFigures })),
+  })
+  .check(z.meta({ id: 'Forecast', description: 'The sales forecast (销售预测) of a period and scope.' }));
 
 /** The tenant's win history: `m|<stage>|<bucket>|n` / `|w` of its MODEL row. */
 export function historyOf(model: Row): History {

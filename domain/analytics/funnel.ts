@@ -5,16 +5,42 @@
  * without rewriting anything. Reads: the default pointer (when no pipeline is named), the
  * pipeline, and one BatchGetItem of the scope's row of each month.
  */
+import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { validationFailed } from '#domain/errors.ts';
 import { cachedRules } from '#domain/pool/rules.ts';
 import { defaultPipelinePointer, loadPipeline } from '#domain/sales/pipelines.ts';
 import { rowsByKey, scopeSk, sumRows } from '#domain/analytics/aggregates.ts';
-import { major, ratio } from '#domain/analytics/figures.ts';
+import { countAmountView, major, ratio, ratioView } from '#domain/analytics/figures.ts';
 import { monthOf, monthsBetween } from '#domain/analytics/periods.ts';
 import { resolveScope, type ScopeQuery } from '#domain/analytics/scope.ts';
 
 export const MAX_FUNNEL_MONTHS = 24;
+
+/** `GET /v1/reports/funnel`: the cohort created in `from`..`to`, stage by open stage. */
+export const funnelView = z
+  .object({
+    pipelineId: z.string(),
+    from: z.string(),
+    to: z.string(),
+    total: z.int(),
+    stages: z.array(
+      z.object({
+        stageId: z.string(),
+        name: z.string(),
+        reached: z.int(),
+        reachedAmount: z.number(),
+        lostHere: z.int(),
+        conversionToNext: ratioView,
+      }),
+    ),
+    won: countAmountView,
+    lost: countAmountView,
+    open: countAmountView,
+    winRate: ratioView,
+    avgDaysToClose: z.nullable(z.number()),
+  })
+  .check(z.meta({ id: 'Funnel', description: 'The sales funnel (销售漏斗) of a cohort of opportunities.' }));
 
 export async function funnel(ctx: UseCaseContext, q: ScopeQuery & { pipelineId?: string | undefined; from?: string | undefined; to?: string | undefined }) {
   const scope = await resolveScope(ctx, q);

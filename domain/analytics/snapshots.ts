@@ -12,14 +12,16 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { db, tableName } from '#domain/table/client.ts';
 import { t, typePartition } from '#domain/table/keys.ts';
 import { getItem, queryAll, queryInput, queryPage, type Page, type PageRequest } from '#domain/table/query.ts';
+import { pageOf } from '#domain/fields.ts';
 import { POOL_TENANT_PARTITION } from '#domain/pool/keys.ts';
 import { cachedRules, localDate, rulesFromItem } from '#domain/pool/rules.ts';
 import { memberOfSk, rowsByKey, scopeSk, type Scope } from '#domain/analytics/aggregates.ts';
-import { major, ratio } from '#domain/analytics/figures.ts';
+import { major, ratio, ratioView } from '#domain/analytics/figures.ts';
 import { forecastInputs, scopeForecast, type ForecastInputs } from '#domain/analytics/forecast.ts';
 import { addMonths, monthOf, monthsOf, quarterOf } from '#domain/analytics/periods.ts';
 import { resolveScope, type ScopeQuery } from '#domain/analytics/scope.ts';
@@ -147,6 +149,36 @@ async function putSnapshot(tenantId: string, period: string, scope: Scope, date:
   }
 }
 
+/** A nightly snapshot as `GET /v1/forecast/snapshots` lists it: each figure an amount. */
+export const snapshotView = z
+  .object({
+    date: z.string().check(z.describe("YYYY-MM-DD, the tenant's day")),
+    closedWon: z.number(),
+    commit: z.number(),
+    bestCase: z.number(),
+    pipeline: z.number(),
+    weighted: z.number(),
+    predicted: z.number(),
+  })
+  .check(z.meta({ id: 'ForecastSnapshot' }));
+
+/** `GET /v1/forecast/accuracy`: one row per closed month with a snapshot at its start, and the mean errors. */
+export const accuracyView = z
+  .extend(
+    pageOf(
+      z.object({
+        period: z.string(),
+        predictedAtStart: z.number(),
+        weightedAtStart: z.number(),
+        actual: z.number(),
+        error: ratioView,
+        weightedError: ratioView,
+      }),
+    ),
+    { mape: ratioView, weightedMape: ratioView },
+  )
+  .check(z.meta({ id: 'ForecastAccuracy', description: 'The published backtest of the forecast.' }));
+
 export interface SnapshotView {
   date: string;
   closedWon: number;
@@ -157,7 +189,7 @@ export interface SnapshotView {
   predicted: number;
 }
 
-const snapshotView = (item: Item): SnapshotView => ({
+const presentSnapshot = (item: Item): SnapshotView => ({
   date: String(item.date),
   closedWon: Number(item.closedWon),
   commit: Number(item.commit),
@@ -171,7 +203,7 @@ export async function listSnapshots(ctx: UseCaseContext, q: ScopeQuery & { perio
   const scope = await resolveScope(ctx, q);
   const tenant = ctx.identity.tenantId;
   const period = q.period ?? monthOf(ctx.now, (await cachedRules(tenant)).timeZone);
-  return queryPage({ pk: snapshotPartition(tenant, period, scope) }, page, snapshotView);
+  return queryPage({ pk: snapshotPartition(tenant, period, scope) }, page, presentSnapshot);
 }
 
 /** The published backtest: the last `periods` closed months with a snapshot on or before their first day. */

@@ -4,9 +4,10 @@
  * a new user or a changed role or team is written before the request is answered.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { validationFailed } from '#domain/errors.ts';
-import { requireRole, type Identity } from '#domain/identity.ts';
+import { requireRole, ROLES, type Identity } from '#domain/identity.ts';
 import { db, tableName } from '#domain/table/client.ts';
 import { entityKey, stripKeys, typePartition } from '#domain/table/keys.ts';
 import { getItem, queryPage, type Page, type PageRequest } from '#domain/table/query.ts';
@@ -18,6 +19,17 @@ export interface DirectoryUser {
   firstSeenAt: string;
   lastSeenAt: string;
 }
+
+/** A directory entry as `GET /v1/users` lists it. */
+export const userView = z
+  .object({
+    userId: z.string(),
+    role: z.enum(ROLES),
+    teamId: z.nullable(z.string()),
+    firstSeenAt: z.string(),
+    lastSeenAt: z.string(),
+  })
+  .check(z.meta({ id: 'User', description: "A user of the tenant, as its verified tokens last said." }));
 
 /** How stale `lastSeenAt` may get before a warm container refreshes it. */
 const REFRESH_MS = 60 * 60 * 1000;

@@ -42,6 +42,62 @@ export interface Campaign {
   version: number;
 }
 
+/** A campaign as lists show it. */
+export const campaignListItem = z.object({
+  id: z.string(),
+  name: z.string(),
+  segmentId: z.string(),
+  subject: z.string(),
+  html: z.string(),
+  text: z.optional(z.string()),
+  fromName: z.optional(z.string()),
+  replyTo: z.optional(z.string()),
+  budget: z.optional(z.number().check(z.describe('major units, at most 2 decimals'))),
+  status: z.enum(CAMPAIGN_STATUSES),
+  sendAt: z.nullable(z.string()),
+  startedAt: z.nullable(z.string()),
+  completedAt: z.nullable(z.string()),
+  canceledAt: z.nullable(z.string()),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  version: z.int(),
+});
+
+const count = z.int();
+/** What `GET /v1/campaigns/{id}` (and every write of one campaign) answers: the campaign with its stats. */
+export const campaignView = z.extend(campaignListItem, {
+  stats: z.object({
+    recipients: count.check(z.describe('the whole frozen audience, suppressed ones included')),
+    sent: count,
+    suppressed: count,
+    failed: count,
+    canceled: count,
+    bounced: count,
+    complained: count,
+    opened: count.check(z.describe('recipients who opened, not open events')),
+    clicked: count.check(z.describe('recipients who clicked, not click events')),
+    unsubscribed: count,
+    leads: count.check(z.describe('leads with this campaignId')),
+    convertedLeads: count,
+    wonAmount: z.number().check(z.describe('the won opportunities those leads converted into, major units')),
+  } satisfies Record<(typeof STAT_NAMES)[number], z.ZodMiniType>),
+});
+
+/** One recipient of `GET /v1/campaigns/{id}/recipients` (domain/marketing/campaigns.ts `presentRecipient`). */
+export const recipientView = z.object({
+  email: z.string(),
+  contactId: z.optional(z.string()),
+  leadId: z.optional(z.string()),
+  status: z.enum(RECIPIENT_STATUSES),
+  sentAt: z.nullable(z.string()),
+  openedAt: z.nullable(z.string()),
+  clickedAt: z.nullable(z.string()),
+  unsubscribedAt: z.nullable(z.string()),
+  messageId: z.optional(z.string()),
+  error: z.optional(z.string().check(z.describe('why the provider refused it (status failed)'))),
+});
+
 const fields = {
   name: f.name,
   segmentId: f.id,

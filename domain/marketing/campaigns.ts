@@ -245,7 +245,7 @@ export interface RecipientView {
   error?: string;
 }
 
-export function recipientView(item: Item): RecipientView {
+export function presentRecipient(item: Item): RecipientView {
   const status = item.status === 'sending' ? 'queued' : (item.status as RecipientStatus);
   return {
     email: String(item.email),
@@ -264,14 +264,14 @@ export function recipientView(item: Item): RecipientView {
 export async function listRecipients(ctx: UseCaseContext, id: string, filters: { status?: RecipientStatus }, page: PageRequest): Promise<Page<RecipientView>> {
   await load(ctx, id);
   const { tenantId } = ctx.identity;
-  if (!filters.status) return queryPage({ pk: recipientPartition(tenantId, id) }, page, recipientView);
+  if (!filters.status) return queryPage({ pk: recipientPartition(tenantId, id) }, page, presentRecipient);
   // `queued` includes the recipients a run has claimed and not finished (stored `sending`).
   if (filters.status === 'queued') {
     return queryPage(
       { pk: recipientPartition(tenantId, id), filter: { expression: '#s IN (:q, :s)', names: { '#s': 'status' }, values: { ':q': 'queued', ':s': 'sending' } } },
       page,
-      recipientView,
+      presentRecipient,
     );
   }
-  return queryPage({ index: 'byParent', pk: recipientStatusPartition(tenantId, id, filters.status) }, page, recipientView);
+  return queryPage({ index: 'byParent', pk: recipientStatusPartition(tenantId, id, filters.status) }, page, presentRecipient);
 }

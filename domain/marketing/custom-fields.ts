@@ -80,6 +80,21 @@ export type FieldSetBody = z.infer<typeof fieldSetBody>;
 
 export const entityParam = z.enum(CUSTOM_ENTITIES);
 
+/** What `GET` and `PUT /v1/fields/{entity}` answer: the set in force. */
+export const fieldSetView = z.object({
+  fields: z.array(
+    z.object({
+      key: z.string(),
+      label: z.string(),
+      type: z.enum(FIELD_TYPES),
+      options: z.optional(z.array(z.string())).check(z.describe('exactly for select and multiselect')),
+      required: z.boolean(),
+    }),
+  ),
+  version: z.int().check(z.describe('0 while the tenant never set this entity\'s fields; +1 per PUT')),
+  updatedAt: z.nullable(z.string()),
+});
+
 // ---------------------------------------------------------------------------------------
 // Reading, with the per-container cache
 

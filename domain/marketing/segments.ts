@@ -33,6 +33,7 @@ import {
   checkConditions,
   conditionsInput,
   matches,
+  OPS,
   SEGMENT_ENTITIES,
   usesAccount,
   type Condition,
@@ -77,6 +78,31 @@ export const segmentCreate = z.strictObject(fields);
 export const segmentPatch = f.patchOf(fields, ['description']);
 export type SegmentCreate = z.infer<typeof segmentCreate>;
 export type SegmentPatch = z.infer<typeof segmentPatch>;
+
+/** A segment as clients see it (create, get, list, patch). */
+export const segmentView = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.optional(z.string()),
+  entity: z.enum(SEGMENT_ENTITIES),
+  match: z.enum(['all', 'any']),
+  conditions: z.array(z.object({ field: z.string(), op: z.enum(OPS), value: z.optional(z.unknown()) })),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  version: z.int(),
+});
+
+/** One record of `GET /v1/segments/{id}/members`: a contact or lead matching now. */
+export const segmentMemberView = z.object({
+  id: z.string(),
+  entity: z.enum(['contact', 'lead']),
+  name: z.string(),
+  email: z.nullable(z.string()),
+  phone: z.nullable(z.string()),
+});
+
+export const segmentCountView = z.object({ count: z.int().check(z.describe('the records matching now')) });
 
 export const segmentKey = (tenantId: string, id: string) => ({ PK: `${t(tenantId)}#SEG#${id}`, SK: 'SEG' });
 const segmentPartition = (tenantId: string) => `${t(tenantId)}#SEG`;

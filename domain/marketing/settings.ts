@@ -18,6 +18,14 @@ export const settingsBody = z.strictObject({
 export type MarketingSettings = z.infer<typeof settingsBody>;
 export const DEFAULT_SETTINGS: MarketingSettings = { sendRatePerSecond: 10, fromAddress: 'noreply@example.com' };
 
+/** What `GET` and `PUT /v1/marketing/settings` answer: the settings in force. */
+export const settingsView = z.object({
+  sendRatePerSecond: z.int(),
+  fromAddress: z.string(),
+  version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
+  updatedAt: z.nullable(z.string()),
+});
+
 export interface StoredSettings extends MarketingSettings {
   version: number;
   updatedAt: string | null;

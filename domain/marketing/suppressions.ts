@@ -42,6 +42,17 @@ export interface Suppression {
   version: number;
 }
 
+/** An entry as clients see it (get, list, add). */
+export const suppressionView = z.object({
+  id: z.string().check(z.describe('the normalized address: the `{id}` of /v1/suppressions/{id}')),
+  email: z.string(),
+  reason: z.enum(SUPPRESSION_REASONS),
+  campaignId: z.optional(z.string()).check(z.describe('the campaign whose email led to it (unsubscribes, bounces, complaints)')),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  version: z.int(),
+});
+
 /** Who manages the list. */
 export const MARKETING_ROLES = ['admin', 'marketer'] as const;
 

@@ -153,6 +153,44 @@ export interface WorkflowRun {
   skippedActions?: SkippedAction[];
 }
 
+/**
+ * A workflow as clients see it. Its trigger, delay and actions are answered as they were given:
+ * their body schemas describe them.
+ */
+export const workflowView = z.object({
+  id: z.string(),
+  name: z.string(),
+  trigger,
+  delay: z.optional(delay),
+  actions: z.array(action),
+  enabled: z.boolean(),
+  enabledSince: z.nullable(z.string()).check(z.describe('since when events count (null while disabled): set when it is enabled and when its trigger changes')),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  version: z.int(),
+});
+
+const ACTION_TYPES = ['sendEmail', 'notify', 'createTask', 'addTag', 'setLeadStatus'] as const satisfies readonly Action['type'][];
+
+/** One run of `GET /v1/workflows/{id}/runs`. */
+export const workflowRunView = z.object({
+  id: z.string(),
+  workflowId: z.string(),
+  subjectType: z.enum(SUBJECT_TYPES),
+  subjectId: z.string(),
+  eventId: z.string(),
+  status: z.enum(['scheduled', 'done', 'skipped', 'failed'] satisfies RunStatus[]),
+  runAt: z.string(),
+  doneAt: z.nullable(z.string()),
+  error: z.optional(z.string()),
+  skippedActions: z.optional(
+    z
+      .array(z.object({ action: z.int(), type: z.enum(ACTION_TYPES), reason: z.enum(['no_email', 'suppressed'] satisfies SkippedAction['reason'][]) }))
+      .check(z.describe('actions of a done run that had nothing to do: a sendEmail to a subject without an address, or a suppressed one')),
+  ),
+});
+
 export const delayMinutes = (d: Delay | undefined) => (d ? (d.minutes ?? 0) + (d.hours ?? 0) * 60 + (d.days ?? 0) * 24 * 60 : 0);
 
 // ---------------------------------------------------------------------------------------

@@ -17,7 +17,9 @@ import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
+import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
+import * as f from '#domain/fields.ts';
 import { notFound } from '#domain/errors.ts';
 import { db, tableName } from '#domain/table/client.ts';
 import { invertedTime, t } from '#domain/table/keys.ts';
@@ -40,6 +42,19 @@ export interface Notification {
   updatedAt: string;
   version: number;
 }
+
+/** The notification as every route answers it. */
+export const notificationView = z
+  .object({
+    ...f.storedFields,
+    kind: z.enum(NOTIFICATION_KINDS),
+    message: z.string(),
+    entityType: z.optional(z.string().check(z.describe('what it is about: account, task, ticket…'))),
+    entityId: z.optional(z.string()),
+    data: z.optional(z.record(z.string(), z.unknown()).check(z.describe("facts behind the message, by kind (a reminder's releaseAt, daysBefore…)"))),
+    readAt: z.nullable(z.string()),
+  })
+  .check(z.meta({ id: 'Notification', description: "One of the caller's own notifications." }));
 
 /**
  * Kept 400 days: longer than any reminder cycle can look ahead (remindBeforeDays ≤ 365), so the

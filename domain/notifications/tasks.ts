@@ -15,11 +15,10 @@
 import type { UseCaseContext } from '#domain/context.ts';
 import type { DomainEvent } from '#events/catalog.ts';
 import { fromItem } from '#domain/records.ts';
-import { db } from '#domain/table/client.ts';
 import { entityKey, t } from '#domain/table/keys.ts';
-import { getItems, queryInput } from '#domain/table/query.ts';
+import { sweepDue } from '#domain/table/due-sweep.ts';
+import { getItems } from '#domain/table/query.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Task } from '#domain/tasks/task.ts';
 import { addNotification, derivedId, NotificationExists } from '#domain/notifications/notifications.ts';
 
@@ -122,33 +121,19 @@ export async function runTaskReminders(opts: { now?: Date; timeLeftMs?: () => nu
   const now = opts.now ?? new Date();
   const report: TaskRemindersReport = { job: 'task-reminders', now: now.toISOString(), processed: 0, notified: 0, dropped: 0, complete: true };
   const horizon = new Date(now.getTime() + TASK_DUE_LEAD_MINUTES * 60_000).toISOString();
-  for (let shard = 0; shard < TASK_DUE_SHARDS; shard++) {
-    let start: Item | undefined;
-    do {
-      if (opts.timeLeftMs && opts.timeLeftMs() < SAFETY_MS) {
-        report.complete = false;
-        return report;
+  const partitions = Array.from({ length: TASK_DUE_SHARDS }, (_, shard) => taskDuePartition(shard));
+  report.complete = await sweepDue(
+    { partitions, before: horizon, pageSize: opts.pageSize ?? 100, safetyMs: SAFETY_MS, ...(opts.timeLeftMs ? { timeLeftMs: opts.timeLeftMs } : {}) },
+    async (dues) => {
+      const tasks = await getItems(dues.map((d) => entityKey(d.tenantId as string, 'TASK', d.taskId as string)));
+      for (let i = 0; i < dues.length; i++) {
+        const notified = await remindOne(dues[i]!, tasks[i] ? fromItem<Task>(tasks[i]!) : undefined, now);
+        report.processed++;
+        if (notified) report.notified++;
+        else report.dropped++;
       }
-      const out = await db.send(
-        new QueryCommand({
-          ...queryInput({ index: 'byDue', pk: taskDuePartition(shard), sk: { lessThan: `${horizon}$` } }),
-          Limit: opts.pageSize ?? 100,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      const dues = out.Items ?? [];
-      if (dues.length) {
-        const tasks = await getItems(dues.map((d) => entityKey(d.tenantId as string, 'TASK', d.taskId as string)));
-        for (let i = 0; i < dues.length; i++) {
-          const notified = await remindOne(dues[i]!, tasks[i] ? fromItem<Task>(tasks[i]!) : undefined, now);
-          report.processed++;
-          if (notified) report.notified++;
-          else report.dropped++;
-        }
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
-  }
+    },
+  );
   return report;
 }
 

@@ -51,6 +51,25 @@ export interface PoolRules extends RuleFields {
   updatedBy: string | null;
 }
 
+/** The rules as `GET` and `PUT /v1/pool/rules` answer them. */
+export const poolRulesView = z
+  .object({
+    releaseAfterDays: z.int(),
+    releaseIfNotWonDays: z.nullable(z.int()),
+    remindBeforeDays: z.array(z.int()).check(z.describe('descending')),
+    maxAccountsPerRep: z.int(),
+    maxLockedPerRep: z.int(),
+    maxClaimsPerDay: z.int(),
+    reclaimCooldownDays: z.int(),
+    exemptTiers: z.array(z.enum(TIERS)),
+    exemptWithOpenOpportunity: z.boolean(),
+    timeZone: z.string().check(z.describe("IANA name: the tenant's time zone for every day and period of the API")),
+    version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
+    updatedAt: z.nullable(z.string()),
+    updatedBy: z.nullable(z.string()),
+  })
+  .check(z.meta({ id: 'PoolRules', description: 'The public-pool (公海) rules in force.' }));
+
 /** What the job needs besides the rules: how many stage partitions of the due index can hold items. */
 export interface StoredPoolRules extends PoolRules {
   tenantId: string;

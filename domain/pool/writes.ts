@@ -42,6 +42,12 @@ export interface PoolWriteOptions {
   ownedCap?: number;
   /** The owner may lock at most this many accounts (lock): `409 lock_limit_reached`. */
   lockedCap?: number;
+  /**
+   * Leaves the owners' counters out: the caller counts the accounts itself, exactly once, in a
+   * later transaction of its own (a CSV import, per batch of rows: `addOwnedAccounts`), so that
+   * parallel creates of one owner do not all contend on that owner's counter item.
+   */
+  deferOwnerCount?: boolean;
 }
 
 const ownerOf = (a: PoolFacts | undefined) => (a && isOwned(a) ? a.ownerId : null);
@@ -55,7 +61,7 @@ export function accountPoolWrites(
   after: PoolFacts | undefined,
   opts: PoolWriteOptions = {},
 ): UnitOfWork {
-  countOwnership(ctx, uow, before, after, opts);
+  if (!opts.deferOwnerCount) countOwnership(ctx, uow, before, after, opts);
 
   // Clock items: rewritten when an anchor moves (or appears or goes), and when a
   // rule-dependent exemption may have ended (tier, open opportunities), to un-park it.
@@ -121,6 +127,14 @@ function countOwnership(ctx: UseCaseContext, uow: UnitOfWork, before: PoolFacts 
 }
 
 /** A clock item: the account's entry for one rule in the due index, at a stage. */
+/** Adds `n` accounts to a user's owned count: the deferred count of `deferOwnerCount` creates. */
+export function addOwnedAccounts(uow: UnitOfWork, tenantId: string, userId: string, n: number): UnitOfWork {
+  return uow.update(repCounterKey(tenantId, userId), {
+    expression: 'SET tenantId = :tenant, userId = :user, entityType = :type ADD owned :owned, locked :locked',
+    values: { ':tenant': tenantId, ':user': userId, ':type': 'POOLREP', ':owned': n, ':locked': 0 },
+  });
+}
+
 export function clockItem(ctx: UseCaseContext, tenantId: string, accountId: string, rule: ReleaseRule, anchor: string, stage: Stage) {
   return {
     ...poolClockKey(tenantId, accountId, rule),

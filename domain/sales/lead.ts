@@ -71,6 +71,32 @@ export const leadConvert = z.strictObject({
 });
 export type LeadConvert = z.infer<typeof leadConvert>;
 
+/** The lead as every route answers it (the conversion too: the converted lead). */
+export const leadView = z
+  .object({
+    ...f.storedFields,
+    name: z.string(),
+    company: z.optional(z.string()),
+    title: z.optional(z.string()),
+    email: z.optional(z.string()),
+    phone: z.optional(z.string()),
+    source: z.optional(z.string()),
+    status: z.enum(LEAD_STATUSES),
+    disqualifiedReason: z.optional(z.string()),
+    description: z.optional(z.string()),
+    tags: z.array(z.string()),
+    campaignId: z.optional(z.string()),
+    custom: f.customOut,
+    ownerId: z.nullable(z.string()),
+    createdBy: z.string(),
+    convertedAt: z.optional(z.string()),
+    convertedBy: z.optional(z.string()),
+    accountId: z.optional(z.string().check(z.describe('set by the conversion: the account it became'))),
+    contactId: z.optional(z.string().check(z.describe('set by the conversion: the contact it became'))),
+    opportunityId: z.optional(z.string().check(z.describe('set by a conversion that made an opportunity'))),
+  })
+  .check(z.meta({ id: 'Lead', description: 'A person, usually at a company, not yet qualified as a customer (潜在客户).' }));
+
 export interface Lead extends StoredRecord {
   name: string;
   company?: string;

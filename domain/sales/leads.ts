@@ -19,6 +19,7 @@ import {
 } from '#domain/records.ts';
 import { entityKey, nameKey } from '#domain/table/keys.ts';
 import { getItem, queryPage, type Page, type PageRequest, type QuerySpec } from '#domain/table/query.ts';
+import { UnitOfWork } from '#domain/table/transaction.ts';
 import {
   canReadLead,
   canWriteLead,
@@ -79,14 +80,25 @@ export async function createLead(ctx: UseCaseContext, input: LeadCreate): Promis
   const { ownerId, ...fields } = input;
   const owner = await resolveLeadOwner(ctx, ownerId);
   return rejectDuplicates(ctx, async () => {
-    const lead = stamp<Lead>(ctx, { ...fields, createdBy: ctx.identity.userId }, owner);
-    // 2. The lead, its `lead.created` event, and its duplicate guards (its email and phone:
-    //    unique among leads) land together or not at all. Accounts and contacts sharing its
-    //    company, email or phone are not checked: conversion settles that (API.md §5 leads).
-    const uow = insert(ctx, leadSpec, lead);
-    claimLeadGuards(ctx, uow, lead.id, duplicateKeysOf(lead));
+    const uow = new UnitOfWork(ctx);
+    const lead = newLeadWrites(ctx, fields, owner, uow);
     return uow.commit(publicView(lead));
   });
+}
+
+/**
+ * The writes of a new lead, added to `uow`: the lead, its `lead.created` event, and its
+ * duplicate guards (its email and phone: unique among leads), which land together or not at
+ * all. Accounts and contacts sharing its company, email or phone are not checked: conversion
+ * settles that (API.md §5 leads). For use cases that commit more in the same transaction (an
+ * inbound form's submission: its note and receipt); a taken guard fails the commit with
+ * `GuardTaken` (duplicates.ts), which `rejectDuplicates` turns into the 409.
+ */
+export function newLeadWrites(ctx: UseCaseContext, fields: Omit<LeadCreate, 'ownerId'>, owner: Owner, uow: UnitOfWork): Lead {
+  const lead = stamp<Lead>(ctx, { ...fields, createdBy: ctx.identity.userId }, owner);
+  insert(ctx, leadSpec, lead, uow);
+  claimLeadGuards(ctx, uow, lead.id, duplicateKeysOf(lead));
+  return lead;
 }
 
 export async function getLead(ctx: UseCaseContext, id: string): Promise<Lead> {

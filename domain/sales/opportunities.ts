@@ -44,7 +44,7 @@ import {
   OPPORTUNITY_ROLES,
   opportunityOf,
   opportunitySpec,
-  opportunityView,
+  presentOpportunity,
   pipelinePartition,
   stallCutoff,
   STATE_CODE,
@@ -414,7 +414,7 @@ function addNewOpportunity(
   placement: Placement,
   opts: { accountIsNew: boolean; prefix: string },
 ): OpportunityView {
-  const view = opportunityView(record, ctx.now);
+  const view = presentOpportunity(record, ctx.now);
   uow.put(toItem(opportunitySpec, ctx.identity.tenantId, record), {
     condition: 'attribute_not_exists(PK)',
     onConditionFailed: () => new Error(`id collision on opportunity ${record.id}`),
@@ -506,7 +506,7 @@ function visibleOr404(ctx: UseCaseContext, item: Item | undefined): Opportunity 
 }
 
 export async function getOpportunity(ctx: UseCaseContext, id: string): Promise<OpportunityView> {
-  return opportunityView(await loadOpportunity(ctx, id), ctx.now);
+  return presentOpportunity(await loadOpportunity(ctx, id), ctx.now);
 }
 
 /** An opportunity named in a body (activities, tasks): one the caller may open, else 400 on `path`. */
@@ -567,7 +567,7 @@ export async function updateOpportunity(ctx: UseCaseContext, id: string, patch: 
 
     // 4. The new state, by the stage rules.
     const next = applyPatch(ctx, before, patch, placement, owner);
-    if (sameRecord(before, next)) return opportunityView(before, ctx.now);
+    if (sameRecord(before, next)) return presentOpportunity(before, ctx.now);
 
     // 5. One transaction: the opportunity (version read), stage counts, account count, history, events.
     const uow = new UnitOfWork(ctx);
@@ -577,8 +577,8 @@ export async function updateOpportunity(ctx: UseCaseContext, id: string, patch: 
       values: { ':v': before.version },
       onConditionFailed: () => new VersionRace(),
     });
-    const beforeView = opportunityView(before, ctx.now);
-    const view = opportunityView(next, ctx.now);
+    const beforeView = presentOpportunity(before, ctx.now);
+    const view = presentOpportunity(next, ctx.now);
     const changed = changedFields(beforeView, view);
     uow.emit('opportunity.updated', { type: 'opportunity', id }, { before: { ...beforeView }, after: { ...view }, changed });
     if (placement) {
@@ -812,7 +812,7 @@ export async function listOpportunities(ctx: UseCaseContext, filters: Opportunit
   const tenant = who.tenantId;
   const keep = (item: Item) => {
     const o = opportunityOf(item);
-    return canReadOpportunity(who, o) ? opportunityView(o, ctx.now) : undefined;
+    return canReadOpportunity(who, o) ? presentOpportunity(o, ctx.now) : undefined;
   };
   const from = filters.closeFrom ?? LOW;
   const to = filters.closeTo ?? HIGH;

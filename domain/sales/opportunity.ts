@@ -22,7 +22,7 @@ import type { UseCaseContext } from '#domain/context.ts';
 import type { UnitOfWork } from '#domain/table/transaction.ts';
 import { accountCollection, entityKey, ownerPartition, rank, stripKeys, t, teamPartition, typePartition } from '#domain/table/keys.ts';
 import * as money from '#domain/sales/money.ts';
-import type { StageKind } from '#domain/sales/pipeline.ts';
+import { STAGE_KINDS, type StageKind } from '#domain/sales/pipeline.ts';
 
 export const OPPORTUNITY_STATUSES = ['open', 'stalled', 'won', 'lost'] as const;
 export type OpportunityStatus = (typeof OPPORTUNITY_STATUSES)[number];
@@ -90,7 +90,7 @@ export interface Opportunity extends StoredRecord {
   pipelineId: string;
   stageId: string;
   probability: number;
-  /** The kind of its stage. `stalled` is never stored: see `opportunityView`. */
+  /** The kind of its stage. `stalled` is never stored: see `presentOpportunity`. */
   status: StageKind;
   lostReason?: string;
   expectedCloseDate: string;
@@ -120,15 +120,50 @@ export interface Opportunity extends StoredRecord {
   stageVisits?: Record<string, string>;
 }
 
-/** Internal fields of the stored opportunity that clients never see. */
-type Internal = 'amountMinor' | 'budgetMinor' | 'status' | 'historyCount' | 'ownerTeamId' | 'createdOwnerId' | 'createdTeamId' | 'closedOwnerId' | 'closedTeamId' | 'stageVisits';
+/** The opportunity as every route answers it (`presentOpportunity` renders it). */
+export const opportunityView = z
+  .object({
+    ...f.storedFields,
+    accountId: z.string(),
+    contactIds: z.array(z.string()),
+    name: z.string(),
+    amount: z.number().check(z.describe('major units, at most 2 decimals')),
+    currency: z.string(),
+    pipelineId: z.string(),
+    stageId: z.string(),
+    probability: z.int(),
+    status: z.enum(OPPORTUNITY_STATUSES),
+    lostReason: z.optional(z.string()),
+    expectedCloseDate: z.string().check(z.describe('YYYY-MM-DD')),
+    closedAt: z.nullable(z.string()),
+    forecastCategory: z.enum(FORECAST_CATEGORIES),
+    needs: z.optional(z.string()),
+    budget: z.optional(z.number()),
+    competitors: z.array(z.object({ name: z.string(), notes: z.optional(z.string()) })),
+    description: z.optional(z.string()),
+    ownerId: z.nullable(z.string()),
+    lastStageChangeAt: z.string(),
+    lastActivityAt: z.nullable(z.string()),
+    createdBy: z.string(),
+  })
+  .check(z.meta({ id: 'Opportunity', description: 'A deal with an account (商机), moving through the stages of a pipeline.' }));
+export type OpportunityView = z.infer<typeof opportunityView>;
 
-/** What clients see. */
-export interface OpportunityView extends Omit<Opportunity, Internal> {
-  amount: number;
-  budget?: number;
-  status: OpportunityStatus;
-}
+/** One entry of `GET /v1/opportunities/{id}/history`, oldest first. */
+export const stageHistoryView = z
+  .object({
+    pipelineId: z.string(),
+    fromStageId: z.nullable(z.string().check(z.describe('null for the creation'))),
+    toStageId: z.string(),
+    status: z.enum(STAGE_KINDS).check(z.describe('the kind of the stage entered')),
+    probability: z.int(),
+    at: z.string(),
+    byUserId: z.string(),
+    leftAt: z.nullable(z.string()),
+    secondsInStage: z.int(),
+    lostReason: z.optional(z.string()),
+  })
+  .check(z.meta({ id: 'StageHistoryEntry' }));
 
 /** Stalled: open, and neither a stage change nor an activity for STALL_DAYS up to `now`. */
 export function isStalled(o: Pick<Opportunity, 'status' | 'lastStageChangeAt' | 'lastActivityAt'>, now: Date): boolean {
@@ -140,7 +175,7 @@ export function isStalled(o: Pick<Opportunity, 'status' | 'lastStageChangeAt' | 
 /** The instant before which the last touch of an open opportunity makes it stalled. */
 export const stallCutoff = (now: Date) => new Date(now.getTime() - STALL_DAYS * 86_400_000).toISOString();
 
-export function opportunityView(o: Opportunity, now: Date): OpportunityView {
+export function presentOpportunity(o: Opportunity, now: Date): OpportunityView {
   const {
     amountMinor, budgetMinor, historyCount: _h, ownerTeamId: _team, status,
     createdOwnerId: _co, createdTeamId: _ct, closedOwnerId: _clo, closedTeamId: _clt, stageVisits: _sv, ...rest
@@ -159,7 +194,7 @@ export function opportunityOf(item: Record<string, unknown>): Opportunity {
 }
 
 /** An item of the table (a list page, Customer 360) as clients see it. */
-export const opportunityViewOfItem = (item: Record<string, unknown>, now: Date): OpportunityView => opportunityView(opportunityOf(item), now);
+export const opportunityViewOfItem = (item: Record<string, unknown>, now: Date): OpportunityView => presentOpportunity(opportunityOf(item), now);
 
 // ---------------------------------------------------------------------------------------
 // Keys

@@ -2,7 +2,7 @@
  * The order (订单/合同): a signed contract with an account, and its payments (回款).
  * Amounts are stored as integer minor units (`amountMinor`, `collectedMinor`,
  * `outstandingMinor`); clients see major-unit numbers (`amount`, `collectedAmount`,
- * `outstandingAmount`) through `orderView`. `outstandingMinor` is kept beside
+ * `outstandingAmount`) through `presentOrder`. `outstandingMinor` is kept beside
  * `collectedMinor` so the overpayment guard is a plain condition in the payment's
  * transaction: `outstandingMinor >= :amount` is `collected + amount <= amount`.
  */
@@ -84,35 +84,35 @@ export interface Order extends StoredRecord {
   signedTeamId?: string | null;
 }
 
-/** The order as clients see it. */
-export type OrderView = {
-  id: string;
-  accountId: string;
-  opportunityId?: string;
-  quoteId?: string;
-  name: string;
-  amount: number;
-  currency: string;
-  collectedAmount: number;
-  outstandingAmount: number;
-  paymentStatus: PaymentStatus;
-  paymentCount: number;
-  lastPaymentAt?: string;
-  signedAt: string;
-  notes?: string;
-  ownerId: string | null;
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-  version: number;
-};
+/** The order as every route answers it (`presentOrder` renders it); a payment answers it too. */
+export const orderView = z
+  .object({
+    ...f.storedFields,
+    accountId: z.string(),
+    opportunityId: z.optional(z.string()),
+    quoteId: z.optional(z.string()),
+    name: z.string(),
+    amount: z.number(),
+    currency: z.string(),
+    collectedAmount: z.number(),
+    outstandingAmount: z.number(),
+    paymentStatus: z.enum(PAYMENT_STATUSES),
+    paymentCount: z.int(),
+    lastPaymentAt: z.optional(z.string()),
+    signedAt: z.string(),
+    notes: z.optional(z.string()),
+    ownerId: z.nullable(z.string()),
+    createdBy: z.string(),
+  })
+  .check(z.meta({ id: 'Order', description: 'A signed contract (订单/合同) and what has been collected on it.' }));
+export type OrderView = z.infer<typeof orderView>;
 
 export function paymentStatusOf(amount: Minor, collected: Minor): PaymentStatus {
   if (collected === 0) return 'unpaid';
   return collected >= amount ? 'paid' : 'partial';
 }
 
-export function orderView(o: Order): OrderView {
+export function presentOrder(o: Order): OrderView {
   return {
     id: o.id,
     accountId: o.accountId,
@@ -137,7 +137,7 @@ export function orderView(o: Order): OrderView {
 }
 
 /** An order item of the table (Customer 360 reads them from the account's collection) as clients see it. */
-export const orderViewOfItem = (item: Record<string, unknown>): OrderView => orderView(stripKeys<Order>(item));
+export const orderViewOfItem = (item: Record<string, unknown>): OrderView => presentOrder(stripKeys<Order>(item));
 
 /** Newest signed first in every list; `signedFrom`/`signedTo` are key ranges. */
 const orderSort = (o: Pick<Order, 'signedAt' | 'id'>) => `${o.signedAt}#${o.id}`;
@@ -181,9 +181,21 @@ export interface Payment {
   ownerTeamId?: string | null;
 }
 
-export interface PaymentView extends Omit<Payment, 'amountMinor' | 'ownerId' | 'ownerTeamId'> {
-  amount: number;
-}
+/** A payment (回款) as `GET /v1/orders/{id}/payments` lists it. */
+export const paymentView = z
+  .object({
+    ...f.storedFields,
+    orderId: z.string(),
+    amount: z.number(),
+    currency: z.string(),
+    receivedAt: z.string(),
+    method: z.optional(z.enum(PAYMENT_METHODS)),
+    reference: z.optional(z.string()),
+    notes: z.optional(z.string()),
+    createdBy: z.string(),
+  })
+  .check(z.meta({ id: 'Payment' }));
+export type PaymentView = z.infer<typeof paymentView>;
 
 export const PAYMENT_PREFIX = 'PAYMENT#';
 export const paymentKey = (tenantId: string, orderId: string, receivedAt: string, paymentId: string) => ({
@@ -191,7 +203,7 @@ export const paymentKey = (tenantId: string, orderId: string, receivedAt: string
   SK: `${PAYMENT_PREFIX}${receivedAt}#${paymentId}`,
 });
 
-export function paymentView(p: Payment): PaymentView {
+export function presentPayment(p: Payment): PaymentView {
   const { amountMinor, ownerId: _o, ownerTeamId: _t, ...rest } = p;
   return { ...rest, amount: money.fromMinor(amountMinor) };
 }

@@ -29,10 +29,10 @@ import {
   ORDER_IN_ACCOUNT,
   PAYMENT_PREFIX,
   orderSpec,
-  orderView,
+  presentOrder,
   paymentKey,
   paymentStatusOf,
-  paymentView,
+  presentPayment,
   type Order,
   type OrderCreate,
   type OrderPatch,
@@ -43,7 +43,7 @@ import {
   type PaymentView,
   type OrderFromQuote,
 } from '#domain/sales/order.ts';
-import { quoteOf, quoteView, type Quote } from '#domain/sales/quote.ts';
+import { quoteOf, presentQuote, type Quote } from '#domain/sales/quote.ts';
 import { invalidTransition, loadQuote, readableOpportunity, type OpportunityRef } from '#domain/sales/quotes.ts';
 
 export const SALES_ROLES = ['admin', 'manager', 'rep'] as const;
@@ -145,7 +145,7 @@ export function addOrder(ctx: UseCaseContext, uow: UnitOfWork, input: NewOrder):
       condition: 'attribute_exists(PK)',
       onConditionFailed: () => validationFailed([{ path: input.accountPath ?? 'body.accountId', message: 'no such account' }]),
     })
-    .emit('order.created', { type: 'order', id: order.id }, orderView(order));
+    .emit('order.created', { type: 'order', id: order.id }, presentOrder(order));
   return order;
 }
 
@@ -172,7 +172,7 @@ export async function createOrder(ctx: UseCaseContext, input: OrderCreate): Prom
     ...(input.notes !== undefined ? { notes: input.notes } : {}),
     owner,
   });
-  return uow.commit(orderView(order));
+  return uow.commit(presentOrder(order));
 }
 
 /** The opportunity an order is for: one the caller may open, on the order's account; else 400. */
@@ -185,7 +185,7 @@ async function orderOpportunity(ctx: UseCaseContext, id: string, accountId: stri
 }
 
 export async function getOrder(ctx: UseCaseContext, id: string): Promise<OrderView> {
-  return orderView(await loadOrder(ctx, id));
+  return presentOrder(await loadOrder(ctx, id));
 }
 
 export async function updateOrder(ctx: UseCaseContext, id: string, patch: OrderPatch, ifMatch: number | undefined): Promise<OrderView> {
@@ -212,8 +212,8 @@ export async function updateOrder(ctx: UseCaseContext, id: string, patch: OrderP
       requireRole(ctx.identity, 'admin', 'manager');
       after = { ...after, ...(await resolveOwner(ctx, patch.ownerId)) };
     }
-    const changed = changedFields(orderView(before), orderView(after));
-    if (changed.length === 0 && after.ownerTeamId === before.ownerTeamId) return orderView(before);
+    const changed = changedFields(presentOrder(before), presentOrder(after));
+    if (changed.length === 0 && after.ownerTeamId === before.ownerTeamId) return presentOrder(before);
     const next: Order = { ...after, version: before.version + 1, updatedAt: ctx.now.toISOString() };
     const uow = new UnitOfWork(ctx)
       .put(toItem(orderSpec, ctx.identity.tenantId, next), {
@@ -222,8 +222,8 @@ export async function updateOrder(ctx: UseCaseContext, id: string, patch: OrderP
         values: { ':v': before.version },
         onConditionFailed: () => new VersionRace(),
       })
-      .emit('order.updated', { type: 'order', id }, { before: orderView(before), after: orderView(next), changed });
-    return uow.commit(orderView(next));
+      .emit('order.updated', { type: 'order', id }, { before: presentOrder(before), after: presentOrder(next), changed });
+    return uow.commit(presentOrder(next));
   });
 }
 
@@ -304,7 +304,7 @@ export async function recordPayment(ctx: UseCaseContext, orderId: string, input:
         { condition: 'attribute_not_exists(PK)', onConditionFailed: () => new Error(`id collision on payment ${payment.id}`) },
       )
       .emit('payment.received', { type: 'order', id: orderId }, {
-        ...paymentView(payment),
+        ...presentPayment(payment),
         ownerId: payment.ownerId ?? null,
         ownerTeamId: payment.ownerTeamId ?? null,
         accountId: order.accountId,
@@ -313,14 +313,14 @@ export async function recordPayment(ctx: UseCaseContext, orderId: string, input:
         paymentStatus: next.paymentStatus,
         orderVersion: next.version,
       });
-    return uow.commit(orderView(next));
+    return uow.commit(presentOrder(next));
   });
 }
 
 export async function listPayments(ctx: UseCaseContext, orderId: string, page: PageRequest): Promise<Page<PaymentView>> {
   const order = await loadOrder(ctx, orderId);
   const { PK } = entityKey(ctx.identity.tenantId, 'ORDER', order.id);
-  return queryPage({ pk: PK, sk: { beginsWith: PAYMENT_PREFIX } }, page, (item) => paymentView(stripKeys<Payment>(item)));
+  return queryPage({ pk: PK, sk: { beginsWith: PAYMENT_PREFIX } }, page, (item) => presentPayment(stripKeys<Payment>(item)));
 }
 
 export interface OrderFilters {
@@ -372,7 +372,7 @@ export async function listOrders(ctx: UseCaseContext, filters: OrderFilters, pag
     const filter = attributeFilter({ paymentStatus: filters.paymentStatus, opportunityId, ownerId });
     const sk = signedRange(ORDER_IN_ACCOUNT, filters.signedFrom, filters.signedTo);
     const spec: QuerySpec = { index: 'byParent', pk: accountCollection(who.tenantId, accountId), newestFirst: true, ...(sk ? { sk } : {}), ...(filter ? { filter } : {}) };
-    return queryPage(spec, page, (item) => orderView(orderOf(item)));
+    return queryPage(spec, page, (item) => presentOrder(orderOf(item)));
   }
   const base = ownedListQuery(ctx, 'ORDER', { ownerId }, false);
   const sk = signedRange('', filters.signedFrom, filters.signedTo);
@@ -380,7 +380,7 @@ export async function listOrders(ctx: UseCaseContext, filters: OrderFilters, pag
   const spec: QuerySpec = { ...base, newestFirst: true, ...(sk ? { sk } : {}), ...(status ? { filter: status } : {}) };
   return queryPage(spec, page, (item) => {
     const order = orderOf(item);
-    return canSee(who, order) ? orderView(order) : undefined;
+    return canSee(who, order) ? presentOrder(order) : undefined;
   });
 }
 
@@ -461,6 +461,6 @@ export async function orderFromQuote(
         },
       },
     )
-    .emit('quote.updated', { type: 'quote', id: quote.id }, { before: quoteView(quote), after: quoteView(after), changed: ['orderId'] });
-  return uow.commit(orderView(order));
+    .emit('quote.updated', { type: 'quote', id: quote.id }, { before: presentQuote(quote), after: presentQuote(after), changed: ['orderId'] });
+  return uow.commit(presentOrder(order));
 }

@@ -43,6 +43,24 @@ export interface Pipeline {
   version: number;
 }
 
+/** The pipeline as every route answers it. */
+export const pipelineView = z
+  .object({
+    ...f.storedFields,
+    name: z.string(),
+    description: z.optional(z.string()),
+    isDefault: z.boolean(),
+    stages: z.array(
+      z.object({
+        id: z.string(),
+        name: z.string(),
+        probability: z.int().check(z.describe('0..100: what an opportunity entering the stage takes')),
+        kind: z.enum(STAGE_KINDS),
+      }),
+    ),
+  })
+  .check(z.meta({ id: 'Pipeline', description: 'A sales pipeline (销售阶段) and its ordered stages.' }));
+
 /** A stage's definition as the STAGE item holds it. */
 export interface StageRecord extends Stage {
   pipelineId: string;

@@ -4,7 +4,7 @@
  * each line) are server-owned, and a body carrying one is a 400 (strict schemas).
  *
  * Stored in integer minor units (`*Minor`), quantities in thousandths and discounts in
- * basis points; clients see major-unit numbers through `quoteView`. The rounding rule
+ * basis points; clients see major-unit numbers through `presentQuote`. The rounding rule
  * is in domain/sales/money.ts (half up, per line).
  *
  * Status: draft → sent → accepted | rejected, by the action routes only; every status
@@ -97,23 +97,41 @@ export interface Quote extends StoredRecord {
   createdBy: string;
 }
 
-export interface LineView {
-  product: string;
-  description?: string;
-  quantity: number;
-  unitPrice: number;
-  discountPct?: number;
-  subtotal: number;
-  discount: number;
-  total: number;
-}
-
-export type QuoteView = Omit<Quote, 'lines' | 'subtotalMinor' | 'discountMinor' | 'totalMinor' | 'ownerTeamId'> & {
-  lines: LineView[];
-  subtotal: number;
-  discount: number;
-  total: number;
-};
+/** The quote as every route answers it (`presentQuote` renders it): money in major units. */
+export const quoteView = z
+  .object({
+    ...f.storedFields,
+    opportunityId: z.string(),
+    accountId: z.string(),
+    name: z.string(),
+    status: z.enum(QUOTE_STATUSES),
+    currency: z.string(),
+    lines: z.array(
+      z.object({
+        product: z.string(),
+        description: z.optional(z.string()),
+        quantity: z.number(),
+        unitPrice: z.number(),
+        discountPct: z.optional(z.number()),
+        subtotal: z.number(),
+        discount: z.number(),
+        total: z.number(),
+      }),
+    ),
+    subtotal: z.number(),
+    discount: z.number(),
+    total: z.number(),
+    validUntil: z.optional(z.string().check(z.describe('YYYY-MM-DD'))),
+    notes: z.optional(z.string()),
+    rejectionReason: z.optional(z.string()),
+    orderId: z.optional(z.string().check(z.describe('the order it became'))),
+    history: z.array(z.object({ status: z.enum(QUOTE_STATUSES), at: z.string(), byUserId: z.string(), note: z.optional(z.string()) })),
+    ownerId: z.nullable(z.string().check(z.describe("the opportunity's owner when it was made"))),
+    createdBy: z.string(),
+  })
+  .check(z.meta({ id: 'Quote', description: 'Line items for an opportunity (报价单), with totals the server computes.' }));
+export type QuoteView = z.infer<typeof quoteView>;
+export type LineView = QuoteView['lines'][number];
 
 /** Prices the lines: each rounded on its own (half up), the totals their exact sums. 400 when the total is out of range. */
 export function priceLines(input: readonly LineInput[]): { lines: StoredLine[]; subtotal: Minor; discount: Minor; total: Minor } {
@@ -156,7 +174,7 @@ function lineView(l: StoredLine): LineView {
   };
 }
 
-export function quoteView(q: Quote): QuoteView {
+export function presentQuote(q: Quote): QuoteView {
   const { lines: stored, subtotalMinor, discountMinor, totalMinor, ownerTeamId: _team, ...rest } = q;
   return {
     ...rest,
@@ -173,7 +191,7 @@ export function quoteOf(item: Record<string, unknown>): Quote {
 }
 
 /** A quote item of the table (Customer 360 reads them from the account's collection) as clients see it. */
-export const quoteViewOfItem = (item: Record<string, unknown>): QuoteView => quoteView(quoteOf(item));
+export const quoteViewOfItem = (item: Record<string, unknown>): QuoteView => presentQuote(quoteOf(item));
 
 /** An opportunity's quotes, oldest first, are one key range of its account's collection. */
 export const quotesOfOpportunity = (opportunityId: string) => `${rank.QUOTE}#QUOTE#${opportunityId}#`;

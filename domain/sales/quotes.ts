@@ -25,7 +25,7 @@ import {
   quoteOf,
   quotesOfOpportunity,
   quoteSpec,
-  quoteView,
+  presentQuote,
   type HistoryEntry,
   type Quote,
   type QuoteAccept,
@@ -89,7 +89,7 @@ export async function loadQuote(ctx: UseCaseContext, id: string): Promise<Quote>
 }
 
 export async function getQuote(ctx: UseCaseContext, id: string): Promise<QuoteView> {
-  return quoteView(await loadQuote(ctx, id));
+  return presentQuote(await loadQuote(ctx, id));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -125,7 +125,7 @@ export async function createQuote(ctx: UseCaseContext, opportunityId: string, in
     };
     // 3. The quote and its event, provided the opportunity is still there on the same account.
     const tenant = ctx.identity.tenantId;
-    const view = quoteView(quote);
+    const view = presentQuote(quote);
     return new UnitOfWork(ctx)
       .put(toItem(quoteSpec, tenant, quote), {
         condition: 'attribute_not_exists(PK)',
@@ -152,7 +152,7 @@ export async function listQuotes(ctx: UseCaseContext, opportunityId: string, pag
       sk: { beginsWith: quotesOfOpportunity(opportunity.id) },
     },
     page,
-    (item) => quoteView(quoteOf(item)),
+    (item) => presentQuote(quoteOf(item)),
   );
 }
 
@@ -198,15 +198,15 @@ export async function updateQuote(ctx: UseCaseContext, id: string, patch: QuoteP
     if (patch.notes === null) delete after.notes;
     else if (patch.notes !== undefined) after.notes = patch.notes;
     if (priced) Object.assign(after, { lines: priced.lines, subtotalMinor: priced.subtotal, discountMinor: priced.discount, totalMinor: priced.total });
-    const changed = changedFields(quoteView(before), quoteView(after));
-    if (changed.length === 0) return quoteView(before);
+    const changed = changedFields(presentQuote(before), presentQuote(after));
+    if (changed.length === 0) return presentQuote(before);
     const next: Quote = { ...after, version: before.version + 1, updatedAt: ctx.now.toISOString() };
     const uow = writeQuote(ctx, new UnitOfWork(ctx), before, next, 'changed').emit('quote.updated', { type: 'quote', id }, {
-      before: quoteView(before),
-      after: quoteView(next),
+      before: presentQuote(before),
+      after: presentQuote(next),
       changed,
     });
-    return uow.commit(quoteView(next));
+    return uow.commit(presentQuote(next));
   });
 }
 
@@ -254,7 +254,7 @@ async function transition(
       version: before.version + 1,
       updatedAt: at,
     };
-    const view = quoteView(next);
+    const view = presentQuote(next);
     const uow = writeQuote(ctx, new UnitOfWork(ctx), before, next, rule.verb).emit(rule.event, { type: 'quote', id }, {
       ...view,
       from: rule.from,

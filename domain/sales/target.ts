@@ -41,20 +41,21 @@ export interface Target {
   version: number;
 }
 
-export type TargetView = {
-  id: string;
-  period: string;
-  userId?: string;
-  teamId?: string;
-  amount: number;
-  currency: string;
-  setBy: string;
-  createdAt: string;
-  updatedAt: string;
-  version: number;
-};
+/** The target as every route answers it: a user's or a team's (exactly one of `userId`, `teamId`). */
+export const targetView = z
+  .object({
+    ...f.storedFields,
+    period: z.string().check(z.describe('YYYY-MM')),
+    userId: z.optional(z.string()),
+    teamId: z.optional(z.string()),
+    amount: z.number(),
+    currency: z.string(),
+    setBy: z.string(),
+  })
+  .check(z.meta({ id: 'Target', description: 'A sales target (目标) of a user or team for a month.' }));
+export type TargetView = z.infer<typeof targetView>;
 
-export function targetView(x: Target): TargetView {
+export function presentTarget(x: Target): TargetView {
   return {
     id: x.id,
     period: x.period,

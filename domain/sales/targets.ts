@@ -24,7 +24,7 @@ import {
   targetItem,
   targetKey,
   targetOf,
-  targetView,
+  presentTarget,
   type Subject,
   type Target,
   type TargetPut,
@@ -61,7 +61,7 @@ export async function setTarget(ctx: UseCaseContext, period: string, input: Targ
     // 2. The same amount and currency again change nothing (the user's team is refreshed with a change only).
     const existing = await getItem(key);
     const before = existing ? targetOf(existing) : undefined;
-    if (before && before.amountMinor === input.amount && before.currency === currency) return targetView(before);
+    if (before && before.amountMinor === input.amount && before.currency === currency) return presentTarget(before);
     // 3. Create (the key is free) or replace (the version read), with the event.
     const at = ctx.now.toISOString();
     const next: Target = {
@@ -79,7 +79,7 @@ export async function setTarget(ctx: UseCaseContext, period: string, input: Targ
     const condition = before
       ? { condition: '#v = :v', names: { '#v': 'version' }, values: { ':v': before.version } }
       : { condition: 'attribute_not_exists(PK)' };
-    const view = targetView(next);
+    const view = presentTarget(next);
     await new UnitOfWork(ctx)
       .put(targetItem(tenant, next), { ...condition, onConditionFailed: () => new VersionRace() })
       .emit('target.set', { type: 'target', id: next.id }, {
@@ -125,12 +125,12 @@ export async function listTargets(ctx: UseCaseContext, period: string, filters: 
   return queryPage(spec, page, (item) => {
     const x = targetOf(item);
     if (filters.teamId !== undefined && x.teamId !== filters.teamId && x.memberOf !== filters.teamId) return undefined;
-    return visible(who, x) ? targetView(x) : undefined;
+    return visible(who, x) ? presentTarget(x) : undefined;
   });
 }
 
 /** One target, for tests and later dashboards: undefined when none is set. */
 export async function findTarget(tenantId: string, period: string, subject: Subject): Promise<TargetView | undefined> {
   const item = await getItem(targetKey(tenantId, period, subject));
-  return item ? targetView(targetOf(item)) : undefined;
+  return item ? presentTarget(targetOf(item)) : undefined;
 }

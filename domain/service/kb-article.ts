@@ -41,6 +41,24 @@ export interface Article extends ArticleSummary {
 export const EXCERPT_LENGTH = 200;
 export const MAX_BODY = 100_000;
 
+/** An article as lists, searches and suggestions show it: all but the body. */
+export const articleSummaryView = z.object({
+  id: z.string(),
+  title: z.string(),
+  tags: z.array(z.string()),
+  status: z.enum(ARTICLE_STATUSES),
+  excerpt: z.string().check(z.describe(`the body's first ${EXCERPT_LENGTH} characters`)),
+  createdBy: z.string(),
+  updatedBy: z.string(),
+  publishedAt: z.nullable(z.string()).check(z.describe('when it was first published')),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  version: z.int(),
+});
+
+/** One article (create, get, patch): with its Markdown body. */
+export const articleView = z.extend(articleSummaryView, { body: z.string().check(z.describe('Markdown')) });
+
 const fields = {
   title: f.name,
   body: f.text(1, MAX_BODY),

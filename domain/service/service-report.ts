@@ -19,6 +19,7 @@
  * attributes), one GetItem to read. Minutes are business minutes of the ticket's own SLA policy
  * (`slaPolicy`, stored on the ticket), from creation to the first response, rounded down.
  */
+import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { requireRole } from '#domain/identity.ts';
 import { applySubject, rowOf, type Fact } from '#domain/analytics/aggregates.ts';
@@ -76,6 +77,32 @@ export interface ServiceReport {
   byPriority: Record<(typeof SLA_PRIORITIES)[number], { created: number; solved: number }>;
   topTags: { tag: string; count: number }[];
 }
+
+const count = z.int();
+const attainment = z.nullable(z.number()).check(z.describe('met ÷ (met + breached), 4 decimals; null when neither'));
+const priorityRow = z.object({ created: count, solved: count });
+
+/** What `GET /v1/reports/service` answers. */
+export const serviceReportView = z.object({
+  period: z.string().check(z.describe('YYYY-MM in the tenant\'s time zone')),
+  created: count,
+  solved: count,
+  backlog: count.check(z.describe('tickets neither solved nor closed now')),
+  firstResponse: z.object({
+    met: count,
+    breached: count,
+    attainment,
+    medianBusinessMinutes: z.nullable(z.int()).check(z.describe('whole business minutes from creation to the first response')),
+  }),
+  resolution: z.object({ met: count, breached: count, attainment }),
+  csat: z.object({
+    responses: count,
+    satisfied: count.check(z.describe('scores 4–5')),
+    score: z.nullable(z.number()).check(z.describe('satisfied ÷ responses, 4 decimals; null without responses')),
+  }),
+  byPriority: z.object({ urgent: priorityRow, high: priorityRow, normal: priorityRow, low: priorityRow } satisfies Record<(typeof SLA_PRIORITIES)[number], z.ZodMiniType>),
+  topTags: z.array(z.object({ tag: z.string(), count })).check(z.describe("the period's tickets' tags, most frequent first, at most 10")),
+});
 
 const ratio = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 10_000) / 10_000 : null);
 

@@ -11,7 +11,7 @@ import { requireRole } from '#domain/identity.ts';
 import { t } from '#domain/table/keys.ts';
 import { getItem } from '#domain/table/query.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
-import { slaPolicyBody, type SlaPolicy } from '#domain/service/business-hours.ts';
+import { slaPolicyBody, type SlaPolicy, type SlaPriority } from '#domain/service/business-hours.ts';
 
 export const slaPolicyKey = (tenantId: string) => ({ PK: `${t(tenantId)}#SLA`, SK: 'POLICY' });
 
@@ -21,6 +21,28 @@ export interface SlaPolicyView extends SlaPolicy {
   updatedAt: string | null;
   updatedBy: string | null;
 }
+
+const targetView = z.object({ firstResponseMinutes: z.int(), resolutionMinutes: z.int() });
+
+/** What `GET` and `PUT /v1/sla/policy` answer: the policy in force (minutes are business minutes). */
+export const slaPolicyView = z.object({
+  targets: z.object({ urgent: targetView, high: targetView, normal: targetView, low: targetView } satisfies Record<SlaPriority, z.ZodMiniType>),
+  businessHours: z
+    .nullable(
+      z.object({
+        timeZone: z.string().check(z.describe('an IANA name')),
+        days: z.array(z.int()).check(z.describe('ISO weekdays, 1 = Monday … 7 = Sunday')),
+        start: z.string().check(z.describe('local time HH:MM')),
+        end: z.string().check(z.describe('local time HH:MM (24:00: midnight)')),
+      }),
+    )
+    .check(z.describe('null: 24/7')),
+  holidays: z.array(z.string()).check(z.describe('local dates YYYY-MM-DD on which nothing counts')),
+  warnBeforeMinutes: z.int(),
+  version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
+  updatedAt: z.nullable(z.string()),
+  updatedBy: z.nullable(z.string()),
+});
 
 const POLICY_FIELDS = ['targets', 'businessHours', 'holidays', 'warnBeforeMinutes'] as const;
 

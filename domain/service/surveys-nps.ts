@@ -70,6 +70,31 @@ export interface SurveyStats {
 }
 export type SurveyView = Survey & { stats: SurveyStats };
 
+const count = z.int();
+/** An NPS survey with its stats (create, get, list, send). */
+export const surveyView = z.object({
+  id: z.string(),
+  kind: z.literal('nps'),
+  name: z.string(),
+  segmentId: z.string(),
+  question: z.string(),
+  status: z.enum(SURVEY_STATUSES),
+  sentAt: z.nullable(z.string()).check(z.describe('when `/send` was called')),
+  completedAt: z.optional(z.string()).check(z.describe('when the last invitation went out')),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  version: z.int(),
+  stats: z.object({
+    sent: count,
+    responses: count,
+    promoters: count.check(z.describe('scores 9–10')),
+    passives: count.check(z.describe('scores 7–8')),
+    detractors: count.check(z.describe('scores 0–6')),
+    nps: z.nullable(z.int()).check(z.describe('round(100 × (promoters − detractors) ÷ responses); null without responses')),
+  } satisfies Record<keyof SurveyStats, z.ZodMiniType>),
+});
+
 // ---------------------------------------------------------------------------------------
 // Keys
 

@@ -3,6 +3,7 @@
  * without JavaScript (radio buttons for the score, a comment, one submit posting to the same
  * URL), and the thank-you page. Everything echoed is HTML-escaped.
  */
+import * as z from 'zod/mini';
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import type { PublicResult } from '#functions/middleware/public-function.ts';
 import { answerCsat, csatInvitation } from '#domain/service/surveys-csat.ts';
@@ -21,6 +22,22 @@ async function invitation(target: SurveyTarget): Promise<Shown> {
   }
   return npsInvitation(target.tenantId, target.surveyId, target.recipientId);
 }
+
+const surveyKind = z.enum(['csat', 'nps']);
+
+/** `GET /s/{token}` as JSON: the question and its score range, or that it was already answered. */
+export const surveyFormView = z.union([
+  z.object({ answered: z.literal(true) }),
+  z.object({
+    kind: surveyKind,
+    question: z.string(),
+    answered: z.literal(false),
+    scores: z.object({ min: z.int(), max: z.int() }).check(z.describe('CSAT 1..5, NPS 0..10')),
+  }),
+]);
+
+/** `POST /s/{token}` as JSON: the answer recorded. */
+export const surveyAnswerView = z.object({ kind: surveyKind, score: z.int(), comment: z.nullable(z.string()), answeredAt: z.string() });
 
 const LABELS: Record<SurveyKind, [string, string]> = { csat: ['very unsatisfied', 'very satisfied'], nps: ['not at all likely', 'extremely likely'] };
 

@@ -19,7 +19,7 @@ import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
 import type { RecordSpec, StoredRecord } from '#domain/records.ts';
 import { accountCollection, rank, stripKeys, t, typePartition } from '#domain/table/keys.ts';
-import type { SlaPolicy, SlaPriority } from '#domain/service/business-hours.ts';
+import { SLA_PRIORITIES, type SlaPolicy, type SlaPriority } from '#domain/service/business-hours.ts';
 
 export const TICKET_PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
 export const TICKET_TYPES = ['question', 'incident', 'problem', 'complaint', 'request'] as const;
@@ -102,17 +102,62 @@ export interface Ticket extends StoredRecord {
 type Internal = 'slaPolicy' | 'slaPausedMs' | 'firstSolvedAt' | 'ownerId' | 'ownerTeamId';
 export type TicketView = Omit<Ticket, Internal>;
 
-export function ticketView(ticket: Ticket): TicketView {
+export function presentTicket(ticket: Ticket): TicketView {
   const { slaPolicy: _p, slaPausedMs: _m, firstSolvedAt: _f, ownerId: _o, ownerTeamId: _t, ...view } = ticket;
   return view;
 }
 
 export const ticketOf = (item: Record<string, unknown>): Ticket => stripKeys<Ticket>(item);
-export const ticketViewOfItem = (item: Record<string, unknown>): TicketView => ticketView(ticketOf(item));
+export const ticketViewOfItem = (item: Record<string, unknown>): TicketView => presentTicket(ticketOf(item));
+
+/** A ticket as clients see it (create, get, list, patch; Customer 360's `tickets`): `presentTicket`'s shape. */
+export const ticketView = z.object({
+  id: z.string(),
+  number: z.int().check(z.describe('per tenant, 1, 2, 3… in creation order, never reused')),
+  subject: z.string(),
+  description: z.optional(z.string()),
+  accountId: z.nullable(z.string()),
+  contactId: z.nullable(z.string()),
+  priority: z.enum(TICKET_PRIORITIES),
+  type: z.enum(TICKET_TYPES),
+  channel: z.enum(TICKET_CHANNELS),
+  status: z.enum(TICKET_STATUSES),
+  assigneeId: z.nullable(z.string()),
+  tags: z.array(z.string()),
+  requesterEmail: z.optional(z.string()).check(z.describe("the contact's email")),
+  firstRespondedAt: z.nullable(z.string()),
+  solvedAt: z.nullable(z.string()),
+  closedAt: z.nullable(z.string()),
+  csat: z.nullable(z.object({ score: z.int(), comment: z.optional(z.string()), answeredAt: z.string() })),
+  sla: z.object({
+    policy: z.enum(SLA_PRIORITIES).check(z.describe('the priority whose targets set the due times')),
+    firstResponseDueAt: z.string(),
+    resolutionDueAt: z.string(),
+    firstResponseBreachedAt: z.nullable(z.string()),
+    resolutionBreachedAt: z.nullable(z.string()),
+    pausedSince: z.nullable(z.string()).check(z.describe('set while pending: the resolution clock is stopped')),
+  }),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  version: z.int(),
+});
+
+/** A comment of `POST` and `GET /v1/tickets/{id}/comments`. */
+export const ticketCommentView = z.object({
+  id: z.string(),
+  ticketId: z.string(),
+  body: z.string(),
+  public: z.boolean().check(z.describe('false: internal, seen by support and admins only')),
+  authorId: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  version: z.int(),
+});
 
 /** What every ticket event says about the ticket (api/service.md: priority, status, account, contact, requester, assignee). */
 export function ticketSnapshot(ticket: Ticket) {
-  return { ...ticketView(ticket), ownerId: ticket.assigneeId, ownerTeamId: null, requesterEmail: ticket.requesterEmail ?? null };
+  return { ...presentTicket(ticket), ownerId: ticket.assigneeId, ownerTeamId: null, requesterEmail: ticket.requesterEmail ?? null };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ import {
   ticketSequenceKey,
   ticketSnapshot,
   ticketSpec,
-  ticketView,
+  presentTicket,
   TICKET_ROLES,
   type CommentCreate,
   type Ticket,
@@ -213,7 +213,7 @@ export async function createTicket(ctx: UseCaseContext, input: TicketCreate): Pr
     );
     ticketWrites(ctx, uow, undefined, ticket, []);
     try {
-      return await uow.commit(ticketView(ticket));
+      return await uow.commit(presentTicket(ticket));
     } catch (err) {
       if (!(err instanceof SequenceMoved) || attempt >= MAX_SEQUENCE_ATTEMPTS) {
         if (err instanceof SequenceMoved) throw conflict('concurrent_update', 'Too many tickets are being created at this moment; retry.');
@@ -231,7 +231,7 @@ export async function createTicket(ctx: UseCaseContext, input: TicketCreate): Pr
 // Read and change
 
 export async function getTicket(ctx: UseCaseContext, id: string): Promise<TicketView> {
-  return ticketView(await loadTicket(ctx, id));
+  return presentTicket(await loadTicket(ctx, id));
 }
 
 /** Allowed moves of the status machine (api/service.md "Status"). */
@@ -266,11 +266,11 @@ export async function updateTicket(ctx: UseCaseContext, id: string, patch: Ticke
     } else if (before.status === 'new' && before.assigneeId === null && after.assigneeId !== null) {
       after = { ...after, status: 'open' }; // the first assignment opens a new ticket
     }
-    if (unchanged(before, after)) return ticketView(before);
+    if (unchanged(before, after)) return presentTicket(before);
     if (before.status === 'closed') throw invalidTransition('closed', 'changed');
     const { ticket, breaches } = evolveSla(before, after, ctx.now);
     const next = nextVersion(ctx, before, ticket);
-    return ticketWrites(ctx, new UnitOfWork(ctx), before, next, breaches).commit(ticketView(next));
+    return ticketWrites(ctx, new UnitOfWork(ctx), before, next, breaches).commit(presentTicket(next));
   });
 }
 
@@ -390,7 +390,7 @@ export async function listTickets(ctx: UseCaseContext, filters: TicketFilters, p
   const filter = ticketFilter({ ...filters, assigneeId: filters.accountId ? assignee : undefined });
   if (filter) spec.filter = filter;
   const raw = await queryPage(spec, page, (item) => ticketOf(item));
-  if (isAgent(who) || filters.accountId) return { items: raw.items.map(ticketView), nextCursor: raw.nextCursor };
+  if (isAgent(who) || filters.accountId) return { items: raw.items.map(presentTicket), nextCursor: raw.nextCursor };
   const accountIds = [...new Set(raw.items.map((t) => t.accountId).filter((a): a is string => !!a))];
   const accounts = new Map<string, Account>();
   for (let i = 0; i < accountIds.length; i += 100) {
@@ -399,7 +399,7 @@ export async function listTickets(ctx: UseCaseContext, filters: TicketFilters, p
     items.forEach((item, j) => item && accounts.set(chunk[j]!, accountOf(item)));
   }
   return {
-    items: raw.items.filter((t) => canReadTicket(who, t, t.accountId ? accounts.get(t.accountId) : undefined)).map(ticketView),
+    items: raw.items.filter((t) => canReadTicket(who, t, t.accountId ? accounts.get(t.accountId) : undefined)).map(presentTicket),
     nextCursor: raw.nextCursor,
   };
 }

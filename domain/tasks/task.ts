@@ -23,6 +23,24 @@ export const taskPatch = f.patchOf(fields, ['description', 'accountId', 'opportu
 export type TaskCreate = z.infer<typeof taskCreate>;
 export type TaskPatch = z.infer<typeof taskPatch>;
 
+/** The task as every route answers it. */
+export const taskView = z
+  .object({
+    ...f.storedFields,
+    title: z.string(),
+    description: z.optional(z.string()),
+    dueAt: z.string(),
+    assigneeId: z.string(),
+    status: z.enum(TASK_STATUSES),
+    completedAt: z.optional(z.string()),
+    accountId: z.optional(z.string()),
+    opportunityId: z.optional(z.string()),
+    contactId: z.optional(z.string()),
+    ownerId: z.nullable(z.string().check(z.describe('the assignee'))),
+    createdBy: z.string(),
+  })
+  .check(z.meta({ id: 'Task', description: 'Something someone has to do by a time.' }));
+
 /** `ownerId` is the assignee: visibility follows whoever has to do it (and whoever asked). */
 export interface Task extends StoredRecord {
   title: string;

@@ -1,6 +1,6 @@
 /** HTTP: contacts. */
 import * as z from 'zod/mini';
-import { contactCreate, contactPatch } from '#domain/accounts/contact.ts';
+import { contactCreate, contactPatch, contactView } from '#domain/accounts/contact.ts';
 import { createContact, deleteContact, getContact, listContacts, updateContact } from '#domain/accounts/contacts.ts';
 import * as f from '#domain/fields.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
@@ -14,12 +14,13 @@ const listQuery = z.strictObject({
 });
 
 export const handler = httpFunction({
-  'POST /v1/contacts': operation({ body: contactCreate, creates: '/v1/contacts', custom: { input: 'create', shows: 'contacts' }, run: ({ ctx, body }) => createContact(ctx, body) }),
-  'GET /v1/contacts': operation({ query: listQuery, custom: { shows: 'contacts' }, run: ({ ctx, query, page }) => listContacts(ctx, query, page) }),
-  'GET /v1/contacts/{id}': operation({ custom: { shows: 'contacts' }, run: ({ ctx, params }) => getContact(ctx, params.id!) }),
+  'POST /v1/contacts': operation({ body: contactCreate, creates: '/v1/contacts', custom: { input: 'create', shows: 'contacts' }, response: contactView, run: ({ ctx, body }) => createContact(ctx, body) }),
+  'GET /v1/contacts': operation({ query: listQuery, custom: { shows: 'contacts' }, response: f.pageOf(contactView), run: ({ ctx, query, page }) => listContacts(ctx, query, page) }),
+  'GET /v1/contacts/{id}': operation({ custom: { shows: 'contacts' }, response: contactView, run: ({ ctx, params }) => getContact(ctx, params.id!) }),
   'PATCH /v1/contacts/{id}': operation({
     body: contactPatch,
     custom: { input: 'patch', shows: 'contacts' },
+    response: contactView,
     run: ({ ctx, params, body, ifMatch }) => updateContact(ctx, params.id!, body, ifMatch),
   }),
   'DELETE /v1/contacts/{id}': operation({ run: ({ ctx, params, ifMatch }) => deleteContact(ctx, params.id!, ifMatch) }),

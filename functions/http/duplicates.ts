@@ -1,6 +1,6 @@
 /** HTTP: the duplicate search (查重). Parse → use case → result; everything else is middleware. */
 import * as z from 'zod/mini';
-import { findDuplicates } from '#domain/accounts/duplicates.ts';
+import { duplicateCandidateView, findDuplicates } from '#domain/accounts/duplicates.ts';
 import { registrableDomain } from '#domain/accounts/normalize.ts';
 import * as f from '#domain/fields.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
@@ -21,6 +21,7 @@ const searchQuery = z.strictObject({
 export const handler = httpFunction({
   'GET /v1/duplicates': operation({
     query: searchQuery,
+    response: f.pageOf(duplicateCandidateView),
     run: ({ ctx, query, page }) => findDuplicates(ctx, query, page),
   }),
 });

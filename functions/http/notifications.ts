@@ -1,6 +1,7 @@
 /** HTTP: the caller's own notifications. */
 import * as z from 'zod/mini';
-import { getNotification, listNotifications, markRead } from '#domain/notifications/notifications.ts';
+import { getNotification, listNotifications, markRead, notificationView } from '#domain/notifications/notifications.ts';
+import { pageOf } from '#domain/fields.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
@@ -11,7 +12,7 @@ const listQuery = z.strictObject({
 });
 
 export const handler = httpFunction({
-  'GET /v1/notifications': operation({ query: listQuery, run: ({ ctx, query, page }) => listNotifications(ctx, query, page) }),
-  'GET /v1/notifications/{id}': operation({ run: ({ ctx, params }) => getNotification(ctx, params.id!) }),
-  'POST /v1/notifications/{id}/read': operation({ run: ({ ctx, params }) => markRead(ctx, params.id!) }),
+  'GET /v1/notifications': operation({ query: listQuery, response: pageOf(notificationView), run: ({ ctx, query, page }) => listNotifications(ctx, query, page) }),
+  'GET /v1/notifications/{id}': operation({ response: notificationView, run: ({ ctx, params }) => getNotification(ctx, params.id!) }),
+  'POST /v1/notifications/{id}/read': operation({ response: notificationView, run: ({ ctx, params }) => markRead(ctx, params.id!) }),
 });

@@ -1,7 +1,7 @@
 /** HTTP: opportunities (商机) and their stage history. Parse → use case → result; everything else is middleware. */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
-import { opportunityCreate, opportunityPatch, OPPORTUNITY_STATUSES } from '#domain/sales/opportunity.ts';
+import { opportunityCreate, opportunityPatch, opportunityView, OPPORTUNITY_STATUSES, stageHistoryView } from '#domain/sales/opportunity.ts';
 import {
   createOpportunity,
   deleteOpportunity,
@@ -33,20 +33,24 @@ export const handler = httpFunction({
   'POST /v1/opportunities': operation({
     body: opportunityCreate,
     creates: '/v1/opportunities',
+    response: opportunityView,
     run: ({ ctx, body }) => createOpportunity(ctx, body),
   }),
   'GET /v1/opportunities': operation({
     query: listQuery,
+    response: f.pageOf(opportunityView),
     run: ({ ctx, query, page }) => listOpportunities(ctx, query, page),
   }),
-  'GET /v1/opportunities/{id}': operation({ run: ({ ctx, params }) => getOpportunity(ctx, params.id!) }),
+  'GET /v1/opportunities/{id}': operation({ response: opportunityView, run: ({ ctx, params }) => getOpportunity(ctx, params.id!) }),
   'PATCH /v1/opportunities/{id}': operation({
     body: opportunityPatch,
+    response: opportunityView,
     run: ({ ctx, params, body, ifMatch }) => updateOpportunity(ctx, params.id!, body, ifMatch),
   }),
   'DELETE /v1/opportunities/{id}': operation({ run: ({ ctx, params, ifMatch }) => deleteOpportunity(ctx, params.id!, ifMatch) }),
   'GET /v1/opportunities/{id}/history': operation({
     query: historyQuery,
+    response: f.pageOf(stageHistoryView),
     run: ({ ctx, params, page }) => opportunityHistory(ctx, params.id!, page),
   }),
 });

@@ -1,20 +1,29 @@
 /**
  * HTTP: the public routes (no bearer token; the signed token in the address is the proof):
  * unsubscribe (`/u/{token}`), the open pixel (`/t/o/{token}`), click redirects (`/t/c/{token}`)
- * and the survey form and its answer (`/s/{token}`).
+ * and the survey form and its answer (`/s/{token}`); and inbound forms (`/in/forms/{id}`), whose
+ * proof is the Standard Webhooks signature of the body.
  */
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { recordClick, recordOpen, unsubscribe, unsubscribeTarget } from '#domain/marketing/tracking.ts';
 import { notFound } from '#domain/errors.ts';
 import { verifyToken } from '#domain/marketing/tokens.ts';
-import { publicFunction } from '#functions/middleware/public-function.ts';
+import { pageTitleView, publicFunction } from '#functions/middleware/public-function.ts';
 import { validate } from '#functions/middleware/request.ts';
 import { answerBody, answerInput, surveyTarget } from '#domain/service/surveys.ts';
-import { surveyForm, answerSurvey } from '#domain/service/surveys-pages.ts';
+import { surveyForm, answerSurvey, surveyAnswerView, surveyFormView } from '#domain/service/surveys-pages.ts';
+import { formSubmission, submissionAnswerView } from '#domain/integrations/form.ts';
+import { openSubmission, submitForm } from '#domain/integrations/forms.ts';
+import { applyCustomInput } from '#functions/middleware/custom-fields.ts';
 
 export const handler = publicFunction({
   // A GET changes nothing (mail scanners fetch links): it shows one button that posts back.
+  // A client that asks for JSON (`Accept: application/json`) gets `response` instead of the page.
   'GET /u/{token}': {
+    response: pageTitleView,
+    summary: 'Show the unsubscribe page of an email link',
+    operationId: 'showUnsubscribePage',
+    answers: 'page',
     run: async ({ token, path }) => {
       const { email } = await unsubscribeTarget(token);
       return {
@@ -28,7 +37,11 @@ export const handler = publicFunction({
     },
   },
   'POST /u/{token}': {
+    summary: 'Unsubscribe (RFC 8058 one-click, or the page\'s button)',
+    operationId: 'unsubscribe',
+    answers: 'page',
     form: true,
+    response: pageTitleView,
     run: async ({ token, now, form }) => {
       if (!verifyToken(token, 'unsubscribe')) throw notFound('link');
       form();
@@ -38,11 +51,19 @@ export const handler = publicFunction({
   },
   // Surveys: a GET shows the form (it records nothing); the form posts back to the same URL.
   'GET /s/{token}': {
+    response: surveyFormView,
+    summary: 'Show a survey form',
+    operationId: 'showSurveyForm',
+    answers: 'page',
     run: async ({ token, path }) => surveyForm(surveyTarget(token), path),
   },
   'POST /s/{token}': {
+    summary: 'Answer a survey (the form, or JSON)',
+    operationId: 'answerSurvey',
+    answers: 'page',
     form: true,
     json: true,
+    response: surveyAnswerView,
     run: async ({ token, fields, now }) => {
       const target = surveyTarget(token);
       const raw = fields();
@@ -50,13 +71,36 @@ export const handler = publicFunction({
       return answerSurvey(target, answer, now);
     },
   },
+  // Inbound forms: the signature over the raw body first (401), then the body (413 before both, 415, 400).
+  'POST /in/forms/{id}': {
+    summary: 'Submit a signed form (Standard Webhooks): a new lead, or a note on the existing record',
+    operationId: 'submitForm',
+    jsonOnly: true,
+    jsonStatuses: [201, 200],
+    response: submissionAnswerView,
+    body: formSubmission,
+    run: async ({ token: formId, headers, rawBody, jsonBody, now }) => {
+      const opened = await openSubmission(formId, headers, rawBody(), now);
+      if (opened.replay) return { kind: 'json', ...opened.replay };
+      const parsed = validate(formSubmission, jsonBody() ?? {}, 'body');
+      // `custom` is typed by the tenant's lead fields, as for POST /v1/leads.
+      const input = await applyCustomInput(opened.tenantId, { input: 'create', shows: 'leads' }, parsed);
+      return { kind: 'json', ...(await submitForm(opened, input, now)) };
+    },
+  },
   'GET /t/o/{token}': {
+    summary: 'Record that an email was opened (tracking pixel)',
+    operationId: 'trackOpen',
+    answers: 'gif',
     run: async ({ token, now }) => {
       await recordOpen(token, now);
       return { kind: 'gif' };
     },
   },
   'GET /t/c/{token}': {
+    summary: 'Follow a tracked link of a campaign email',
+    operationId: 'followTrackedLink',
+    answers: 'redirect',
     run: async ({ token, now }) => ({ kind: 'redirect', location: await recordClick(token, now) }),
   },
 });

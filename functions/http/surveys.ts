@@ -1,15 +1,20 @@
 /** HTTP: the service report and NPS surveys (api/service.md "Satisfaction surveys"); the answers are the public `/s/{token}` routes (functions/http/public.ts). */
 import * as z from 'zod/mini';
-import { createSurvey, getSurvey, listSurveys, sendSurvey, surveyCreate } from '#domain/service/surveys-nps.ts';
+import { createSurvey, getSurvey, listSurveys, sendSurvey, surveyCreate, surveyView } from '#domain/service/surveys-nps.ts';
+import { pageOf } from '#domain/fields.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 import { month } from '#domain/analytics/periods.ts';
-import { getServiceReport } from '#domain/service/service-report.ts';
+import { getServiceReport, serviceReportView } from '#domain/service/service-report.ts';
 
 export const handler = httpFunction({
-  'GET /v1/reports/service': operation({ query: z.strictObject({ period: z.optional(month) }), run: ({ ctx, query }) => getServiceReport(ctx, query) }),
-  'POST /v1/surveys': operation({ body: surveyCreate, creates: '/v1/surveys', run: ({ ctx, body }) => createSurvey(ctx, body) }),
-  'GET /v1/surveys': operation({ query: z.strictObject({ ...listParams }), run: ({ ctx, page }) => listSurveys(ctx, page) }),
-  'GET /v1/surveys/{id}': operation({ run: ({ ctx, params }) => getSurvey(ctx, params.id!) }),
-  'POST /v1/surveys/{id}/send': operation({ run: ({ ctx, params, ifMatch }) => sendSurvey(ctx, params.id!, ifMatch) }),
+  'GET /v1/reports/service': operation({
+    query: z.strictObject({ period: z.optional(month) }),
+    response: serviceReportView,
+    run: ({ ctx, query }) => getServiceReport(ctx, query),
+  }),
+  'POST /v1/surveys': operation({ body: surveyCreate, creates: '/v1/surveys', response: surveyView, run: ({ ctx, body }) => createSurvey(ctx, body) }),
+  'GET /v1/surveys': operation({ query: z.strictObject({ ...listParams }), response: pageOf(surveyView), run: ({ ctx, page }) => listSurveys(ctx, page) }),
+  'GET /v1/surveys/{id}': operation({ response: surveyView, run: ({ ctx, params }) => getSurvey(ctx, params.id!) }),
+  'POST /v1/surveys/{id}/send': operation({ response: surveyView, run: ({ ctx, params, ifMatch }) => sendSurvey(ctx, params.id!, ifMatch) }),
 });

@@ -1,7 +1,7 @@
 /** HTTP: sales targets (目标) per user or team and month. */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
-import { period, targetPut } from '#domain/sales/target.ts';
+import { period, targetPut, targetView } from '#domain/sales/target.ts';
 import { listTargets, setTarget } from '#domain/sales/targets.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams, validate } from '#functions/middleware/request.ts';
@@ -19,10 +19,12 @@ const periodOf = (params: Record<string, string>) => validate(z.strictObject({ p
 export const handler = httpFunction({
   'PUT /v1/targets/{period}': operation({
     body: targetPut,
+    response: targetView,
     run: ({ ctx, params, body }) => setTarget(ctx, periodOf(params), body),
   }),
   'GET /v1/targets/{period}': operation({
     query: listQuery,
+    response: f.pageOf(targetView),
     run: ({ ctx, params, query, page }) => listTargets(ctx, periodOf(params), query, page),
   }),
 });

@@ -1,6 +1,6 @@
 /** HTTP: the users directory. */
 import * as z from 'zod/mini';
-import { listUsers } from '#domain/directory/users.ts';
+import { listUsers, userView } from '#domain/directory/users.ts';
 import * as f from '#domain/fields.ts';
 import { ROLES } from '#domain/identity.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
@@ -9,5 +9,5 @@ import { listParams } from '#functions/middleware/request.ts';
 const listQuery = z.strictObject({ ...listParams, teamId: z.optional(f.id), role: z.optional(z.enum(ROLES)) });
 
 export const handler = httpFunction({
-  'GET /v1/users': operation({ query: listQuery, run: ({ ctx, query, page }) => listUsers(ctx, query, page) }),
+  'GET /v1/users': operation({ query: listQuery, response: f.pageOf(userView), run: ({ ctx, query, page }) => listUsers(ctx, query, page) }),
 });

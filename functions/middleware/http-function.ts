@@ -1,9 +1,11 @@
 /**
  * Builds the Lambda handler of one HTTP function (a resource group) from its operations,
  * keyed by route key exactly as functions/routes.ts declares them. Middleware order:
- * problem+json errors → identity (and users directory) → parse and validate → run the
+ * problem+json errors → identity (the authorizer's context; users directory, a key's
+ * lastUsedAt) → parse and validate → run the
  * use case (idempotently for POST) → map the result to status, ETag and Location.
  */
+import { createHash } from 'node:crypto';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
@@ -14,7 +16,7 @@ import type { PageRequest } from '#domain/table/query.ts';
 import { authenticate } from '#functions/middleware/identity.ts';
 import { idempotencyScope, requestHash, runIdempotent } from '#functions/middleware/idempotency.ts';
 import { problemJson } from '#functions/middleware/problem.ts';
-import { etag, lowerCaseHeaders, parseIfMatch, readJsonBody, validate } from '#functions/middleware/request.ts';
+import { etag, lowerCaseHeaders, parseIfMatch, readJsonBody, readRawBody, validate } from '#functions/middleware/request.ts';
 
 export interface OperationInput<B, Q> {
   ctx: UseCaseContext;
@@ -24,10 +26,22 @@ export interface OperationInput<B, Q> {
   ifMatch: number | undefined;
   /** Present for list operations: limit, cursor and the cursor's binding to this caller and query. */
   page: PageRequest;
+  /** The body's bytes when it came in one of the operation's `rawBody` media types (then `body` is undefined). */
+  raw?: { bytes: Buffer; mediaType: string };
+}
+
+/** A non-JSON answer (a CSV export): sent as is, with its media type. */
+export interface FileAnswer {
+  contentType: string;
+  /** Text, sent as the body (API Gateway passes text/* through as it is). */
+  text: string;
+  filename?: string;
 }
 
 export interface Operation<B = unknown, Q = unknown, R = unknown> {
   run(input: OperationInput<B, Q>): Promise<R>;
+  /** One line for the API reference ("Create an account"); derived from the route when absent (functions/openapi/summaries.ts). */
+  summary?: string;
   body?: z.ZodMiniType<B>;
   query?: z.ZodMiniType<Q>;
   /**
@@ -48,9 +62,21 @@ export interface Operation<B = unknown, Q = unknown, R = unknown> {
   /**
    * The answer's schema: what the OpenAPI document declares for the success status, and what
    * shapes the answer (parsed with it: keys it does not name are dropped, a mismatch is a bug).
-   * Every operation that answers a body names one.
+   * Every operation that answers a body names one; without one, a DELETE answers 204 and any
+   * other operation is listed in the document's `missingResponseSchemas`.
    */
   response?: z.ZodMiniType;
+  /**
+   * Answers `202 Accepted` with `Location: <accepted>/<id>` instead of a 201: the resource exists
+   * at once but its work goes on in the background (a CSV import).
+   */
+  accepted?: string;
+  /** The largest body this operation takes, in bytes: an exception to the API's 256 KB, made here explicitly. */
+  maxBodyBytes?: number;
+  /** Media types besides JSON whose body is given raw (`OperationInput.raw`), not parsed: `text/csv`. */
+  rawBody?: string[];
+  /** The result is a `FileAnswer`, not JSON. */
+  file?: true;
 }
 
 /** Helper that keeps each operation's body, query and result types tied together. */
@@ -62,14 +88,15 @@ const emptyBody = z.strictObject({});
 const noQuery = z.strictObject({});
 const pathParams = z.record(z.string(), z.string().check(z.minLength(1), z.maxLength(128), z.regex(/^[A-Za-z0-9_-]+$/)));
 
-type Event = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { jwt?: { claims?: unknown } } } };
+/** The Lambda authorizer's context arrives under `requestContext.authorizer.lambda` (payload 2.0). */
+type Event = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { lambda?: unknown } } };
 
 export function httpFunction(operations: Record<string, Operation>) {
   const dispatch = async (event: Event, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     const op = operations[event.routeKey];
     if (!op) throw notFound('route');
     const now = new Date();
-    const identity = await authenticate(event.requestContext.authorizer?.jwt?.claims, now);
+    const identity = await authenticate(event.requestContext.authorizer?.lambda, now);
     const headers = lowerCaseHeaders(event);
     const method = event.requestContext.http.method.toUpperCase();
 
@@ -78,9 +105,10 @@ export function httpFunction(operations: Record<string, Operation>) {
     if (!parsedParams.success) throw notFound();
     const params = parsedParams.data;
 
-    const rawBody = readJsonBody(event, headers, method === 'PATCH');
+    const raw = op.rawBody ? readRawBody(event, headers, op.rawBody, op.maxBodyBytes) : undefined;
+    const rawBody = raw ? undefined : readJsonBody(event, headers, method === 'PATCH', op.maxBodyBytes);
     // No body counts as `{}`; a JSON `null` body is a body, and not an object.
-    const parsedBody = validate(op.body ?? z.optional(emptyBody), rawBody === undefined ? (op.body ? {} : undefined) : rawBody, 'body');
+    const parsedBody = raw ? undefined : validate(op.body ?? z.optional(emptyBody), rawBody === undefined ? (op.body ? {} : undefined) : rawBody, 'body');
     // Custom values are typed by the tenant's definitions of the moment: the strict schema, extended.
     const body = op.custom ? await applyCustomInput(identity.tenantId, op.custom, parsedBody) : parsedBody;
     const rawQuery = event.queryStringParameters ?? {};
@@ -94,22 +122,34 @@ export function httpFunction(operations: Record<string, Operation>) {
     };
 
     const ifMatch = parseIfMatch(headers);
-    const idempotency = method === 'POST' ? idempotencyScope(headers, requestHash(event.routeKey, params, rawBody)) : undefined;
+    const hashed = raw ? { query: rawQuery, sha256: createHash('sha256').update(raw.bytes).digest('base64url') } : rawBody;
+    const idempotency = method === 'POST' ? idempotencyScope(headers, requestHash(event.routeKey, params, hashed)) : undefined;
     const ctx: UseCaseContext = { identity, now, ...(idempotency ? { idempotency } : {}) };
 
     const result = await runIdempotent(identity, idempotency, () =>
-      op.run({ ctx, body, query, params, ifMatch, page }),
+      op.run({ ctx, body, query, params, ifMatch, page, ...(raw ? { raw } : {}) }),
     );
     return respond(op, op.custom ? await presentCustomIn(identity.tenantId, op.custom, result) : result, params);
   };
 
   const handler = middy<Event, APIGatewayProxyStructuredResultV2>().use(problemJson()).handler(dispatch);
-  // The operations stay reachable for the OpenAPI generator and the route-coverage test.
+  // The operations stay reachable for the OpenAPI document (functions/openapi/).
   return Object.assign(handler, { operations });
 }
 
 function respond(op: Operation, result: unknown, params: Record<string, string>): APIGatewayProxyStructuredResultV2 {
   if (result === undefined) return { statusCode: 204 };
+  if (op.file) {
+    const file = result as FileAnswer;
+    return {
+      statusCode: 200,
+      headers: {
+        'content-type': file.contentType,
+        ...(file.filename ? { 'content-disposition': `attachment; filename="${file.filename}"` } : {}),
+      },
+      body: file.text,
+    };
+  }
   const { created, body: unshaped } = op.outcome ? op.outcome(result) : { created: !!op.creates, body: result };
   const body = op.response ? op.response.parse(unshaped) : unshaped;
   const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
@@ -117,7 +157,8 @@ function respond(op: Operation, result: unknown, params: Record<string, string>)
   if (typeof version === 'number') headers.etag = etag(version);
   if (typeof op.creates === 'function') headers.location = op.creates({ params, result: body });
   else if (op.creates) headers.location = `${op.creates}/${String(id)}`;
-  return { statusCode: created ? 201 : 200, headers, body: JSON.stringify(body) };
+  if (op.accepted) headers.location = `${op.accepted}/${String(id)}`;
+  return { statusCode: op.accepted ? 202 : created ? 201 : 200, headers, body: JSON.stringify(body) };
 }
 
 function sorted(o: Record<string, unknown>) {

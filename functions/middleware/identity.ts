@@ -1,15 +1,19 @@
 /**
- * The caller's identity from the claims the JWT authorizer verified
- * (`requestContext.authorizer.jwt.claims`, string values, Cognito custom attributes as
- * `custom:<name>`). Records the caller in the users directory before the request runs.
+ * Who is calling. The Lambda authorizer (functions/auth/authorizer.ts) verifies the bearer
+ * value, a Cognito ID token or an API key, and hands every HTTP function one shape of context
+ * (`requestContext.authorizer.lambda`: `{tenantId, userId, role, teamId?}`, strings), whichever
+ * it was. Before the request runs, the caller is recorded in the users directory, and a key's
+ * `lastUsedAt` moves (each at most once per interval and container: nothing on a warm path).
  */
 import * as z from 'zod/mini';
 import { unauthenticated } from '#domain/errors.ts';
 import { ROLES, type Identity } from '#domain/identity.ts';
 import { recordUser } from '#domain/directory/users.ts';
+import { apiKeyIdOf, touchApiKey } from '#domain/integrations/api-key.ts';
 
 const segment = z.string().check(z.regex(/^[A-Za-z0-9_.@-]{1,128}$/));
 
+/** The claims of a Cognito ID token (custom attributes as `custom:<name>`). */
 const claimsSchema = z.object({
   sub: segment,
   'custom:tenantId': segment,
@@ -17,6 +21,7 @@ const claimsSchema = z.object({
   'custom:teamId': z.optional(segment),
 });
 
+/** A verified token's claims → the caller; claims without a tenant or a known role → 401. */
 export function identityFromClaims(claims: unknown): Identity {
   const parsed = claimsSchema.safeParse(claims);
   if (!parsed.success) throw unauthenticated();
@@ -29,8 +34,30 @@ export function identityFromClaims(claims: unknown): Identity {
   };
 }
 
-export async function authenticate(claims: unknown, now: Date): Promise<Identity> {
-  const identity = identityFromClaims(claims);
-  await recordUser(identity, now);
+/** What the authorizer passes on: a user's `sub`, or `apikey:<id>` for a key. */
+export type AuthorizerContext = { tenantId: string; userId: string; role: string; teamId?: string };
+
+const contextSchema = z.object({
+  tenantId: segment,
+  userId: z.string().check(z.regex(/^(apikey:)?[A-Za-z0-9_.@-]{1,128}$/)),
+  role: z.enum(ROLES),
+  teamId: z.optional(segment),
+});
+
+export function contextOf(identity: Identity): AuthorizerContext {
+  return { tenantId: identity.tenantId, userId: identity.userId, role: identity.role, ...(identity.teamId ? { teamId: identity.teamId } : {}) };
+}
+
+export function identityFromContext(context: unknown): Identity {
+  const parsed = contextSchema.safeParse(context);
+  if (!parsed.success) throw unauthenticated();
+  const c = parsed.data;
+  return { tenantId: c.tenantId, userId: c.userId, role: c.role, ...(c.teamId ? { teamId: c.teamId } : {}) };
+}
+
+export async function authenticate(context: unknown, now: Date): Promise<Identity> {
+  const identity = identityFromContext(context);
+  const keyId = apiKeyIdOf(identity.userId);
+  await Promise.all([recordUser(identity, now), keyId ? touchApiKey(identity.tenantId, keyId, now) : undefined]);
   return identity;
 }

@@ -1,20 +1,27 @@
 /**
  * Builds a public HTTP function: routes with no identity (no JWT authorizer, no users
- * directory), each proving itself by a signed token in its path. Answers HTML to browsers
- * and problem+json to clients that asked for JSON; request bodies may be
- * `application/x-www-form-urlencoded` (RFC 8058 one-click unsubscribe, HTML forms).
+ * directory), each proving itself by a signed token in its path, or (inbound forms) by a
+ * signature of the raw body. Answers HTML to browsers and problem+json to clients that asked
+ * for JSON (`jsonOnly` routes: always JSON); request bodies may be
+ * `application/x-www-form-urlencoded` (RFC 8058 one-click unsubscribe, HTML forms), or read raw
+ * before any parsing (`rawBody`, for a signature) and then as JSON (`jsonBody`).
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import * as z from 'zod/mini';
 import { DomainError, notFound, payloadTooLarge, unsupportedMediaType, validationFailed } from '#domain/errors.ts';
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { logger } from '#functions/middleware/logger.ts';
 import { problemResponse } from '#functions/middleware/problem.ts';
-import { lowerCaseHeaders, readJsonBody } from '#functions/middleware/request.ts';
+import { lowerCaseHeaders, MAX_BODY_BYTES, readJsonBody } from '#functions/middleware/request.ts';
 
 const MAX_FORM_BYTES = 8 * 1024;
 
 export interface PublicInput {
+  /**
+   * The path's one parameter: the signed token of `/u/…`, `/s/…`, `/t/…`; the form id of
+   * `/in/forms/{id}` (which proves itself by its signature instead).
+   */
   token: string;
   /** The form body (throws 415/413 for anything else); read after the token is checked, so a bad link is a 404 whatever came with it. */
   form(): URLSearchParams;
@@ -23,21 +30,49 @@ export interface PublicInput {
   now: Date;
   /** The request's own URL path (a form posts back to it). */
   path: string;
+  /** Request headers, lower-cased. */
+  headers: Record<string, string>;
+  /** The body exactly as it came (UTF-8), for a signature over it; over 256 KB → 413. Empty when there is none. */
+  rawBody(): string;
+  /** The body as JSON (413, 415 unless `application/json`, 400 `malformed_json`); undefined when there is none. */
+  jsonBody(): unknown;
 }
 
 export type PublicResult =
   /** `json`: what a client that asked for JSON gets instead of the page (default `{title}`). */
   | { kind: 'html'; status?: number; title: string; body: string; json?: unknown }
   | { kind: 'redirect'; location: string }
-  | { kind: 'gif' };
+  | { kind: 'gif' }
+  /** A machine's answer (`jsonOnly` routes). */
+  | { kind: 'json'; status: number; body: unknown };
 
 export interface PublicOperation {
   run(input: PublicInput): Promise<PublicResult>;
+  /** For the API reference: what the route does, its stable id, and what it answers (functions/openapi/document.ts). */
+  summary: string;
+  operationId: string;
+  /** Absent for a `jsonOnly` route: it answers `response` with the statuses of `jsonStatuses`. */
+  answers?: 'page' | 'gif' | 'redirect';
+  /** A `jsonOnly` route's success statuses (e.g. 201 for a new record, 200 for one found). */
+  jsonStatuses?: (200 | 201)[];
   /** Accepts a form body (POST). */
   form?: true;
   /** Also accepts a JSON body (`fields()`). */
   json?: true;
+  /**
+   * For a route that answers a page: the schema of what a client that asked for JSON gets instead
+   * (`result.json`, default `{title}`). Like `Operation.response`, it shapes the answer: keys it
+   * does not name are dropped, a mismatch is a bug.
+   */
+  response?: z.ZodMiniType;
+  /** Called by machines, not browsers: every answer and every error is JSON (problem+json), whatever `Accept` says. */
+  jsonOnly?: true;
+  /** The body's schema, for the OpenAPI document (the operation validates it itself, once it may read it). */
+  body?: z.ZodMiniType;
 }
+
+/** The JSON answer of a page that names none: its title. */
+export const pageTitleView = z.object({ title: z.string() });
 
 /** A transparent 1×1 GIF. */
 export const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -70,6 +105,14 @@ function readForm(event: Event, headers: Record<string, string>): URLSearchParam
   return new URLSearchParams(text);
 }
 
+function readRawBody(event: Event): string {
+  const raw = event.body;
+  if (raw === undefined || raw === null || raw === '') return '';
+  const bytes = Buffer.from(raw, event.isBase64Encoded ? 'base64' : 'utf8');
+  if (bytes.length > MAX_BODY_BYTES) throw payloadTooLarge();
+  return bytes.toString('utf8');
+}
+
 function readFields(event: Event, headers: Record<string, string>, acceptsJson: boolean): { fields: Record<string, unknown>; fromForm: boolean } {
   const type = (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (acceptsJson && type === 'application/json') {
@@ -83,25 +126,34 @@ function readFields(event: Event, headers: Record<string, string>, acceptsJson: 
   return { fields: Object.fromEntries(readForm(event, headers)), fromForm: true };
 }
 
+function jsonAnswer(op: PublicOperation, result: Extract<PublicResult, { kind: 'html' }>): unknown {
+  const body = result.json ?? { title: result.title };
+  return op.response ? op.response.parse(body) : body;
+}
+
 export function publicFunction(operations: Record<string, PublicOperation>) {
   const dispatch = async (event: Event, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     const headers = lowerCaseHeaders(event);
-    const json = wantsJson(headers);
+    const op = operations[event.routeKey];
+    const json = op?.jsonOnly || wantsJson(headers);
     try {
-      const op = operations[event.routeKey];
-      const token = event.pathParameters?.token;
+      const token = event.pathParameters?.token ?? event.pathParameters?.id;
       if (!op || !token) throw notFound('link');
       const form = () => (op.form ? readForm(event, headers) : new URLSearchParams());
       const fields = () => (op.form ? readFields(event, headers, !!op.json) : { fields: {}, fromForm: false });
-      const result = await op.run({ token, form, fields, now: new Date(), path: event.rawPath });
+      const rawBody = () => readRawBody(event);
+      const jsonBody = () => readJsonBody(event, headers, false);
+      const result = await op.run({ token, form, fields, now: new Date(), path: event.rawPath, headers, rawBody, jsonBody });
       switch (result.kind) {
+        case 'json':
+          return { statusCode: result.status, headers: { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(result.body) };
         case 'redirect':
           return { statusCode: 302, headers: { ...SECURITY_HEADERS, location: result.location }, body: '' };
         case 'gif':
           return { statusCode: 200, headers: { ...SECURITY_HEADERS, 'content-type': 'image/gif' }, body: PIXEL.toString('base64'), isBase64Encoded: true };
         case 'html':
           return json
-            ? { statusCode: result.status ?? 200, headers: { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(result.json ?? { title: result.title }) }
+            ? { statusCode: result.status ?? 200, headers: { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(jsonAnswer(op, result)) }
             : { statusCode: result.status ?? 200, headers: { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' }, body: page(result.title, result.body) };
       }
     } catch (err) {

@@ -20,11 +20,11 @@ export function lowerCaseHeaders(event: APIGatewayProxyEventV2): Record<string, 
 }
 
 /** Raw JSON of the body, after size, media type and syntax checks. `undefined` when there is no body. */
-export function readJsonBody(event: APIGatewayProxyEventV2, headers: Record<string, string>, allowMergePatch: boolean): unknown {
+export function readJsonBody(event: APIGatewayProxyEventV2, headers: Record<string, string>, allowMergePatch: boolean, maxBytes = MAX_BODY_BYTES): unknown {
   const raw = event.body;
   if (raw === undefined || raw === null || raw === '') return undefined;
   const bytes = Buffer.byteLength(raw, event.isBase64Encoded ? 'base64' : 'utf8');
-  if (bytes > MAX_BODY_BYTES) throw payloadTooLarge();
+  if (bytes > maxBytes) throw payloadTooLarge(maxBytes);
   const mediaType = (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const accepted = mediaType === 'application/json' || (allowMergePatch && mediaType === 'application/merge-patch+json');
   if (!accepted) throw unsupportedMediaType();
@@ -34,6 +34,25 @@ export function readJsonBody(event: APIGatewayProxyEventV2, headers: Record<stri
   } catch {
     throw malformedJson();
   }
+}
+
+/**
+ * The body's bytes when its media type is one of `mediaTypes` (an operation that takes a file:
+ * `text/csv`); `undefined` for any other type, which is then read as JSON. API Gateway hands
+ * text types over as text and the rest base64-encoded: either way these are the bytes sent.
+ */
+export function readRawBody(
+  event: APIGatewayProxyEventV2,
+  headers: Record<string, string>,
+  mediaTypes: string[],
+  maxBytes = MAX_BODY_BYTES,
+): { bytes: Buffer; mediaType: string } | undefined {
+  const mediaType = (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (!mediaTypes.includes(mediaType)) return undefined;
+  const raw = event.body ?? '';
+  const bytes = Buffer.from(raw, event.isBase64Encoded ? 'base64' : 'utf8');
+  if (bytes.length > maxBytes) throw payloadTooLarge(maxBytes);
+  return { bytes, mediaType };
 }
 
 // English messages in `errors[].message` (zod mini ships without a locale).

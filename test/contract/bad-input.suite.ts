@@ -3,7 +3,7 @@
  *  - every route with a body: wrong types, unknown and server-owned fields, non-object
  *    JSON, oversized bodies, wrong media types and malformed JSON;
  *  - every list: forged, edited and foreign cursors, bad `limit`, unknown parameters;
- *  - every route: missing, malformed, expired, forged tokens.
+ *  - every route: missing, malformed, expired, forged tokens, unknown API keys.
  * Every refusal is problem+json with type/title/status/detail/code, nothing is ever a
  * 5xx (checked by fixtures' `send` on every request), and nothing is written.
  */
@@ -15,6 +15,7 @@ import { loadOrCreateKeys } from '#local/auth.ts';
 import { tokenFor } from '#test/support/api.ts';
 import {
   bodyFor,
+  bodyLimitOf,
   collectionOf,
   expectFieldError,
   expectProblem,
@@ -79,6 +80,10 @@ beforeAll(async () => {
       await seed.surveys(who);
       await seed['kb/articles'](who);
       await seed.tickets(who, r);
+      await seed.forms(who);
+      await seed.webhooks(who);
+      await seed['api-keys'](who);
+      await seed.imports(who);
     }
     await seedSearch(who);
     // Two pool accounts per tenant (the pool is tenant-wide, so admin2 sees them too).
@@ -88,7 +93,8 @@ beforeAll(async () => {
   for (const who of [admin2, rep, otherTenantUser]) await send(who, 'GET', '/v1/tasks');
   // Notifications are each user's own: two for every admin whose lists page with limit=1.
   for (const who of [admin, admin2, otherTenantAdmin]) for (let i = 0; i < 2; i++) await seed.notifications(who);
-});
+  // A hang guard, not a speed target: some 70 records in sequence took over 60 s on a machine loaded to 30.
+}, 180_000);
 
 // ---------------------------------------------------------------------------------------
 // What "nothing was written" means for a route
@@ -216,27 +222,28 @@ export function badInputSuite(index: number, of: number): void {
         }
       });
 
-      it(`${k}: a body over 256 KB → 413 payload_too_large, nothing written`, async () => {
+      it(`${k}: a body over its limit (256 KB unless the route says otherwise) → 413 payload_too_large, nothing written`, async () => {
         const t = await targetFor(r);
         const valid = bodyFor(r)(refs);
+        const limit = bodyLimitOf(r);
         // A top-level string field, or else the first nested one (a field definition's `label`).
         const at = stringPath(valid);
         expect(at, `validBody['${k}'] has a string field`).toBeDefined();
         const stringField = at!.at(-1) as string;
-        const ascii = JSON.stringify(withValue(valid, at!, 'x'.repeat(270 * 1024)));
-        // 90,000 characters but 270,000 bytes of UTF-8: the limit is in bytes.
-        const cjk = JSON.stringify(withValue(valid, at!, '中'.repeat(90_000)));
-        expect(cjk.length).toBeLessThan(256 * 1024);
+        const ascii = JSON.stringify(withValue(valid, at!, 'x'.repeat(limit + 14 * 1024)));
+        // A third of the characters but three times the bytes in UTF-8: the limit is in bytes.
+        const cjk = JSON.stringify(withValue(valid, at!, '中'.repeat(Math.ceil((limit + 14 * 1024) / 3))));
+        expect(cjk.length).toBeLessThan(limit);
         for (const raw of [ascii, cjk]) {
-          expect(Buffer.byteLength(raw)).toBeGreaterThan(256 * 1024);
+          expect(Buffer.byteLength(raw)).toBeGreaterThan(limit);
           await refused(t, () => send(admin, r.method, t.url, undefined, { raw, headers: json }), (res) =>
             expectProblem(res, 413, 'payload_too_large'),
           );
         }
-        // Exactly 256 KB is not "over": it is judged on its content (here: a field too long → 400).
+        // Exactly the limit is not "over": it is judged on its content (here: a field too long → 400).
         const base = JSON.stringify(withValue(valid, at!, ''));
-        const exact = JSON.stringify(withValue(valid, at!, 'x'.repeat(256 * 1024 - Buffer.byteLength(base))));
-        expect(Buffer.byteLength(exact)).toBe(256 * 1024);
+        const exact = JSON.stringify(withValue(valid, at!, 'x'.repeat(limit - Buffer.byteLength(base))));
+        expect(Buffer.byteLength(exact)).toBe(limit);
         await refused(t, () => send(admin, r.method, t.url, undefined, { raw: exact, headers: json }), (res) =>
           expectFieldError(res, stringField),
         );
@@ -320,6 +327,7 @@ export function badInputSuite(index: number, of: number): void {
     // No filters: only limit and cursor (LISTS_WITHOUT_FILTERS).
     'GET /v1/pipelines': [],
     'GET /v1/workflows': [],
+    'GET /v1/imports': [],
     'GET /v1/pool': [
       { name: 'tier', query: () => 'tier=B' },
       { name: 'prevOwnerId', query: () => 'prevOwnerId=root' },
@@ -334,6 +342,9 @@ export function badInputSuite(index: number, of: number): void {
     'GET /v1/segments': [],
     'GET /v1/suppressions': [],
     'GET /v1/surveys': [],
+    'GET /v1/forms': [],
+    'GET /v1/webhooks': [],
+    'GET /v1/api-keys': [],
     'GET /v1/campaigns': [{ name: 'status', query: () => 'status=draft' }],
     'GET /v1/kb/articles': [
       { name: 'q', query: () => 'q=refund' },
@@ -357,7 +368,7 @@ export function badInputSuite(index: number, of: number): void {
   };
 
   /** Lists that take no filter at all, only `limit` and `cursor` (the unknown-parameter test covers the rest). */
-  const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines', 'GET /v1/segments', 'GET /v1/suppressions', 'GET /v1/workflows', 'GET /v1/surveys']);
+  const LISTS_WITHOUT_FILTERS = new Set(['GET /v1/pipelines', 'GET /v1/segments', 'GET /v1/suppressions', 'GET /v1/workflows', 'GET /v1/surveys', 'GET /v1/forms', 'GET /v1/webhooks', 'GET /v1/api-keys', 'GET /v1/imports']);
 
   /** `path` (which may carry a query already: a search's `listUrl`) with more query parameters. */
   const withQuery = (path: string, q: string) => (q ? `${path}${path.includes('?') ? '&' : '?'}${q}` : path);
@@ -500,6 +511,11 @@ export function badInputSuite(index: number, of: number): void {
         ['local key, not yet valid (nbf)', await sign({ ...claims, nbf: now + 600 }, keys.signingKey)],
         ['local key, unknown role claim', await sign({ ...claims, 'custom:role': 'root' }, keys.signingKey)],
         ['local key, no tenant claim', await sign({ ...claims, 'custom:tenantId': undefined }, keys.signingKey)],
+        ['local key, an access token (token_use access)', await sign({ ...claims, token_use: 'access' }, keys.signingKey)],
+        // API keys: well-formed but unknown, too short, bad characters.
+        ['unknown API key', `crm_${'A'.repeat(43)}`],
+        ['API key, too short', 'crm_abc'],
+        ['API key, bad characters', `crm_${'!'.repeat(43)}`],
       ];
     }
 

@@ -8,6 +8,7 @@ import type { Route } from '#functions/routes.ts';
 import { apiRoutes as routes } from '#test/support/fixtures.ts';
 import {
   api,
+  CREATE_ONLY_FIELDS,
   bodyFor,
   collectionOf,
   expectFieldError,
@@ -21,7 +22,9 @@ import {
   seederFor,
   seedRefs,
   send,
+  SHOWN_ONCE,
   uniq,
+  withoutShownOnce,
   type Caller,
   type Refs,
   type Sent,
@@ -50,12 +53,23 @@ const settingsActors: Record<string, [Caller, Caller]> = {
   suppressions: [admin, { tenant: T, user: 'root2', role: 'admin' }],
   workflows: [{ tenant: T, user: 'max', role: 'marketer' }, { tenant: T, user: 'max2', role: 'marketer' }],
   campaigns: [{ tenant: T, user: 'max', role: 'marketer' }, { tenant: T, user: 'max2', role: 'marketer' }],
+  // API keys (api/integrations.md): admins' alone.
+  'api-keys': [admin, { tenant: T, user: 'root2', role: 'admin' }],
   // Knowledge-base articles (api/service.md): support's and admins', owned by nobody.
   'kb/articles': [{ tenant: T, user: 'sam', role: 'support' }, { tenant: T, user: 'sam2', role: 'support' }],
   surveys: [{ tenant: T, user: 'max', role: 'marketer' }, { tenant: T, user: 'max2', role: 'marketer' }],
   // Tickets are support's to change (reps only read and comment): two support agents.
   tickets: [{ tenant: T, user: 'sam', role: 'support' }, { tenant: T, user: 'sue', role: 'support' }],
+  // Inbound forms (api/integrations.md): admins only.
+  forms: [admin, { tenant: T, user: 'root2', role: 'admin' }],
+  // Outbound webhooks (api/integrations.md): admins' alone.
+  webhooks: [admin, { tenant: T, user: 'root2', role: 'admin' }],
+  // CSV imports: read by their creator and admins (the seeder's import is a tenant admin's).
+  imports: [admin, { tenant: T, user: 'root2', role: 'admin' }],
 };
+/** Without the fields only a create shows (a form's or a webhook's signing secret, an API key's key: CREATE_ONLY_FIELDS). */
+const withoutCreateOnly = (r: Route, json: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(json).filter(([k]) => !(CREATE_ONLY_FIELDS[collectionOf(r)] ?? []).includes(k)));
 const actorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[0] ?? alice;
 const otherActorOf = (r: Route): Caller => settingsActors[collectionOf(r)]?.[1] ?? bob;
 
@@ -85,7 +99,8 @@ describe('create, read, ETag', () => {
       expect(res.headers.location, `${res.req}: Location`).toBe(`${r.path}/${res.json.id}`);
       const got = await api(actorOf(r)).get(res.headers.location!);
       expect(got.status, got.req).toBe(200);
-      expect(got.json).toEqual(res.json);
+      expect(got.json).toEqual(withoutCreateOnly(r, res.json));
+      for (const field of SHOWN_ONCE[collectionOf(r)] ?? []) expect(res.json[field], `${res.req}: ${field} shown once`).toBeTypeOf('string');
       expect(got.headers.etag).toBe('"1"');
     });
   }
@@ -130,7 +145,7 @@ describe('PATCH: merge-patch and If-Match', () => {
    * null` for a body with no optional field (an article: title, body, tags, status all have a value
    * always): then `null` is refused on every field of its valid body.
    */
-  const nullable: Record<string, { clears: string | null; required: string }> = {
+  const nullable: Record<string, { clears: string | null; required: string; valid?: (text: string) => string }> = {
     'PATCH /v1/accounts/{id}': { clears: 'industry', required: 'name' },
     'PATCH /v1/contacts/{id}': { clears: 'title', required: 'name' },
     'PATCH /v1/activities/{id}': { clears: 'body', required: 'subject' },
@@ -145,8 +160,14 @@ describe('PATCH: merge-patch and If-Match', () => {
     'PATCH /v1/campaigns/{id}': { clears: 'text', required: 'name' },
     'PATCH /v1/kb/articles/{id}': { clears: null, required: 'title' },
     'PATCH /v1/tickets/{id}': { clears: 'description', required: 'subject' },
+    // A form shows `ownerId` and `campaignId` always (null when none: api/integrations.md); null on
+    // them sets that default (test/integrations/forms.test.ts); its other fields refuse null.
+    'PATCH /v1/forms/{id}': { clears: null, required: 'name' },
+    // A URL is required; a changed value must still be one the egress policy accepts.
+    'PATCH /v1/webhooks/{id}': { clears: 'description', required: 'url', valid: (text) => `http://127.0.0.1:9/${encodeURIComponent(text)}` },
   };
   const mergePatch = { headers: { 'content-type': 'application/merge-patch+json' } };
+  const requiredValue = (r: Route, text: string) => nullable[keyOf(r)]?.valid?.(text) ?? text;
 
   for (const r of patches) {
     it(`${keyOf(r)}: merge-patch null clears an optional field; null on a required field → 400, nothing changed`, async () => {
@@ -187,7 +208,7 @@ describe('PATCH: merge-patch and If-Match', () => {
       expect(first.status, first.body).toBe(200);
       const before = await fetchRecord(actorOf(r), c, id);
       for (const stale of ['"1"', '"3"', 'W/"1"']) {
-        const res = await api(actorOf(r)).patch(`/v1/${c}/${id}`, { ...body, ...{ [nullable[keyOf(r)]?.required ?? 'x']: 'stale write' } }, { headers: { 'if-match': stale } });
+        const res = await api(actorOf(r)).patch(`/v1/${c}/${id}`, { ...body, ...{ [nullable[keyOf(r)]?.required ?? 'x']: requiredValue(r, 'stale write') } }, { headers: { 'if-match': stale } });
         expectProblem(res, 412, 'version_mismatch');
         expect(await fetchRecord(actorOf(r), c, id), `after ${stale}`).toEqual(before);
       }
@@ -196,7 +217,7 @@ describe('PATCH: merge-patch and If-Match', () => {
       expect(same.status, same.body).toBe(200);
       expect(same.json.version).toBe(2);
       expect(await fetchRecord(actorOf(r), c, id)).toEqual(before);
-      const change = { ...body, ...{ [nullable[keyOf(r)]?.required ?? 'x']: 'current write' } };
+      const change = { ...body, ...{ [nullable[keyOf(r)]?.required ?? 'x']: requiredValue(r, 'current write') } };
       const ok = await api(actorOf(r)).patch(`/v1/${c}/${id}`, change, { headers: { 'if-match': '"2"' } });
       expect(ok.status, ok.body).toBe(200);
       expect(ok.json.version).toBe(3);
@@ -238,7 +259,8 @@ describe('Idempotency-Key', () => {
       expect(first.status, first.body).toBe(201);
       expect(second.status, second.body).toBe(201);
       expect(second.json.id).toBe(first.json.id);
-      expect(second.json).toEqual(first.json);
+      // A field shown once (a key) is not stored to be shown again: the replay is the answer without it.
+      expect(second.json).toEqual(withoutShownOnce(c, first.json));
       expect(second.headers.location).toBe(first.headers.location);
       // The same body with its keys in another order is the same request.
       const reordered = Object.fromEntries(Object.entries(body).reverse());

@@ -31,6 +31,7 @@ import {
   seedRefs,
   send,
   SUBRESOURCE_OBJECTS,
+  ACTION_RESULT,
   urlOf,
   type Caller,
   type Refs,
@@ -408,6 +409,40 @@ const matrix: Record<string, Row> = {
   'GET /v1/sla/policy': { admin: s(200), manager: s(200), rep: s(403), support: s(200), marketer: s(403), otherManager: s(200) },
   'PUT /v1/sla/policy': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
 
+  // inbound forms (api/integrations.md): admins only, reads included; forms are tenant-wide settings
+  // (seeded by an admin whoever asks), so no 404 by visibility.
+  'POST /v1/forms': { admin: s(201), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/forms': { admin: s(200, { lists: true }), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/forms/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'PATCH /v1/forms/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'DELETE /v1/forms/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'POST /v1/forms/{id}/rotate-secret': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  // outbound webhooks (api/integrations.md): tenant settings of admins; every other role 403, reads included.
+  'GET /v1/webhooks/event-types': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'POST /v1/webhooks': { admin: s(201), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/webhooks': { admin: s(200, { lists: true }), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/webhooks/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'PATCH /v1/webhooks/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'DELETE /v1/webhooks/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'POST /v1/webhooks/{id}/rotate-secret': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/webhooks/{id}/deliveries': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  // CSV imports (integrations.md): admins and managers import every entity, marketers leads and contacts
+  // (the matrix's body imports contacts); an import is read by its creator and admins (the seeded one is
+  // another admin's), and is nothing reps and support ever touch (403).
+  'POST /v1/imports': { admin: s(202), manager: s(202), rep: s(403), support: s(403), marketer: s(202), otherManager: s(202) },
+  'GET /v1/imports': {
+    admin: s(200, { lists: true }),
+    manager: s(200, { lists: false }),
+    rep: s(403),
+    support: s(403),
+    marketer: s(200, { lists: false }),
+    otherManager: s(200, { lists: false }),
+  },
+  'GET /v1/imports/{id}': { admin: s(200), manager: s(404), rep: s(403), support: s(403), marketer: s(404), otherManager: s(404) },
+  // CSV export of what the caller may see (its list's visibility): admin, manager, marketer.
+  'GET /v1/exports/{file}': { admin: s(200), manager: s(200), rep: s(403), support: s(403), marketer: s(200), otherManager: s(200) },
+
   // users: admin and manager only; a manager lists its own team.
   'GET /v1/users': {
     admin: s(200, { lists: true }),
@@ -417,6 +452,12 @@ const matrix: Record<string, Row> = {
     marketer: s(403),
     otherManager: s(200, { lists: false }),
   },
+
+  // API keys (api/integrations.md): admins only; a seeded key of the tenant is a 403 to everyone else.
+  'POST /v1/api-keys': { admin: s(201), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/api-keys': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/api-keys/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'DELETE /v1/api-keys/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
 };
 
 /** Ids each caller may reference in a body: its own account and contact, or alice's for roles that may not create customers. */
@@ -500,7 +541,7 @@ async function check(route: (typeof routes)[number], who: Who, exp: Expect, targ
   if (route.method === 'POST') {
     // What it created or changed: at its Location when it names one (a quote made under its
     // opportunity, the order a payment went to), else the record of the route's collection.
-    const where = res.headers.location ?? `/v1/${collection}/${encodeURIComponent(res.json.id ?? id)}`;
+    const where = res.headers.location ?? ACTION_RESULT[k]?.(id!) ?? `/v1/${collection}/${encodeURIComponent(res.json.id ?? id)}`;
     const made = await send(OWNER_ONLY.has(collection) ? owner : callers.admin, 'GET', where);
     expect(made.status, `${label}: GET ${where}`).toBe(200);
   }

@@ -110,6 +110,14 @@ beforeAll(async () => {
   expect((await listAll<{ id: string }>(aAdmin, '/v1/kb/articles?q=refund')).map((x) => x.id)).toEqual(aIds['kb/articles']);
   await seed.tickets(aAdmin, refs);
   aIds.tickets = (await listAll<{ id: string }>(aAdmin, '/v1/tickets')).map((x) => x.id);
+  await seed.forms(aAdmin);
+  aIds.forms = (await listAll<{ id: string }>(aAdmin, '/v1/forms')).map((x) => x.id);
+  await seed.webhooks(aAdmin);
+  aIds.webhooks = (await listAll<{ id: string }>(aAdmin, '/v1/webhooks')).map((x) => x.id);
+  await seed['api-keys'](aAdmin);
+  aIds['api-keys'] = (await listAll<{ id: string }>(aAdmin, '/v1/api-keys')).map((x) => x.id);
+  await seed.imports(aAdmin);
+  aIds.imports = (await listAll<{ id: string }>(aAdmin, '/v1/imports')).map((x) => x.id);
 
   bRefs[bAdmin.user] = await seedRefs(bAdmin);
   bRefs[bRep.user] = await seedRefs(bRep);
@@ -211,6 +219,11 @@ const listCases: Record<string, ListCase[]> = {
   'GET /v1/suppressions': [],
   'GET /v1/campaigns': [{ query: () => 'status=draft', param: null, admin: 'empty', rep: 'forbidden' }],
   'GET /v1/surveys': [],
+  // Inbound forms (api/integrations.md): a filterless tenant-wide list, admins only.
+  'GET /v1/forms': [],
+  'GET /v1/webhooks': [],
+  'GET /v1/api-keys': [],
+  'GET /v1/imports': [],
   // Tenant A's article's words and tag find nothing in tenant B (the index is per tenant).
   'GET /v1/kb/articles': [
     { query: () => `q=${encodeURIComponent('退款 refund')}`, param: null, admin: 'empty', rep: 'empty' },
@@ -234,6 +247,10 @@ const forbiddenLists: Record<string, string[]> = {
   'GET /v1/workflows': ['rep'],
   'GET /v1/campaigns': ['rep'],
   'GET /v1/surveys': ['rep'],
+  'GET /v1/forms': ['rep'],
+  'GET /v1/webhooks': ['rep'],
+  'GET /v1/api-keys': ['rep'],
+  'GET /v1/imports': ['rep'],
 };
 
 const idsIn = (items: Record<string, unknown>[]) => items.map((x) => (x.id ?? x.userId) as string);

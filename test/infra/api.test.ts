@@ -1,10 +1,11 @@
-/** HTTP API: every route from functions/routes.ts behind the Cognito JWT authorizer; /health alone is public. */
+/** HTTP API: every route from functions/routes.ts behind the Lambda authorizer (ID tokens and API keys), but /health, the public links and the API reference. */
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { httpFunctions, routeKey, routes, type HttpFunctionName } from '#functions/routes.ts';
 import { buildTestApp, resourcesOfType, type CfnTemplate } from './support.ts';
 import type { ApiStack } from '#infra/api-stack.ts';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { CONTAINER_CACHE_TTL_SECONDS, GATEWAY_CACHE_TTL_SECONDS } from '#functions/auth/cache-ttl.ts';
 
 let t: CfnTemplate;
 let compute: ApiStack;
@@ -17,18 +18,36 @@ beforeAll(() => {
 const routeResources = () => resourcesOfType(t, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties!);
 
 describe('HTTP API routes', () => {
-  it('has exactly one JWT authorizer, on the Cognito user pool and client', () => {
+  it('has exactly one authorizer: a Lambda REQUEST authorizer, payload 2.0, simple responses, cached at most 60 s by the Authorization header', () => {
     const authorizers = resourcesOfType(t, 'AWS::ApiGatewayV2::Authorizer');
     expect(authorizers).toHaveLength(1);
     const props = authorizers[0]![1].Properties!;
-    expect(props.AuthorizerType).toBe('JWT');
+    expect(props.AuthorizerType).toBe('REQUEST');
+    expect(props.AuthorizerPayloadFormatVersion).toBe('2.0');
+    expect(props.EnableSimpleResponses).toBe(true);
     expect(props.IdentitySource).toEqual(['$request.header.Authorization']);
-    expect(JSON.stringify(props.JwtConfiguration.Issuer)).toContain('https://cognito-idp.');
-    expect(JSON.stringify(props.JwtConfiguration.Issuer)).toMatch(/UserPool/);
-    expect(JSON.stringify(props.JwtConfiguration.Audience)).toMatch(/UserPoolWebClient/);
+    // A deleted key must stop working within 60 s: API Gateway's cache plus the container's.
+    expect(props.AuthorizerResultTtlInSeconds).toBe(GATEWAY_CACHE_TTL_SECONDS);
+    expect(GATEWAY_CACHE_TTL_SECONDS + CONTAINER_CACHE_TTL_SECONDS).toBeLessThan(60);
+    expect(JSON.stringify(props.AuthorizerUri)).toContain(compute.getLogicalId(compute.authorizerHandler.fn.node.defaultChild as CfnFunction));
   });
 
-  it('declares every route of the route table with the JWT authorizer, except the public ones', () => {
+  it('configures the authorizer function with the user pool, its client and the container cache', () => {
+    const fn = t.Resources[compute.getLogicalId(compute.authorizerHandler.fn.node.defaultChild as CfnFunction)]!;
+    const env = fn.Properties!.Environment.Variables;
+    expect(JSON.stringify(env.USER_POOL_ID)).toMatch(/UserPool/);
+    expect(JSON.stringify(env.USER_POOL_CLIENT_ID)).toMatch(/UserPoolWebClient/);
+    expect(env.AUTH_CACHE_TTL_SECONDS).toBe(String(CONTAINER_CACHE_TTL_SECONDS));
+    // API Gateway may invoke it, from this API's authorizers only.
+    const permissions = resourcesOfType(t, 'AWS::Lambda::Permission')
+      .map(([, r]) => r.Properties!)
+      .filter((p) => JSON.stringify(p.FunctionName).includes(`"${compute.getLogicalId(compute.authorizerHandler.fn.node.defaultChild as CfnFunction)}"`));
+    expect(permissions).toHaveLength(1);
+    expect(permissions[0]!.Principal).toBe('apigateway.amazonaws.com');
+    expect(JSON.stringify(permissions[0]!.SourceArn)).toContain('/authorizers/');
+  });
+
+  it('declares every route of the route table with the authorizer, except the public ones', () => {
     const [authorizerId] = resourcesOfType(t, 'AWS::ApiGatewayV2::Authorizer')[0]!;
     const byKey = new Map(routeResources().map((p) => [p.RouteKey as string, p]));
     for (const r of routes) {
@@ -39,7 +58,7 @@ describe('HTTP API routes', () => {
         expect(p!.AuthorizerId, routeKey(r)).toBeUndefined();
         continue;
       }
-      expect(p!.AuthorizationType, routeKey(r)).toBe('JWT');
+      expect(p!.AuthorizationType, routeKey(r)).toBe('CUSTOM');
       expect(p!.AuthorizerId, routeKey(r)).toEqual({ Ref: authorizerId });
     }
   });
@@ -61,15 +80,32 @@ describe('HTTP API routes', () => {
     expect(integrationTarget.size).toBe(Object.keys(httpFunctions).length + 1);
   });
 
-  it('GET /health and the public routes (all served by the `public` function) are the only routes without authorization', () => {
+  it('GET /health, the public links (the `public` function) and the API reference (the `docs` function) are the only routes without authorization', () => {
     const all = routeResources();
     expect(all).toHaveLength(routes.length + 1);
     const open = all.filter((p) => p.AuthorizationType === undefined || p.AuthorizationType === 'NONE');
     const publicRoutes = routes.filter((r) => r.public);
-    expect(publicRoutes.map(routeKey).sort()).toEqual(['GET /s/{token}', 'GET /t/c/{token}', 'GET /t/o/{token}', 'GET /u/{token}', 'POST /s/{token}', 'POST /u/{token}']);
-    expect(publicRoutes.every((r) => r.fn === 'public')).toBe(true);
-    expect(routes.filter((r) => r.fn === 'public' && !r.public)).toEqual([]);
+    expect(publicRoutes.map(routeKey).sort()).toEqual([
+      'GET /docs',
+      'GET /docs/{asset}',
+      'GET /s/{token}',
+      'GET /t/c/{token}',
+      'GET /t/o/{token}',
+      'GET /u/{token}',
+      'GET /v1/openapi.json',
+      'POST /in/forms/{id}',
+      'POST /s/{token}',
+      'POST /u/{token}',
+    ]);
+    expect(publicRoutes.every((r) => r.fn === 'public' || r.fn === 'docs')).toBe(true);
+    expect(routes.filter((r) => (r.fn === 'public' || r.fn === 'docs') && !r.public)).toEqual([]);
     expect(open.map((p) => p.RouteKey).sort()).toEqual(['GET /health', ...publicRoutes.map(routeKey)].sort());
+  });
+
+  it('the docs function reads the renderer from its own bundle and has no table access', () => {
+    const docs = t.Resources[compute.getLogicalId(compute.httpHandlers.docs.fn.node.defaultChild as CfnFunction)]!;
+    expect(docs.Properties!.Environment.Variables.DOCS_ASSETS_DIR).toBe('/var/task/docs-assets');
+    expect(httpFunctions.docs.tableActions).toEqual([]);
   });
 
   it('lets API Gateway invoke each HTTP function through one permission scoped to this API, not one per route', () => {

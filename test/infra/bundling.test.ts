@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { DOCS_ASSETS } from '#functions/openapi/assets.ts';
 import { buildApp } from '#infra/build-app.ts';
 import { missingEntries, resourcesOfType, type CfnTemplate } from './support.ts';
 
@@ -26,6 +27,7 @@ describe('real bundling', () => {
         return resourcesOfType(t, 'AWS::Lambda::Function').map(([id, fn]) => [id, fn, manifest] as const);
       });
       expect(fns.length).toBeGreaterThan(0);
+      let docsBundles = 0;
       for (const [id, fn, manifest] of fns) {
         const hash = String(fn.Properties!.Code.S3Key).replace(/\.zip$/, '');
         const asset = manifest.files[hash];
@@ -38,7 +40,12 @@ describe('real bundling', () => {
         const code = readFileSync(bundle, 'utf8');
         expect(code.startsWith('import { createRequire }'), `${id}: banner`).toBe(true);
         expect(code, `${id}: exports handler`).toMatch(/export\s*\{[^}]*\bhandler\b/);
+        // The reference page's renderer is in the docs function's bundle, and in no other.
+        const isDocs = fn.Properties!.Description === 'HTTP: docs';
+        if (isDocs) docsBundles++;
+        for (const a of DOCS_ASSETS) expect(existsSync(path.join(assetDir, 'docs-assets', a.name)), `${id}: docs-assets/${a.name}`).toBe(isDocs);
       }
+      expect(docsBundles).toBe(1);
     },
     // A hang guard: 26 bundles take about 30 s alone, and passed 180 s once on a machine loaded to 15.
     400_000,

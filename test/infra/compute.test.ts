@@ -1,6 +1,6 @@
 /** The API and workers stacks: function defaults, scheduled jobs, consumers, the outbox relay, DLQs and their alarms. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_SOURCE, consumers } from '#events/consumers.ts';
+import { ALL_EVENT_TYPES, EVENT_SOURCE, consumers } from '#events/consumers.ts';
 import { schedules, toAwsCron } from '#events/schedules.ts';
 import { httpFunctions } from '#functions/routes.ts';
 import type { CrmApp } from '#infra/build-app.ts';
@@ -19,6 +19,7 @@ const fnId = (fn: CrmFunction) => logicalIdOf(fn.fn);
 // The stacks by what they hold: HTTP functions in CrmApi, jobs and consumers in CrmWorkers.
 const compute = {
   get httpHandlers() { return app.api.httpHandlers; },
+  get authorizer() { return app.api.authorizerHandler; },
   get jobs() { return app.workers.jobs; },
   get consumerHandlers() { return app.workers.consumerHandlers; },
   get mailEvents() { return app.workers.mailEvents; },
@@ -27,8 +28,8 @@ const compute = {
 const getAttId = (v: any): string => v['Fn::GetAtt'][0];
 
 describe('every Lambda function', () => {
-  it('exists once per HTTP function, /health, job, consumer, the outbox relay and the SES events consumer', () => {
-    const expected = Object.keys(httpFunctions).length + 1 + schedules.length + consumers.length + 1 + 1;
+  it('exists once per HTTP function, /health, the authorizer, job, consumer, the outbox relay and the SES events consumer', () => {
+    const expected = Object.keys(httpFunctions).length + 1 + 1 + schedules.length + consumers.length + 1 + 1;
     expect(resourcesOfType(t, 'AWS::Lambda::Function')).toHaveLength(expected);
   });
 
@@ -44,14 +45,18 @@ describe('every Lambda function', () => {
     }
   });
 
-  it('gets the table, bus, service name, source maps and cursor key from its environment (and only the mail senders and link checkers more)', () => {
+  it('gets the table, bus, service name, source maps and cursor key from its environment (and only the mail senders, link checkers and the docs function more)', () => {
     const extra: Record<string, string[]> = {
       [fnId(compute.httpHandlers.public)]: ['MARKETING_TOKEN_SECRET'],
+      // Where the reference page's files are in its bundle (functions/openapi/assets.ts).
+      [fnId(compute.httpHandlers.docs)]: ['DOCS_ASSETS_DIR'],
       [fnId(compute.jobs['campaign-dispatch']!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
       // Workflow emails carry no public-route links: the mail port only.
       [fnId(compute.jobs['workflow-runner']!)]: ['MAIL_TRANSPORT', 'SES_CONFIGURATION_SET'],
       [fnId(compute.consumerHandlers.workflows!)]: ['MAIL_TRANSPORT', 'SES_CONFIGURATION_SET'],
       [fnId(compute.consumerHandlers.surveys!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
+      // The authorizer verifies the user pool's ID tokens and keeps keys in memory for a while.
+      [fnId(compute.authorizer)]: ['AUTH_CACHE_TTL_SECONDS', 'USER_POOL_CLIENT_ID', 'USER_POOL_ID'],
     };
     for (const [id, r] of resourcesOfType(t, 'AWS::Lambda::Function')) {
       const env = r.Properties!.Environment.Variables;
@@ -133,7 +138,8 @@ describe('event consumers', () => {
       const rule = rules.find((r) => r.Targets.some((tg: any) => getAttId(tg.Arn) === id));
       expect(rule, c.name).toBeDefined();
       expect(JSON.stringify(rule!.EventBusName)).toMatch(/Bus/);
-      expect(rule!.EventPattern).toEqual({ source: [EVENT_SOURCE], 'detail-type': c.eventTypes });
+      // A consumer of every event type (webhooks) matches on the source alone.
+      expect(rule!.EventPattern).toEqual(c.eventTypes === ALL_EVENT_TYPES ? { source: [EVENT_SOURCE] } : { source: [EVENT_SOURCE], 'detail-type': c.eventTypes });
       const target = rule!.Targets[0];
       expect(target.RetryPolicy.MaximumRetryAttempts).toBeGreaterThan(0);
       expect(target.RetryPolicy.MaximumEventAgeInSeconds).toBeGreaterThan(0);

@@ -21,6 +21,7 @@ export function expectedEntries(): string[] {
   return [
     ...Object.keys(httpFunctions).map((n) => functionEntry('http', n)),
     functionEntry('http', 'health'),
+    functionEntry('auth', 'authorizer'),
     ...schedules.map((s) => functionEntry('jobs', s.name)),
     ...consumers.map((c) => functionEntry('events', c.name)),
     functionEntry('events', 'outbox-relay'),

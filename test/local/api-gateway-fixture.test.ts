@@ -1,16 +1,19 @@
 /**
- * A real API Gateway HTTP API (payload 2.0) event with a JWT authorizer, as AWS
- * publishes it (test/fixtures/aws/, copied verbatim from /work/shared/fixtures/aws/):
- * (1) adapted to a real route and real claims, it drives the accounts handler directly;
- * (2) the local runtime's buildEvent() produces the same structure.
+ * A real API Gateway HTTP API (payload 2.0) event, as AWS publishes it (test/fixtures/aws/,
+ * copied verbatim from /work/shared/fixtures/aws/; it was captured with a JWT authorizer, whose
+ * `authorizer.jwt` our Lambda authorizer's `authorizer.lambda` replaces):
+ * (1) adapted to a real route and the context the authorizer gives a real token, it drives the
+ * accounts handler directly; (2) the local runtime's buildEvent() produces the same structure.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { handler } from '#functions/http/accounts.ts';
-import { buildEvent } from '#local/api-gateway-event.ts';
-import { mintToken, verifyToken } from '#local/auth.ts';
+import { createAuthorizer } from '#functions/auth/authorizer.ts';
+import type { AuthorizerContext } from '#functions/middleware/identity.ts';
+import { authorizerEvent, buildEvent } from '#local/api-gateway-event.ts';
+import { localAuthorizerConfig, mintToken } from '#local/auth.ts';
 
 type Json = Record<string, any>;
 
@@ -35,8 +38,14 @@ const context = {
   succeed: () => undefined,
 } satisfies Context;
 
-async function claimsFor(tenant: string, user: string, role: 'admin' | 'rep'): Promise<Record<string, string>> {
-  return verifyToken(await mintToken({ tenant, user, role }));
+/** What the authorizer answers for a fresh token of this caller. */
+async function contextFor(tenant: string, user: string, role: 'admin' | 'rep'): Promise<AuthorizerContext> {
+  const authorize = createAuthorizer(await localAuthorizerConfig());
+  const header = `Bearer ${await mintToken({ tenant, user, role })}`;
+  const request = buildEvent({ method: 'GET', url: '/v1/accounts', headers: { authorization: header } }, { routeKey: 'GET /v1/accounts', pathParameters: undefined }, undefined);
+  const result = await authorize(authorizerEvent(request, [header]));
+  expect(result.isAuthorized).toBe(true);
+  return result.context;
 }
 
 /** The fixture turned into a request for one of our routes, keeping everything else it carries. */
@@ -45,7 +54,7 @@ function adapt(opts: {
   path: string;
   routePath: string;
   pathParameters?: Record<string, string>;
-  claims: Record<string, string>;
+  context: Record<string, string>;
   body?: string;
 }): Json {
   const e = clone(fixture);
@@ -71,7 +80,7 @@ function adapt(opts: {
   e.requestContext.routeKey = routeKey;
   e.requestContext.http.method = opts.method;
   e.requestContext.http.path = opts.path;
-  e.requestContext.authorizer.jwt.claims = opts.claims;
+  e.requestContext.authorizer = { lambda: opts.context };
   e.requestContext.timeEpoch = Date.now();
   return e;
 }
@@ -81,14 +90,13 @@ const invoke = (event: Json) =>
 
 describe('the accounts handler with a real API Gateway event', () => {
   it('creates an account from a CRLF JSON body and reads it back', async () => {
-    const claims = await claimsFor('fixture-tenant', 'fixture-user', 'rep');
-    expect(Object.values(claims).every((v) => typeof v === 'string')).toBe(true);
-    expect(claims).toMatchObject({ sub: 'fixture-user', 'custom:tenantId': 'fixture-tenant', 'custom:role': 'rep' });
+    const caller = await contextFor('fixture-tenant', 'fixture-user', 'rep');
+    expect(caller).toEqual({ tenantId: 'fixture-tenant', userId: 'fixture-user', role: 'rep' });
 
     // The same line ends as the fixture's own body.
     expect(fixture.body).toContain('\r\n');
     const body = '{\r\n\t"name": "Fixture Trading Co., Ltd.",\r\n\t"tags": ["fixture"]\r\n}';
-    const created = await invoke(adapt({ method: 'POST', path: '/v1/accounts', routePath: '/v1/accounts', claims, body }));
+    const created = await invoke(adapt({ method: 'POST', path: '/v1/accounts', routePath: '/v1/accounts', context: caller, body }));
     expect(created.statusCode, created.body).toBe(201);
     const account = JSON.parse(created.body!);
     expect(account).toMatchObject({ name: 'Fixture Trading Co., Ltd.', tags: ['fixture'], ownerId: 'fixture-user', version: 1 });
@@ -100,7 +108,7 @@ describe('the accounts handler with a real API Gateway event', () => {
         path: `/v1/accounts/${account.id}`,
         routePath: '/v1/accounts/{id}',
         pathParameters: { id: account.id },
-        claims,
+        context: caller,
       }),
     );
     expect(read.statusCode, read.body).toBe(200);
@@ -114,26 +122,26 @@ describe('the accounts handler with a real API Gateway event', () => {
         path: `/v1/accounts/${account.id}`,
         routePath: '/v1/accounts/{id}',
         pathParameters: { id: account.id },
-        claims: await claimsFor('other-tenant', 'fixture-user', 'admin'),
+        context: await contextFor('other-tenant', 'fixture-user', 'admin'),
       }),
     );
     expect(stranger.statusCode).toBe(404);
   });
 
   it('answers 503 timeout (problem+json, Retry-After), not a 500, when the invocation runs out of time', async () => {
-    const claims = await claimsFor('fixture-tenant', 'fixture-late', 'rep');
+    const caller = await contextFor('fixture-tenant', 'fixture-late', 'rep');
     // 6 ms left: middy answers 5 ms before the end, long before the create's DynamoDB calls return.
     const almostOver = { ...context, getRemainingTimeInMillis: () => 6 };
-    const event = adapt({ method: 'POST', path: '/v1/accounts', routePath: '/v1/accounts', claims, body: '{"name":"Late Trading Co."}' });
+    const event = adapt({ method: 'POST', path: '/v1/accounts', routePath: '/v1/accounts', context: caller, body: '{"name":"Late Trading Co."}' });
     const res = (await handler(event as APIGatewayProxyEventV2, almostOver)) as APIGatewayProxyStructuredResultV2;
     expect(res.statusCode, res.body).toBe(503);
     expect(res.headers).toMatchObject({ 'content-type': 'application/problem+json', 'retry-after': '1' });
     expect(JSON.parse(res.body!)).toMatchObject({ status: 503, code: 'timeout', title: 'Service Unavailable' });
   });
 
-  it('answers 401 when the authorizer claims lack the tenant', async () => {
-    const { ['custom:tenantId']: _dropped, ...claims } = await claimsFor('fixture-tenant', 'u2', 'rep');
-    const res = await invoke(adapt({ method: 'GET', path: '/v1/accounts/x', routePath: '/v1/accounts/{id}', pathParameters: { id: 'x' }, claims }));
+  it('answers 401 when the authorizer context lacks the tenant', async () => {
+    const { tenantId: _dropped, ...caller } = await contextFor('fixture-tenant', 'u2', 'rep');
+    const res = await invoke(adapt({ method: 'GET', path: '/v1/accounts/x', routePath: '/v1/accounts/{id}', pathParameters: { id: 'x' }, context: caller }));
     expect(res.statusCode).toBe(401);
   });
 });
@@ -157,7 +165,7 @@ function shape(v: unknown, mapsAt: Set<string>, at = ''): unknown {
 
 describe('buildEvent() against the real event', () => {
   async function built() {
-    const claims = await claimsFor('t1', 'u1', 'rep');
+    const caller = await contextFor('t1', 'u1', 'rep');
     const event = buildEvent(
       {
         method: 'get',
@@ -174,27 +182,27 @@ describe('buildEvent() against the real event', () => {
         sourceIp: '203.0.113.9',
       },
       { routeKey: 'GET /my/{proxy+}', pathParameters: { proxy: 'hello/world' } },
-      claims,
+      caller,
       new Date(Date.UTC(2020, 2, 4, 19, 3, 58, 390)),
     );
-    return { event: event as unknown as Json, claims };
+    return { event: event as unknown as Json, caller };
   }
 
   it('has the same keys and value types, at the top and in requestContext', async () => {
     const { event } = await built();
-    const maps = new Set(['headers', 'queryStringParameters', 'pathParameters', 'requestContext.authorizer.jwt.claims']);
+    const maps = new Set(['headers', 'queryStringParameters', 'pathParameters', 'requestContext.authorizer.lambda']);
     const expected = clone(fixture);
     // Only present when the API defines stage variables (ours defines none).
     delete expected.stageVariables;
     // Only present with mutual TLS.
     delete expected.requestContext.authentication;
-    // An ID token has no `scope` claim, and API Gateway then sends `scopes: null`.
-    expected.requestContext.authorizer.jwt.scopes = null;
+    // A Lambda authorizer's context instead of a JWT authorizer's claims (both maps of strings here).
+    expected.requestContext.authorizer = { lambda: expected.requestContext.authorizer.jwt.claims };
     expect(shape(event, maps)).toEqual(shape(expected, maps));
   });
 
   it('renders the details a home-made event tends to miss as API Gateway does', async () => {
-    const { event, claims } = await built();
+    const { event, caller } = await built();
     expect(event.version).toBe('2.0');
     expect(event.rawPath).toBe(fixture.rawPath);
     expect(event.requestContext.http.path).toBe(event.rawPath);
@@ -210,8 +218,8 @@ describe('buildEvent() against the real event', () => {
     expect(event.requestContext.http).toMatchObject({ method: 'GET', protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'agent' });
     expect(event.requestContext.routeKey).toBe(event.routeKey);
     expect(event.requestContext.stage).toBe('$default');
-    expect(Object.keys(event.requestContext.authorizer)).toEqual(['jwt']);
-    expect(event.requestContext.authorizer.jwt.claims).toEqual(claims);
+    expect(Object.keys(event.requestContext.authorizer)).toEqual(['lambda']);
+    expect(event.requestContext.authorizer.lambda).toEqual(caller);
     expect(event.requestContext.timeEpoch).toBe(Date.UTC(2020, 2, 4, 19, 3, 58, 390));
     // Common Log Format; the fixture writes it without the space AWS's own samples have.
     const clf = /^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} ?\+0000$/;
@@ -224,12 +232,12 @@ describe('buildEvent() against the real event', () => {
     const binary = buildEvent(
       { method: 'POST', url: '/x', headers: { 'content-type': 'image/png' }, body: png },
       { routeKey: 'POST /x', pathParameters: undefined },
-      {},
+      undefined,
     );
     expect(binary.isBase64Encoded).toBe(true);
     expect(Buffer.from(binary.body!, 'base64')).toEqual(png);
 
-    const empty = buildEvent({ method: 'GET', url: '/x', headers: {} }, { routeKey: 'GET /x', pathParameters: undefined }, {});
+    const empty = buildEvent({ method: 'GET', url: '/x', headers: {} }, { routeKey: 'GET /x', pathParameters: undefined }, undefined);
     expect(empty).not.toHaveProperty('body');
     expect(empty).not.toHaveProperty('queryStringParameters');
     expect(empty).not.toHaveProperty('cookies');

@@ -13,11 +13,13 @@ import { routeKey, routes, type Route } from '#functions/routes.ts';
 import { call, type ApiResponse, type Caller, type RequestOptions } from '#test/support/api.ts';
 import { deliverPending } from '#events/outbox.ts';
 import { publisher } from '#events/publisher.ts';
+import { fanOutEvent } from '#domain/integrations/webhook-deliveries.ts';
+import { domainEvent } from '#test/integrations/webhook-support.ts';
 
 export type { Caller } from '#test/support/api.ts';
 
 /** The collections that have stored records a route can address by `{id}`. */
-export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets', 'surveys'] as const;
+export const COLLECTIONS = ['accounts', 'contacts', 'activities', 'tasks', 'leads', 'orders', 'quotes', 'opportunities', 'pipelines', 'notifications', 'segments', 'suppressions', 'workflows', 'campaigns', 'kb/articles', 'tickets', 'surveys', 'forms', 'webhooks', 'api-keys', 'imports'] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 /** Collections one level down a namespace (`/v1/kb/articles`): their name is both segments. */
 export const NESTED_COLLECTIONS = ['kb/articles'];
@@ -325,11 +327,31 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
   }),
   'PATCH /v1/tickets/{id}': () => ({ priority: 'urgent', tags: ['patched'] }),
   'POST /v1/tickets/{id}/comments': () => ({ body: '您好，我们正在处理 we are on it', public: true }),
+  // Outbound webhooks (api/integrations.md): a local receiver address the test runtime accepts
+  // (WEBHOOKS_ALLOW_LOOPBACK, as `npm start`) on the discard port, where nothing listens, and an
+  // event type no contract test emits, so the seeded webhooks never send anything.
+  'POST /v1/webhooks': () => ({ url: `http://127.0.0.1:9/${uniqToken()}`, events: ['ticket.csat_answered'], description: 'seeded by the contract tests 契约测试' }),
+  'PATCH /v1/webhooks/{id}': () => ({ description: 'patched 已修改', events: ['survey.answered'] }),
+  // API keys (api/integrations.md): a rep key of team east, expiring long after any test.
+  'POST /v1/api-keys': () => ({ name: uniq('ERP 同步 key'), role: 'rep', teamId: 'east', expiresAt: '2099-01-01T00:00:00Z' }),
+
   'PUT /v1/sla/policy': () => ({
     targets: { urgent: { firstResponseMinutes: 30, resolutionMinutes: 240 } },
     businessHours: { timeZone: 'Asia/Shanghai', days: [1, 2, 3, 4, 5, 6], start: '08:30', end: '18:00' },
     holidays: ['2026-10-01'],
     warnBeforeMinutes: 15,
+  }),
+
+  // Inbound forms (api/integrations.md): owned by the caller (an admin: the only role that manages forms).
+  'POST /v1/forms': (refs) => ({ name: uniq('官网联系表单 Contact us'), source: 'website', ownerId: need(refs, 'userId', 'POST /v1/forms'), tags: ['web'] }),
+  'PATCH /v1/forms/{id}': () => ({ name: 'Renamed form 改名表单', source: 'trade fair 展会', tags: ['patched'] }),
+  // A submission (signed: without a signature every request is a 401; tests in test/integrations/forms.test.ts; the fuzz test sends this).
+  'POST /in/forms/{id}': () => ({ name: uniq('张三'), company: uniq('表单科技'), email: `f-${uniqToken()}@example.cn`, message: '请联系我 please call me' }),
+  // CSV import (api/integrations.md): contacts, which every importing role may import; one fresh row.
+  'POST /v1/imports': () => ({
+    entity: 'contacts',
+    csv: `name,email,tags\r\n${uniq('导入联系人')},i-${uniqToken()}@example.cn,seed；imported\r\n`,
+    onDuplicate: 'skip',
   }),
 };
 
@@ -384,7 +406,26 @@ export const referenceFields: Record<string, Record<string, 'accounts' | 'contac
   'POST /v1/tickets/{id}/comments': {},
   'PUT /v1/sla/policy': {},
   'POST /v1/surveys': {},
+  'POST /v1/forms': { ownerId: 'users' },
+  'PATCH /v1/forms/{id}': { ownerId: 'users' },
+  'POST /v1/webhooks': {},
+  'PATCH /v1/webhooks/{id}': {},
+  'POST /v1/api-keys': {},
+  'POST /v1/imports': {},
 };
+
+/**
+ * Fields a create answers once and never again (an API key's `key`): not in the GET of the
+ * resource, nor in an Idempotency-Key replay of the create. The generic tests compare without them.
+ */
+export const SHOWN_ONCE: Record<string, string[]> = { 'api-keys': ['key'] };
+
+/** `body` without the collection's shown-once fields. */
+export function withoutShownOnce(collection: string, body: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...body };
+  for (const field of SHOWN_ONCE[collection] ?? []) delete out[field];
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------
 // Seeders, one per collection
@@ -465,6 +506,16 @@ export const seed: Record<Collection, Seeder> = {
     const segmentId = await seed.segments(caller);
     return createdId(await send(admin, 'POST', '/v1/surveys', validBody['POST /v1/surveys']!({ segmentId })), 'a survey');
   },
+  /** Forms are integration settings that only admins manage: made by an admin of the caller's tenant, whoever asks. */
+  forms: async (caller) => {
+    const admin: Caller = { tenant: caller.tenant, user: 'forms-admin', role: 'admin' };
+    return createdId(await send(admin, 'POST', '/v1/forms', validBody['POST /v1/forms']!({ userId: admin.user })), 'a form');
+  },
+  /** API keys are admins' alone: made by an admin of the caller's tenant, whoever asks. */
+  'api-keys': async (caller) => {
+    const admin: Caller = { tenant: caller.tenant, user: 'keys-admin', role: 'admin' };
+    return createdId(await send(admin, 'POST', '/v1/api-keys', validBody['POST /v1/api-keys']!({})), 'an API key');
+  },
   /** A suppression's id is its normalized email address. */
   suppressions: async (caller) => {
     const admin: Caller = { tenant: caller.tenant, user: 'marketing-admin', role: 'admin' };
@@ -483,6 +534,18 @@ export const seed: Record<Collection, Seeder> = {
     const creator: Caller = caller.role === 'marketer' ? { tenant: caller.tenant, user: 'ticket-agent', role: 'support' } : caller;
     const accountId = refs.accountId ?? (creator.role === 'support' ? undefined : await seed.accounts(creator));
     return createdId(await send(creator, 'POST', '/v1/tickets', validBody['POST /v1/tickets']!(accountId ? { accountId } : {})), 'a ticket');
+  },
+  /** Webhooks are tenant settings of admins: made by an admin of the caller's tenant, whoever asks. */
+  webhooks: async (caller) => {
+    const admin: Caller = { tenant: caller.tenant, user: 'webhook-admin', role: 'admin' };
+    return createdId(await send(admin, 'POST', '/v1/webhooks', validBody['POST /v1/webhooks']!({})), 'a webhook');
+  },
+  /** An import of the caller's tenant, started by its admin (the caller may be a role that imports nothing): `202`, not run. */
+  imports: async (caller) => {
+    const admin: Caller = { tenant: caller.tenant, user: 'import-admin', role: 'admin' };
+    const res = await send(admin, 'POST', '/v1/imports', validBody['POST /v1/imports']!({}));
+    if (res.status !== 202 || typeof res.json?.id !== 'string') throw new Error(`seeding an import: ${res.req} answered ${res.status} ${res.body.slice(0, 500)}`);
+    return res.json.id as string;
   },
   /** A draft quote on a new opportunity of the account. */
   quotes: async (caller, refs = {}) => {
@@ -513,8 +576,24 @@ export async function seedPoolAccount(caller: Caller): Promise<string> {
   return id;
 }
 
+/**
+ * Path parameters besides `{id}` of the records seeded for routes that name two (a webhook's
+ * delivery): `urlOf` fills them in from here, by the `{id}` the seeder answered.
+ */
+const otherParams = new Map<string, Record<string, string>>();
+
+/** A webhook of the caller's tenant with one delivery (pending: nothing listens at its address); answers the webhook's id. */
+async function seedWebhookDelivery(caller: Caller): Promise<string> {
+  const id = await seed.webhooks(caller);
+  const event = domainEvent(caller.tenant, 'ticket.csat_answered');
+  await fanOutEvent(event);
+  otherParams.set(id, { deliveryId: event.id });
+  return id;
+}
+
 /** Routes whose `{id}` must be in a particular state (a quote to accept must have been sent). */
 export const routeSeeders: Record<string, Seeder> = {
+  'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': seedWebhookDelivery,
   // A pool route's `{id}` is an account in the pool; `GET /v1/pool` lists one.
   'POST /v1/pool/{id}/claim': seedPoolAccount,
   'POST /v1/pool/{id}/assign': seedPoolAccount,
@@ -601,20 +680,45 @@ export const SINGLETONS = new Set([
  * generic list tests key on ids, so their paging, cursors and isolation are tested in test/analytics/.
  */
 export const SERIES = new Set(['GET /v1/forecast/snapshots']);
+/**
+ * Lists of something other than records (the catalog of event types): no ids to seed, leak or
+ * key on, so the generated list tests leave them out (test/integrations/webhooks.test.ts pages them).
+ */
+export const CATALOGS = new Set(['GET /v1/webhooks/event-types']);
+/** Fields a create answers and no read ever shows again (a webhook's secret). */
+export const CREATE_ONLY_FIELDS: Record<string, string[]> = { webhooks: ['secret'], forms: ['secret'], 'api-keys': ['key'] };
+/**
+ * Where to read back what a successful action did, when its answer is not the route's record and
+ * names no Location (a delivery retried: the webhook's deliveries).
+ */
+export const ACTION_RESULT: Record<string, (id: string) => string> = {
+  'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': (id) => `/v1/webhooks/${id}/deliveries`,
+};
 /** GET routes under a record that answer one object, not a sub-list (a segment's member count). */
 export const SUBRESOURCE_OBJECTS = new Set(['GET /v1/segments/{id}/count']);
 /** Action routes that take no body (a claim, a lock, marking a notification read): sent without one. */
 export const BODYLESS = new Set([
   'POST /v1/pool/{id}/claim', 'POST /v1/accounts/{id}/lock', 'POST /v1/accounts/{id}/unlock', 'POST /v1/notifications/{id}/read',
-  'POST /v1/campaigns/{id}/send', 'POST /v1/campaigns/{id}/cancel', 'POST /v1/surveys/{id}/send',
+  'POST /v1/campaigns/{id}/send', 'POST /v1/campaigns/{id}/cancel', 'POST /v1/surveys/{id}/send', 'POST /v1/forms/{id}/rotate-secret',
+  'POST /v1/webhooks/{id}/rotate-secret', 'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry',
 ]);
-export const isList = (r: Route) => r.method === 'GET' && !r.path.includes('{') && !SINGLETONS.has(keyOf(r)) && !SERIES.has(keyOf(r));
+export const isList = (r: Route) =>
+  r.method === 'GET' && !r.path.includes('{') && !SINGLETONS.has(keyOf(r)) && !SERIES.has(keyOf(r)) && !CATALOGS.has(keyOf(r));
 export const hasBody = (r: Route) => (r.method === 'POST' || r.method === 'PATCH' || r.method === 'PUT') && !BODYLESS.has(keyOf(r));
-export const isCreate = (r: Route) => r.method === 'POST' && (/^\/v1\/[^/{}]+$/.test(r.path) || NESTED_COLLECTIONS.some((c) => r.path === `/v1/${c}`));
+/**
+ * Creates that answer `202 Accepted` (with the resource and its Location): the resource exists at
+ * once, its work goes on in the background (a CSV import). Not `isCreate`: no 201, and what they
+ * make is not listed as a collection's new record right away.
+ */
+export const ACCEPTED = new Set(['POST /v1/imports']);
+/** Routes that take bodies larger than the API's 256 KB (an exception each makes explicitly: Operation.maxBodyBytes). */
+export const BODY_LIMITS: Record<string, number> = { 'POST /v1/imports': 6 * 1024 * 1024 };
+export const bodyLimitOf = (r: Route) => BODY_LIMITS[keyOf(r)] ?? 256 * 1024;
+export const isCreate = (r: Route) => !ACCEPTED.has(keyOf(r)) && r.method === 'POST' && (/^\/v1\/[^/{}]+$/.test(r.path) || NESTED_COLLECTIONS.some((c) => r.path === `/v1/${c}`));
 /** POST routes under a resource that answer 201 all the same: they create something (a payment answers with its order). */
 export const CREATED_BY_ACTION = new Set(['POST /v1/orders/{id}/payments', 'POST /v1/opportunities/{id}/quotes', 'POST /v1/quotes/{id}/order', 'POST /v1/tickets/{id}/comments']);
 /** The status a successful call of a route with a body answers. */
-export const successStatus = (r: Route) => (isCreate(r) || CREATED_BY_ACTION.has(keyOf(r)) ? 201 : 200);
+export const successStatus = (r: Route) => (ACCEPTED.has(keyOf(r)) ? 202 : isCreate(r) || CREATED_BY_ACTION.has(keyOf(r)) ? 201 : 200);
 
 /** Routes whose `{id}` is a record of another collection than their path says: a pool account is an account. */
 export const RECORD_COLLECTION: Record<string, string> = { 'POST /v1/pool/{id}/claim': 'accounts', 'POST /v1/pool/{id}/assign': 'accounts' };
@@ -661,18 +765,24 @@ export function referencesOf(r: Route): Record<string, 'accounts' | 'contacts' |
 export const PERIOD = '2026-07';
 /** The entity that `{entity}` routes (custom fields) are called with. */
 export const FIELDS_ENTITY = 'contacts';
+/** The file that `{file}` routes (CSV exports) are called with. */
+export const EXPORT_FILE = 'contacts.csv';
 
 /** The route's URL with `{id}` (and `{period}`) filled in. */
 export function urlOf(r: Route, id?: string): string {
-  if (!hasIdParam(r)) return (isList(r) ? listUrl(r) : r.path).replace('{period}', PERIOD).replace('{entity}', FIELDS_ENTITY);
+  if (!hasIdParam(r)) return (isList(r) ? listUrl(r) : r.path).replace('{period}', PERIOD).replace('{entity}', FIELDS_ENTITY).replace('{file}', EXPORT_FILE);
   if (!id) throw new Error(`route ${keyOf(r)} needs an id`);
-  return r.path.replace('{id}', encodeURIComponent(id));
+  // A second parameter comes from the seeder of the record (otherParams); for an id seeded by no one, any id: it is missing too.
+  const more = otherParams.get(id) ?? {};
+  return r.path
+    .replace('{id}', encodeURIComponent(id))
+    .replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(more[name] ?? '01JZZZZZZZZZZZZZZZZZZZZZZZ'));
 }
 
 /** Every route of the table, for generated tests. */
 export const allRoutes: readonly Route[] = routes;
 /**
- * The routes of the API proper: every route but the public ones (`/u/…`, `/t/…`, `/s/…`), which have no
+ * The routes of the API proper: every route but the public ones (`/u/…`, `/t/…`, `/s/…`, `/in/forms/…`), which have no
  * identity, no roles and no JSON bodies; they prove themselves by a signed token in the path
  * (their tests: test/marketing/dispatch.test.ts "public routes"; the fuzz test takes them too).
  */

@@ -11,6 +11,8 @@ import { createTableInput } from '#domain/table/definition.ts';
 process.env.DYNAMODB_ENDPOINT = inject('dynamoEndpoint');
 process.env.CRM_DATA_DIR = inject('crmDataDir');
 process.env.TABLE_NAME = `crm-test-${randomUUID()}`;
+// As the local runtime (local/server.ts): webhooks may go to receivers on 127.0.0.1.
+process.env.WEBHOOKS_ALLOW_LOOPBACK ??= '1';
 
 const { db } = await import('#domain/table/client.ts');
 await db.send(new CreateTableCommand(createTableInput(process.env.TABLE_NAME)));

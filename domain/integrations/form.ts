@@ -1,0 +1,146 @@
+/**
+ * The inbound form (api/integrations.md "Inbound forms and webhooks"): a signed endpoint
+ * `/in/forms/{id}` that a website posts to, turning each submission into a lead. Its shape,
+ * input rules, keys, and the one place that reads and writes its signing secret.
+ *
+ * Keys:
+ *   - the form: `T#t#FORM#<id>` / `FORM`, listed through `byType` `T#t#FORM` (sort key the id, a ULID);
+ *   - its public pointer: `FORM#<id>` / `FORM` → `tenantId`. The public route's path names the
+ *     form alone; this one tenant-free item says whose it is (written and deleted in the form's
+ *     own transactions). The id is a ULID, unguessable enough for a URL that is public anyway:
+ *     what proves a submission is the signature, never the id;
+ *   - a submission's receipt: `T#t#FORMRCPT#<formId>#<sha256(webhook-id)>` / `FORMRCPT`, the
+ *     first answer to that `webhook-id`, kept 24 hours (replays get it back).
+ */
+import { createHash } from 'node:crypto';
+import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
+import type { RotatingSecret } from '#domain/integrations/standard-webhooks.ts';
+import { t } from '#domain/table/keys.ts';
+
+type Item = Record<string, unknown>;
+
+const fields = {
+  name: f.name,
+  /** Copied onto every lead the form makes (`source` of leads). */
+  source: f.shortText,
+  /** Who its leads belong to: a user of the directory; none → the admin who created the form. */
+  ownerId: z.optional(f.id),
+  /** The campaign its leads count for (api/marketing.md stats). */
+  campaignId: z.optional(f.id),
+  /** Added to every lead's tags, with the submission's own. */
+  tags: z._default(f.tags, []),
+};
+
+export const formCreate = z.strictObject(fields);
+/** `null` clears `ownerId` (leads go to the form's creator again) and `campaignId`. */
+export const formPatch = f.patchOf(fields, ['ownerId', 'campaignId']);
+export type FormCreate = z.infer<typeof formCreate>;
+export type FormPatch = z.infer<typeof formPatch>;
+
+export interface Form {
+  id: string;
+  name: string;
+  source: string;
+  ownerId: string | null;
+  campaignId: string | null;
+  tags: string[];
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+/** The form as the API shows it (`response:` of its routes): never its secret. */
+export const formView = z.object({
+  id: z.string(),
+  name: z.string(),
+  source: z.string(),
+  ownerId: z.nullable(z.string()),
+  campaignId: z.nullable(z.string()),
+  tags: z.array(z.string()),
+  /** Where the form posts: `/in/forms/{id}` on the API's own host. */
+  url: z.string(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  version: z.int(),
+});
+export type FormView = z.infer<typeof formView>;
+
+/** Create and rotate-secret answers: the view and the secret, shown this once. */
+export const formWithSecret = z.extend(formView, { secret: z.string() });
+export type FormWithSecret = z.infer<typeof formWithSecret>;
+
+export const formUrl = (id: string) => `/in/forms/${id}`;
+export const viewOf = (form: Form): FormView => ({ ...form, url: formUrl(form.id) });
+
+/** What a submission's body may hold (the public route validates it strictly, after the signature). */
+export const formSubmission = z.strictObject({
+  name: f.name,
+  company: z.optional(f.name),
+  email: z.optional(f.email),
+  phone: z.optional(f.phone),
+  message: z.optional(f.freeText),
+  tags: z.optional(f.tags),
+  custom: f.customValues,
+});
+export type FormSubmission = z.infer<typeof formSubmission>;
+
+/**
+ * The answer to an accepted submission, stored in its receipt: `201 {leadId}` for a new lead,
+ * `200 {leadId?, contactId?, duplicate: true}` when it matched an existing lead or contact.
+ */
+export interface SubmissionAnswer {
+  status: 200 | 201;
+  body: { leadId?: string; contactId?: string; duplicate?: true };
+}
+
+/** What `POST /in/forms/{id}` answers: 201 `{leadId}` for a new lead, 200 with `duplicate: true` for an existing record. */
+export const submissionAnswerView = z.object({
+  leadId: z.optional(z.string()),
+  contactId: z.optional(z.string()),
+  duplicate: z.optional(z.literal(true)),
+});
+
+export const formKey = (tenantId: string, id: string) => ({ PK: `${t(tenantId)}#FORM#${id}`, SK: 'FORM' });
+export const formPartition = (tenantId: string) => `${t(tenantId)}#FORM`;
+/** The tenant-free pointer the public route starts from. */
+export const formPointerKey = (id: string) => ({ PK: `FORM#${id}`, SK: 'FORM' });
+export const receiptKey = (tenantId: string, formId: string, webhookId: string) => ({
+  PK: `${t(tenantId)}#FORMRCPT#${formId}#${createHash('sha256').update(webhookId).digest('base64url')}`,
+  SK: 'FORMRCPT',
+});
+
+/** Receipts are kept as long as a replay is answered from them. */
+export const RECEIPT_TTL_SECONDS = 24 * 60 * 60;
+
+const FORM_FIELDS = ['id', 'name', 'source', 'ownerId', 'campaignId', 'tags', 'createdBy', 'createdAt', 'updatedAt', 'version'] as const;
+
+/** The form's item (its secret added by `withSecret`). */
+export function formItem(tenantId: string, form: Form): Item {
+  return { ...form, ...formKey(tenantId, form.id), tenantId, entityType: 'FORM', typePk: formPartition(tenantId), typeSk: form.id };
+}
+
+/** The form of an item: its fields only (the secret and keys stay behind). */
+export function formOf(item: Item): Form {
+  return Object.fromEntries(FORM_FIELDS.map((k) => [k, item[k] ?? null])) as unknown as Form;
+}
+
+// ---- the signing secret: read and written here only ---------------------------------------
+// Stored as it is for now; issue 11 encrypts it under KMS: these two become the
+// encrypt and decrypt calls, and nothing else changes.
+
+const SECRET_ATTRIBUTE = 'signing';
+
+/** The item with its signing secret (current and, during a rotation, previous). */
+export async function withSecret(item: Item, secret: RotatingSecret): Promise<Item> {
+  return { ...item, [SECRET_ATTRIBUTE]: secret };
+}
+
+/** The signing secret stored on a form's item. */
+export async function secretOf(item: Item): Promise<RotatingSecret> {
+  const s = item[SECRET_ATTRIBUTE] as RotatingSecret | undefined;
+  if (!s || typeof s.current !== 'string') throw new Error(`form ${String(item.id)} has no signing secret`);
+  return s;
+}

@@ -1,0 +1,198 @@
+/**
+ * One CSV row → the create route's own use case, as the importer (api/integrations.md "CSV
+ * import"): the same schema, the same custom-field typing, the same duplicate guards, owner
+ * rules and events as `POST /v1/<entity>`. A duplicate (the guards' 409, whether the other
+ * record is stored or came from an earlier row) is skipped, merge-patched or failed as asked.
+ *
+ * Exactly once: every row runs with the idempotency key `import:<importId>:<row>` of the
+ * importer, so its write lands in the same transaction as the record that it happened
+ * (UnitOfWork.commit). A row found applied (by the batch's BatchGetItem of those records, or
+ * by a twin runner winning the race) is counted from its stored result, never applied again.
+ */
+import type * as z from 'zod/mini';
+import type { UseCaseContext } from '#domain/context.ts';
+import { DomainError } from '#domain/errors.ts';
+import type { Identity } from '#domain/identity.ts';
+import { accountCreate, accountPatch } from '#domain/accounts/account.ts';
+import { createAccount, updateAccount } from '#domain/accounts/accounts.ts';
+import { contactCreate, contactPatch } from '#domain/accounts/contact.ts';
+import { createContact, updateContact } from '#domain/accounts/contacts.ts';
+import { guardsOf, type GuardEntity, type GuardValues } from '#domain/accounts/duplicates.ts';
+import { leadCreate, leadPatch } from '#domain/sales/lead.ts';
+import { createLead, updateLead } from '#domain/sales/leads.ts';
+import { checkCustomInput, type FieldDefinition } from '#domain/marketing/custom-fields.ts';
+import { idempotencyKey } from '#domain/table/keys.ts';
+import { getItem } from '#domain/table/query.ts';
+import { IdempotencyRecordExists } from '#domain/table/transaction.ts';
+import { splitList, type ColumnMap, type ImportEntity } from '#domain/integrations/csv-mapping.ts';
+import { IMPORT_ROLES, type OnDuplicate, type RowError } from '#domain/integrations/import.ts';
+
+type Input = Record<string, unknown>;
+type Stored = { version?: number; ownerId?: string | null };
+
+interface EntityUseCases {
+  guard: GuardEntity;
+  create: z.ZodMiniType;
+  patch: z.ZodMiniType;
+  add(ctx: UseCaseContext, body: never): Promise<Stored>;
+  change(ctx: UseCaseContext, id: string, patch: never): Promise<Stored>;
+}
+
+const USE_CASES: Record<ImportEntity, EntityUseCases> = {
+  accounts: {
+    guard: 'account',
+    create: accountCreate,
+    patch: accountPatch,
+    // The owner's account count is added per batch, with the batch's progress (import-runner.ts):
+    // parallel rows of one owner would otherwise all contend on that one counter item.
+    add: (ctx, body) => createAccount(ctx, body, { deferOwnerCount: true }),
+    change: (ctx, id, patch) => updateAccount(ctx, id, patch, undefined),
+  },
+  contacts: {
+    guard: 'contact',
+    create: contactCreate,
+    patch: contactPatch,
+    // Marketers import contacts (api/integrations.md) though they do not create them one by one.
+    add: (ctx, body) => createContact(ctx, body, IMPORT_ROLES.contacts),
+    change: (ctx, id, patch) => updateContact(ctx, id, patch, undefined),
+  },
+  leads: {
+    guard: 'lead',
+    create: leadCreate,
+    patch: leadPatch,
+    add: createLead,
+    change: (ctx, id, patch) => updateLead(ctx, id, patch, undefined),
+  },
+};
+
+/** `ownerId` of a created record: the runner counts a new account's owner (deferred count). */
+export type Outcome =
+  | { kind: 'created'; ownerId?: string | null }
+  | { kind: 'updated' | 'skipped' }
+  | { kind: 'failed'; error: Omit<RowError, 'row'> };
+
+export interface ImportJob {
+  id: string;
+  entity: ImportEntity;
+  importer: Identity;
+  columns: ColumnMap;
+  onDuplicate: OnDuplicate;
+  defs: FieldDefinition[];
+}
+
+export const rowKey = (job: Pick<ImportJob, 'id'>, row: number) => `import:${job.id}:${row}`;
+export const rowIdempotencyKey = (job: Pick<ImportJob, 'id' | 'importer'>, row: number) =>
+  idempotencyKey(job.importer.tenantId, job.importer.userId, rowKey(job, row));
+
+/** A row's applied write, from its stored result: a create answers version 1, an update more. */
+export function outcomeOfStored(result: string): Outcome {
+  const stored = JSON.parse(result) as Stored;
+  return stored.version === 1 ? { kind: 'created', ownerId: stored.ownerId ?? null } : { kind: 'updated' };
+}
+
+/** The row's non-empty cells as the create body would carry them (tags split, custom values typed by their definitions). */
+export function rowInput(job: Pick<ImportJob, 'columns' | 'defs'>, cells: string[]): Input {
+  const out: Input = {};
+  const custom: Input = {};
+  job.columns.forEach((c, i) => {
+    const raw = (cells[i] ?? '').trim();
+    if (raw === '') return;
+    if (c.field === 'tags') out.tags = splitList(raw);
+    else if (c.field.startsWith('custom.')) {
+      const key = c.field.slice('custom.'.length);
+      custom[key] = typedCustom(job.defs.find((d) => d.key === key), raw);
+    } else out[c.field] = raw;
+  });
+  if (Object.keys(custom).length) out.custom = custom;
+  return out;
+}
+
+const TRUE = new Set(['true', 'yes', 'y', '1', '是', '对', '真']);
+const FALSE = new Set(['false', 'no', 'n', '0', '否', '错', '假']);
+
+/** A cell as the custom field's type wants it; a cell that does not fit stays text, so the field's check names the problem. */
+function typedCustom(def: FieldDefinition | undefined, raw: string): unknown {
+  switch (def?.type) {
+    case 'number': {
+      const n = Number(raw.replace(/,/g, ''));
+      return Number.isFinite(n) ? n : raw;
+    }
+    case 'boolean':
+      return TRUE.has(raw.toLowerCase()) ? true : FALSE.has(raw.toLowerCase()) ? false : raw;
+    case 'multiselect':
+      return splitList(raw);
+    default:
+      return raw;
+  }
+}
+
+/** The normalized values a row would hold a guard on: rows of one batch sharing one run one after the other. */
+export function guardValuesOf(entity: ImportEntity, input: Input): string[] {
+  return guardsOf(USE_CASES[entity].guard, input as GuardValues).map((g) => `${g.kind}\u0000${g.value}`);
+}
+
+/** Applies one row (1-based `row`); never throws for anything the row holds. */
+export async function applyRow(job: ImportJob, row: number, cells: string[], now: Date): Promise<Outcome> {
+  const ctx: UseCaseContext = { identity: job.importer, now, idempotency: { key: rowKey(job, row), requestHash: rowKey(job, row) } };
+  const uc = USE_CASES[job.entity];
+  const input = rowInput(job, cells);
+  try {
+    const body = parseOrFail(uc.create, input) as Input;
+    body.custom = checkCustomInput(job.defs, (input.custom as Input | undefined) ?? {}, false) ?? {};
+    try {
+      const made = await uc.add(ctx, body as never);
+      return { kind: 'created', ownerId: made.ownerId ?? null };
+    } catch (err) {
+      if (!(err instanceof DomainError && err.code === 'duplicate')) throw err;
+      const existingId = err.extra.existingId as string | null;
+      if (job.onDuplicate === 'skip') return { kind: 'skipped' };
+      if (job.onDuplicate === 'fail' || !existingId) return failed(err.code, err.message);
+      return await mergeInto(ctx, uc, job, existingId, input);
+    }
+  } catch (err) {
+    if (err instanceof IdempotencyRecordExists) return appliedByTwin(job, row);
+    if (err instanceof DomainError && err.status < 500) return failed(err.code, describe(err));
+    throw err;
+  }
+}
+
+/** `update`: the row's non-empty fields merge-patched into the existing record, if the importer may change it. */
+async function mergeInto(ctx: UseCaseContext, uc: EntityUseCases, job: ImportJob, existingId: string, input: Input): Promise<Outcome> {
+  const patch = parseOrFail(uc.patch, input) as Input;
+  if (input.custom) patch.custom = checkCustomInput(job.defs, input.custom as Input, true);
+  try {
+    await uc.change(ctx, existingId, patch as never);
+    return { kind: 'updated' };
+  } catch (err) {
+    if (err instanceof DomainError && (err.status === 404 || err.status === 403)) {
+      return failed('duplicate', `An existing record (${existingId}) has the same values, and it is not one you may change.`);
+    }
+    throw err;
+  }
+}
+
+/** A twin runner applied this row between our check and our commit: count what it did. */
+async function appliedByTwin(job: ImportJob, row: number): Promise<Outcome> {
+  const item = await getItem(rowIdempotencyKey(job, row));
+  return item ? outcomeOfStored(item.result as string) : { kind: 'created' };
+}
+
+function parseOrFail(schema: z.ZodMiniType, input: Input): unknown {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw new DomainError(
+    400,
+    'validation_failed',
+    'The row is not valid.',
+    {},
+    parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || 'row', message: i.message })),
+  );
+}
+
+const failed = (code: string, message: string): Outcome => ({ kind: 'failed', error: { code, message: message.slice(0, 500) } });
+
+/** A row error's message: the field errors when there are any (`email: Invalid email address`). */
+function describe(err: DomainError): string {
+  if (!err.errors?.length) return err.message;
+  return err.errors.map((e) => `${e.path.replace(/^body\./, '')}: ${e.message}`).join('; ');
+}

@@ -1,0 +1,194 @@
+/**
+ * A CSV import (api/integrations.md "CSV import"): its shape, input rules, keys, and the file
+ * turned into rows (decoding, BOM, CSV parsing). The use cases are in imports.ts, the
+ * background run in import-runner.ts.
+ *
+ * Items (docs/access-patterns.md):
+ * - the import `T#t#IMPORT#<id>` / `IMPORT`: status, counters, errors, the cursor (`processed`),
+ *   the runner's lease; listed by `byType` `T#t#IMPORT` (admins) and `byOwner`
+ *   `T#t#IMPORT#OWNER#<user>` (its creator), newest first; while unfinished also in the sparse
+ *   `byDue` `DUE#IMPORT`, which the `import-runner` job sweeps;
+ * - its rows, `T#t#IMPORT#<id>` / `CHUNK#<nnnnn>`: the mapped cells of consecutive data rows,
+ *   at most ~300 KB an item (DynamoDB's item limit is 400 KB).
+ */
+import { parse } from 'csv-parse/sync';
+import * as z from 'zod/mini';
+import { validationFailed, DomainError } from '#domain/errors.ts';
+import * as f from '#domain/fields.ts';
+import type { Identity } from '#domain/identity.ts';
+import { t } from '#domain/table/keys.ts';
+import { CUSTOM_ENTITIES } from '#domain/marketing/custom-fields.ts';
+import type { ColumnMap, ImportEntity } from '#domain/integrations/csv-mapping.ts';
+
+export const IMPORT_STATUSES = ['queued', 'running', 'done', 'failed'] as const;
+export type ImportStatus = (typeof IMPORT_STATUSES)[number];
+export const ON_DUPLICATE = ['skip', 'update', 'fail'] as const;
+export type OnDuplicate = (typeof ON_DUPLICATE)[number];
+export const ENCODINGS = ['utf-8', 'gb18030'] as const;
+export type CsvEncoding = (typeof ENCODINGS)[number];
+
+/** The CSV's limits: 5 MB of bytes (as sent, in its encoding), 50,000 data rows. */
+export const MAX_CSV_BYTES = 5 * 1024 * 1024;
+export const MAX_ROWS = 50_000;
+/** The first 1,000 row errors are kept. */
+export const MAX_ERRORS = 1_000;
+/** A JSON body carries the CSV escaped: room for its quotes and newlines beyond the CSV's own 5 MB. */
+export const MAX_JSON_IMPORT_BODY_BYTES = MAX_CSV_BYTES + 1024 * 1024;
+
+/** Who may import which entity: admins and managers everything, marketers leads and contacts. */
+export const IMPORT_ROLES: Record<ImportEntity, readonly Identity['role'][]> = {
+  accounts: ['admin', 'manager'],
+  contacts: ['admin', 'manager', 'marketer'],
+  leads: ['admin', 'manager', 'marketer'],
+};
+/** Roles that may name another owner in an `ownerId` column. */
+export const OWNER_COLUMN_ROLES: readonly Identity['role'][] = ['admin', 'manager'];
+
+export const importEntity = z.enum(CUSTOM_ENTITIES);
+const options = {
+  entity: importEntity,
+  encoding: z.optional(z.enum(ENCODINGS)),
+  onDuplicate: z._default(z.enum(ON_DUPLICATE), 'skip'),
+};
+
+/** `POST /v1/imports` with a JSON body. `encoding` has nothing to decode there (JSON text is Unicode) and is accepted as given. */
+export const importBody = z.strictObject({
+  ...options,
+  csv: z.string(),
+  mapping: z.optional(z.record(f.text(1, 200), f.text(1, 200))),
+});
+export type ImportBody = z.infer<typeof importBody>;
+
+/** `POST /v1/imports?entity=&encoding=&onDuplicate=` with the CSV as the raw body. */
+export const importQuery = z.strictObject(options);
+export type ImportQuery = z.infer<typeof importQuery>;
+
+export interface RowError {
+  row: number;
+  code: string;
+  message: string;
+}
+
+export interface ImportCounts {
+  processed: number;
+  created: number;
+  updated: number;
+  skipped: number;
+  failed: number;
+}
+
+export interface Import extends ImportCounts {
+  id: string;
+  entity: ImportEntity;
+  status: ImportStatus;
+  total: number;
+  errors: RowError[];
+  onDuplicate: OnDuplicate;
+  encoding: CsvEncoding;
+  /** The columns as they were mapped: header, field. */
+  columns: ColumnMap;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string | null;
+  version: number;
+  /** Internal: the importer as it was when it imported (every row runs as it), the row chunks, the lease. */
+  importer: Identity;
+  chunks: { first: number; count: number }[];
+  leaseOwner?: string;
+  leaseUntil?: string;
+}
+
+export const importView = z.object({
+  id: z.string(),
+  entity: importEntity,
+  status: z.enum(IMPORT_STATUSES),
+  total: z.int(),
+  processed: z.int(),
+  created: z.int(),
+  updated: z.int(),
+  skipped: z.int(),
+  failed: z.int(),
+  errors: z.array(z.object({ row: z.int(), code: z.string(), message: z.string() })),
+  onDuplicate: z.enum(ON_DUPLICATE),
+  encoding: z.enum(ENCODINGS),
+  columns: z.array(z.object({ header: z.string(), field: z.string() })),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.nullable(z.string()),
+  version: z.int(),
+});
+
+// ---------------------------------------------------------------------------------------
+// Keys
+
+export const importPartition = (tenantId: string, id: string) => `${t(tenantId)}#IMPORT#${id}`;
+export const importKey = (tenantId: string, id: string) => ({ PK: importPartition(tenantId, id), SK: 'IMPORT' });
+export const chunkKey = (tenantId: string, id: string, n: number) => ({ PK: importPartition(tenantId, id), SK: `CHUNK#${String(n).padStart(5, '0')}` });
+export const importsOfTenant = (tenantId: string) => `${t(tenantId)}#IMPORT`;
+export const importsOfUser = (tenantId: string, userId: string) => `${t(tenantId)}#IMPORT#OWNER#${userId}`;
+/** Unfinished imports, all tenants: what the `import-runner` job resumes. */
+export const IMPORTS_DUE = 'DUE#IMPORT';
+
+// ---------------------------------------------------------------------------------------
+// The file
+
+/**
+ * Bytes → text, strictly, with the platform's WHATWG TextDecoder (Node's ICU: GB18030 and UTF-8;
+ * iconv-lite would add ~700 KB of code pages to the function for one of them): bytes that are not
+ * in the encoding are a 400, whose message names `encoding=gb18030` when UTF-8 was assumed (a file
+ * saved by a Chinese Excel). A leading BOM is dropped.
+ */
+export function decodeCsv(bytes: Buffer, encoding: CsvEncoding): string {
+  if (bytes.length > MAX_CSV_BYTES) throw csvTooLarge();
+  try {
+    return stripBom(new TextDecoder(encoding, { fatal: true, ignoreBOM: true }).decode(bytes));
+  } catch {
+    const hint = encoding === 'utf-8' ? '; a file saved by a Chinese Excel is encoding=gb18030' : '';
+    throw validationFailed([{ path: 'body', message: `the CSV is not ${encoding}${hint}` }], 'The CSV cannot be decoded.');
+  }
+}
+
+export const stripBom = (text: string) => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+
+export const csvTooLarge = () => new DomainError(413, 'payload_too_large', `The CSV is larger than ${MAX_CSV_BYTES / 1024 / 1024} MB.`);
+
+/** The header and the data rows (rows whose every cell is blank are no rows). 400 on a CSV that does not parse, has no header, or too many rows. */
+export function parseCsv(text: string): { headers: string[]; rows: string[][] } {
+  let records: string[][];
+  try {
+    records = parse(text, { relax_column_count: true, skip_empty_lines: true, bom: true }) as string[][];
+  } catch (err) {
+    throw validationFailed([{ path: 'body.csv', message: `not valid CSV: ${(err as Error).message}` }], 'The CSV cannot be read.');
+  }
+  const [headers, ...data] = records;
+  if (!headers || headers.every((h) => h.trim() === '')) {
+    throw validationFailed([{ path: 'body.csv', message: 'the first row must be the header' }], 'The CSV has no header.');
+  }
+  const rows = data.filter((cells) => cells.some((c) => c.trim() !== ''));
+  if (rows.length > MAX_ROWS) {
+    throw validationFailed([{ path: 'body.csv', message: `at most ${MAX_ROWS} data rows, got ${rows.length}` }], 'The CSV has too many rows.');
+  }
+  return { headers, rows };
+}
+
+/** Rows → chunks of at most ~300 KB of cells each (the item must stay under DynamoDB's 400 KB). */
+export function chunkRows(rows: string[][], maxBytes = 300_000): string[][][] {
+  const chunks: string[][][] = [];
+  let current: string[][] = [];
+  let size = 0;
+  rows.forEach((row, i) => {
+    const bytes = row.reduce((n, c) => n + Buffer.byteLength(c) + 4, 4);
+    if (bytes > maxBytes) throw validationFailed([{ path: 'body.csv', message: `row ${i + 1} is larger than ${maxBytes} bytes` }], 'The CSV cannot be read.');
+    if (current.length > 0 && size + bytes > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(row);
+    size += bytes;
+  });
+  if (current.length) chunks.push(current);
+  return chunks;
+}

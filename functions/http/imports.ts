@@ -1,0 +1,70 @@
+/** HTTP: CSV imports and exports (api/integrations.md). Parse → use case → result; everything else is middleware. */
+import * as z from 'zod/mini';
+import { pageOf } from '#domain/fields.ts';
+import { validationFailed } from '#domain/errors.ts';
+import { EXPORT_FILTERS, exportCsv, exportParams } from '#domain/integrations/exports.ts';
+import {
+  csvTooLarge,
+  decodeCsv,
+  importBody,
+  importQuery,
+  importView,
+  MAX_CSV_BYTES,
+  MAX_JSON_IMPORT_BODY_BYTES,
+  stripBom,
+  type ImportBody,
+  type ImportQuery,
+} from '#domain/integrations/import.ts';
+import { getImport, listImports, startImport } from '#domain/integrations/imports.ts';
+import type { ImportEntity } from '#domain/integrations/csv-mapping.ts';
+import { httpFunction, operation } from '#functions/middleware/http-function.ts';
+import { listParams, validate } from '#functions/middleware/request.ts';
+
+const listQuery = z.strictObject({ ...listParams });
+/** The query of `POST /v1/imports`: the options of a raw CSV body (a JSON body carries them itself, and takes no query). */
+const postQuery = z.strictObject({
+  entity: z.optional(z.string()),
+  encoding: z.optional(z.string()),
+  onDuplicate: z.optional(z.string()),
+});
+const exportQuery = z.record(z.string(), z.string());
+
+export const handler = httpFunction({
+  'POST /v1/imports': operation({
+    body: importBody,
+    query: postQuery,
+    rawBody: ['text/csv', 'application/octet-stream'],
+    maxBodyBytes: MAX_JSON_IMPORT_BODY_BYTES,
+    accepted: '/v1/imports',
+    response: importView,
+    run: ({ ctx, body, query, raw }) => {
+      if (raw) {
+        // The options come in the query: the entity at least.
+        const options = validate(importQuery, query, 'query') as ImportQuery;
+        const encoding = options.encoding ?? 'utf-8';
+        return startImport(ctx, { entity: options.entity, onDuplicate: options.onDuplicate, encoding, text: decodeCsv(raw.bytes, encoding) });
+      }
+      const json = body as ImportBody;
+      if (Object.values(query).some((v) => v !== undefined)) throw validationFailed([{ path: 'query', message: 'a JSON body carries its options itself' }]);
+      if (Buffer.byteLength(json.csv) > MAX_CSV_BYTES) throw csvTooLarge();
+      return startImport(ctx, {
+        entity: json.entity,
+        onDuplicate: json.onDuplicate,
+        encoding: json.encoding ?? 'utf-8',
+        mapping: json.mapping,
+        text: stripBom(json.csv),
+      });
+    },
+  }),
+  'GET /v1/imports': operation({ query: listQuery, response: pageOf(importView), run: ({ ctx, page }) => listImports(ctx, page) }),
+  'GET /v1/imports/{id}': operation({ response: importView, run: ({ ctx, params }) => getImport(ctx, params.id!) }),
+  'GET /v1/exports/{file}': operation({
+    params: exportParams,
+    query: exportQuery,
+    file: true,
+    run: ({ ctx, params, query }) => {
+      const entity = params.file!.replace(/\.csv$/, '') as ImportEntity;
+      return exportCsv(ctx, entity, validate(EXPORT_FILTERS[entity], query, 'query') as Record<string, unknown>);
+    },
+  }),
+});

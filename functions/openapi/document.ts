@@ -1,0 +1,452 @@
+/**
+ * The OpenAPI 3.1 document of the API, built from the route table (functions/routes.ts) and
+ * each route's operation: its `body` and `query` as clients send them (zod's JSON Schema of the
+ * input), its `params`, and its `response` as the API answers it (the output: the same schema
+ * `respond()` shapes the answer with). Nothing here is written by hand per route but the
+ * summaries derivation cannot phrase well (`summaries.ts`).
+ *
+ * Pure: it takes the operations (functions/openapi/operations.ts loads them) and returns the
+ * document plus what it could not describe yet (`missingResponseSchemas`).
+ */
+import * as z from 'zod/mini';
+import { routeKey, type Route } from '#functions/routes.ts';
+import { describeRoute, tagOf, TAGS } from '#functions/openapi/summaries.ts';
+
+export type JsonSchema = Record<string, unknown>;
+
+/** What a route that does not answer JSON answers. */
+export type NonJsonAnswer =
+  /** An HTML page, or JSON when the request asks for JSON (the public routes of public-function.ts). */
+  | 'page'
+  /** An HTML page only. */
+  | 'html'
+  /** A 1×1 image/gif. */
+  | 'gif'
+  /** A 302 to another address. */
+  | 'redirect'
+  /** A static file (the reference page's scripts). */
+  | 'asset';
+
+/** What the document needs of an operation; httpFunction, publicFunction and the docs function provide it. */
+export interface DescribedOperation {
+  /** One line, imperative ("Create an account"); derived from the route when absent (summaries.ts). */
+  summary?: string;
+  /** Stable and unique; derived from the route when absent. */
+  operationId?: string;
+  description?: string;
+  body?: z.ZodMiniType;
+  query?: z.ZodMiniType;
+  params?: z.ZodMiniType;
+  response?: z.ZodMiniType;
+  creates?: unknown;
+  outcome?: unknown;
+  /** Answers 202 with a Location: the work goes on in the background (a CSV import). */
+  accepted?: string;
+  /** Media types the body may also come in as bytes (a CSV file), the options in the query. */
+  rawBody?: string[];
+  /** Answers a file (CSV) instead of JSON. */
+  file?: true;
+  /** For routes that answer something other than JSON. */
+  answers?: NonJsonAnswer;
+  /** Public routes: accepts a form body (and `json`: a JSON body too). */
+  form?: true;
+  json?: true;
+  /** Not part of the API an integrator calls (the reference page and its files): left out of the document. */
+  hidden?: true;
+  /** Answers no error for anything a client sends (a public, static answer: the document itself). */
+  neverFails?: true;
+  /** A public route called by machines: JSON answers (`response`, with these statuses) and problem+json errors. */
+  jsonOnly?: true;
+  jsonStatuses?: (200 | 201)[];
+}
+
+export interface BuiltDocument {
+  document: OpenApiDocument;
+  /**
+   * Route keys of operations that answer a JSON body but declare no `response` schema yet: the
+   * document says `{type: object}` for them, which tells an integrator nothing.
+   */
+  missingResponseSchemas: string[];
+}
+
+export interface OpenApiDocument {
+  openapi: string;
+  info: Record<string, unknown>;
+  servers: { url: string; description?: string }[];
+  security: Record<string, string[]>[];
+  tags: { name: string; description: string }[];
+  paths: Record<string, Record<string, OperationObject>>;
+  components: { schemas: Record<string, JsonSchema>; responses: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+}
+
+export interface OperationObject {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  security?: Record<string, string[]>[];
+  parameters?: unknown[];
+  requestBody?: unknown;
+  responses: Record<string, unknown>;
+}
+
+const PROBLEM = 'application/problem+json';
+const JSON_TYPE = 'application/json';
+const ID_SCHEMA: JsonSchema = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' };
+
+/** RFC 9457 problem details, as functions/middleware/problem.ts writes them. */
+export const problemSchema: JsonSchema = {
+  type: 'object',
+  description:
+    'An error (RFC 9457 problem details). `code` is a stable snake_case word to switch on; a `409` may carry ' +
+    'more fields about the conflict (a duplicate: `existingId`, `inPool`, `ownerId`).',
+  required: ['type', 'title', 'status', 'detail', 'code'],
+  properties: {
+    type: { type: 'string', format: 'uri' },
+    title: { type: 'string' },
+    status: { type: 'integer', minimum: 400, maximum: 599 },
+    detail: { type: 'string' },
+    code: { type: 'string', pattern: '^[a-z][a-z0-9_]*$' },
+    errors: {
+      type: 'array',
+      description: 'One entry per invalid field (`validation_failed`).',
+      items: {
+        type: 'object',
+        required: ['path', 'message'],
+        properties: { path: { type: 'string' }, message: { type: 'string' } },
+        additionalProperties: false,
+      },
+    },
+  },
+  additionalProperties: true,
+};
+
+/** The error answers of the API: status → component name, and the codes each carries. */
+const ERRORS = {
+  400: { name: 'BadRequest', codes: 'validation_failed (with `errors`), invalid_cursor, malformed_json' },
+  401: {
+    name: 'Unauthorized',
+    codes: 'unauthenticated: no valid bearer token. In the cloud API Gateway\'s JWT authorizer answers `{"message":"Unauthorized"}` (application/json) before the API runs',
+  },
+  403: { name: 'Forbidden', codes: 'forbidden: the role may never do this' },
+  404: { name: 'NotFound', codes: 'not_found: no such resource, or not visible to the caller' },
+  409: {
+    name: 'Conflict',
+    codes:
+      'conflicts with the current state: duplicate, idempotency_key_reused, concurrent_update, invalid_transition, ' +
+      'pool_cap_reached, claim_limit_reached, claim_cooldown, not_in_pool, lock_limit_reached, overpayment, stage_in_use, ' +
+      'already_answered, suppression_locked, …',
+  },
+  412: { name: 'PreconditionFailed', codes: 'version_mismatch: If-Match names an older version' },
+  413: { name: 'PayloadTooLarge', codes: 'payload_too_large: the body is over 256 KB' },
+  415: { name: 'UnsupportedMediaType', codes: 'unsupported_media_type: the body is not application/json' },
+  503: {
+    name: 'ServiceUnavailable',
+    codes: 'timeout: the request ran out of time; retry it with the same Idempotency-Key (Retry-After says when)',
+  },
+} as const satisfies Record<number, { name: string; codes: string }>;
+type ErrorStatus = keyof typeof ERRORS;
+
+const problemContent = { [PROBLEM]: { schema: { $ref: '#/components/schemas/Problem' } } };
+
+function errorComponents(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [status, { name, codes }] of Object.entries(ERRORS)) {
+    out[name] = {
+      description: `${status}: ${codes}.`,
+      content:
+        status === '401'
+          ? { ...problemContent, [JSON_TYPE]: { schema: { type: 'object', properties: { message: { type: 'string' } } } } }
+          : problemContent,
+      ...(status === '503' ? { headers: { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer' } } } } : {}),
+    };
+  }
+  // Public routes answer browsers with a page and clients that asked for JSON with problem+json.
+  out.PublicError = {
+    description: 'An HTML page saying what went wrong, or problem+json when the request asked for JSON (404 not_found: the link is not valid).',
+    content: { 'text/html': { schema: { type: 'string' } }, ...problemContent },
+  };
+  return out;
+}
+
+/** The errors an operation can answer, by what it is. */
+function errorStatuses(route: Route, op: DescribedOperation): ErrorStatus[] | 'public' {
+  if (op.neverFails) return [];
+  // A machine's public route: a bad signature is 401 (an unknown target looks the same), then the body's checks.
+  if (op.jsonOnly) return [400, 401, 413, 415];
+  if (route.public) return 'public';
+  const statuses: ErrorStatus[] = [400, 401, 403, 404];
+  if (route.method !== 'GET') statuses.push(409);
+  if (route.method === 'PATCH' || route.method === 'DELETE' || route.method === 'PUT') statuses.push(412);
+  if (op.body) statuses.push(413, 415);
+  statuses.push(503);
+  return statuses;
+}
+
+// ---------------------------------------------------------------------------------------
+// zod → JSON Schema, with shared definitions lifted into components
+
+class SchemaCollector {
+  readonly components: Record<string, JsonSchema> = {};
+
+  /** The JSON Schema of `schema`; its `$defs` become components (refs rewritten to them). */
+  convert(schema: z.ZodMiniType, io: 'input' | 'output', nameHint: string): JsonSchema {
+    const raw = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
+    const { $schema: _dialect, $defs, ...root } = raw as JsonSchema & { $defs?: Record<string, JsonSchema> };
+    const renames = new Map<string, string>();
+    // A schema that refers to itself (`#`) is a component of its own.
+    const selfRef = JSON.stringify(root).includes('"$ref":"#"');
+    if (selfRef) renames.set('#', `#/components/schemas/${this.reserve(nameHint)}`);
+    for (const name of Object.keys($defs ?? {})) renames.set(`#/$defs/${name}`, `#/components/schemas/${this.reserve(name)}`);
+    const rewrite = (s: JsonSchema) => rewriteRefs(s, renames) as JsonSchema;
+    for (const [name, def] of Object.entries($defs ?? {})) this.define(renames.get(`#/$defs/${name}`)!, rewrite(def));
+    if (selfRef) {
+      const target = renames.get('#')!;
+      this.define(target, rewrite(root));
+      return { $ref: target };
+    }
+    return rewrite(root);
+  }
+
+  private reserve(name: string): string {
+    const clean = name.replace(/[^A-Za-z0-9._-]/g, '_');
+    let candidate = clean;
+    for (let i = 2; candidate in this.components; i++) candidate = `${clean}${i}`;
+    this.components[candidate] = {};
+    return candidate;
+  }
+
+  private define(ref: string, schema: JsonSchema): void {
+    this.components[ref.slice('#/components/schemas/'.length)] = schema;
+  }
+}
+
+function rewriteRefs(value: unknown, renames: Map<string, string>): unknown {
+  if (Array.isArray(value)) return value.map((v) => rewriteRefs(v, renames));
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = k === '$ref' && typeof v === 'string' && renames.has(v) ? renames.get(v) : rewriteRefs(v, renames);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// The document
+
+const pascal = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+export interface DocumentOptions {
+  /** `info.version`; default "1". */
+  version?: string;
+}
+
+export function buildOpenApiDocument(routes: readonly Route[], operations: ReadonlyMap<string, DescribedOperation>, opts: DocumentOptions = {}): BuiltDocument {
+  const schemas = new SchemaCollector();
+  const paths: OpenApiDocument['paths'] = {};
+  const missingResponseSchemas: string[] = [];
+  const operationIds = new Map<string, string>();
+  const usedTags = new Set<string>();
+
+  for (const route of routes) {
+    const key = routeKey(route);
+    const op = operations.get(key);
+    if (!op) throw new Error(`route ${key} has no operation in functions/http/${route.fn}.ts`);
+    if (op.hidden) continue;
+    const derived = describeRoute(route);
+    const operationId = op.operationId ?? derived.operationId;
+    const clash = operationIds.get(operationId);
+    if (clash) throw new Error(`operationId ${operationId} of ${key} is also that of ${clash}: give one of them its own`);
+    operationIds.set(operationId, key);
+    const tag = tagOf(route);
+    usedTags.add(tag);
+    const hint = pascal(operationId);
+
+    const parameters: unknown[] = [];
+    const paramsSchema = op.params ? (schemas.convert(op.params, 'input', `${hint}Params`) as { properties?: Record<string, JsonSchema> }) : undefined;
+    for (const [, name] of route.path.matchAll(/\{(\w+)\}/g)) {
+      parameters.push({
+        name,
+        in: 'path',
+        required: true,
+        schema: paramsSchema?.properties?.[name!] ?? (route.public ? { type: 'string', minLength: 1 } : ID_SCHEMA),
+      });
+    }
+    if (op.query) {
+      // The values as validated (a `limit` sent as text is an integer); required as sent.
+      const validated = schemas.convert(op.query, 'output', `${hint}Query`) as { properties?: Record<string, JsonSchema> };
+      const asSent = schemas.convert(op.query, 'input', `${hint}Query`) as { required?: string[] };
+      for (const [name, schema] of Object.entries(validated.properties ?? {})) {
+        const { description, ...rest } = schema as JsonSchema & { description?: string };
+        parameters.push({ name, in: 'query', required: asSent.required?.includes(name) ?? false, schema: rest, ...(description ? { description } : {}) });
+      }
+    }
+    if (!route.public) {
+      if (route.method === 'PATCH' || route.method === 'DELETE' || route.method === 'PUT') {
+        parameters.push({ name: 'If-Match', in: 'header', required: false, schema: { type: 'string', pattern: '^(W/)?"\\d+"$' }, description: 'The ETag of the version being changed; a stale one answers 412 and changes nothing.' });
+      }
+      if (route.method === 'POST') {
+        parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', minLength: 1, maxLength: 255 }, description: 'A repeat by the same user within 24 h answers the first response again and does nothing twice.' });
+      }
+    }
+
+    const operation: OperationObject = {
+      operationId,
+      summary: op.summary ?? derived.summary,
+      ...(op.description ? { description: op.description } : {}),
+      tags: [tag],
+      ...(route.public ? { security: [] } : {}),
+      ...(parameters.length ? { parameters } : {}),
+      ...requestBodyOf(route, op, schemas, hint),
+      responses: {},
+    };
+
+    // Success answers.
+    if (op.answers) {
+      Object.assign(operation.responses, nonJsonResponses(op.answers, op.response && schemas.convert(op.response, 'output', `${hint}Response`)));
+    } else if (op.jsonOnly) {
+      if (!op.response) missingResponseSchemas.push(key);
+      const schema = op.response ? schemas.convert(op.response, 'output', `${hint}Response`) : { type: 'object' };
+      for (const status of op.jsonStatuses ?? [200]) {
+        operation.responses[String(status)] = { description: status === 201 ? 'Created.' : 'OK', content: { [JSON_TYPE]: { schema } } };
+      }
+    } else if (op.file) {
+      operation.responses['200'] = { description: 'The file: UTF-8 CSV with a BOM (Excel opens it as it is).', content: { 'text/csv': { schema: { type: 'string' } } } };
+    } else if (op.accepted) {
+      if (!op.response) missingResponseSchemas.push(key);
+      const schema = op.response ? schemas.convert(op.response, 'output', `${hint}Response`) : { type: 'object' };
+      operation.responses['202'] = {
+        description: 'Accepted: it runs in the background; Location is where to follow it.',
+        headers: { Location: { description: 'Where to follow it.', schema: { type: 'string' } } },
+        content: { [JSON_TYPE]: { schema } },
+      };
+    } else {
+      const answersBody = !(route.method === 'DELETE' && !op.response);
+      if (answersBody && !op.response) missingResponseSchemas.push(key);
+      const schema = op.response ? schemas.convert(op.response, 'output', `${hint}Response`) : { type: 'object' };
+      const created = op.creates !== undefined;
+      if (!answersBody) operation.responses['204'] = { description: 'Done; no body.' };
+      if (answersBody && (!created || op.outcome)) {
+        operation.responses['200'] = { description: created ? 'It was already there: the resource as it is.' : 'OK', content: { [JSON_TYPE]: { schema } } };
+      }
+      if (answersBody && created) {
+        operation.responses['201'] = {
+          description: 'Created.',
+          headers: { Location: { description: 'Where the new resource is.', schema: { type: 'string' } } },
+          content: { [JSON_TYPE]: { schema } },
+        };
+      }
+    }
+
+    // Error answers.
+    const errors = errorStatuses(route, op);
+    if (errors === 'public') {
+      operation.responses['404'] = { $ref: '#/components/responses/PublicError' };
+      if (op.form) {
+        for (const status of [400, 409, 413, 415]) operation.responses[String(status)] = { $ref: '#/components/responses/PublicError' };
+      }
+    } else {
+      for (const status of errors) operation.responses[String(status)] = { $ref: `#/components/responses/${ERRORS[status].name}` };
+    }
+
+    (paths[route.path] ??= {})[route.method.toLowerCase()] = operation;
+  }
+
+  const document: OpenApiDocument = {
+    openapi: '3.1.0',
+    info: {
+      title: 'CRM API',
+      version: opts.version ?? '1',
+      summary: 'Sales, marketing and service CRM: accounts, the public pool, opportunities, campaigns, tickets.',
+      description:
+        'Generated from the route table and the zod schemas the handlers validate with and shape their answers by, ' +
+        'so it describes exactly what the API does. JSON in and out, camelCase; errors are `application/problem+json` ' +
+        'with a stable `code`. Lists answer `{items, nextCursor}`; pass `cursor` back to walk them.',
+      contact: { name: 'CRM API maintainers', url: 'https://crm.example.com/support' },
+      license: { name: 'Proprietary', url: 'https://crm.example.com/terms' },
+    },
+    // Relative: the document is served by the API it describes, so its own address is the API's, whatever the stage.
+    servers: [{ url: '/', description: 'The API that serves this document.' }],
+    security: [{ bearer: [] }],
+    tags: TAGS.filter((t) => usedTags.has(t.name)).concat(
+      [...usedTags].filter((t) => !TAGS.some((d) => d.name === t)).map((name) => ({ name, description: name })),
+    ),
+    paths,
+    components: {
+      schemas: { Problem: problemSchema, ...schemas.components },
+      responses: errorComponents(),
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'A Cognito ID token (a JWT carrying the tenant, the user, the role and the team) or an API key `crm_…`.',
+        },
+      },
+    },
+  };
+  return { document, missingResponseSchemas };
+}
+
+function requestBodyOf(route: Route, op: DescribedOperation, schemas: SchemaCollector, hint: string): Pick<OperationObject, 'requestBody'> {
+  if (route.public && op.jsonOnly && op.body) {
+    return { requestBody: { required: true, content: { [JSON_TYPE]: { schema: schemas.convert(op.body, 'input', `${hint}Body`) } } } };
+  }
+  if (route.public) {
+    if (!op.form) return {};
+    const form = { type: 'object', additionalProperties: { type: 'string' } };
+    return {
+      requestBody: {
+        required: false,
+        content: {
+          'application/x-www-form-urlencoded': { schema: form },
+          ...(op.json ? { [JSON_TYPE]: { schema: { type: 'object' } } } : {}),
+        },
+      },
+    };
+  }
+  if (!op.body) return {};
+  const schema = schemas.convert(op.body, 'input', `${hint}Body`);
+  const types = route.method === 'PATCH' ? [JSON_TYPE, 'application/merge-patch+json'] : [JSON_TYPE];
+  const content: Record<string, unknown> = Object.fromEntries(types.map((t) => [t, { schema }]));
+  // A file as the body itself (a CSV import): its bytes, the options in the query.
+  for (const t of op.rawBody ?? []) content[t] = { schema: { type: 'string', contentMediaType: t } };
+  return { requestBody: { required: true, content } };
+}
+
+function nonJsonResponses(answers: NonJsonAnswer, json: JsonSchema = { type: 'object' }): Record<string, unknown> {
+  switch (answers) {
+    case 'page':
+      return {
+        '200': {
+          description: 'An HTML page; JSON when the request asked for JSON (`Accept` or `Content-Type: application/json`).',
+          content: { 'text/html': { schema: { type: 'string' } }, [JSON_TYPE]: { schema: json } },
+        },
+      };
+    case 'html':
+      return { '200': { description: 'An HTML page.', content: { 'text/html': { schema: { type: 'string' } } } } };
+    case 'gif':
+      return { '200': { description: 'A transparent 1×1 GIF.', content: { 'image/gif': { schema: { type: 'string', contentMediaType: 'image/gif' } } } } };
+    case 'redirect':
+      return { '302': { description: 'A redirect to the address the link stands for.', headers: { Location: { description: 'Where to go.', schema: { type: 'string', format: 'uri' } } } } };
+    case 'asset':
+      return {
+        '200': {
+          description: 'The file (cacheable; its ETag changes with its content).',
+          headers: {
+            ETag: { description: 'The file\'s version.', schema: { type: 'string' } },
+            'Cache-Control': { description: 'How long to keep it.', schema: { type: 'string' } },
+          },
+          content: { 'text/javascript': { schema: { type: 'string' } }, 'text/css': { schema: { type: 'string' } } },
+        },
+        '304': { description: 'Not modified (If-None-Match named the current ETag).' },
+      };
+  }
+}
+
+/** Routes of the table the document describes, over all routes (the `openapi.routes.coverage` figure). */
+export function routeCoverage(document: OpenApiDocument, routes: readonly Route[]): number {
+  if (routes.length === 0) return 1;
+  const described = routes.filter((r) => document.paths[r.path]?.[r.method.toLowerCase()] !== undefined);
+  return described.length / routes.length;
+}
