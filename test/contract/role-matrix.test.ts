@@ -431,6 +431,8 @@ const matrix: Record<string, Row> = {
   // (the matrix's body imports contacts); an import is read by its creator and admins (the seeded one is
   // another admin's), and is nothing reps and support ever touch (403).
   'POST /v1/imports': { admin: s(202), manager: s(202), rep: s(403), support: s(403), marketer: s(202), otherManager: s(202) },
+  // An upload URL: the roles of the import it is for (contacts here).
+  'POST /v1/imports/uploads': { admin: s(201), manager: s(201), rep: s(403), support: s(403), marketer: s(201), otherManager: s(201) },
   'GET /v1/imports': {
     admin: s(200, { lists: true }),
     manager: s(200, { lists: false }),
