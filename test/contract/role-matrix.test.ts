@@ -32,6 +32,7 @@ import {
   send,
   SUBRESOURCE_OBJECTS,
   ACTION_RESULT,
+  NOTHING_TO_READ_BACK,
   urlOf,
   type Caller,
   type Refs,
@@ -540,7 +541,7 @@ async function check(route: (typeof routes)[number], who: Who, exp: Expect, targ
     expect(after, label).toMatchObject(bodyFor(route)(refsOf[who]!));
   }
   if (route.method === 'DELETE') expect(await snapshot(collection, id!, owner), `${label}: still there`).toBeUndefined();
-  if (route.method === 'POST') {
+  if (route.method === 'POST' && !NOTHING_TO_READ_BACK.has(k)) {
     // What it created or changed: at its Location when it names one (a quote made under its
     // opportunity, the order a payment went to), else the record of the route's collection.
     const where = res.headers.location ?? ACTION_RESULT[k]?.(id!) ?? `/v1/${collection}/${encodeURIComponent(res.json.id ?? id)}`;

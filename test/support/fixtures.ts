@@ -697,6 +697,8 @@ export const CREATE_ONLY_FIELDS: Record<string, string[]> = { webhooks: ['secret
 export const ACTION_RESULT: Record<string, (id: string) => string> = {
   'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': (id) => `/v1/webhooks/${id}/deliveries`,
 };
+/** POST routes whose success stores nothing the API reads back (an upload URL: the file goes to object storage). */
+export const NOTHING_TO_READ_BACK = new Set(['POST /v1/imports/uploads']);
 /** GET routes under a record that answer one object, not a sub-list (a segment's member count). */
 export const SUBRESOURCE_OBJECTS = new Set(['GET /v1/segments/{id}/count']);
 /** Action routes that take no body (a claim, a lock, marking a notification read): sent without one. */
