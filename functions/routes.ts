@@ -98,9 +98,13 @@ export const httpFunctions = {
   'api-keys': { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
   // CSV imports and exports (api/integrations.md): an import's row chunks (BatchWriteItem), the import and its
   // event (one transaction), the custom field definitions (GetItem); exports page through the list use cases
-  // (Query, and the pool rules and a page's records by GetItem / BatchGetItem).
-  imports: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'] },
-} satisfies Record<string, { tableActions: TableAction[]; marketing?: boolean; docsAssets?: boolean; timeoutSeconds?: number; maxBodyBytes?: number }>;
+  // (Query, and the pool rules and a page's records by GetItem / BatchGetItem). `importUploads`: the uploads
+  // bucket (presigns PUTs, reads the uploaded file back; infra/api-stack.ts).
+  imports: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'], importUploads: true },
+} satisfies Record<
+  string,
+  { tableActions: TableAction[]; marketing?: boolean; docsAssets?: boolean; timeoutSeconds?: number; maxBodyBytes?: number; importUploads?: boolean }
+>;
 
 export type HttpFunctionName = keyof typeof httpFunctions;
 
@@ -281,6 +285,7 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/api-keys/{id}', fn: 'api-keys' },
   { method: 'DELETE', path: '/v1/api-keys/{id}', fn: 'api-keys' },
   { method: 'POST', path: '/v1/imports', fn: 'imports' },
+  { method: 'POST', path: '/v1/imports/uploads', fn: 'imports' },
   { method: 'GET', path: '/v1/imports', fn: 'imports' },
   { method: 'GET', path: '/v1/imports/{id}', fn: 'imports' },
   // `{file}` is `accounts.csv`, `contacts.csv` or `leads.csv`: API Gateway takes a parameter only as a whole path segment.

@@ -5,7 +5,7 @@
  * CrmWorkers (workers-stack.ts): split so that neither stack nears CloudFormation's
  * 500-resource limit as routes are added.
  */
-import { CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -13,7 +13,9 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { CONTAINER_CACHE_TTL_SECONDS, GATEWAY_CACHE_TTL_SECONDS } from '#functions/auth/cache-ttl.ts';
@@ -43,6 +45,8 @@ export class ApiStack extends Stack {
   public readonly httpHandlers: Record<HttpFunctionName, CrmFunction>;
   public readonly healthHandler: CrmFunction;
   public readonly authorizerHandler: CrmFunction;
+  /** Large CSV files on their way to an import (domain/integrations/upload-store.ts). */
+  public readonly importUploads: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -129,23 +133,46 @@ export class ApiStack extends Stack {
       environment: { [DOCS_ASSETS_DIR]: '/var/task/docs-assets' },
     };
 
+    // Large CSV imports: the client PUTs the file to a presigned URL (Lambda's 6 MB payload limit
+    // keeps it out of the request), the imports function reads it back. A file is only needed until
+    // its import has read it into the table: a day is plenty.
+    this.importUploads = new s3.Bucket(this, 'ImportUploads', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      lifecycleRules: [{ expiration: Duration.days(1), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      cors: [{ allowedMethods: [s3.HttpMethods.PUT], allowedOrigins: corsOrigins, allowedHeaders: ['content-type'], maxAge: 3600 }],
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.importUploads).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'The bucket only holds CSV files for a day, written through presigned URLs the imports function issues to ' +
+        'authenticated callers (logged in the API access log) and read back by that function alone; an access-log ' +
+        'bucket of its own would add a second bucket that needs the same acknowledgement.',
+    });
+    const uploadsEnv = { IMPORT_UPLOADS_BUCKET: this.importUploads.bucketName };
+
     // A function that waits on something slow (a webhook receiver) names its own timeout; the default is 10 s.
     const timeoutOf = (name: HttpFunctionName) => (httpFunctions[name] as { timeoutSeconds?: number }).timeoutSeconds;
     const httpHandlers = {} as Record<HttpFunctionName, CrmFunction>;
     const integrations = {} as Record<HttpFunctionName, HttpLambdaIntegration>;
     for (const name of Object.keys(httpFunctions) as HttpFunctionName[]) {
-      const def: { tableActions: readonly TableAction[]; marketing?: boolean; docsAssets?: boolean } = httpFunctions[name];
+      const def: { tableActions: readonly TableAction[]; marketing?: boolean; docsAssets?: boolean; importUploads?: boolean } = httpFunctions[name];
       const fn = new CrmFunction(this, `Http${pascal(name)}`, {
         ...common,
         name,
         entry: entry('http', name),
         description: `HTTP: ${name}`,
-        ...(def.marketing ? { environment: tokenEnv } : {}),
+        ...(def.marketing || def.importUploads
+          ? { environment: { ...(def.marketing ? tokenEnv : {}), ...(def.importUploads ? uploadsEnv : {}) } }
+          : {}),
         ...(def.docsAssets ? docsAssets : {}),
         ...(timeoutOf(name) ? { timeout: Duration.seconds(timeoutOf(name)!) } : {}),
       });
       // A function with no table actions (docs) gets no table statement at all.
       if (def.tableActions.length) fn.grantTable(def.tableActions);
+      if (def.importUploads) grantImportUploads(fn, this.importUploads);
       httpHandlers[name] = fn;
       // One invoke permission per function (scoped to this API), not one per route: per-route
       // permissions alone would pass CloudFormation's 500-resource limit of the stack.
@@ -191,6 +218,15 @@ export class ApiStack extends Stack {
     new CfnOutput(this, 'UserPoolId', { value: userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: userPoolClient.userPoolClientId });
   }
+}
+
+/** PutObject (the presigned URLs are signed with the function's role) and GetObject, under `imports/` only. */
+function grantImportUploads(fn: CrmFunction, bucket: s3.Bucket): void {
+  fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [bucket.arnForObjects('imports/*')] }));
+  Validations.of(fn.role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::<${Stack.of(fn).getLogicalId(bucket.node.defaultChild as s3.CfnBucket)}.Arn>/imports/*]`,
+    reason: 'An upload\'s key, imports/<tenantId>/<uploadId>.csv, is made per request; the grant is the two object actions under imports/ of this one bucket.',
+  });
 }
 
 /** Why a public route has no authorizer: what proves its requests instead (cdk-nag AwsSolutions-APIG4). */

@@ -128,6 +128,9 @@ export function createRouter(hooks: RouterHooks = {}) {
       }
     }
 
+    const upload = /^\/_local\/uploads\/([^/]+)$/.exec(path);
+    if (upload && method === 'PUT') return putUpload(req, decodeSegment(upload[1]!));
+
     const match = matchRoute(method, path);
     if (!match) return problem(404, 'not_found', 'No such route.');
 
@@ -144,6 +147,23 @@ export function createRouter(hooks: RouterHooks = {}) {
     hooks.afterRequest?.();
     return toResponse(result);
   };
+}
+
+/**
+ * S3's side of a presigned PUT, locally (domain/integrations/upload-store.ts): no bearer token, the
+ * signed `token` in the query is the credential. 403 for a tampered or expired URL, like S3.
+ */
+async function putUpload(req: IncomingRequest, uploadId: string): Promise<LocalResponse> {
+  // Loaded on first use, like the mailbox: the store's key file lives under the runtime's data dir.
+  const { putLocalUpload } = await import('#domain/integrations/upload-store.ts');
+  const { id } = await import('#domain/fields.ts');
+  if (!id.safeParse(uploadId).success) return problem(404, 'not_found', 'No such upload.');
+  const token = new URLSearchParams(req.url.split('?')[1] ?? '').get('token') ?? '';
+  const bytes = req.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body);
+  const result = await putLocalUpload(uploadId, token, bytes, new Date());
+  if (result === 'refused') return problem(403, 'forbidden', 'The upload URL is not valid or has expired.');
+  if (result === 'too_large') return problem(413, 'payload_too_large', 'The CSV is larger than 5 MB.');
+  return { status: 200, headers: {}, body: '' };
 }
 
 async function runJob(req: IncomingRequest, name: string): Promise<LocalResponse> {

@@ -51,10 +51,15 @@ const options = {
   onDuplicate: z._default(z.enum(ON_DUPLICATE), 'skip'),
 };
 
-/** `POST /v1/imports` with a JSON body. `encoding` has nothing to decode there (JSON text is Unicode) and is accepted as given. */
+/**
+ * `POST /v1/imports` with a JSON body: the CSV itself (`csv`) or the `uploadId` of a file uploaded
+ * through `POST /v1/imports/uploads`, exactly one of them. `encoding` decodes an upload's bytes; a
+ * `csv` string has nothing to decode (JSON text is Unicode) and the encoding is accepted as given.
+ */
 export const importBody = z.strictObject({
   ...options,
-  csv: z.string(),
+  csv: z.optional(z.string()),
+  uploadId: z.optional(f.id),
   mapping: z.optional(z.record(f.text(1, 200), f.text(1, 200))),
 });
 export type ImportBody = z.infer<typeof importBody>;

@@ -16,6 +16,7 @@ import {
   type ImportQuery,
 } from '#domain/integrations/import.ts';
 import { getImport, listImports, startImport } from '#domain/integrations/imports.ts';
+import { createUpload, readUpload, uploadBody, uploadView } from '#domain/integrations/uploads.ts';
 import type { ImportEntity } from '#domain/integrations/csv-mapping.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams, validate } from '#functions/middleware/request.ts';
@@ -29,6 +30,11 @@ const postQuery = z.strictObject({
 });
 const exportQuery = z.record(z.string(), z.string());
 
+function csvText(csv: string): string {
+  if (Buffer.byteLength(csv) > MAX_CSV_BYTES) throw csvTooLarge();
+  return stripBom(csv);
+}
+
 export const handler = httpFunction({
   'POST /v1/imports': operation({
     body: importBody,
@@ -37,7 +43,7 @@ export const handler = httpFunction({
     maxBodyBytes: MAX_JSON_IMPORT_BODY_BYTES,
     accepted: '/v1/imports',
     response: importView,
-    run: ({ ctx, body, query, raw }) => {
+    run: async ({ ctx, body, query, raw }) => {
       if (raw) {
         // The options come in the query: the entity at least.
         const options = validate(importQuery, query, 'query') as ImportQuery;
@@ -46,15 +52,20 @@ export const handler = httpFunction({
       }
       const json = body as ImportBody;
       if (Object.values(query).some((v) => v !== undefined)) throw validationFailed([{ path: 'query', message: 'a JSON body carries its options itself' }]);
-      if (Buffer.byteLength(json.csv) > MAX_CSV_BYTES) throw csvTooLarge();
-      return startImport(ctx, {
-        entity: json.entity,
-        onDuplicate: json.onDuplicate,
-        encoding: json.encoding ?? 'utf-8',
-        mapping: json.mapping,
-        text: stripBom(json.csv),
-      });
+      if ((json.csv === undefined) === (json.uploadId === undefined)) {
+        throw validationFailed([{ path: 'body.csv', message: 'give exactly one of csv and uploadId' }]);
+      }
+      const encoding = json.encoding ?? 'utf-8';
+      const text = json.uploadId !== undefined ? decodeCsv(await readUpload(ctx, json.uploadId), encoding) : csvText(json.csv!);
+      return startImport(ctx, { entity: json.entity, onDuplicate: json.onDuplicate, encoding, mapping: json.mapping, text });
     },
+  }),
+  'POST /v1/imports/uploads': operation({
+    body: uploadBody,
+    response: uploadView,
+    // 201 without a Location: an upload has no route of its own, its URL is in the answer.
+    outcome: (upload) => ({ created: true, body: upload }),
+    run: ({ ctx, body }) => createUpload(ctx, body.entity),
   }),
   'GET /v1/imports': operation({ query: listQuery, response: pageOf(importView), run: ({ ctx, page }) => listImports(ctx, page) }),
   'GET /v1/imports/{id}': operation({ response: importView, run: ({ ctx, params }) => getImport(ctx, params.id!) }),

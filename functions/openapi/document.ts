@@ -324,15 +324,16 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
       const answersBody = !(route.method === 'DELETE' && !op.response);
       if (answersBody && !op.response) missingResponseSchemas.push(key);
       const schema = op.response ? schemas.convert(op.response, 'output', `${hint}Response`) : { type: 'object' };
-      const created = op.creates !== undefined;
+      // `outcome` without `creates`: a 201 with no resource to point at (an upload URL), so no Location.
+      const created = op.creates !== undefined || op.outcome !== undefined;
       if (!answersBody) operation.responses['204'] = { description: 'Done; no body.' };
-      if (answersBody && (!created || op.outcome)) {
+      if (answersBody && (!created || (op.creates !== undefined && op.outcome))) {
         operation.responses['200'] = { description: created ? 'It was already there: the resource as it is.' : 'OK', content: { [JSON_TYPE]: { schema } } };
       }
       if (answersBody && created) {
         operation.responses['201'] = {
           description: 'Created.',
-          headers: { Location: { description: 'Where the new resource is.', schema: { type: 'string' } } },
+          ...(op.creates !== undefined ? { headers: { Location: { description: 'Where the new resource is.', schema: { type: 'string' } } } } : {}),
           content: { [JSON_TYPE]: { schema } },
         };
       }

@@ -91,6 +91,7 @@ const SUMMARIES: Record<string, string> = {
   'DELETE /v1/suppressions/{id}': 'Remove an address from the suppression list',
   'GET /v1/tickets/{id}/suggestions': 'Suggest knowledge-base articles for a ticket',
   'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': 'Attempt a delivery of a webhook again, now',
+  'POST /v1/imports/uploads': 'Get a URL to upload a large CSV to, for an import by its uploadId',
   'GET /v1/exports/{file}': 'Export the records the caller may see as CSV (accounts.csv, contacts.csv, leads.csv)',
 };
 
@@ -99,6 +100,7 @@ const OPERATION_IDS: Record<string, string> = {
   'PUT /v1/fields/{entity}': 'replaceCustomFields',
   'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': 'retryWebhookDelivery',
   'GET /v1/exports/{file}': 'exportCsv',
+  'POST /v1/imports/uploads': 'createImportUpload',
 };
 
 const article = (phrase: string) => (/^[aeio]/i.test(phrase) ? `an ${phrase}` : `a ${phrase}`);

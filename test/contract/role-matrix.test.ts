@@ -32,6 +32,7 @@ import {
   send,
   SUBRESOURCE_OBJECTS,
   ACTION_RESULT,
+  NOTHING_TO_READ_BACK,
   urlOf,
   type Caller,
   type Refs,
@@ -431,6 +432,8 @@ const matrix: Record<string, Row> = {
   // (the matrix's body imports contacts); an import is read by its creator and admins (the seeded one is
   // another admin's), and is nothing reps and support ever touch (403).
   'POST /v1/imports': { admin: s(202), manager: s(202), rep: s(403), support: s(403), marketer: s(202), otherManager: s(202) },
+  // An upload URL: the roles of the import it is for (contacts here).
+  'POST /v1/imports/uploads': { admin: s(201), manager: s(201), rep: s(403), support: s(403), marketer: s(201), otherManager: s(201) },
   'GET /v1/imports': {
     admin: s(200, { lists: true }),
     manager: s(200, { lists: false }),
@@ -538,7 +541,7 @@ async function check(route: (typeof routes)[number], who: Who, exp: Expect, targ
     expect(after, label).toMatchObject(bodyFor(route)(refsOf[who]!));
   }
   if (route.method === 'DELETE') expect(await snapshot(collection, id!, owner), `${label}: still there`).toBeUndefined();
-  if (route.method === 'POST') {
+  if (route.method === 'POST' && !NOTHING_TO_READ_BACK.has(k)) {
     // What it created or changed: at its Location when it names one (a quote made under its
     // opportunity, the order a payment went to), else the record of the route's collection.
     const where = res.headers.location ?? ACTION_RESULT[k]?.(id!) ?? `/v1/${collection}/${encodeURIComponent(res.json.id ?? id)}`;

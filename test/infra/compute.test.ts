@@ -45,11 +45,13 @@ describe('every Lambda function', () => {
     }
   });
 
-  it('gets the table, bus, service name, source maps and cursor key from its environment (and only the mail senders, link checkers and the docs function more)', () => {
+  it('gets the table, bus, service name, source maps and cursor key from its environment (and only the mail senders, link checkers, the docs and imports functions more)', () => {
     const extra: Record<string, string[]> = {
       [fnId(compute.httpHandlers.public)]: ['MARKETING_TOKEN_SECRET'],
       // Where the reference page's files are in its bundle (functions/openapi/assets.ts).
       [fnId(compute.httpHandlers.docs)]: ['DOCS_ASSETS_DIR'],
+      // The bucket of large CSV uploads (domain/integrations/upload-store.ts).
+      [fnId(compute.httpHandlers.imports)]: ['IMPORT_UPLOADS_BUCKET'],
       [fnId(compute.jobs['campaign-dispatch']!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
       // Workflow emails carry no public-route links: the mail port only.
       [fnId(compute.jobs['workflow-runner']!)]: ['MAIL_TRANSPORT', 'SES_CONFIGURATION_SET'],

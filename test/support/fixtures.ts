@@ -353,6 +353,8 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
     csv: `name,email,tags\r\n${uniq('导入联系人')},i-${uniqToken()}@example.cn,seed；imported\r\n`,
     onDuplicate: 'skip',
   }),
+  // An upload URL for a large CSV (imported later by its uploadId): contacts, as above.
+  'POST /v1/imports/uploads': () => ({ entity: 'contacts' }),
 };
 
 /**
@@ -412,6 +414,7 @@ export const referenceFields: Record<string, Record<string, 'accounts' | 'contac
   'PATCH /v1/webhooks/{id}': {},
   'POST /v1/api-keys': {},
   'POST /v1/imports': {},
+  'POST /v1/imports/uploads': {},
 };
 
 /**
@@ -694,6 +697,8 @@ export const CREATE_ONLY_FIELDS: Record<string, string[]> = { webhooks: ['secret
 export const ACTION_RESULT: Record<string, (id: string) => string> = {
   'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': (id) => `/v1/webhooks/${id}/deliveries`,
 };
+/** POST routes whose success stores nothing the API reads back (an upload URL: the file goes to object storage). */
+export const NOTHING_TO_READ_BACK = new Set(['POST /v1/imports/uploads']);
 /** GET routes under a record that answer one object, not a sub-list (a segment's member count). */
 export const SUBRESOURCE_OBJECTS = new Set(['GET /v1/segments/{id}/count']);
 /** Action routes that take no body (a claim, a lock, marking a notification read): sent without one. */
@@ -716,7 +721,11 @@ export const BODY_LIMITS: Record<string, number> = { 'POST /v1/imports': 6 * 102
 export const bodyLimitOf = (r: Route) => BODY_LIMITS[keyOf(r)] ?? 256 * 1024;
 export const isCreate = (r: Route) => !ACCEPTED.has(keyOf(r)) && r.method === 'POST' && (/^\/v1\/[^/{}]+$/.test(r.path) || NESTED_COLLECTIONS.some((c) => r.path === `/v1/${c}`));
 /** POST routes under a resource that answer 201 all the same: they create something (a payment answers with its order). */
-export const CREATED_BY_ACTION = new Set(['POST /v1/orders/{id}/payments', 'POST /v1/opportunities/{id}/quotes', 'POST /v1/quotes/{id}/order', 'POST /v1/tickets/{id}/comments']);
+export const CREATED_BY_ACTION = new Set([
+  'POST /v1/orders/{id}/payments', 'POST /v1/opportunities/{id}/quotes', 'POST /v1/quotes/{id}/order', 'POST /v1/tickets/{id}/comments',
+  // An upload URL (it has no route of its own, so no Location).
+  'POST /v1/imports/uploads',
+]);
 /** The status a successful call of a route with a body answers. */
 export const successStatus = (r: Route) => (ACCEPTED.has(keyOf(r)) ? 202 : isCreate(r) || CREATED_BY_ACTION.has(keyOf(r)) ? 201 : 200);
 

@@ -1,0 +1,123 @@
+/**
+ * Where a large CSV waits between its upload and `POST /v1/imports {uploadId}` (api/integrations.md
+ * "CSV import"). Chosen by configuration, never by an `if (local)` in the use cases:
+ * - `IMPORT_UPLOADS_BUCKET` set (the cloud): S3. The client PUTs to a presigned URL; the
+ *   imports function reads the object back (GetObject).
+ * - unset (`npm start`, tests): a directory, `$CRM_DATA_DIR/uploads`. The "presigned" URL is the
+ *   local route `PUT /_local/uploads/{uploadId}?token=…`, whose token (domain/marketing/tokens.ts,
+ *   kind `upload`) names the tenant, the upload and its expiry.
+ *
+ * The key is `imports/<tenantId>/<uploadId>.csv` in both: the tenant in the key is what keeps one
+ * tenant from importing another's upload.
+ */
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { GetObjectCommand, PutObjectCommand, S3Client, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { csvTooLarge, MAX_CSV_BYTES } from '#domain/integrations/import.ts';
+import { signToken, verifyToken } from '#domain/marketing/tokens.ts';
+import { publicBaseUrl } from '#domain/marketing/tracking-links.ts';
+
+export const UPLOAD_CONTENT_TYPE = 'text/csv';
+
+export interface PresignedPut {
+  url: string;
+  /** Headers the PUT must carry (they are part of the signature in S3). */
+  headers: Record<string, string>;
+}
+
+export interface UploadStore {
+  /** A URL that accepts a PUT of the object for `expiresInSeconds` from `now`. */
+  presignPut(tenantId: string, uploadId: string, now: Date, expiresInSeconds: number): Promise<PresignedPut>;
+  /** The object's bytes; undefined when there is none; 413 when larger than the CSV limit. */
+  read(tenantId: string, uploadId: string): Promise<Buffer | undefined>;
+}
+
+export const uploadKey = (tenantId: string, uploadId: string) => `imports/${tenantId}/${uploadId}.csv`;
+
+// ---- S3 -------------------------------------------------------------------------------
+
+export function s3UploadStore(bucket: string, client: S3Client = new S3Client({})): UploadStore {
+  return {
+    async presignPut(tenantId, uploadId, now, expiresIn) {
+      const command = new PutObjectCommand({ Bucket: bucket, Key: uploadKey(tenantId, uploadId), ContentType: UPLOAD_CONTENT_TYPE });
+      const url = await getSignedUrl(client, command, { expiresIn, signingDate: now, signableHeaders: new Set(['content-type']) });
+      return { url, headers: { 'content-type': UPLOAD_CONTENT_TYPE } };
+    },
+    async read(tenantId, uploadId) {
+      let object: GetObjectCommandOutput;
+      try {
+        object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: uploadKey(tenantId, uploadId) }));
+      } catch (err) {
+        if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+        throw err;
+      }
+      // Refused before reading: a presigned PUT cannot cap the size it accepts.
+      if ((object.ContentLength ?? 0) > MAX_CSV_BYTES) {
+        object.Body?.transformToWebStream().cancel().catch(() => undefined);
+        throw csvTooLarge();
+      }
+      const bytes = await object.Body?.transformToByteArray();
+      return bytes ? Buffer.from(bytes) : undefined;
+    },
+  };
+}
+
+// ---- A local directory ------------------------------------------------------------------
+
+export const LOCAL_UPLOAD_PATH = '/_local/uploads/';
+
+function localUploadDir(): string {
+  return path.join(process.env.CRM_DATA_DIR ?? path.join(process.cwd(), '.crm-local'), 'uploads');
+}
+
+const localFile = (tenantId: string, uploadId: string) => path.join(localUploadDir(), ...uploadKey(tenantId, uploadId).split('/'));
+
+export function localUploadStore(): UploadStore {
+  return {
+    async presignPut(tenantId, uploadId, now, expiresInSeconds) {
+      const expiresAt = now.getTime() + expiresInSeconds * 1000;
+      const token = signToken({ tenantId, kind: 'upload', ids: [uploadId, String(expiresAt)] });
+      return {
+        url: `${publicBaseUrl()}${LOCAL_UPLOAD_PATH}${encodeURIComponent(uploadId)}?token=${token}`,
+        headers: { 'content-type': UPLOAD_CONTENT_TYPE },
+      };
+    },
+    async read(tenantId, uploadId) {
+      const file = localFile(tenantId, uploadId);
+      const size = await stat(file).then(
+        (s) => s.size,
+        () => undefined,
+      );
+      if (size === undefined) return undefined;
+      if (size > MAX_CSV_BYTES) throw csvTooLarge();
+      return readFile(file);
+    },
+  };
+}
+
+export type LocalPutResult = 'stored' | 'refused' | 'too_large';
+
+/**
+ * The local stand-in for S3's side of a presigned PUT: the token must be genuine, for this
+ * upload, and unexpired. Like S3, a later PUT to the same URL replaces the object.
+ */
+export async function putLocalUpload(uploadId: string, token: string, bytes: Buffer, now: Date): Promise<LocalPutResult> {
+  const claims = verifyToken(token, 'upload');
+  if (!claims || claims.ids.length !== 2 || claims.ids[0] !== uploadId) return 'refused';
+  if (!(Number(claims.ids[1]) > now.getTime())) return 'refused';
+  if (bytes.length > MAX_CSV_BYTES) return 'too_large';
+  const file = localFile(claims.tenantId, uploadId);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, bytes);
+  return 'stored';
+}
+
+let configured: UploadStore | undefined;
+
+/** The store of this deployment (see the module comment). */
+export function uploadStore(): UploadStore {
+  if (configured) return configured;
+  const bucket = process.env.IMPORT_UPLOADS_BUCKET;
+  return (configured = bucket ? s3UploadStore(bucket) : localUploadStore());
+}
