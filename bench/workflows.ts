@@ -20,6 +20,7 @@ import type { Caller } from '#test/support/api.ts';
 import type { DomainEvent } from '#events/catalog.ts';
 import type { DynamoMeter } from './dynamo-meter.ts';
 import type { Call } from './scenarios.ts';
+import { isEntry, runStandalone } from './standalone.ts';
 
 export interface WorkflowBenchInput {
   call: Call;
@@ -82,38 +83,7 @@ export async function workflowScenarios({ call, meter, figures, notes, tenant }:
   }
 }
 
-// ---- alone: npx tsx bench/workflows.ts -------------------------------------------------------
-
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\/bench\//, '/bench/'))) {
-  const { randomUUID } = await import('node:crypto');
-  const { mkdtemp, rm } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const path = await import('node:path');
-  const { startDynamoDbLocal } = await import('#local/dynamodb-local.ts');
-  const { DynamoMeter } = await import('./dynamo-meter.ts');
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'crm-bench-wf-'));
-  const ddb = await startDynamoDbLocal();
-  try {
-    process.env.DYNAMODB_ENDPOINT = ddb.endpoint;
-    process.env.TABLE_NAME = `crm-bench-${randomUUID().slice(0, 8)}`;
-    process.env.CRM_DATA_DIR = dataDir;
-    process.env.LOG_LEVEL ??= 'SILENT';
-    const { CreateTableCommand, DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-    const { createTableInput, indexes } = await import('#domain/table/definition.ts');
-    const { db } = await import('#domain/table/client.ts');
-    await db.send(new CreateTableCommand(createTableInput(process.env.TABLE_NAME)));
-    const sideClient = new DynamoDBClient({ endpoint: ddb.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    const meter = new DynamoMeter({ sideClient, keyAttributes: ['PK', 'SK'], indexes });
-    meter.install(db);
-    const api = await import('#test/support/api.ts');
-    const figures: Record<string, number> = {};
-    const notes: string[] = [];
-    await workflowScenarios({ call: api.call, meter, figures, notes, tenant: `bench${Date.now().toString(36)}` });
-    for (const note of notes) console.log(note);
-    console.log(JSON.stringify(figures, null, 2));
-    sideClient.destroy();
-  } finally {
-    await ddb.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  }
+// Alone (`npx tsx bench/workflows.ts`): bench/standalone.ts gives it its own DynamoDB Local, table, data directory and meter.
+if (isEntry(import.meta.url)) {
+  runStandalone('wf', ({ call, meter, figures, notes }) => workflowScenarios({ call, meter, figures, notes, tenant: `bench${Date.now().toString(36)}` }));
 }
