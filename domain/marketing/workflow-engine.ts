@@ -28,10 +28,9 @@
  * exactly-once whoever runs them.
  */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { DomainEvent } from '#events/catalog.ts';
-import { db } from '#domain/table/client.ts';
-import { getItem, getItems, queryAll, queryInput } from '#domain/table/query.ts';
+import { getItem, getItems, queryAll } from '#domain/table/query.ts';
+import { sweepDue } from '#domain/table/due-sweep.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
 import {
   conditionsHold,
@@ -224,29 +223,18 @@ const SAFETY_MS = 20_000;
 export async function runWorkflowRunner(opts: WorkflowRunnerOptions = {}): Promise<WorkflowRunnerReport> {
   const now = opts.now ?? new Date();
   const report: WorkflowRunnerReport = { job: 'workflow-runner', now: now.toISOString(), processed: 0, done: 0, failed: 0, skipped: 0, dropped: 0, complete: true };
-  for (let shard = 0; shard < WORKFLOW_DUE_SHARDS; shard++) {
-    let start: Item | undefined;
-    do {
-      if (opts.timeLeftMs && opts.timeLeftMs() < SAFETY_MS) {
-        report.complete = false;
-        return report;
-      }
-      const out = await db.send(
-        new QueryCommand({
-          ...queryInput({ index: 'byDue', pk: duePartition(shard), sk: { lessThan: `${now.toISOString()}$` } }),
-          Limit: opts.pageSize ?? 100,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const due of out.Items ?? []) {
+  const partitions = Array.from({ length: WORKFLOW_DUE_SHARDS }, (_, shard) => duePartition(shard));
+  report.complete = await sweepDue(
+    { partitions, before: now.toISOString(), pageSize: opts.pageSize ?? 100, safetyMs: SAFETY_MS, ...(opts.timeLeftMs ? { timeLeftMs: opts.timeLeftMs } : {}) },
+    async (dues) => {
+      for (const due of dues) {
         if (opts.failAfter !== undefined && report.processed >= opts.failAfter) throw new InjectedRunnerFailure();
         const status = await runDue(due, now);
         report.processed++;
         report[status]++;
       }
-      start = out.LastEvaluatedKey;
-    } while (start);
-  }
+    },
+  );
   return report;
 }
 

@@ -21,13 +21,12 @@
  * has left the range it reads and what it did not is still there; two runs at once: one
  * transaction lands, the other fails a condition, re-reads and finds nothing left to do.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ulid } from 'ulid';
 import type { UseCaseContext } from '#domain/context.ts';
 import { nextVersion, toItem, VersionRace } from '#domain/records.ts';
-import { db } from '#domain/table/client.ts';
 import { entityKey, t, typePartition } from '#domain/table/keys.ts';
-import { getItems, queryAll, queryInput } from '#domain/table/query.ts';
+import { getItems, queryAll } from '#domain/table/query.ts';
+import { sweepDue } from '#domain/table/due-sweep.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
 import { addNotification, derivedId, NotificationExists } from '#domain/notifications/notifications.ts';
 import { breach, clockRunning, dueAt, nextSlaInstant, warnAt, type Breach } from '#domain/service/sla-clock.ts';
@@ -99,34 +98,20 @@ export async function runSlaEscalation(opts: SlaEscalationOptions = {}): Promise
   const report: SlaEscalationReport = { job: 'sla-escalation', now: now.toISOString(), processed: 0, breaches: 0, warnings: 0, notifications: 0, moved: 0, complete: true };
   const supportCache = new Map<string, Promise<string[]>>();
   const run = { now, opts, report, supportOf: (tenantId: string) => supportCache.get(tenantId) ?? cacheSet(supportCache, tenantId, supportUsers(tenantId)) };
-  for (let shard = 0; shard < SLA_SHARDS; shard++) {
-    let start: Item | undefined;
-    do {
-      if (opts.timeLeftMs && opts.timeLeftMs() < SAFETY_MS) {
-        report.complete = false;
-        return report;
+  const partitions = Array.from({ length: SLA_SHARDS }, (_, shard) => slaDuePartition(shard));
+  report.complete = await sweepDue(
+    { partitions, before: now.toISOString(), pageSize: opts.pageSize ?? 50, safetyMs: SAFETY_MS, ...(opts.timeLeftMs ? { timeLeftMs: opts.timeLeftMs } : {}) },
+    async (dues) => {
+      // The tickets and their due items as they are now (the index may lag): one BatchGetItem.
+      const keys = dues.flatMap((d) => [entityKey(d.tenantId as string, 'TICKET', d.ticketId as string), slaDueKey(d.tenantId as string, d.ticketId as string)]);
+      const fresh = await getItems(keys);
+      for (let i = 0; i < dues.length; i++) {
+        await escalate(run, dues[i]!.tenantId as string, dues[i]!.ticketId as string, fresh[2 * i], fresh[2 * i + 1]);
+        report.processed++;
+        if (opts.failAfter !== undefined && report.processed >= opts.failAfter) throw new InjectedFailure(`injected failure after ${report.processed} tickets`);
       }
-      const out = await db.send(
-        new QueryCommand({
-          ...queryInput({ index: 'byDue', pk: slaDuePartition(shard), sk: { lessThan: `${now.toISOString()}$` } }),
-          Limit: opts.pageSize ?? 50,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      const dues = out.Items ?? [];
-      if (dues.length) {
-        // The tickets and their due items as they are now (the index may lag): one BatchGetItem.
-        const keys = dues.flatMap((d) => [entityKey(d.tenantId as string, 'TICKET', d.ticketId as string), slaDueKey(d.tenantId as string, d.ticketId as string)]);
-        const fresh = await getItems(keys);
-        for (let i = 0; i < dues.length; i++) {
-          await escalate(run, dues[i]!.tenantId as string, dues[i]!.ticketId as string, fresh[2 * i], fresh[2 * i + 1]);
-          report.processed++;
-          if (opts.failAfter !== undefined && report.processed >= opts.failAfter) throw new InjectedFailure(`injected failure after ${report.processed} tickets`);
-        }
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
-  }
+    },
+  );
   return report;
 }
 
