@@ -24,7 +24,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { batchPut } from './seed.ts';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { ulid } from 'ulid';
 import type { Caller } from '#test/support/api.ts';
@@ -147,29 +148,6 @@ async function setup(meter: DynamoMeter): Promise<Env> {
     close: () => raw.destroy(),
   };
   return env;
-}
-
-/** BatchWriteItem, 25 items a request, 8 requests side by side, until nothing is left unprocessed. */
-async function batchPut(env: Env, table: string, items: Item[], label: string): Promise<void> {
-  const batches: Item[][] = [];
-  for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
-  let next = 0;
-  let reported = 0;
-  const worker = async () => {
-    while (next < batches.length) {
-      if (next * 25 - reported >= 50_000) {
-        reported = next * 25;
-        progress(`seeding ${label}: ${reported} of ${items.length} items`);
-      }
-      let pending = batches[next++]!.map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; pending.length; attempt++) {
-        const out = await env.seeder.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
-        pending = (out.UnprocessedItems?.[table] ?? []) as typeof pending;
-        if (pending.length) await new Promise((r) => setTimeout(r, 10 * 2 ** Math.min(attempt, 6)));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
 }
 
 /** A small seeded PRNG (mulberry32): the fixtures and the backtest are the same on every run. */
@@ -405,7 +383,7 @@ async function orderItems(r: Rand, tenant: string, orders: number, payments: num
 /** Seeds a tenant's records and users (BatchWriteItem straight into `table`); seconds taken. */
 async function seed(env: Env, table: string, tenant: string, items: Item[], nowMs: number): Promise<number> {
   const t0 = performance.now();
-  await batchPut(env, table, [...(await userItems(tenant, nowMs)), ...items], tenant);
+  await batchPut(env.seeder, table, [...(await userItems(tenant, nowMs)), ...items], (n) => progress(`seeding ${tenant}: ${n} of ${items.length} items`));
   return seconds(t0);
 }
 

@@ -13,7 +13,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { batchPut } from './seed.ts';
 import { ulid } from 'ulid';
 import type { ApiResponse, Caller } from '#test/support/api.ts';
 import type { DynamoMeter } from './dynamo-meter.ts';
@@ -219,23 +220,5 @@ async function seed(client: DynamoDBDocumentClient, table: string, tenant: strin
   }
   for (const [userId, n] of owned) items.push({ ...repCounterKey(tenant, userId), tenantId: tenant, userId, entityType: 'POOLREP', owned: n, locked: 0 });
 
-  const batches: Record<string, unknown>[][] = [];
-  for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
-  let next = 0;
-  let reported = 0;
-  const worker = async () => {
-    while (next < batches.length) {
-      if (next * 25 - reported >= 50_000) {
-        reported = next * 25;
-        process.stderr.write(`bench: pool: seeding ${tenant}: ${reported} of ${items.length} items\n`);
-      }
-      let pending = batches[next++]!.map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; pending.length; attempt++) {
-        const out = await client.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
-        pending = (out.UnprocessedItems?.[table] ?? []) as typeof pending;
-        if (pending.length) await new Promise((r) => setTimeout(r, 10 * 2 ** Math.min(attempt, 6)));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  await batchPut(client, table, items, (n) => process.stderr.write(`bench: pool: seeding ${tenant}: ${n} of ${items.length} items\n`));
 }

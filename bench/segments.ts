@@ -13,7 +13,8 @@
  * Registered in bench/scenarios.ts; also runs alone: `npx tsx bench/segments.ts` (starts its own
  * DynamoDB Local; about a minute).
  */
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { batchPut } from './seed.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Caller } from '#test/support/api.ts';
 import type { DynamoMeter } from './dynamo-meter.ts';
@@ -62,19 +63,7 @@ async function seedTenant(tenant: string): Promise<void> {
   });
   const seeder = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   const table = process.env.TABLE_NAME!;
-  const batches: Item[][] = [];
-  for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
-  let next = 0;
-  const worker = async () => {
-    while (next < batches.length) {
-      let pending = batches[next++]!.map((Item) => ({ PutRequest: { Item } }));
-      while (pending.length) {
-        const out = await seeder.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
-        pending = (out.UnprocessedItems?.[table] ?? []) as typeof pending;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
+  await batchPut(seeder, table, items);
   raw.destroy();
 }
 

@@ -14,7 +14,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { batchPut } from './seed.ts';
 import { ulid } from 'ulid';
 import type { Caller } from '#test/support/api.ts';
 import type { DynamoMeter } from './dynamo-meter.ts';
@@ -144,16 +145,7 @@ async function seed(client: DynamoDBDocumentClient, table: string, tenant: strin
     const shard = id.charCodeAt(id.length - 1) % SLA_SHARDS;
     items.push({ ...slaDueKey(tenant, id), tenantId: tenant, ticketId: id, entityType: 'SLADUE', duePk: slaDuePartition(shard), dueSk: `${next}#${tenant}#${id}` });
   }
-  const chunks: Record<string, unknown>[][] = [];
-  for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
-  const writeOne = async (chunk: Record<string, unknown>[]) => {
-    let pending = chunk.map((Item) => ({ PutRequest: { Item } }));
-    while (pending.length) {
-      const out = await client.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
-      pending = (out.UnprocessedItems?.[table] ?? []) as typeof pending;
-    }
-  };
-  for (let i = 0; i < chunks.length; i += 8) await Promise.all(chunks.slice(i, i + 8).map(writeOne));
+  await batchPut(client, table, items);
 }
 
 /** `npx tsx bench/tickets.ts`: this part alone, on its own DynamoDB Local. */
