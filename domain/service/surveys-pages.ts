@@ -5,7 +5,7 @@
  */
 import * as z from 'zod/mini';
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
-import type { PublicResult } from '#functions/middleware/public-function.ts';
+import type { PublicResult } from '#domain/public-result.ts';
 import { answerCsat, csatInvitation } from '#domain/service/surveys-csat.ts';
 import { answerNps, npsInvitation } from '#domain/service/surveys-nps.ts';
 import { SCORE_RANGE, type SurveyAnswer, type SurveyKind, type SurveyTarget } from '#domain/service/surveys.ts';

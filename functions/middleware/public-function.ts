@@ -14,6 +14,7 @@ import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { logger } from '#functions/middleware/logger.ts';
 import { problemResponse } from '#functions/middleware/problem.ts';
 import { lowerCaseHeaders, MAX_BODY_BYTES, readJsonBody } from '#functions/middleware/request.ts';
+import type { PublicResult } from '#domain/public-result.ts';
 
 const MAX_FORM_BYTES = 8 * 1024;
 
@@ -38,13 +39,7 @@ export interface PublicInput {
   jsonBody(): unknown;
 }
 
-export type PublicResult =
-  /** `json`: what a client that asked for JSON gets instead of the page (default `{title}`). */
-  | { kind: 'html'; status?: number; title: string; body: string; json?: unknown }
-  | { kind: 'redirect'; location: string }
-  | { kind: 'gif' }
-  /** A machine's answer (`jsonOnly` routes). */
-  | { kind: 'json'; status: number; body: unknown };
+export type { PublicResult };
 
 export interface PublicOperation {
   run(input: PublicInput): Promise<PublicResult>;
