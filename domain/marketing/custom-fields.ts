@@ -251,6 +251,21 @@ export function visibleCustom(defs: FieldDefinition[], stored: Record<string, un
   return out;
 }
 
+/**
+ * What a converted lead's custom values become on the account or contact it turns into: each
+ * value the lead shows (`leadDefs`) whose key the target entity also defines (`targetDefs`), with
+ * a type the value fits (a field mapping by key, as CRMs map lead fields on conversion).
+ */
+export function carriedCustom(leadDefs: FieldDefinition[], targetDefs: FieldDefinition[], leadValues: Record<string, unknown> | undefined): Record<string, unknown> {
+  const shown = visibleCustom(leadDefs, leadValues);
+  const out: Record<string, unknown> = {};
+  for (const d of targetDefs) {
+    const v = shown[d.key];
+    if (v !== undefined && valueProblem(d, v) === undefined) out[d.key] = v;
+  }
+  return out;
+}
+
 /** A patch's custom values merged into the stored ones, key by key (`null` clears a key; hidden values are kept). */
 export function mergeCustom(before: Record<string, unknown> | undefined, patch: Record<string, unknown>): Record<string, unknown> {
   const out = { ...before };

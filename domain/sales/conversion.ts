@@ -8,6 +8,8 @@
  *   - a new account with its guards and the owner's owned-accounts counter, or a check that
  *     the given account is still there and owned;
  *   - the contact with its guards; the opportunity with what it writes;
+ *   - the lead's custom values carried to the new account and the contact where they define
+ *     the same key with a type the value fits;
  *   - the events (`lead.converted` and each record's `created`) and the idempotency record.
  */
 import type { UseCaseContext } from '#domain/context.ts';
@@ -37,6 +39,7 @@ import { claimContactGuards, rejectDuplicates, releaseLeadGuards } from '#domain
 import { addNewAccount } from '#domain/accounts/accounts.ts';
 import type { OpportunityView } from '#domain/sales/opportunity.ts';
 import { newOpportunity, OPEN_OPPORTUNITY_COUNT } from '#domain/sales/opportunities.ts';
+import { carriedCustom, fieldDefinitions } from '#domain/marketing/custom-fields.ts';
 
 type Item = Record<string, unknown>;
 
@@ -119,6 +122,7 @@ export async function planConversion(ctx: UseCaseContext, lead: Lead, owner: Own
     onConditionFailed: (current) => (current?.status === 'converted' ? alreadyConverted(leadFromItem(current)) : new VersionRace()),
   });
   releaseLeadGuards(ctx, uow, lead.id, duplicateKeysOf(lead));
+  const custom = await customCarried(ctx.identity.tenantId, lead);
 
   const contact: Contact = {
     ...stamp<Contact>(
@@ -129,6 +133,7 @@ export async function planConversion(ctx: UseCaseContext, lead: Lead, owner: Own
         ...(lead.email !== undefined ? { email: lead.email } : {}),
         ...(lead.phone !== undefined ? { phone: lead.phone } : {}),
         ...(lead.title !== undefined ? { title: lead.title } : {}),
+        ...(Object.keys(custom.contacts).length ? { custom: custom.contacts } : {}),
         tags: [],
         createdBy: by,
       },
@@ -168,6 +173,7 @@ export async function planConversion(ctx: UseCaseContext, lead: Lead, owner: Own
     account = {
       ...newAccountRecord(ctx, lead.company ?? lead.name, owner),
       id: accountId,
+      ...(Object.keys(custom.accounts).length ? { custom: custom.accounts } : {}),
       ...(openOpportunities ? { [OPEN_OPPORTUNITY_COUNT]: openOpportunities } : {}),
     };
     // The record, its event, its guards and whatever else every new account brings.
@@ -207,6 +213,13 @@ export async function planConversion(ctx: UseCaseContext, lead: Lead, owner: Own
     contact,
     ...(opportunity ? { opportunity } : {}),
   };
+}
+
+/** The lead's custom values each new record takes; no read when the lead has none (definitions are cached per container). */
+async function customCarried(tenantId: string, lead: Lead): Promise<{ accounts: Record<string, unknown>; contacts: Record<string, unknown> }> {
+  if (!lead.custom || Object.keys(lead.custom).length === 0) return { accounts: {}, contacts: {} };
+  const [leads, accounts, contacts] = await Promise.all((['leads', 'accounts', 'contacts'] as const).map((e) => fieldDefinitions(tenantId, e)));
+  return { accounts: carriedCustom(leads!, accounts!, lead.custom), contacts: carriedCustom(leads!, contacts!, lead.custom) };
 }
 
 /** The lead and, when named, the account, in one BatchGetItem; visibility decided on both. */

@@ -164,6 +164,48 @@ describe('convert: into an existing account', () => {
   });
 });
 
+describe('convert: custom fields', () => {
+  // A tenant of its own: its field definitions would change what the other tests' records show.
+  const admin: Caller = { tenant: 'convert-custom', user: 'root', role: 'admin' };
+  const rep: Caller = { tenant: 'convert-custom', user: 'rita', role: 'rep', team: 'east' };
+
+  it('the lead’s values go to the new account and the contact where they define the key with a fitting type', async () => {
+    expect((await api(rep).get('/v1/tasks')).status).toBe(200);
+    const put = async (entity: string, fields: unknown[]) => expect((await api(admin).put(`/v1/fields/${entity}`, { fields })).status).toBe(200);
+    await put('leads', [
+      { key: 'budget', label: 'Budget', type: 'number' },
+      { key: 'region', label: '区域', type: 'select', options: ['华东', '华南', '华北'] },
+      { key: 'interests', label: 'Interests', type: 'multiselect', options: ['erp', 'crm'] },
+      { key: 'notes', label: 'Notes', type: 'text' },
+    ]);
+    // budget on accounts; region on both; interests on contacts with fewer options (crm only);
+    // notes as a number on contacts (a type the lead's text does not fit).
+    await put('accounts', [
+      { key: 'budget', label: 'Budget', type: 'number' },
+      { key: 'region', label: '区域', type: 'select', options: ['华东', '华南', '华北'] },
+    ]);
+    await put('contacts', [
+      { key: 'region', label: '区域', type: 'select', options: ['华东', '华南', '华北'] },
+      { key: 'interests', label: 'Interests', type: 'multiselect', options: ['crm'] },
+      { key: 'notes', label: 'Notes', type: 'number' },
+    ]);
+    const lead = (await api(rep).post('/v1/leads', leadBody({ custom: { budget: 120000, region: '华东', interests: ['erp', 'crm'], notes: 'met at expo' } }))).json;
+    expect(lead.custom).toEqual({ budget: 120000, region: '华东', interests: ['erp', 'crm'], notes: 'met at expo' });
+    const done = await api(rep).post(`/v1/leads/${lead.id}/convert`, {});
+    expect(done.status, done.body).toBe(200);
+    const account = (await api(rep).get(`/v1/accounts/${done.json.accountId}`)).json;
+    const contact = (await api(rep).get(`/v1/contacts/${done.json.contactId}`)).json;
+    expect(account.custom).toEqual({ budget: 120000, region: '华东' });
+    expect(contact.custom).toEqual({ region: '华东' });
+
+    // A lead without custom values converts as before: the records carry none.
+    const plain = (await api(rep).post('/v1/leads', leadBody())).json;
+    const plainDone = await api(rep).post(`/v1/leads/${plain.id}/convert`, {});
+    expect(plainDone.status, plainDone.body).toBe(200);
+    expect((await api(rep).get(`/v1/contacts/${plainDone.json.contactId}`)).json.custom).toEqual({});
+  });
+});
+
 describe('convert: rules', () => {
   it('a converted lead cannot be converted again, nor changed; a no-op PATCH is fine; deleting it keeps the customer', async () => {
     const lead = await newLead(alice);
