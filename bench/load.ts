@@ -81,7 +81,9 @@ async function startServer(): Promise<Server> {
   const tableName = `crm-load-${randomUUID().slice(0, 8)}`;
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', CRM_DATA_DIR: dataDir, TABLE_NAME: tableName, LOG_LEVEL: 'SILENT' };
   delete env.DYNAMODB_ENDPOINT;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // LOAD_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
+  const profile = process.env.LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.LOAD_CPU_PROF)}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'local/start.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const errors: string[] = [];
   const answered = { count: 0, at: Date.now() };
   createInterface({ input: child.stderr! }).on('line', (line) => {
