@@ -131,7 +131,7 @@ interface Opportunity {
 }
 
 /** What the client knows of one tenant; the load adds to it from the answers. */
-interface Tenant {
+export interface Tenant {
   id: string;
   tokens: Map<string, string>;
   stages: { id: string; kind: string }[];
@@ -145,7 +145,7 @@ interface Tenant {
   leads: string[];
 }
 
-interface Tally {
+export interface Tally {
   /** Successful claims per account, and how often each entered the pool (setup releases included). */
   claimsWon: Map<string, number>;
   poolEntries: Map<string, number>;
