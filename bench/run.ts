@@ -36,6 +36,8 @@ const TARGET = {
   minimums: {
     // Issue 10: routes in the OpenAPI document ÷ routes in the route table (bench/openapi.ts).
     'openapi.routes.coverage': 1,
+    // Issue 11 point 2: generated requests over every route (bench/fuzz.ts).
+    'fuzz.requests': 20_000,
   } as Record<string, number>,
   /** Requests of these operations. */
   named: {
@@ -96,6 +98,12 @@ const TARGET = {
     // Issue 10 point 2: authorizing an API key (bench/apikeys.ts): one GetItem on a cold container, none warm within its cache.
     'apikey.auth.requests.cold': 1,
     'apikey.auth.requests.warm': 0,
+    // Issue 11 point 2: answers ≥ 500 to generated requests over every route (bench/fuzz.ts).
+    'fuzz.5xx': 0,
+    // Issue 11 point 4: 5xx answers, connection errors and timeouts under 200 connections against npm start (bench/load.ts).
+    'load.http.errors': 0,
+    // Issue 11 point 4: cap, counter, ownership and uniqueness rules broken in the data the load left (bench/load.ts).
+    'load.invariant_violations': 0,
   } as Record<string, number>,
   requestsPerOperation: 3,
   bundleKb: 250,

@@ -26,6 +26,8 @@ import { formScenarios } from './forms.ts';
 import { webhookScenarios } from './webhooks.ts';
 import { apiKeyScenarios } from './apikeys.ts';
 import { importScenarios } from './imports.ts';
+import { fuzzScenarios } from './fuzz.ts';
+import { loadScenarios } from './load.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -752,6 +754,10 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await apiKeyScenarios({ call, meter, figures, notes });
   // ---- CSV import of 10,000 account rows, 5 % duplicates (issue 10 point 5): bench/imports.ts
   await importScenarios({ call, meter, figures, notes });
+  // ---- fuzzing every route, 20,000 requests, a random seed (issue 11 point 2): bench/fuzz.ts. Unmetered: its figures are answers.
+  await meter.unmetered(() => fuzzScenarios({ call, figures, notes }));
+  // ---- load held: autocannon against npm start, its own server and table (issue 11 point 4): bench/load.ts
+  await loadScenarios({ figures, notes });
 
   return { operations, figures, notes };
 }
