@@ -38,7 +38,7 @@ import { decodeCursor, encodeCursor } from '#domain/table/cursor.ts';
 import { entityKey, leadCompanyPartition, stripKeys, uniqueKey, type EntityType } from '#domain/table/keys.ts';
 import { getItem, getItems, queryAll, type Page, type PageRequest } from '#domain/table/query.ts';
 import type { UnitOfWork } from '#domain/table/transaction.ts';
-import { normalizeCompanyName, normalizeDomain, normalizeEmail, normalizePhone } from '#domain/accounts/normalize.ts';
+import { loadNormalizers, normalizeCompanyName, normalizeDomain, normalizeEmail, normalizePhone } from '#domain/accounts/normalize.ts';
 
 type Item = Record<string, unknown>;
 
@@ -384,6 +384,7 @@ export const duplicateCandidateView = z
  * Ordered by entity (accounts, contacts, leads), then id; pages are cut from that list.
  */
 export async function findDuplicates(ctx: UseCaseContext, query: DuplicateQuery, page: PageRequest): Promise<Page<DuplicateCandidate>> {
+  await loadNormalizers(); // its duplicate guards normalize phones and domains
   const asked = QUERY_KINDS.filter((k) => query[k] !== undefined);
   if (asked.length === 0) {
     throw validationFailed([{ path: 'query', message: 'give at least one of name, email, phone, domain' }], 'The query is not valid.');
