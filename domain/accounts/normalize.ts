@@ -36,9 +36,9 @@ let loading: Promise<void> | undefined;
  * every cold start. Idempotent; concurrent callers share one load.
  */
 export function loadNormalizers(): Promise<void> {
-  loading ??= Promise.all([import('libphonenumber-js/min'), import('tldts')]).then(
-    ([phone, tld]) => {
-      libraries = { parsePhone: phone.parsePhoneNumberFromString, getDomain: tld.getDomain };
+  loading ??= import('#domain/accounts/normalizer-libraries.ts').then(
+    (lib) => {
+      libraries = { parsePhone: lib.parsePhoneNumberFromString, getDomain: lib.getDomain };
     },
     (err: unknown) => {
       loading = undefined;
