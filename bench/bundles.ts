@@ -362,7 +362,7 @@ async function standalone(): Promise<void> {
       console.log(`MISS init.${name}.ms = ${ms ?? f.init?.error ?? 'missing'}, target ${BUNDLE_TARGETS.initRatio} × ${base}`);
     }
   }
-  if (process.argv.includes('--update-results')) await updateResults(figures);
+  if (process.argv.includes('--update-results')) await updateResults(figures, ['bundle.', 'init.', 'init_no_source_maps.']);
 }
 
 if (isEntry(import.meta.url)) {

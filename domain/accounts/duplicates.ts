@@ -283,6 +283,7 @@ export async function holdersOf(
   values: GuardValues,
   alsoRead: { PK: string; SK: string }[] = [],
 ): Promise<{ holders: Holder[]; also: (Item | undefined)[] }> {
+  await loadNormalizers(); // the guards normalize phones and domains
   const probes = entities.flatMap((entity) => guardsOf(entity, values).map((guard) => ({ entity, guard })));
   const keys = [...probes.map((p) => keyOf(tenantId, p.entity, p.guard)), ...alsoRead];
   const items = keys.length ? await getItems(keys) : [];
@@ -304,6 +305,7 @@ const MAX_HOLDER_RETRIES = 3;
  * its UnitOfWork afresh each time.
  */
 export async function rejectDuplicates<T>(ctx: UseCaseContext, attempt: () => Promise<T>): Promise<T> {
+  await loadNormalizers(); // a refused write's guards are normalized again below
   for (let i = 0; ; i++) {
     try {
       return await attempt();
