@@ -331,7 +331,7 @@ export function bundleNotes(report: BundlesReport): string[] {
 async function where(name: string | undefined, position: string | undefined): Promise<void> {
   const [line, column] = (position ?? '').split(':').map(Number);
   const entry = functionEntries().find((e) => e.name === name || `${e.kind}/${e.name}` === name);
-  if (!entry || !line || !column) throw new Error('usage: --where <function> <line>:<column>, e.g. --where accounts 1:23456');
+  if (!entry || !line || !column) throw new Error('usage: --where <function> <line>:<column>, e.g. --where accounts 2:23456');
   const built = await bundle(entry, { withSourceMap: true });
   if (!built.outfile) throw new Error(built.error ?? 'no bundle');
   const { SourceMap } = await import('node:module');
