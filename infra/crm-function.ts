@@ -31,8 +31,8 @@ export const BUNDLING = {
   minify: true,
   // No source map in the asset: a map of the bundled SDK alone is larger (gzip) than the issue's
   // whole budget per function (150 KB), and `--enable-source-maps` parses it at every cold start.
-  // Frames in logs read `index.mjs:2:<column>` (line 1 is the banner); esbuild's output is deterministic, so building
-  // the same commit with a map (`npx tsx bench/bundles.ts --source-maps`) maps them back.
+  // Frames in logs read `index.mjs:2:<column>` (line 1 is the banner); esbuild's output is deterministic,
+  // so `npx tsx bench/bundles.ts --where <function> 2:<column>` rebuilds it with a map and names the source line.
   sourceMap: false,
   format: nodejs.OutputFormat.ESM,
   target: 'node22',
