@@ -1,59 +1,63 @@
 /**
- * Bundle size and start-up time of every Lambda entry.
+ * Bundle size and start-up time of every Lambda function the stacks deploy (issue 11 point 6).
  *
- * Bundles are built with esbuild exactly as the CDK stack's NodejsFunction does
- * (infra/crm-function.ts): bundle, minify, linked external source map, platform node,
- * ESM, target node22, main fields module,main, the `require` banner, the AWS SDK bundled.
- * The size counted is the `.mjs` file alone (the map is not deployed code that loads).
+ * Which functions: the CrmFunction constructs of the synthesized app (infra/build-app.ts,
+ * bundling skipped), so a function added to a stack is measured without a list here.
+ * How: esbuild with the stack's own options (infra/crm-function.ts BUNDLING): bundle, minify,
+ * no source map (see there why), platform node, ESM, target node22, main fields module,main, the
+ * `require` banner, the AWS SDK bundled. What ships: the `.mjs` (and its `.map` if the stack
+ * ever ships maps again) and the files a function copies into its asset (the docs function's
+ * renderer); `gz_kb` is their gzip -9 size, about what Lambda stores (the asset zip) and
+ * fetches on a cold start.
  *
  * Start-up: a fresh `node` process per sample, timing `await import(bundle)` with
  * `performance.now()`, with the environment a function has (table name, region, an
- * endpoint and dummy credentials, so the DynamoDB client is created at load), and with
- * `--enable-source-maps` as the functions' NODE_OPTIONS set it in the cloud.
+ * endpoint and dummy credentials, so the DynamoDB client is created at load).
  * Samples run one after another (never in parallel, to keep the CPU to one process),
- * round-robin over the functions.
+ * round-robin over the functions and the two baselines (an empty handler; the DynamoDB
+ * document client alone, the reference of the `init ≤ 1.5 × baseline` target).
+ *
+ * Alone: `npx tsx bench/bundles.ts [--update-results]` (no DynamoDB Local needed).
+ * A frame of a deployed function's stack trace back to the source:
+ * `npx tsx bench/bundles.ts --where <function> <line>:<column>` (same commit as deployed).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
-import { httpFunctions } from '#functions/routes.ts';
-import { schedules } from '#events/schedules.ts';
-import { consumers } from '#events/consumers.ts';
+import { buildApp } from '#infra/build-app.ts';
+import { BUNDLING, CrmFunction } from '#infra/crm-function.ts';
+import { isEntry, updateResults } from './standalone.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
 export const BUILD_DIR = path.join(REPO_ROOT, 'bench', '.build');
 
-/** The same banner as the CDK stack: ESM bundles have no `require`, some CommonJS dependencies call it. */
-const BANNER = "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+export type FunctionKind = 'http' | 'jobs' | 'events' | 'auth' | 'baseline';
 
 export interface FunctionEntry {
-  /** The figure's name: `bundle.<name>.kb`, `init.<name>.ms`. */
+  /** The figure's name: `bundle.<name>.gz_kb`, `init.<name>.ms`. */
   name: string;
-  kind: 'http' | 'jobs' | 'events' | 'auth' | 'baseline';
+  kind: FunctionKind;
   file: string;
+  /** Files the asset holds besides the bundle, as the stack copies them: `<folder>/<basename>`. */
+  bundledFiles?: { folder: string; files: string[] };
 }
 
 /**
- * Every entry the API and workers stacks deploy, from the same tables it reads: one HTTP
- * function per resource group, the health check, the authorizer, each scheduled job, each event
- * consumer and the outbox relay. Names are unique across kinds; a clash gets the kind as prefix.
+ * Every function the API and workers stacks deploy: the CrmFunctions of the app, synthesized
+ * without bundling. Names are unique across kinds; a clash gets the kind as prefix.
  */
 export function functionEntries(): FunctionEntry[] {
-  const entry = (kind: 'http' | 'jobs' | 'events' | 'auth', name: string): FunctionEntry => ({
-    name,
-    kind,
-    file: path.join(REPO_ROOT, 'functions', kind, `${name}.ts`),
-  });
-  const all = [
-    ...Object.keys(httpFunctions).map((n) => entry('http', n)),
-    entry('http', 'health'),
-    entry('auth', 'authorizer'),
-    ...schedules.map((s) => entry('jobs', s.name)),
-    ...consumers.map((c) => entry('events', c.name)),
-    entry('events', 'outbox-relay'),
-  ];
+  const { app } = buildApp({ bundle: false, nag: false });
+  const all = app.node
+    .findAll()
+    .filter((c): c is CrmFunction => c instanceof CrmFunction)
+    .map(({ bundleSource: { entry, name, bundledFiles } }): FunctionEntry => {
+      const kind = path.basename(path.dirname(entry)) as FunctionKind;
+      return { name, kind, file: entry, ...(bundledFiles ? { bundledFiles } : {}) };
+    });
   const seen = new Map<string, number>();
   for (const e of all) seen.set(e.name, (seen.get(e.name) ?? 0) + 1);
   return all.map((e) => ((seen.get(e.name) ?? 0) > 1 ? { ...e, name: `${e.kind}-${e.name}` } : e));
@@ -65,20 +69,35 @@ export const EMPTY_HANDLER: FunctionEntry = {
   file: path.join(REPO_ROOT, 'bench', 'empty-handler.ts'),
 };
 
+/** `init.baseline_ddb.ms`: the DynamoDB document client alone. */
+export const BASELINE_DDB: FunctionEntry = {
+  name: 'baseline_ddb',
+  kind: 'baseline',
+  file: path.join(REPO_ROOT, 'bench', 'baseline-ddb.ts'),
+};
+
 export interface BundleResult {
   entry: FunctionEntry;
   /** Absent when the entry file does not exist yet or the build failed. */
   outfile?: string;
+  /** The minified `.mjs`. */
   bytes?: number;
+  /** gzip -9 of everything the asset ships: the `.mjs`, its map, the copied files. */
+  gzBytes?: number;
+  /** gzip -9 of each part of the asset: `code`, `map`, `files`. */
+  gzParts?: { code: number; map: number; files: number };
   missing?: boolean;
   error?: string;
-  /** Largest contributors to the bundle, by package (bytes in the output). */
-  topPackages?: { name: string; bytes: number }[];
+  /** Largest inputs of the `.mjs` (bytes in the output): an npm package, or a project file. */
+  topInputs?: { name: string; bytes: number }[];
 }
 
-export async function bundle(entry: FunctionEntry): Promise<BundleResult> {
+const gz = (file: string) => gzipSync(readFileSync(file), { level: 9 }).length;
+
+/** Bundles one entry as the stack does; `withSourceMap` adds a linked map (not counted unless the stack ships maps). */
+export async function bundle(entry: FunctionEntry, { withSourceMap = false } = {}): Promise<BundleResult> {
   if (!existsSync(entry.file)) return { entry, missing: true };
-  const outdir = path.join(BUILD_DIR, `${entry.kind}-${entry.name}`);
+  const outdir = path.join(BUILD_DIR, withSourceMap ? 'with-maps' : '', `${entry.kind}-${entry.name}`);
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   const outfile = path.join(outdir, 'index.mjs');
@@ -88,18 +107,28 @@ export async function bundle(entry: FunctionEntry): Promise<BundleResult> {
       entryPoints: [entry.file],
       outfile,
       bundle: true,
-      minify: true,
-      sourcemap: true,
+      minify: BUNDLING.minify,
+      sourcemap: BUNDLING.sourceMap || withSourceMap,
       platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      mainFields: ['module', 'main'],
-      banner: { js: BANNER },
-      external: [],
+      format: BUNDLING.format,
+      target: BUNDLING.target,
+      mainFields: BUNDLING.mainFields,
+      banner: { js: BUNDLING.banner },
+      external: BUNDLING.externalModules,
       metafile: true,
       logLevel: 'silent',
     });
-    return { entry, outfile, bytes: statSync(outfile).size, topPackages: topPackages(result.metafile, outfile) };
+    const code = gz(outfile);
+    const map = BUNDLING.sourceMap ? gz(`${outfile}.map`) : 0;
+    const files = (entry.bundledFiles?.files ?? []).reduce((sum, f) => sum + gz(f), 0);
+    return {
+      entry,
+      outfile,
+      bytes: statSync(outfile).size,
+      gzBytes: code + map + files,
+      gzParts: { code, map, files },
+      topInputs: topInputs(result.metafile, outfile),
+    };
   } catch (err) {
     const errors = (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors;
     const text = errors?.length
@@ -109,16 +138,17 @@ export async function bundle(entry: FunctionEntry): Promise<BundleResult> {
   }
 }
 
-function topPackages(meta: Metafile, outfile: string, n = 4): { name: string; bytes: number }[] {
+/** The output's bytes by npm package (all of its files together) or by project file. */
+function topInputs(meta: Metafile, outfile: string, n = 6): { name: string; bytes: number }[] {
   const key = Object.keys(meta.outputs).find((k) => path.resolve(REPO_ROOT, k) === outfile);
   const inputs = key ? meta.outputs[key]!.inputs : {};
-  const byPackage = new Map<string, number>();
+  const byInput = new Map<string, number>();
   for (const [file, { bytesInOutput }] of Object.entries(inputs)) {
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
-    const name = m ? m[1]! : '(project code)';
-    byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
+    const name = m ? m[1]! : file;
+    byInput.set(name, (byInput.get(name) ?? 0) + bytesInOutput);
   }
-  return [...byPackage.entries()]
+  return [...byInput.entries()]
     .map(([name, bytes]) => ({ name, bytes }))
     .sort((a, b) => b.bytes - a.bytes)
     .slice(0, n);
@@ -149,7 +179,6 @@ export function functionEnvironment(name: string): Record<string, string> {
     AWS_ACCESS_KEY_ID: 'benchaccesskey',
     AWS_SECRET_ACCESS_KEY: 'benchsecretkey',
     DYNAMODB_ENDPOINT: 'http://127.0.0.1:8000',
-    NODE_OPTIONS: '--enable-source-maps',
   };
 }
 
@@ -215,4 +244,130 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+// ---- the part: bundles, start-up, figures ------------------------------------------------
+
+/** Issue 11 point 6. */
+export const BUNDLE_TARGETS = {
+  /** `bundle.<function>.gz_kb`: what the asset ships, gzip -9, KiB. */
+  gzKb: 150,
+  /** `init.<function>.ms` ≤ this × `init.baseline_ddb.ms`, measured in the same round-robin. */
+  initRatio: 1.5,
+};
+
+export interface FunctionFigures {
+  bundle: BundleResult;
+  init?: InitResult;
+}
+
+export interface BundlesReport {
+  functions: FunctionFigures[];
+  empty: FunctionFigures;
+  baseline: FunctionFigures;
+  /** 1-minute load average before and after the start-up measurements. */
+  load: [number, number];
+}
+
+/** Bundles every function and both baselines, then times their start-up, round-robin over all of them. */
+export async function measureBundles(runs: number, progress: (msg: string) => void = () => {}): Promise<BundlesReport> {
+  const { loadavg } = await import('node:os');
+  progress('listing the functions of the synthesized app');
+  const functions: FunctionFigures[] = [];
+  for (const entry of functionEntries()) {
+    progress(`bundling ${path.relative(REPO_ROOT, entry.file)}`);
+    functions.push({ bundle: await bundle(entry) });
+  }
+  const empty: FunctionFigures = { bundle: await bundle(EMPTY_HANDLER) };
+  const baseline: FunctionFigures = { bundle: await bundle(BASELINE_DDB) };
+  const measured = [...functions, empty, baseline].filter((f) => f.bundle.outfile);
+  const targets = measured.map((f) => ({ outfile: f.bundle.outfile!, env: functionEnvironment(f.bundle.entry.name) }));
+  progress(`measuring start-up: ${runs} + 1 rounds of ${targets.length} fresh processes`);
+  const before = loadavg()[0]!;
+  const results = await measureInits(targets, runs);
+  measured.forEach((f, i) => (f.init = results[i]));
+  return { functions, empty, baseline, load: [before, loadavg()[0]!] };
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
+export const kib = (bytes: number) => round1(bytes / 1024);
+
+/**
+ * The part's figures: `bundle.<fn>.{kb,gz_kb}` and `init.<fn>.ms` for
+ * every function and both baselines, and `init.max_ratio` (the slowest function ÷ the baseline).
+ */
+export function bundleFigures(report: BundlesReport, figures: Record<string, number>): void {
+  for (const f of [...report.functions, report.empty, report.baseline]) {
+    const name = f.bundle.entry.name;
+    if (f.bundle.bytes !== undefined) figures[`bundle.${name}.kb`] = kib(f.bundle.bytes);
+    if (f.bundle.gzBytes !== undefined) figures[`bundle.${name}.gz_kb`] = kib(f.bundle.gzBytes);
+    if (f.init?.medianMs !== undefined) figures[`init.${name}.ms`] = round1(f.init.medianMs);
+  }
+  const base = report.baseline.init?.medianMs;
+  const inits = report.functions.map((f) => f.init?.medianMs).filter((ms) => ms !== undefined);
+  if (base && inits.length) figures['init.max_ratio'] = Math.round((Math.max(...inits) / base) * 100) / 100;
+  const sizes = report.functions.map((f) => f.bundle.gzBytes).filter((b) => b !== undefined);
+  if (sizes.length) figures['bundle.max.gz_kb'] = kib(Math.max(...sizes));
+}
+
+/** Notes: each function's biggest inputs (by the metafile), what the asset's gzip is made of, the load. */
+export function bundleNotes(report: BundlesReport): string[] {
+  const notes: string[] = [];
+  const byGz = [...report.functions].sort((a, b) => (b.bundle.gzBytes ?? 0) - (a.bundle.gzBytes ?? 0));
+  notes.push('Biggest inputs of each bundle (KiB of minified output, by the esbuild metafile), largest asset first; gz = code + map + files:');
+  for (const f of byGz) {
+    const b = f.bundle;
+    if (!b.topInputs || !b.gzParts) continue;
+    const parts = `${kib(b.gzParts.code)} + ${kib(b.gzParts.map)}${b.gzParts.files ? ` + ${kib(b.gzParts.files)}` : ''}`;
+    const inputs = b.topInputs.map((i) => `${i.name} ${kib(i.bytes)}`).join(', ');
+    notes.push(`  ${b.entry.kind}/${b.entry.name}: gz ${kib(b.gzBytes!)} (${parts}); ${inputs}`);
+  }
+  const [before, after] = report.load;
+  notes.push(`load average ${before.toFixed(2)} before / ${after.toFixed(2)} after the start-up measurements: init figures are indicative on a busy machine, their ratio to init.baseline_ddb.ms less so.`);
+  return notes;
+}
+
+/** `--where <function> <line>:<column>`: the source position of a frame of the deployed bundle. */
+async function where(name: string | undefined, position: string | undefined): Promise<void> {
+  const [line, column] = (position ?? '').split(':').map(Number);
+  const entry = functionEntries().find((e) => e.name === name || `${e.kind}/${e.name}` === name);
+  if (!entry || !line || !column) throw new Error('usage: --where <function> <line>:<column>, e.g. --where accounts 2:23456');
+  const built = await bundle(entry, { withSourceMap: true });
+  if (!built.outfile) throw new Error(built.error ?? 'no bundle');
+  const { SourceMap } = await import('node:module');
+  const map = new SourceMap(JSON.parse(readFileSync(`${built.outfile}.map`, 'utf8')));
+  const found = map.findEntry(line - 1, column - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number; name?: string };
+  if (!found.originalSource) throw new Error(`no source position at ${line}:${column}`);
+  const source = path.relative(REPO_ROOT, path.resolve(path.dirname(built.outfile), found.originalSource));
+  console.log(`${source}:${found.originalLine! + 1}:${found.originalColumn! + 1}${found.name ? ` (${found.name})` : ''}`);
+}
+
+/** `npx tsx bench/bundles.ts [--update-results]`: this part alone. */
+async function standalone(): Promise<void> {
+  const at = process.argv.indexOf('--where');
+  if (at > 0) return where(process.argv[at + 1], process.argv[at + 2]);
+  const runs = Number(process.env.BENCH_INIT_RUNS ?? 7);
+  const report = await measureBundles(runs, (msg) => process.stderr.write(`bundles: ${msg}\n`));
+  const figures: Record<string, number> = { 'bench.init_runs': runs };
+  bundleFigures(report, figures);
+  console.log(JSON.stringify(figures, null, 2));
+  for (const n of bundleNotes(report)) console.log(n);
+  const base = figures['init.baseline_ddb.ms'];
+  for (const f of report.functions) {
+    const name = f.bundle.entry.name;
+    const gzKb = figures[`bundle.${name}.gz_kb`];
+    const ms = figures[`init.${name}.ms`];
+    if (gzKb === undefined || gzKb > BUNDLE_TARGETS.gzKb) console.log(`MISS bundle.${name}.gz_kb = ${gzKb ?? f.bundle.error ?? 'missing'}, target ${BUNDLE_TARGETS.gzKb}`);
+    if (base !== undefined && (ms === undefined || ms > BUNDLE_TARGETS.initRatio * base)) {
+      console.log(`MISS init.${name}.ms = ${ms ?? f.init?.error ?? 'missing'}, target ${BUNDLE_TARGETS.initRatio} × ${base}`);
+    }
+  }
+  if (process.argv.includes('--update-results')) await updateResults(figures, ['bundle.', 'init.', 'init_no_source_maps.']);
+}
+
+if (isEntry(import.meta.url)) {
+  standalone().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
 }

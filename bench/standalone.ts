@@ -63,10 +63,14 @@ async function run(name: string, part: (ctx: PartContext) => Promise<void>): Pro
 
 const RESULTS_FILE = path.join(import.meta.dirname, 'results.json');
 
-/** Replaces this part's figures in results.json, keeping the file's sorted keys. */
-export async function updateResults(figures: Record<string, number>): Promise<void> {
+/**
+ * Replaces this part's figures in results.json, keeping the file's sorted keys. `ownPrefixes`:
+ * key prefixes the part owns entirely; figures under them it no longer writes are dropped.
+ */
+export async function updateResults(figures: Record<string, number>, ownPrefixes: readonly string[] = []): Promise<void> {
   const results = JSON.parse(await readFile(RESULTS_FILE, 'utf8')) as Record<string, number>;
-  const merged = { ...results, ...figures };
+  const kept = Object.fromEntries(Object.entries(results).filter(([key]) => !ownPrefixes.some((p) => key.startsWith(p))));
+  const merged = { ...kept, ...figures };
   const sorted = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => a.localeCompare(b)));
   await writeFile(RESULTS_FILE, `${JSON.stringify(sorted, null, 2)}\n`);
   console.log(`updated ${Object.keys(figures).length} figures in ${RESULTS_FILE}`);

@@ -23,6 +23,28 @@ export const REPO_ROOT = path.join(import.meta.dirname, '..');
 export const functionEntry = (kind: 'http' | 'jobs' | 'events' | 'auth', name: string) =>
   path.join(REPO_ROOT, 'functions', kind, `${name}.ts`);
 
+/**
+ * How every function is bundled (NodejsFunction's esbuild options). bench/bundles.ts builds
+ * with these same settings, so its sizes and start-up times are the deployed ones.
+ */
+export const BUNDLING = {
+  minify: true,
+  // No source map in the asset: a map of the bundled SDK alone is larger (gzip) than the issue's
+  // whole budget per function (150 KB), and `--enable-source-maps` parses it at every cold start.
+  // Frames in logs read `index.mjs:2:<column>` (line 1 is the banner); esbuild's output is deterministic,
+  // so `npx tsx bench/bundles.ts --where <function> 2:<column>` rebuilds it with a map and names the source line.
+  sourceMap: false,
+  format: nodejs.OutputFormat.ESM,
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  // ESM bundles have no `require`; some CommonJS dependencies still call it.
+  banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+  // Bundle the AWS SDK we pin in package-lock.json instead of relying on the
+  // unpinned copy in the Lambda runtime (and bundled, it loads faster).
+  bundleAwsSDK: true,
+  externalModules: [] as string[],
+} satisfies nodejs.BundlingOptions;
+
 export interface CrmFunctionProps {
   /** Absolute path of the entry file; it must export `handler`. */
   entry: string;
@@ -49,11 +71,14 @@ export class CrmFunction extends Construct {
   public readonly fn: nodejs.NodejsFunction;
   public readonly logGroup: logs.LogGroup;
   public readonly role: iam.Role;
+  /** The entry and the files its asset holds besides the bundle (bench/bundles.ts measures what each function ships). */
+  public readonly bundleSource: Pick<CrmFunctionProps, 'entry' | 'name' | 'bundledFiles'>;
   private readonly table: dynamodb.ITableV2;
 
   constructor(scope: Construct, id: string, props: CrmFunctionProps) {
     super(scope, id);
     this.table = props.table;
+    this.bundleSource = { entry: props.entry, name: props.name, ...(props.bundledFiles ? { bundledFiles: props.bundledFiles } : {}) };
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: logs.RetentionDays.ONE_MONTH,
@@ -90,24 +115,13 @@ export class CrmFunction extends Construct {
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       bundling: {
-        minify: true,
-        sourceMap: true,
-        format: nodejs.OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        // ESM bundles have no `require`; some CommonJS dependencies still call it.
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-        // Bundle the AWS SDK we pin in package-lock.json instead of relying on the
-        // unpinned copy in the Lambda runtime (and bundled, it loads faster).
-        bundleAwsSDK: true,
-        externalModules: [],
+        ...BUNDLING,
         ...(props.bundledFiles ? { commandHooks: copyInto(props.bundledFiles.folder, props.bundledFiles.files) } : {}),
       },
       environment: {
         TABLE_NAME: props.table.tableName,
         EVENT_BUS_NAME: props.bus.eventBusName,
         POWERTOOLS_SERVICE_NAME: `crm-${props.name}`,
-        NODE_OPTIONS: '--enable-source-maps',
         // A CloudFormation dynamic reference, resolved at deploy time into the function's
         // configuration. Acceptable here: the key makes cursors tamper-evident (integrity),
         // it does not protect confidential data, and reading it from Secrets Manager on

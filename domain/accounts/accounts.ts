@@ -21,7 +21,7 @@ import { UnitOfWork } from '#domain/table/transaction.ts';
 import { accountSpec, type Account, type AccountCreate, type AccountPatch } from '#domain/accounts/account.ts';
 import { changeGuards, claimAccountGuards, rejectDuplicates, releaseGuards, valuesOfRecord } from '#domain/accounts/duplicates.ts';
 import { notMerging } from '#domain/accounts/merge.ts';
-import { registrableDomain } from '#domain/accounts/normalize.ts';
+import { loadNormalizers, registrableDomain } from '#domain/accounts/normalize.ts';
 import { loadOpenableAccount, loadWritableAccount, reassigned } from '#domain/pool/pool.ts';
 import { presentAccount, presentPage, type PooledAccount } from '#domain/pool/view.ts';
 import { accountPoolWrites } from '#domain/pool/writes.ts';
@@ -43,6 +43,7 @@ function withRegistrableDomain<T extends { domain?: string | null | undefined }>
 
 /** `deferOwnerCount`: the caller counts the owner's accounts itself (domain/pool/writes.ts; a CSV import, per batch). */
 export async function createAccount(ctx: UseCaseContext, input: AccountCreate, opts: { deferOwnerCount?: boolean } = {}): Promise<Account> {
+  await loadNormalizers(); // its duplicate guards normalize phones and domains
   // 1. Only sales roles create customers; the owner defaults to the caller.
   requireRole(ctx.identity, ...SALES_ROLES);
   const { ownerId, ...fields } = withRegistrableDomain(input);
@@ -78,6 +79,7 @@ export async function getAccount(ctx: UseCaseContext, id: string): Promise<Poole
 }
 
 export async function updateAccount(ctx: UseCaseContext, id: string, patch: AccountPatch, ifMatch: number | undefined): Promise<Account> {
+  await loadNormalizers(); // its duplicate guards normalize phones and domains
   return rejectDuplicates(ctx, () => retryOnVersionRace(ifMatch, async () => {
     const before = await loadWritableAccount(ctx, id);
     checkIfMatch(before, ifMatch);
@@ -101,6 +103,7 @@ export async function updateAccount(ctx: UseCaseContext, id: string, patch: Acco
 }
 
 export async function deleteAccount(ctx: UseCaseContext, id: string, ifMatch: number | undefined): Promise<void> {
+  await loadNormalizers(); // its duplicate guards normalize phones and domains
   await retryOnVersionRace(ifMatch, async () => {
     const account = await loadWritableAccount(ctx, id);
     checkIfMatch(account, ifMatch);

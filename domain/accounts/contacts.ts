@@ -26,6 +26,7 @@ import { readableAccount } from '#domain/accounts/links.ts';
 import { contactSpec, type Contact, type ContactCreate, type ContactPatch } from '#domain/accounts/contact.ts';
 import { validationFailed } from '#domain/errors.ts';
 import { changeGuards, claimContactGuards, rejectDuplicates, releaseGuards, valuesOfRecord } from '#domain/accounts/duplicates.ts';
+import { loadNormalizers } from '#domain/accounts/normalize.ts';
 
 const SALES_ROLES = ['admin', 'manager', 'rep'] as const;
 
@@ -39,6 +40,7 @@ function accountStillExists(uow: UnitOfWork, ctx: UseCaseContext, accountId: str
 
 /** `roles`: who may create; a CSV import also lets marketers (domain/integrations/import-rows.ts). */
 export async function createContact(ctx: UseCaseContext, input: ContactCreate, roles: readonly Role[] = SALES_ROLES): Promise<Contact> {
+  await loadNormalizers(); // its duplicate guards normalize phones and domains
   requireRole(ctx.identity, ...roles);
   const { ownerId, ...fields } = input;
   const [owner] = await Promise.all([
@@ -67,6 +69,7 @@ export async function getContact(ctx: UseCaseContext, id: string): Promise<Conta
 }
 
 export async function updateContact(ctx: UseCaseContext, id: string, patch: ContactPatch, ifMatch: number | undefined): Promise<Contact> {
+  await loadNormalizers(); // its duplicate guards normalize phones and domains
   return rejectDuplicates(ctx, () => retryOnVersionRace(ifMatch, async () => {
     const before = await loadWritable(ctx, contactSpec, id);
     checkIfMatch(before, ifMatch);
@@ -90,6 +93,7 @@ export async function updateContact(ctx: UseCaseContext, id: string, patch: Cont
 }
 
 export async function deleteContact(ctx: UseCaseContext, id: string, ifMatch: number | undefined): Promise<void> {
+  await loadNormalizers(); // its duplicate guards normalize phones and domains
   await retryOnVersionRace(ifMatch, async () => {
     const contact = await loadWritable(ctx, contactSpec, id);
     checkIfMatch(contact, ifMatch);

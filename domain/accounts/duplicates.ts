@@ -38,7 +38,7 @@ import { decodeCursor, encodeCursor } from '#domain/table/cursor.ts';
 import { entityKey, leadCompanyPartition, stripKeys, uniqueKey, type EntityType } from '#domain/table/keys.ts';
 import { getItem, getItems, queryAll, type Page, type PageRequest } from '#domain/table/query.ts';
 import type { UnitOfWork } from '#domain/table/transaction.ts';
-import { normalizeCompanyName, normalizeDomain, normalizeEmail, normalizePhone } from '#domain/accounts/normalize.ts';
+import { loadNormalizers, normalizeCompanyName, normalizeDomain, normalizeEmail, normalizePhone } from '#domain/accounts/normalize.ts';
 
 type Item = Record<string, unknown>;
 
@@ -283,6 +283,7 @@ export async function holdersOf(
   values: GuardValues,
   alsoRead: { PK: string; SK: string }[] = [],
 ): Promise<{ holders: Holder[]; also: (Item | undefined)[] }> {
+  await loadNormalizers(); // the guards normalize phones and domains
   const probes = entities.flatMap((entity) => guardsOf(entity, values).map((guard) => ({ entity, guard })));
   const keys = [...probes.map((p) => keyOf(tenantId, p.entity, p.guard)), ...alsoRead];
   const items = keys.length ? await getItems(keys) : [];
@@ -304,6 +305,7 @@ const MAX_HOLDER_RETRIES = 3;
  * its UnitOfWork afresh each time.
  */
 export async function rejectDuplicates<T>(ctx: UseCaseContext, attempt: () => Promise<T>): Promise<T> {
+  await loadNormalizers(); // a refused write's guards are normalized again below
   for (let i = 0; ; i++) {
     try {
       return await attempt();
@@ -384,6 +386,7 @@ export const duplicateCandidateView = z
  * Ordered by entity (accounts, contacts, leads), then id; pages are cut from that list.
  */
 export async function findDuplicates(ctx: UseCaseContext, query: DuplicateQuery, page: PageRequest): Promise<Page<DuplicateCandidate>> {
+  await loadNormalizers(); // its duplicate guards normalize phones and domains
   const asked = QUERY_KINDS.filter((k) => query[k] !== undefined);
   if (asked.length === 0) {
     throw validationFailed([{ path: 'query', message: 'give at least one of name, email, phone, domain' }], 'The query is not valid.');

@@ -56,6 +56,7 @@ import { getItems, queryInput } from '#domain/table/query.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
 import { accountSpec, type Account } from '#domain/accounts/account.ts';
 import { GUARD_KINDS, guardsOf, releaseGuards, transferGuards, valuesOfRecord, type GuardValues } from '#domain/accounts/duplicates.ts';
+import { loadNormalizers } from '#domain/accounts/normalize.ts';
 import { loadOpenableAccount, mayOpenAccount } from '#domain/pool/pool.ts';
 import { presentAccount, type PooledAccount } from '#domain/pool/view.ts';
 import { accountPoolWrites } from '#domain/pool/writes.ts';
@@ -106,6 +107,7 @@ function recordOf<R extends StoredRecord>(item: Item): R {
 }
 
 export async function mergeAccounts(ctx: UseCaseContext, targetId: string, body: MergeBody, options: MergeOptions = {}): Promise<PooledAccount> {
+  await loadNormalizers(); // its duplicate guards normalize phones and domains
   const who = ctx.identity;
   // 1. The target: a 404 unless the caller may open it; then only managers and admins merge, a manager within its team.
   const target = await loadOpenableAccount(ctx, targetId);

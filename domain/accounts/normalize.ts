@@ -12,10 +12,46 @@
  *
  * Every normalizer is idempotent: normalizing a normalized value changes nothing
  * (property-tested in test/duplicates/normalize.test.ts).
+ *
+ * The phone and domain normalizers need their libraries loaded first (`await loadNormalizers()`,
+ * see there); the use cases that normalize do it as their first step.
  */
-import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
-import { getDomain } from 'tldts';
+import type { parsePhoneNumberFromString } from 'libphonenumber-js/min';
+import type { getDomain } from 'tldts';
 import { fold } from '#domain/accounts/company-name.ts';
+
+interface Libraries {
+  parsePhone: typeof parsePhoneNumberFromString;
+  getDomain: typeof getDomain;
+}
+
+let libraries: Libraries | undefined;
+let loading: Promise<void> | undefined;
+
+/**
+ * Loads libphonenumber-js's metadata and the public suffix list: evaluated at load they were
+ * most of the start-up of the functions holding them (bench/README.md, issue 11 point 6).
+ * A dynamic import: in a bundle the code stays in the file but runs on the first call, so a
+ * function pays for them on the first request that normalizes a phone or a domain, not at
+ * every cold start. Idempotent; concurrent callers share one load.
+ */
+export function loadNormalizers(): Promise<void> {
+  loading ??= import('#domain/accounts/normalizer-libraries.ts').then(
+    (lib) => {
+      libraries = { parsePhone: lib.parsePhoneNumberFromString, getDomain: lib.getDomain };
+    },
+    (err: unknown) => {
+      loading = undefined;
+      throw err;
+    },
+  );
+  return loading;
+}
+
+function loaded(): Libraries {
+  if (!libraries) throw new Error('a phone or domain normalized before loadNormalizers() resolved');
+  return libraries;
+}
 
 export { normalizeCompanyName } from '#domain/accounts/company-name.ts';
 
@@ -32,7 +68,7 @@ export function normalizePhone(phone: string): string {
   const compact = fold(phone);
   const digits = compact.replace(/\D/g, '');
   const cleaned = compact.trimStart().startsWith('+') ? `+${digits}` : digits;
-  const parsed = parsePhoneNumberFromString(cleaned, 'CN');
+  const parsed = loaded().parsePhone(cleaned, 'CN');
   return parsed && parsed.isValid() ? parsed.number : cleaned;
 }
 
@@ -44,7 +80,7 @@ export function normalizePhone(phone: string): string {
 export function registrableDomain(input: string): string | undefined {
   const host = fold(input.trim());
   if (!host) return undefined;
-  const domain = getDomain(host, { allowPrivateDomains: true });
+  const domain = loaded().getDomain(host, { allowPrivateDomains: true });
   return domain ? domain.toLowerCase() : undefined;
 }
 

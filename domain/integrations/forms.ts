@@ -26,6 +26,7 @@ import { GuardTaken, holdersOf, type Holder } from '#domain/accounts/duplicates.
 import { campaignKey } from '#domain/marketing/keys.ts';
 import { LEAD_ROLES } from '#domain/sales/lead.ts';
 import { newLeadWrites } from '#domain/sales/leads.ts';
+import { loadNormalizers } from '#domain/accounts/normalize.ts';
 import { newSecret, rotate, validSecrets, verifySignature, type RotatingSecret } from '#domain/integrations/standard-webhooks.ts';
 import {
   formItem,
@@ -309,6 +310,7 @@ function tagsOf(form: Form, input: FormSubmission): string[] {
 
 /** A new lead through the leads' own writes (guards, `lead.created`), and its message as a note on it. */
 async function createLeadFrom(ctx: UseCaseContext, uow: UnitOfWork, form: Form, input: FormSubmission, ownerTeamId: string | null): Promise<Outcome> {
+  await loadNormalizers(); // the lead's duplicate guards normalize its phone
   const lead = newLeadWrites(
     ctx,
     {

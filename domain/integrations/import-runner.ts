@@ -27,6 +27,7 @@ import { randomUUID } from 'node:crypto';
 import { db, tableName } from '#domain/table/client.ts';
 import { getItem, getItems, queryAll } from '#domain/table/query.ts';
 import { fieldDefinitions } from '#domain/marketing/custom-fields.ts';
+import { loadNormalizers } from '#domain/accounts/normalize.ts';
 import { applyRow, guardValuesOf, outcomeOfStored, rowIdempotencyKey, rowInput, type ImportJob, type Outcome } from '#domain/integrations/import-rows.ts';
 import { chunkKey, importKey, IMPORTS_DUE, MAX_ERRORS, type Import, type RowError } from '#domain/integrations/import.ts';
 import { importFromItem } from '#domain/integrations/imports.ts';
@@ -132,6 +133,7 @@ async function applyInOrder(
   applied: () => void,
   beforeEach: () => void,
 ): Promise<void> {
+  await loadNormalizers(); // guardValuesOf normalizes phones and domains
   const seen = new Set<string>();
   const free: number[] = [];
   const after: number[] = [];

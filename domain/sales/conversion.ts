@@ -36,6 +36,7 @@ import {
 } from '#domain/sales/lead.ts';
 import { invalidTransition } from '#domain/sales/leads.ts';
 import { claimContactGuards, rejectDuplicates, releaseLeadGuards } from '#domain/accounts/duplicates.ts';
+import { loadNormalizers } from '#domain/accounts/normalize.ts';
 import { addNewAccount } from '#domain/accounts/accounts.ts';
 import type { OpportunityView } from '#domain/sales/opportunity.ts';
 import { newOpportunity, OPEN_OPPORTUNITY_COUNT } from '#domain/sales/opportunities.ts';
@@ -50,6 +51,7 @@ export const MAX_TRANSACTION_ITEMS = 100;
 export const DEFAULT_CLOSE_DAYS = 30;
 
 export async function convertLead(ctx: UseCaseContext, id: string, input: LeadConvert, ifMatch: number | undefined): Promise<Lead> {
+  await loadNormalizers(); // its duplicate guards normalize phones and domains
   // 1. Conversion creates customers: sales roles only.
   requireRole(ctx.identity, ...CONVERT_ROLES);
   return retryOnVersionRace(ifMatch, () =>

@@ -35,6 +35,7 @@ import {
   type LeadStatus,
 } from '#domain/sales/lead.ts';
 import { changeLeadGuards, claimLeadGuards, rejectDuplicates, releaseLeadGuards } from '#domain/accounts/duplicates.ts';
+import { loadNormalizers } from '#domain/accounts/normalize.ts';
 
 export const invalidTransition = (detail: string, extra: Record<string, unknown> = {}) =>
   conflict('invalid_transition', detail, extra);
@@ -75,6 +76,7 @@ export async function resolveLeadOwner(ctx: UseCaseContext, requested: string | 
 }
 
 export async function createLead(ctx: UseCaseContext, input: LeadCreate): Promise<Lead> {
+  await loadNormalizers(); // its duplicate guards normalize phones and domains
   // 1. Sales and marketing create leads; the owner defaults to the caller.
   requireRole(ctx.identity, ...LEAD_ROLES);
   const { ownerId, ...fields } = input;
@@ -107,6 +109,7 @@ export async function getLead(ctx: UseCaseContext, id: string): Promise<Lead> {
 }
 
 export async function updateLead(ctx: UseCaseContext, id: string, patch: LeadPatch, ifMatch: number | undefined): Promise<Lead> {
+  await loadNormalizers(); // its duplicate guards normalize phones and domains
   requireRole(ctx.identity, ...LEAD_ROLES);
   return retryOnVersionRace(ifMatch, () => rejectDuplicates(ctx, async () => {
     const before = await loadWritableLead(ctx, id);
@@ -135,6 +138,7 @@ export async function updateLead(ctx: UseCaseContext, id: string, patch: LeadPat
 }
 
 export async function deleteLead(ctx: UseCaseContext, id: string, ifMatch: number | undefined): Promise<void> {
+  await loadNormalizers(); // its duplicate guards normalize phones and domains
   requireRole(ctx.identity, ...LEAD_ROLES);
   await retryOnVersionRace(ifMatch, async () => {
     const lead = await loadWritableLead(ctx, id);

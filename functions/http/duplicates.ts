@@ -1,10 +1,13 @@
 /** HTTP: the duplicate search (查重). Parse → use case → result; everything else is middleware. */
 import * as z from 'zod/mini';
 import { duplicateCandidateView, findDuplicates } from '#domain/accounts/duplicates.ts';
-import { registrableDomain } from '#domain/accounts/normalize.ts';
+import { loadNormalizers, registrableDomain } from '#domain/accounts/normalize.ts';
 import * as f from '#domain/fields.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
+
+// Its one route normalizes what it is asked, the query's domain check included: loaded at start-up.
+await loadNormalizers();
 
 /**
  * At least one of the four keys (checked by the use case, which names them all in its 400),

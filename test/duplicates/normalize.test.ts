@@ -4,8 +4,9 @@
  * of one value normalize alike; distinct values stay distinct).
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  loadNormalizers,
   normalizeCompanyName,
   normalizeDomain,
   normalizeEmail,
@@ -14,6 +15,17 @@ import {
 } from '#domain/accounts/normalize.ts';
 
 const RUNS = { numRuns: 500 };
+
+beforeAll(loadNormalizers);
+
+describe('loading', () => {
+  it('the phone and domain libraries load once, for every caller at once', async () => {
+    const [a, b] = [loadNormalizers(), loadNormalizers()];
+    expect(a).toBe(b);
+    await a;
+    expect(normalizePhone('13800138000')).toBe('+8613800138000');
+  });
+});
 
 describe('phones: E.164, default region CN', () => {
   it('one number however it is written', () => {
