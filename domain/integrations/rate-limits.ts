@@ -75,6 +75,8 @@ export interface StoredRateLimits extends RateLimits {
 }
 
 export const rateLimitPartition = (tenantId: string) => `${t(tenantId)}#RATELIMIT`;
+/** The limiter's own items (the benchmark keeps their requests apart from each operation's). */
+export const isRateLimitPartition = (pk: string | undefined) => pk?.endsWith('#RATELIMIT') ?? false;
 export const rateLimitSettingsKey = (tenantId: string) => ({ PK: rateLimitPartition(tenantId), SK: 'SETTINGS' });
 /** `scope` is `tenant` or `apikey#<keyId>`; `windowStart` in epoch seconds. */
 export const rateLimitCounterKey = (tenantId: string, scope: string, windowStart: number) => ({
