@@ -28,6 +28,7 @@ import { apiKeyScenarios } from './apikeys.ts';
 import { importScenarios } from './imports.ts';
 import { fuzzScenarios } from './fuzz.ts';
 import { loadScenarios } from './load.ts';
+import { rateLimitScenarios } from './ratelimit.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -758,6 +759,8 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await meter.unmetered(() => fuzzScenarios({ call, figures, notes }));
   // ---- load held: autocannon against npm start, its own server and table (issue 11 point 4): bench/load.ts
   await loadScenarios({ figures, notes });
+  // ---- rate limits: the limiter's capacity per request (issue 11 point 7): bench/ratelimit.ts
+  await rateLimitScenarios({ call, meter, figures, notes });
 
   return { operations, figures, notes };
 }

@@ -40,12 +40,18 @@ async function run(name: string, part: (ctx: PartContext) => Promise<void>): Pro
     process.env.DYNAMODB_ENDPOINT = ddb.endpoint;
     process.env.TABLE_NAME = `crm-bench-${name}-${randomUUID().slice(0, 8)}`;
     process.env.LOG_LEVEL ??= 'SILENT';
+    // The bench sends thousands of requests per tenant a minute: the limiter's defaults would refuse
+    // them. bench/ratelimit.ts sets the documented limits on its own tenant.
+    process.env.RATE_LIMIT_REQUESTS_PER_MINUTE ??= '1000000';
+    process.env.RATE_LIMIT_API_KEY_REQUESTS_PER_MINUTE ??= '1000000';
+    process.env.RATE_LIMIT_PUBLIC_REQUESTS_PER_MINUTE ??= '1000000';
     const { createTableInput, indexes } = await import('#domain/table/definition.ts');
+    const { isRateLimitPartition } = await import('#domain/integrations/rate-limits.ts');
     const { db } = await import('#domain/table/client.ts');
     await db.send(new CreateTableCommand(createTableInput(process.env.TABLE_NAME)));
     const { DynamoMeter } = await import('./dynamo-meter.ts');
     const sideClient = new DynamoDBClient({ endpoint: ddb.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    const meter = new DynamoMeter({ sideClient, keyAttributes: ['PK', 'SK'], indexes });
+    const meter = new DynamoMeter({ sideClient, keyAttributes: ['PK', 'SK'], indexes, exclude: isRateLimitPartition });
     meter.install(db);
     const api = await import('#test/support/api.ts');
     const figures: Record<string, number> = {};

@@ -34,7 +34,11 @@ export type TableAction =
 const READ: TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 const WRITE: TableAction[] = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'];
 
-/** Every HTTP function: its entry file is functions/http/<name>.ts and it exports `handler`. */
+/**
+ * Every HTTP function: its entry file is functions/http/<name>.ts and it exports `handler`.
+ * Every function with an identity needs at least GetItem (its tenant's rate limits, cached a minute)
+ * and UpdateItem (the users directory, a key's lastUsedAt, the rate-limit counters' leases).
+ */
 export const httpFunctions = {
   accounts: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
   contacts: { tableActions: [...READ, ...WRITE] },
@@ -44,8 +48,8 @@ export const httpFunctions = {
   // Claims, assignments, releases and locks read the account and the rules in one BatchGetItem.
   pool: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
   notifications: { tableActions: [...READ, 'dynamodb:UpdateItem'] },
-  // The users directory write of every request, and the search's two BatchGetItems.
-  duplicates: { tableActions: ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'] },
+  // The users directory write of every request, and the search's two BatchGetItems; the rate limits (GetItem).
+  duplicates: { tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchGetItem'] },
   leads: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
   quotes: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'] },
   orders: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'] },
@@ -94,13 +98,15 @@ export const httpFunctions = {
   webhooks: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], timeoutSeconds: 25 },
   // API keys (api/integrations.md): a create or delete is one transaction of the record, its lookup
   // item and the event (Put / Delete); reads by GetItem and the byType Query; UpdateItem, as in every
-  // function with an identity: the users directory and a key caller's lastUsedAt.
+  // function with an identity: the users directory and a key caller's lastUsedAt. Also the tenant's
+  // rate limits (`/v1/rate-limits`: GetItem, a conditional Put).
   'api-keys': { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
   // CSV imports and exports (api/integrations.md): an import's row chunks (BatchWriteItem), the import and its
   // event (one transaction), the custom field definitions (GetItem); exports page through the list use cases
   // (Query, and the pool rules and a page's records by GetItem / BatchGetItem). `importUploads`: the uploads
-  // bucket (presigns PUTs, reads the uploaded file back; infra/api-stack.ts).
-  imports: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'], importUploads: true },
+  // bucket (presigns PUTs, reads the uploaded file back; infra/api-stack.ts). UpdateItem: the users directory,
+  // a key caller's lastUsedAt and the rate-limit counters, as in every function with an identity.
+  imports: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'], importUploads: true },
 } satisfies Record<
   string,
   { tableActions: TableAction[]; marketing?: boolean; docsAssets?: boolean; timeoutSeconds?: number; maxBodyBytes?: number; importUploads?: boolean }
@@ -284,6 +290,9 @@ export const routes: Route[] = [
   { method: 'GET', path: '/v1/api-keys', fn: 'api-keys' },
   { method: 'GET', path: '/v1/api-keys/{id}', fn: 'api-keys' },
   { method: 'DELETE', path: '/v1/api-keys/{id}', fn: 'api-keys' },
+  // The tenant's rate limits (functions/middleware/rate-limit.ts enforces them on every route).
+  { method: 'GET', path: '/v1/rate-limits', fn: 'api-keys' },
+  { method: 'PUT', path: '/v1/rate-limits', fn: 'api-keys' },
   { method: 'POST', path: '/v1/imports', fn: 'imports' },
   { method: 'POST', path: '/v1/imports/uploads', fn: 'imports' },
   { method: 'GET', path: '/v1/imports', fn: 'imports' },

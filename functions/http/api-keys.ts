@@ -1,4 +1,4 @@
-/** HTTP: API keys (api/integrations.md "API keys"). Parse → use case → result; everything else is middleware. */
+/** HTTP: API keys (api/integrations.md "API keys") and the tenant's rate limits. Parse → use case → result; everything else is middleware. */
 import * as z from 'zod/mini';
 import { pageOf } from '#domain/fields.ts';
 import {
@@ -10,6 +10,7 @@ import {
   getApiKey,
   listApiKeys,
 } from '#domain/integrations/api-keys.ts';
+import { getRateLimits, putRateLimits, rateLimitsBody, rateLimitsView } from '#domain/integrations/rate-limits.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
@@ -27,4 +28,10 @@ export const handler = httpFunction({
   }),
   'GET /v1/api-keys/{id}': operation({ response: apiKeyView, run: ({ ctx, params }) => getApiKey(ctx, params.id!) }),
   'DELETE /v1/api-keys/{id}': operation({ run: ({ ctx, params, ifMatch }) => deleteApiKey(ctx, params.id!, ifMatch) }),
+  'GET /v1/rate-limits': operation({ response: rateLimitsView, run: ({ ctx }) => getRateLimits(ctx) }),
+  'PUT /v1/rate-limits': operation({
+    body: rateLimitsBody,
+    response: rateLimitsView,
+    run: ({ ctx, body }) => putRateLimits(ctx, body),
+  }),
 });

@@ -13,6 +13,7 @@ import * as z from 'zod/mini';
 import { DomainError, notFound } from '#domain/errors.ts';
 import { logger } from '#functions/middleware/logger.ts';
 import { problemResponse } from '#functions/middleware/problem.ts';
+import { limitPublicRequest, rateLimited, withRateLimitHeaders } from '#functions/middleware/rate-limit.ts';
 import { lowerCaseHeaders } from '#functions/middleware/request.ts';
 import { assetPath, DOCS_ASSETS, type DocsAsset } from '#functions/openapi/assets.ts';
 import type { DescribedOperation } from '#functions/openapi/document.ts';
@@ -125,7 +126,13 @@ function answer(f: File, headers: Record<string, string>, extra: Record<string, 
     : { statusCode: 200, headers: { ...common, 'content-type': f.contentType }, body: f.body.toString('utf8') };
 }
 
+/** Limited per client IP like the other public routes (functions/middleware/rate-limit.ts). */
 async function dispatch(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  const decision = limitPublicRequest(event);
+  return withRateLimitHeaders(decision.allowed ? await serve(event) : problemResponse(rateLimited(decision.retryAfter!)), decision);
+}
+
+async function serve(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   const headers = lowerCaseHeaders(event);
   try {
     switch (event.routeKey) {

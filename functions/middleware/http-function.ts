@@ -1,8 +1,8 @@
 /**
  * Builds the Lambda handler of one HTTP function (a resource group) from its operations,
  * keyed by route key exactly as functions/routes.ts declares them. Middleware order:
- * problem+json errors → identity (the authorizer's context; users directory, a key's
- * lastUsedAt) → parse and validate → run the
+ * rate-limit headers on every answer → problem+json errors → identity (the authorizer's
+ * context; users directory, a key's lastUsedAt) → rate limit (429) → parse and validate → run the
  * use case (idempotently for POST) → map the result to status, ETag and Location.
  */
 import { createHash } from 'node:crypto';
@@ -16,6 +16,7 @@ import type { PageRequest } from '#domain/table/query.ts';
 import { authenticate } from '#functions/middleware/identity.ts';
 import { idempotencyScope, requestHash, runIdempotent } from '#functions/middleware/idempotency.ts';
 import { problemJson } from '#functions/middleware/problem.ts';
+import { enforceRateLimit, rateLimitHeadersMiddleware } from '#functions/middleware/rate-limit.ts';
 import { etag, lowerCaseHeaders, parseIfMatch, readJsonBody, readRawBody, validate } from '#functions/middleware/request.ts';
 
 export interface OperationInput<B, Q> {
@@ -97,6 +98,7 @@ export function httpFunction(operations: Record<string, Operation>) {
     if (!op) throw notFound('route');
     const now = new Date();
     const identity = await authenticate(event.requestContext.authorizer?.lambda, now);
+    await enforceRateLimit(event, identity);
     const headers = lowerCaseHeaders(event);
     const method = event.requestContext.http.method.toUpperCase();
 
@@ -132,7 +134,7 @@ export function httpFunction(operations: Record<string, Operation>) {
     return respond(op, op.custom ? await presentCustomIn(identity.tenantId, op.custom, result) : result, params);
   };
 
-  const handler = middy<Event, APIGatewayProxyStructuredResultV2>().use(problemJson()).handler(dispatch);
+  const handler = middy<Event, APIGatewayProxyStructuredResultV2>().use(rateLimitHeadersMiddleware()).use(problemJson()).handler(dispatch);
   // The operations stay reachable for the OpenAPI document (functions/openapi/).
   return Object.assign(handler, { operations });
 }

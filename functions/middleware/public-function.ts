@@ -13,6 +13,7 @@ import { DomainError, notFound, payloadTooLarge, unsupportedMediaType, validatio
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { logger } from '#functions/middleware/logger.ts';
 import { problemResponse } from '#functions/middleware/problem.ts';
+import { limitPublicRequest, rateLimited, withRateLimitHeaders } from '#functions/middleware/rate-limit.ts';
 import { lowerCaseHeaders, MAX_BODY_BYTES, readJsonBody } from '#functions/middleware/request.ts';
 import type { PublicResult } from '#domain/public-result.ts';
 
@@ -127,11 +128,17 @@ function jsonAnswer(op: PublicOperation, result: Extract<PublicResult, { kind: '
 }
 
 export function publicFunction(operations: Record<string, PublicOperation>) {
-  const dispatch = async (event: Event, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+  // Limited per client IP (functions/middleware/rate-limit.ts): the caller is nobody until its token is checked.
+  const dispatch = async (event: Event, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+    const decision = limitPublicRequest(event);
+    return withRateLimitHeaders(await answer(event, context, decision.allowed ? undefined : decision.retryAfter), decision);
+  };
+  const answer = async (event: Event, _context: Context, refusedFor: number | undefined): Promise<APIGatewayProxyStructuredResultV2> => {
     const headers = lowerCaseHeaders(event);
     const op = operations[event.routeKey];
     const json = op?.jsonOnly || wantsJson(headers);
     try {
+      if (refusedFor !== undefined) throw rateLimited(refusedFor);
       const token = event.pathParameters?.token ?? event.pathParameters?.id;
       if (!op || !token) throw notFound('link');
       const form = () => (op.form ? readForm(event, headers) : new URLSearchParams());
@@ -156,7 +163,8 @@ export function publicFunction(operations: Record<string, PublicOperation>) {
       if (!domain) logger.error('unhandled error', { error: err as Error, routeKey: event.routeKey });
       const problem = domain ?? new DomainError(500, 'internal_error', 'Something went wrong on our side.');
       if (json) return problemResponse(problem);
-      const title = problem.status === 404 ? 'This link is not valid' : problem.status < 500 ? 'This could not be done' : 'Something went wrong';
+      const title =
+        problem.status === 404 ? 'This link is not valid' : problem.status === 429 ? 'Too many requests' : problem.status < 500 ? 'This could not be done' : 'Something went wrong';
       return {
         statusCode: problem.status,
         headers: { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' },

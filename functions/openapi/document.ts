@@ -76,7 +76,12 @@ export interface OpenApiDocument {
   security: Record<string, string[]>[];
   tags: { name: string; description: string }[];
   paths: Record<string, Record<string, OperationObject>>;
-  components: { schemas: Record<string, JsonSchema>; responses: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+  components: {
+    schemas: Record<string, JsonSchema>;
+    responses: Record<string, unknown>;
+    headers: Record<string, unknown>;
+    securitySchemes: Record<string, unknown>;
+  };
 }
 
 export interface OperationObject {
@@ -140,6 +145,12 @@ const ERRORS = {
   412: { name: 'PreconditionFailed', codes: 'version_mismatch: If-Match names an older version' },
   413: { name: 'PayloadTooLarge', codes: 'payload_too_large: the body is over 256 KB' },
   415: { name: 'UnsupportedMediaType', codes: 'unsupported_media_type: the body is not application/json' },
+  429: {
+    name: 'TooManyRequests',
+    codes:
+      'rate_limited: the tenant, the API key or (public routes) the client IP made more requests this minute than its limit; ' +
+      'Retry-After says in how many seconds the window resets (the RateLimit header names the policy at 0)',
+  },
   503: {
     name: 'ServiceUnavailable',
     codes: 'timeout: the request ran out of time; retry it with the same Idempotency-Key (Retry-After says when)',
@@ -149,6 +160,38 @@ type ErrorStatus = keyof typeof ERRORS;
 
 const problemContent = { [PROBLEM]: { schema: { $ref: '#/components/schemas/Problem' } } };
 
+/**
+ * The rate-limit headers (functions/middleware/rate-limit.ts), as draft-ietf-httpapi-ratelimit-headers-11
+ * defines them: on every answer of a caller the API knows (a tenant, an API key, or on public routes a client IP).
+ */
+const RATE_LIMIT_HEADERS = {
+  RateLimit: {
+    description:
+      'What is left of each policy in force: `"tenant";r=<requests left>;t=<seconds until the window resets>`, and ' +
+      '`"apikey";…` for an API key (a Structured Fields list, draft-ietf-httpapi-ratelimit-headers-11). Public routes: `"ip";…`.',
+    schema: { type: 'string', maxLength: 200, examples: ['"tenant";r=942;t=17'] },
+  },
+  'RateLimit-Policy': {
+    description:
+      'The policies in force: `"tenant";q=<requests a minute>;w=60`, plus `"apikey";q=…;w=60` for an API key ' +
+      '(`GET /v1/rate-limits` shows them; an admin changes them with `PUT`). Public routes: `"ip";q=600;w=60` per client IP.',
+    schema: { type: 'string', maxLength: 200, examples: ['"tenant";q=1000;w=60'] },
+  },
+  'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 1, maximum: 3600 } },
+};
+
+const rateLimitHeaderRefs = (required: boolean) =>
+  Object.fromEntries(
+    (['RateLimit', 'RateLimit-Policy'] as const).map((name) => [
+      name,
+      required ? { $ref: `#/components/headers/${name}` } : { ...RATE_LIMIT_HEADERS[name], required: false },
+    ]),
+  );
+
+function headerComponents(): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(RATE_LIMIT_HEADERS).map(([name, h]) => [name, { ...h, required: true }]));
+}
+
 function errorComponents(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [status, { name, codes }] of Object.entries(ERRORS)) {
@@ -156,30 +199,38 @@ function errorComponents(): Record<string, unknown> {
       description: `${status}: ${codes}.`,
       content:
         status === '401'
-          ? { ...problemContent, [JSON_TYPE]: { schema: { type: 'object', properties: { message: { type: 'string' } } } } }
+          ? { ...problemContent, [JSON_TYPE]: { schema: { type: 'object', properties: { message: { type: 'string', maxLength: 100 } } } } }
           : problemContent,
-      ...(status === '503' ? { headers: { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer' } } } } : {}),
+      headers: {
+        // A 401 may come from API Gateway's authorizer, before the API (and its limiter) runs.
+        ...rateLimitHeaderRefs(status !== '401'),
+        ...(status === '429' || status === '503' ? { 'Retry-After': { $ref: '#/components/headers/Retry-After' } } : {}),
+      },
     };
   }
   // Public routes answer browsers with a page and clients that asked for JSON with problem+json.
   out.PublicError = {
-    description: 'An HTML page saying what went wrong, or problem+json when the request asked for JSON (404 not_found: the link is not valid).',
+    description:
+      'An HTML page saying what went wrong, or problem+json when the request asked for JSON (404 not_found: the link is not valid; ' +
+      '429 rate_limited: too many requests from this client IP this minute, see Retry-After).',
     content: { 'text/html': { schema: { type: 'string' } }, ...problemContent },
+    headers: { ...rateLimitHeaderRefs(true), 'Retry-After': { ...RATE_LIMIT_HEADERS['Retry-After'], required: false, description: 'On a 429: seconds to wait.' } },
   };
   return out;
 }
 
 /** The errors an operation can answer, by what it is. */
 function errorStatuses(route: Route, op: DescribedOperation): ErrorStatus[] | 'public' {
-  if (op.neverFails) return [];
+  // Even a static answer is refused past its client IP's limit.
+  if (op.neverFails) return [429];
   // A machine's public route: a bad signature is 401 (an unknown target looks the same), then the body's checks.
-  if (op.jsonOnly) return [400, 401, 413, 415];
+  if (op.jsonOnly) return [400, 401, 413, 415, 429];
   if (route.public) return 'public';
   const statuses: ErrorStatus[] = [400, 401, 403, 404];
   if (route.method !== 'GET') statuses.push(409);
   if (route.method === 'PATCH' || route.method === 'DELETE' || route.method === 'PUT') statuses.push(412);
   if (op.body) statuses.push(413, 415);
-  statuses.push(503);
+  statuses.push(429, 503);
   return statuses;
 }
 
@@ -343,11 +394,17 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
     const errors = errorStatuses(route, op);
     if (errors === 'public') {
       operation.responses['404'] = { $ref: '#/components/responses/PublicError' };
+      operation.responses['429'] = { $ref: '#/components/responses/PublicError' };
       if (op.form) {
         for (const status of [400, 409, 413, 415]) operation.responses[String(status)] = { $ref: '#/components/responses/PublicError' };
       }
     } else {
       for (const status of errors) operation.responses[String(status)] = { $ref: `#/components/responses/${ERRORS[status].name}` };
+    }
+
+    // Every answer of a known caller carries the rate-limit headers (the error components declare them too).
+    for (const response of Object.values(operation.responses) as { $ref?: string; headers?: Record<string, unknown> }[]) {
+      if (!response.$ref) response.headers = { ...response.headers, ...rateLimitHeaderRefs(true) };
     }
 
     (paths[route.path] ??= {})[route.method.toLowerCase()] = operation;
@@ -362,7 +419,9 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
       description:
         'Generated from the route table and the zod schemas the handlers validate with and shape their answers by, ' +
         'so it describes exactly what the API does. JSON in and out, camelCase; errors are `application/problem+json` ' +
-        'with a stable `code`. Lists answer `{items, nextCursor}`; pass `cursor` back to walk them.',
+        'with a stable `code`. Lists answer `{items, nextCursor}`; pass `cursor` back to walk them. ' +
+        'Requests are rate-limited per tenant and per API key (`GET /v1/rate-limits`): every answer carries the ' +
+        '`RateLimit` and `RateLimit-Policy` headers, and past a limit the API answers `429 rate_limited` with `Retry-After`.',
       contact: { name: 'CRM API maintainers', url: 'https://crm.example.com/support' },
       license: { name: 'Proprietary', url: 'https://crm.example.com/terms' },
     },
@@ -376,6 +435,7 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
     components: {
       schemas: { Problem: problemSchema, ...schemas.components },
       responses: errorComponents(),
+      headers: headerComponents(),
       securitySchemes: {
         bearer: {
           type: 'http',

@@ -62,6 +62,7 @@ const THINGS: Record<string, string> = {
   'forecast/accuracy': 'forecast accuracy',
   'marketing/settings': 'marketing settings',
   'pool/rules': 'pool rules',
+  'rate-limits': 'rate limits',
   'reports/funnel': 'funnel report',
   'reports/service': 'service report',
   'sla/policy': 'SLA policy',
@@ -199,7 +200,7 @@ const TAG_OF: Partial<Record<HttpFunctionName, { name: string; description: stri
   forms: { name: 'Forms', description: 'Inbound web forms: signed submissions (Standard Webhooks) become leads.' },
   webhooks: { name: 'Webhooks', description: 'Outbound webhooks: signed deliveries of events, retried for 72 hours, and their delivery log.' },
   imports: { name: 'Import and export', description: 'CSV import in the background (UTF-8, GB18030, Chinese headers, duplicates) and CSV export.' },
-  'api-keys': { name: 'API keys', description: 'Keys for integrations: a bearer key acting with its role and team, shown once, stored hashed.' },
+  'api-keys': { name: 'API keys', description: 'Keys for integrations: a bearer key acting with its role and team, shown once, stored hashed; and the tenant\'s rate limits.' },
   docs: { name: 'Reference', description: 'This document.' },
 };
 

@@ -9,6 +9,7 @@
  * seed `bench/fuzz.ts` printed (its long run uses these same generators: test/support/fuzz-arbitraries.ts).
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { rateLimitPartition } from '#domain/integrations/rate-limits.ts';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { db, tableName } from '#domain/table/client.ts';
@@ -22,15 +23,19 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 6);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261204);
 let refs: Required<Refs>;
 
-/** Every item of the fuzz tenant (the test's own table: a Scan is fine here). */
+/**
+ * Every item of the fuzz tenant (the test's own table: a Scan is fine here), but the rate limiter's
+ * counters (`T#t#RATELIMIT`): every request, refused or not, is counted there, and a new minute's
+ * window is a new item.
+ */
 async function itemCount(): Promise<number> {
   let count = 0;
   let start: Record<string, unknown> | undefined;
   do {
     const out = await db.send(new ScanCommand({
       TableName: tableName(),
-      FilterExpression: 'begins_with(PK, :t)',
-      ExpressionAttributeValues: { ':t': `T#${T}#` },
+      FilterExpression: 'begins_with(PK, :t) AND PK <> :limiter',
+      ExpressionAttributeValues: { ':t': `T#${T}#`, ':limiter': rateLimitPartition(T) },
       Select: 'COUNT',
       ...(start ? { ExclusiveStartKey: start } : {}),
     }));

@@ -461,6 +461,8 @@ const matrix: Record<string, Row> = {
   'GET /v1/api-keys': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
   'GET /v1/api-keys/{id}': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
   'DELETE /v1/api-keys/{id}': { admin: s(204), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'GET /v1/rate-limits': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
+  'PUT /v1/rate-limits': { admin: s(200), manager: s(403), rep: s(403), support: s(403), marketer: s(403), otherManager: s(403) },
 };
 
 /** Ids each caller may reference in a body: its own account and contact, or alice's for roles that may not create customers. */

@@ -98,7 +98,7 @@ describe('GET /v1/openapi.json', () => {
 });
 
 describe('the truth check of test/docs/responses.test.ts', () => {
-  it('catches a body its schema refuses, an undeclared status or media type, and a problem that is not one', () => {
+  it('catches a body its schema refuses, an undeclared status or media type, a problem that is not one, a required header missing', () => {
     const route = { method: 'GET', path: '/v1/pool/rules' } as const;
     const doc = structuredClone(served);
     doc.paths['/v1/pool/rules']!.get!.responses['200'] = {
@@ -106,7 +106,9 @@ describe('the truth check of test/docs/responses.test.ts', () => {
       content: { 'application/json': { schema: { type: 'object', required: ['releaseAfterDays'], properties: { releaseAfterDays: { type: 'integer' } } } } },
     };
     const v = new SchemaValidator(doc);
-    const answer = (status: number, contentType: string, json: unknown) => ({ status, headers: { 'content-type': contentType }, body: JSON.stringify(json), json });
+    const limits = { ratelimit: '"tenant";r=9;t=30', 'ratelimit-policy': '"tenant";q=10;w=60' };
+    const answer = (status: number, contentType: string, json: unknown, headers: Record<string, string> = limits) =>
+      ({ status, headers: { 'content-type': contentType, ...headers }, body: JSON.stringify(json), json });
     expect(mismatches(doc, v, route, answer(200, 'application/json', { releaseAfterDays: 30 }))).toEqual([]);
     expect(mismatches(doc, v, route, answer(200, 'application/json', { releaseAfterDays: '30' }))).not.toEqual([]);
     expect(mismatches(doc, v, route, answer(200, 'application/json', {}))).not.toEqual([]);
@@ -115,6 +117,8 @@ describe('the truth check of test/docs/responses.test.ts', () => {
     const problem = { type: 'https://crm.example.com/problems/not-found', title: 'Not Found', status: 404, detail: 'No such thing.', code: 'not_found' };
     expect(mismatches(doc, v, route, answer(404, 'application/problem+json', problem))).toEqual([]);
     expect(mismatches(doc, v, route, answer(404, 'application/problem+json', { ...problem, code: undefined }))).not.toEqual([]);
+    // The error components declare the rate-limit headers required.
+    expect(mismatches(doc, v, route, answer(404, 'application/problem+json', problem, {}))[0]).toMatch(/required header RateLimit/);
   });
 });
 

@@ -65,7 +65,8 @@ export interface Answer {
 
 /**
  * What is wrong with `res` as an answer of `route` by the document: an undeclared status, an
- * undeclared media type, or a body its schema refuses. Empty when the document tells the truth.
+ * undeclared media type, a required header it lacks, or a body its schema refuses. Empty when the
+ * document tells the truth.
  */
 export function mismatches(doc: OpenApiDocument, validator: SchemaValidator, route: Pick<Route, 'method' | 'path'>, res: Answer): string[] {
   const op = operationOf(doc, route);
@@ -73,6 +74,10 @@ export function mismatches(doc: OpenApiDocument, validator: SchemaValidator, rou
   const declared = op.responses[String(res.status)];
   if (!declared) return [`status ${res.status} is not declared (declared: ${Object.keys(op.responses).join(', ')})`];
   const response = resolve(doc, declared);
+  const missingHeaders = Object.entries((response.headers ?? {}) as Json)
+    .filter(([name, header]) => resolve<Json>(doc, header).required && res.headers[name.toLowerCase()] === undefined)
+    .map(([name]) => `status ${res.status} declares the required header ${name}, which the answer lacks`);
+  if (missingHeaders.length) return missingHeaders;
   const mediaType = (res.headers['content-type'] ?? '').split(';')[0]!.trim();
   if (!response.content) return res.body === '' ? [] : [`status ${res.status} declares no body, got ${mediaType}: ${res.body.slice(0, 200)}`];
   const content = response.content[mediaType];

@@ -299,6 +299,8 @@ export const validBody: Record<string, (refs: Refs) => Body> = {
   'PATCH /v1/campaigns/{id}': () => ({ name: 'Renamed campaign 改名活动', budget: 8000.5 }),
   'POST /v1/campaigns/{id}/schedule': () => ({ sendAt: '2099-11-11T00:00:00.000Z' }),
   'PUT /v1/marketing/settings': () => ({ sendRatePerSecond: 20, fromAddress: 'news@example.cn' }),
+  // The highest limits: the contract tests send thousands of requests per tenant a minute (test/integrations/rate-limits.test.ts tests low ones).
+  'PUT /v1/rate-limits': () => ({ requestsPerMinute: 1_000_000, apiKeyRequestsPerMinute: 1_000_000 }),
   // The public one-click unsubscribe takes a form (`List-Unsubscribe=One-Click`); the fuzz test sends this in every shape.
   'POST /u/{token}': () => ({ 'List-Unsubscribe': 'One-Click' }),
   // NPS surveys (api/service.md): a segment of the caller's tenant (seedRefs makes one).
@@ -401,6 +403,7 @@ export const referenceFields: Record<string, Record<string, 'accounts' | 'contac
   'PATCH /v1/campaigns/{id}': {},
   'POST /v1/campaigns/{id}/schedule': {},
   'PUT /v1/marketing/settings': {},
+  'PUT /v1/rate-limits': {},
   'POST /v1/kb/articles': {},
   'PATCH /v1/kb/articles/{id}': {},
   'POST /v1/tickets': { accountId: 'accounts', contactId: 'contacts', assigneeId: 'users' },
@@ -676,6 +679,7 @@ export const SINGLETONS = new Set([
   'GET /v1/forecast/accuracy',
   'GET /v1/marketing/settings',
   'GET /v1/sla/policy',
+  'GET /v1/rate-limits',
   'GET /v1/reports/service',
 ]);
 /**

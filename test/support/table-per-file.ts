@@ -13,6 +13,11 @@ process.env.CRM_DATA_DIR = inject('crmDataDir');
 process.env.TABLE_NAME = `crm-test-${randomUUID()}`;
 // As the local runtime (local/server.ts): webhooks may go to receivers on 127.0.0.1.
 process.env.WEBHOOKS_ALLOW_LOOPBACK ??= '1';
+// The contract and fuzz tests send thousands of requests per tenant (and from 127.0.0.1) a minute: a high
+// default keeps the rate limiter out of their way. test/integrations/rate-limits.test.ts tests the real defaults.
+process.env.RATE_LIMIT_REQUESTS_PER_MINUTE ??= '1000000';
+process.env.RATE_LIMIT_API_KEY_REQUESTS_PER_MINUTE ??= '1000000';
+process.env.RATE_LIMIT_PUBLIC_REQUESTS_PER_MINUTE ??= '1000000';
 
 const { db } = await import('#domain/table/client.ts');
 await db.send(new CreateTableCommand(createTableInput(process.env.TABLE_NAME)));

@@ -1,0 +1,203 @@
+/**
+ * Rate limits (OWASP API4), in the middleware of every HTTP function: per tenant, and per API key
+ * for `apikey:<id>` callers, over fixed 60-second windows; over the limit → `429 rate_limited`
+ * with `Retry-After`. Every answer carries the IETF headers (draft-ietf-httpapi-ratelimit-headers-11):
+ * `RateLimit-Policy: "tenant";q=1000;w=60` and `RateLimit: "tenant";r=<remaining>;t=<seconds to reset>`.
+ *
+ * Cost: a container does not count each request in DynamoDB. It leases a batch of requests from
+ * the tenant's shared counter of the window (one UpdateItem ADD, conditioned on staying within
+ * the limit: domain/integrations/rate-limits.ts) and spends the batch locally; the batch shrinks
+ * to 1 as the window fills, so the shared counter never passes the limit. At the default limits
+ * that is one write per 20 requests of a tenant (per 12 of an API key). The tenant's limits are
+ * read once a minute per container (cached). Locally, one process is one container.
+ *
+ * Public routes (links, forms: functions/middleware/public-function.ts) have no tenant before
+ * their token is checked: they are limited per client IP, in memory per container, at no cost.
+ */
+import type middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { DomainError } from '#domain/errors.ts';
+import type { Identity } from '#domain/identity.ts';
+import { apiKeyIdOf } from '#domain/integrations/api-key.ts';
+import { cachedRateLimits, leaseRequests, RATE_LIMIT_WINDOW_SECONDS } from '#domain/integrations/rate-limits.ts';
+
+/** A batch never holds more than this many requests (what one container may strand unused). */
+export const MAX_LEASE = 20;
+/** …nor more than this fraction of the limit, so small limits lease one request at a time (exact). */
+const LEASE_FRACTION = 1 / 25;
+/** Public routes: requests a minute per client IP and container. */
+export const DEFAULT_PUBLIC_REQUESTS_PER_MINUTE = 600;
+
+let clock: () => Date = () => new Date();
+/** Tests fix the limiter's time (windows, Retry-After) instead of waiting for it. */
+export function setRateLimitClock(next?: () => Date): void {
+  clock = next ?? (() => new Date());
+}
+
+/** One policy's state for the headers. */
+export interface PolicyState {
+  name: 'tenant' | 'apikey' | 'ip';
+  quota: number;
+  remaining: number;
+  resetSeconds: number;
+}
+
+export interface RateDecision {
+  allowed: boolean;
+  policies: PolicyState[];
+  /** Seconds until the refusing policy's window ends. */
+  retryAfter?: number;
+}
+
+/** A container's allowance of one policy in one window. */
+interface Allowance {
+  windowStart: number;
+  /** Leased and not yet spent here. */
+  left: number;
+  /** The shared counter as last seen (every container's leases). */
+  used: number;
+  /** The shared counter is at the limit: refuse without asking again until the window ends. */
+  exhausted: boolean;
+}
+
+const allowances = new Map<string, Allowance>();
+
+/** Forgets every allowance (tests that start over). */
+export function resetRateLimiter(): void {
+  allowances.clear();
+  publicCounts.clear();
+}
+
+export const leaseSize = (limit: number, used: number) =>
+  Math.max(1, Math.min(MAX_LEASE, Math.floor(limit * LEASE_FRACTION), limit - used));
+
+function windowOf(now: Date) {
+  const seconds = now.getTime() / 1000;
+  const windowStart = Math.floor(seconds / RATE_LIMIT_WINDOW_SECONDS) * RATE_LIMIT_WINDOW_SECONDS;
+  return { windowStart, resetSeconds: Math.max(1, Math.ceil(windowStart + RATE_LIMIT_WINDOW_SECONDS - seconds)) };
+}
+
+function allowanceOf(key: string, windowStart: number): Allowance {
+  let a = allowances.get(key);
+  if (!a || a.windowStart !== windowStart) {
+    if (!a && allowances.size >= 10_000) pruneBefore(allowances, windowStart);
+    a = { windowStart, left: 0, used: 0, exhausted: false };
+    allowances.set(key, a);
+  }
+  return a;
+}
+
+function pruneBefore(map: Map<string, { windowStart: number }>, windowStart: number) {
+  for (const [k, v] of map) if (v.windowStart < windowStart) map.delete(k);
+}
+
+/** Spends one request of a policy: from the local batch, else from a new lease. */
+async function take(tenantId: string, scope: string, limit: number, windowStart: number): Promise<{ allowed: boolean; remaining: number }> {
+  // The limit is part of the key: a changed limit starts a fresh allowance (the shared counter stays the truth).
+  const a = allowanceOf(`${tenantId}|${scope}|${limit}`, windowStart);
+  const remaining = () => Math.max(0, limit - a.used) + a.left;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    if (a.left > 0) {
+      a.left--;
+      return { allowed: true, remaining: remaining() };
+    }
+    if (a.exhausted) break;
+    const size = leaseSize(limit, a.used);
+    const lease = await leaseRequests(tenantId, scope, windowStart, size, limit);
+    // Concurrent requests of this container (one process, locally) may have leased meanwhile.
+    a.used = Math.max(a.used, lease.used);
+    if (lease.granted) a.left += size;
+    else if (lease.used >= limit) a.exhausted = true;
+  }
+  return { allowed: false, remaining: 0 };
+}
+
+/**
+ * The decision for one authenticated request: its API key's policy first (a runaway key is
+ * stopped before it spends the tenant's requests), then the tenant's.
+ */
+export async function limitRequest(identity: Identity): Promise<RateDecision> {
+  const now = clock();
+  const { windowStart, resetSeconds } = windowOf(now);
+  const limits = await cachedRateLimits(identity.tenantId, now);
+  const keyId = apiKeyIdOf(identity.userId);
+  const checks: { name: 'tenant' | 'apikey'; scope: string; quota: number }[] = [
+    ...(keyId ? [{ name: 'apikey' as const, scope: `apikey#${keyId}`, quota: limits.apiKeyRequestsPerMinute }] : []),
+    { name: 'tenant', scope: 'tenant', quota: limits.requestsPerMinute },
+  ];
+  const policies: PolicyState[] = [];
+  for (const check of checks) {
+    const { allowed, remaining } = await take(identity.tenantId, check.scope, check.quota, windowStart);
+    policies.push({ name: check.name, quota: check.quota, remaining, resetSeconds });
+    if (!allowed) return { allowed: false, policies, retryAfter: resetSeconds };
+  }
+  return { allowed: true, policies };
+}
+
+// ---------------------------------------------------------------------------------------
+// Public routes: per client IP, per container
+
+const publicCounts = new Map<string, { windowStart: number; count: number }>();
+
+function publicLimit(): number {
+  const v = Number(process.env.RATE_LIMIT_PUBLIC_REQUESTS_PER_MINUTE);
+  return Number.isInteger(v) && v > 0 ? v : DEFAULT_PUBLIC_REQUESTS_PER_MINUTE;
+}
+
+export function limitPublicRequest(event: APIGatewayProxyEventV2): RateDecision {
+  const { windowStart, resetSeconds } = windowOf(clock());
+  const quota = publicLimit();
+  const ip = event.requestContext?.http?.sourceIp ?? 'unknown';
+  let entry = publicCounts.get(ip);
+  if (!entry || entry.windowStart !== windowStart) {
+    if (!entry && publicCounts.size >= 10_000) pruneBefore(publicCounts, windowStart);
+    entry = { windowStart, count: 0 };
+    publicCounts.set(ip, entry);
+  }
+  const allowed = entry.count < quota;
+  if (allowed) entry.count++;
+  const policies: PolicyState[] = [{ name: 'ip', quota, remaining: quota - entry.count, resetSeconds }];
+  return allowed ? { allowed, policies } : { allowed, policies, retryAfter: resetSeconds };
+}
+
+// ---------------------------------------------------------------------------------------
+// Answers
+
+export const rateLimited = (retryAfter: number) =>
+  new DomainError(429, 'rate_limited', `Too many requests; retry in ${retryAfter} s.`, { retryAfter });
+
+/** The IETF headers of a decision (and `Retry-After` when it refused). */
+export function rateLimitHeaders(decision: RateDecision): Record<string, string> {
+  const headers: Record<string, string> = {
+    'ratelimit-policy': decision.policies.map((p) => `"${p.name}";q=${p.quota};w=${RATE_LIMIT_WINDOW_SECONDS}`).join(', '),
+    ratelimit: decision.policies.map((p) => `"${p.name}";r=${p.remaining};t=${p.resetSeconds}`).join(', '),
+  };
+  if (decision.retryAfter !== undefined) headers['retry-after'] = String(decision.retryAfter);
+  return headers;
+}
+
+export function withRateLimitHeaders(response: APIGatewayProxyStructuredResultV2, decision: RateDecision | undefined): APIGatewayProxyStructuredResultV2 {
+  if (!decision) return response;
+  return { ...response, headers: { ...response.headers, ...rateLimitHeaders(decision) } };
+}
+
+const decisions = new WeakMap<object, RateDecision>();
+
+/** Called by the handler once it knows the caller: remembers the decision for the headers, throws the 429. */
+export async function enforceRateLimit(event: object, identity: Identity): Promise<void> {
+  const decision = await limitRequest(identity);
+  decisions.set(event, decision);
+  if (!decision.allowed) throw rateLimited(decision.retryAfter!);
+}
+
+/**
+ * Puts the headers on every answer of the request, success or problem. Used before problemJson(),
+ * so its onError runs after problemJson's has made the answer. A request refused before its caller
+ * is known (401) has no decision and no headers.
+ */
+export function rateLimitHeadersMiddleware(): middy.MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
+  const apply = (request: middy.Request<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>) => {
+    if (request.response) request.response = withRateLimitHeaders(request.response, decisions.get(request.event));
+  };
+  return { after: apply, onError: apply };
+}
