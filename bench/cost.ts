@@ -134,6 +134,10 @@ export function tenantMonth(results: Results, users: number): Line[] {
     { item: 'Lambda: request authorizer (upper bound)', usd: requests * (PRICES.lambdaRequest + gbSeconds(ASSUMED.authorizerMs) * PRICES.lambdaGbSecond) },
     { item: 'DynamoDB: reads of requests', usd: rru * PRICES.readRequestUnit },
     { item: 'DynamoDB: writes of requests (table + indexes)', usd: wru * PRICES.writeRequestUnit },
+    {
+      item: 'DynamoDB: rate limiter (leases from the shared counter)',
+      usd: requests * (figure(results, 'ratelimit.per_request.wcu') * PRICES.writeRequestUnit + figure(results, 'ratelimit.per_request.rcu') * PRICES.readRequestUnit),
+    },
     { item: 'EventBridge: domain events', usd: events * PRICES.busEvent },
     {
       item: 'Event consumers (Lambda + DynamoDB)',
