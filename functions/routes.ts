@@ -99,7 +99,7 @@ export const httpFunctions = {
   // CSV imports and exports (api/integrations.md): an import's row chunks (BatchWriteItem), the import and its
   // event (one transaction), the custom field definitions (GetItem); exports page through the list use cases
   // (Query, and the pool rules and a page's records by GetItem / BatchGetItem). `importUploads`: the uploads
-  // bucket (presigns PUTs, reads the uploaded file back; infra/api-stack.ts).
+  // bucket (presigns PUTs, reads the uploaded file back; writes a large export and presigns its GET; infra/api-stack.ts).
   imports: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'], importUploads: true },
 } satisfies Record<
   string,
