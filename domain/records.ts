@@ -38,6 +38,16 @@ export interface RecordSpec<R extends StoredRecord> {
   alsoVisibleTo?(who: Identity, record: R): boolean;
 }
 
+/**
+ * A create checked and built, not yet committed: `write` adds its items (record, event, guards…)
+ * to a fresh unit of work, once per attempt; `result` is its answer. The create routes commit it
+ * alone (duplicates.ts `commitCreate`); a CSV import commits several rows' in one transaction.
+ */
+export interface PreparedCreate<R> {
+  result: R;
+  write(uow: UnitOfWork): UnitOfWork;
+}
+
 export function newId(ctx: UseCaseContext): string {
   return ulid(ctx.now.getTime());
 }

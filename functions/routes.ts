@@ -104,8 +104,9 @@ export const httpFunctions = {
   // CSV imports and exports (api/integrations.md): an import's row chunks (BatchWriteItem), the import and its
   // event (one transaction), the custom field definitions (GetItem); exports page through the list use cases
   // (Query, and the pool rules and a page's records by GetItem / BatchGetItem). `importUploads`: the uploads
-  // bucket (presigns PUTs, reads the uploaded file back; infra/api-stack.ts). UpdateItem: the users directory,
-  // a key caller's lastUsedAt and the rate-limit counters, as in every function with an identity.
+  // bucket (presigns PUTs, reads the uploaded file back; writes a large export and presigns its GET;
+  // infra/api-stack.ts). UpdateItem: the users directory, a key caller's lastUsedAt and the rate-limit
+  // counters, as in every function with an identity.
   imports: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'], importUploads: true },
 } satisfies Record<
   string,

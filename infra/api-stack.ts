@@ -133,15 +133,16 @@ export class ApiStack extends Stack {
       environment: { [DOCS_ASSETS_DIR]: '/var/task/docs-assets' },
     };
 
-    // Large CSV imports: the client PUTs the file to a presigned URL (Lambda's 6 MB payload limit
-    // keeps it out of the request), the imports function reads it back. A file is only needed until
-    // its import has read it into the table: a day is plenty.
+    // Large CSV files (Lambda's 6 MB payload limit keeps them out of requests and answers): an
+    // import's upload, PUT by the client to a presigned URL and read back by the imports function;
+    // a large export, written by the imports function and fetched by the client from a presigned GET.
+    // A file is only needed until its import has read it, or for its download: a day is plenty.
     this.importUploads = new s3.Bucket(this, 'ImportUploads', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       lifecycleRules: [{ expiration: Duration.days(1), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
-      cors: [{ allowedMethods: [s3.HttpMethods.PUT], allowedOrigins: corsOrigins, allowedHeaders: ['content-type'], maxAge: 3600 }],
+      cors: [{ allowedMethods: [s3.HttpMethods.PUT, s3.HttpMethods.GET], allowedOrigins: corsOrigins, allowedHeaders: ['content-type'], maxAge: 3600 }],
       removalPolicy: RemovalPolicy.DESTROY,
     });
     Validations.of(this.importUploads).acknowledge({
@@ -220,13 +221,20 @@ export class ApiStack extends Stack {
   }
 }
 
-/** PutObject (the presigned URLs are signed with the function's role) and GetObject, under `imports/` only. */
+/**
+ * PutObject and GetObject (the presigned URLs are signed with the function's role), under `imports/`
+ * (uploads: presigned PUT, read back) and `exports/` (large exports: written, presigned GET) only.
+ */
 function grantImportUploads(fn: CrmFunction, bucket: s3.Bucket): void {
-  fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: [bucket.arnForObjects('imports/*')] }));
-  Validations.of(fn.role).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::<${Stack.of(fn).getLogicalId(bucket.node.defaultChild as s3.CfnBucket)}.Arn>/imports/*]`,
-    reason: 'An upload\'s key, imports/<tenantId>/<uploadId>.csv, is made per request; the grant is the two object actions under imports/ of this one bucket.',
-  });
+  const prefixes = ['imports', 'exports'];
+  fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: prefixes.map((p) => bucket.arnForObjects(`${p}/*`)) }));
+  const bucketId = Stack.of(fn).getLogicalId(bucket.node.defaultChild as s3.CfnBucket);
+  for (const prefix of prefixes) {
+    Validations.of(fn.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${prefix}/*]`,
+      reason: `An object's key, ${prefix}/<tenantId>/<id>.csv, is made per request; the grant is the two object actions under ${prefix}/ of this one bucket.`,
+    });
+  }
 }
 
 /** Why a public route has no authorizer: what proves its requests instead (cdk-nag AwsSolutions-APIG4). */

@@ -130,6 +130,8 @@ export function createRouter(hooks: RouterHooks = {}) {
 
     const upload = /^\/_local\/uploads\/([^/]+)$/.exec(path);
     if (upload && method === 'PUT') return putUpload(req, decodeSegment(upload[1]!));
+    const download = /^\/_local\/exports\/([^/]+)$/.exec(path);
+    if (download && method === 'GET') return getExport(req, decodeSegment(download[1]!));
 
     const match = matchRoute(method, path);
     if (!match) return problem(404, 'not_found', 'No such route.');
@@ -164,6 +166,19 @@ async function putUpload(req: IncomingRequest, uploadId: string): Promise<LocalR
   if (result === 'refused') return problem(403, 'forbidden', 'The upload URL is not valid or has expired.');
   if (result === 'too_large') return problem(413, 'payload_too_large', 'The CSV is larger than 5 MB.');
   return { status: 200, headers: {}, body: '' };
+}
+
+/**
+ * S3's side of an export's presigned GET, locally: the signed `token` in the query is the
+ * credential (403 for a tampered or expired URL, like S3); the CSV as stored, as a download.
+ */
+async function getExport(req: IncomingRequest, exportId: string): Promise<LocalResponse> {
+  const { attachment, EXPORT_CONTENT_TYPE, getLocalExport } = await import('#domain/integrations/upload-store.ts');
+  const token = new URLSearchParams(req.url.split('?')[1] ?? '').get('token') ?? '';
+  const found = await getLocalExport(exportId, token, new Date());
+  if (found === 'refused') return problem(403, 'forbidden', 'The download URL is not valid or has expired.');
+  if (!found) return problem(404, 'not_found', 'No such export (a day after it was made, it is gone).');
+  return { status: 200, headers: { 'content-type': EXPORT_CONTENT_TYPE, 'content-disposition': attachment(found.filename) }, body: found.bytes.toString('utf8'), bytes: found.bytes };
 }
 
 async function runJob(req: IncomingRequest, name: string): Promise<LocalResponse> {

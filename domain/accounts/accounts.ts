@@ -15,11 +15,12 @@ import {
   stamp,
   unchanged,
   visibleFromItem,
+  type PreparedCreate,
 } from '#domain/records.ts';
 import { queryPage, type Page, type PageRequest } from '#domain/table/query.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
 import { accountSpec, type Account, type AccountCreate, type AccountPatch } from '#domain/accounts/account.ts';
-import { changeGuards, claimAccountGuards, rejectDuplicates, releaseGuards, valuesOfRecord } from '#domain/accounts/duplicates.ts';
+import { changeGuards, claimAccountGuards, commitCreate, rejectDuplicates, releaseGuards, valuesOfRecord } from '#domain/accounts/duplicates.ts';
 import { notMerging } from '#domain/accounts/merge.ts';
 import { loadNormalizers, registrableDomain } from '#domain/accounts/normalize.ts';
 import { loadOpenableAccount, loadWritableAccount, reassigned } from '#domain/pool/pool.ts';
@@ -41,8 +42,12 @@ function withRegistrableDomain<T extends { domain?: string | null | undefined }>
   return { ...input, domain };
 }
 
-/** `deferOwnerCount`: the caller counts the owner's accounts itself (domain/pool/writes.ts; a CSV import, per batch). */
-export async function createAccount(ctx: UseCaseContext, input: AccountCreate, opts: { deferOwnerCount?: boolean } = {}): Promise<Account> {
+export async function createAccount(ctx: UseCaseContext, input: AccountCreate): Promise<Account> {
+  return commitCreate(ctx, await prepareAccount(ctx, input));
+}
+
+/** A new account checked and built (`createAccount` without its commit). `deferOwnerCount`: the caller counts the owner's accounts itself (domain/pool/writes.ts; a CSV import, per batch). */
+export async function prepareAccount(ctx: UseCaseContext, input: AccountCreate, opts: { deferOwnerCount?: boolean } = {}): Promise<PreparedCreate<PooledAccount>> {
   await loadNormalizers(); // its duplicate guards normalize phones and domains
   // 1. Only sales roles create customers; the owner defaults to the caller.
   requireRole(ctx.identity, ...SALES_ROLES);
@@ -54,11 +59,10 @@ export async function createAccount(ctx: UseCaseContext, input: AccountCreate, o
     { ...fields, poolStatus: 'owned', lastFollowUpAt: null, ownerSince: ctx.now.toISOString(), createdBy: ctx.identity.userId },
     owner,
   );
-  // 3. The account, its duplicate guards and its `account.created` event land together; a
+  // 3. The account, its duplicate guards and its `account.created` event will land together; a
   //    name, domain, email or phone another account holds is a 409 duplicate. The answer
   //    shows its pool timing (domain/pool/view.ts).
-  const view = await presentAccount(ctx, account);
-  return rejectDuplicates(ctx, () => addNewAccount(ctx, account, new UnitOfWork(ctx), opts).commit(view));
+  return { result: await presentAccount(ctx, account), write: (uow) => addNewAccount(ctx, account, uow, opts) };
 }
 
 /**

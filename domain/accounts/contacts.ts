@@ -18,6 +18,7 @@ import {
   stamp,
   unchanged,
   visibleFromItem,
+  type PreparedCreate,
 } from '#domain/records.ts';
 import { accountCollection, entityKey, nameKey, rank } from '#domain/table/keys.ts';
 import { queryPage, type Page, type PageRequest, type QuerySpec } from '#domain/table/query.ts';
@@ -25,7 +26,7 @@ import { UnitOfWork } from '#domain/table/transaction.ts';
 import { readableAccount } from '#domain/accounts/links.ts';
 import { contactSpec, type Contact, type ContactCreate, type ContactPatch } from '#domain/accounts/contact.ts';
 import { validationFailed } from '#domain/errors.ts';
-import { changeGuards, claimContactGuards, rejectDuplicates, releaseGuards, valuesOfRecord } from '#domain/accounts/duplicates.ts';
+import { changeGuards, claimContactGuards, commitCreate, rejectDuplicates, releaseGuards, valuesOfRecord } from '#domain/accounts/duplicates.ts';
 import { loadNormalizers } from '#domain/accounts/normalize.ts';
 
 const SALES_ROLES = ['admin', 'manager', 'rep'] as const;
@@ -40,6 +41,11 @@ function accountStillExists(uow: UnitOfWork, ctx: UseCaseContext, accountId: str
 
 /** `roles`: who may create; a CSV import also lets marketers (domain/integrations/import-rows.ts). */
 export async function createContact(ctx: UseCaseContext, input: ContactCreate, roles: readonly Role[] = SALES_ROLES): Promise<Contact> {
+  return commitCreate(ctx, await prepareContact(ctx, input, roles));
+}
+
+/** A new contact checked and built (`createContact` without its commit). */
+export async function prepareContact(ctx: UseCaseContext, input: ContactCreate, roles: readonly Role[] = SALES_ROLES): Promise<PreparedCreate<Contact>> {
   await loadNormalizers(); // its duplicate guards normalize phones and domains
   requireRole(ctx.identity, ...roles);
   const { ownerId, ...fields } = input;
@@ -50,7 +56,7 @@ export async function createContact(ctx: UseCaseContext, input: ContactCreate, r
   const contact = stamp<Contact>(ctx, { ...fields, createdBy: ctx.identity.userId }, owner);
   // The contact, its duplicate guards (email, phone) and its event land together; an email
   // or phone another contact holds is a 409 duplicate.
-  return rejectDuplicates(ctx, () => addNewContact(ctx, contact).commit(publicView(contact)));
+  return { result: publicView(contact), write: (uow) => addNewContact(ctx, contact, uow) };
 }
 
 /**

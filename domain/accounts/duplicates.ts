@@ -32,12 +32,12 @@ import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { DomainError, invalidCursor, validationFailed } from '#domain/errors.ts';
 import type { Identity } from '#domain/identity.ts';
-import type { StoredRecord } from '#domain/records.ts';
+import type { PreparedCreate, StoredRecord } from '#domain/records.ts';
 import { mayOpen } from '#domain/record-specs.ts';
 import { decodeCursor, encodeCursor } from '#domain/table/cursor.ts';
 import { entityKey, leadCompanyPartition, stripKeys, uniqueKey, type EntityType } from '#domain/table/keys.ts';
 import { getItem, getItems, queryAll, type Page, type PageRequest } from '#domain/table/query.ts';
-import type { UnitOfWork } from '#domain/table/transaction.ts';
+import { UnitOfWork } from '#domain/table/transaction.ts';
 import { loadNormalizers, normalizeCompanyName, normalizeDomain, normalizeEmail, normalizePhone } from '#domain/accounts/normalize.ts';
 
 type Item = Record<string, unknown>;
@@ -294,7 +294,17 @@ export async function holdersOf(
   return { holders, also: items.slice(probes.length) };
 }
 
+/** The guard items these values would claim (for a bulk writer's read-ahead of what is taken). */
+export function guardKeysOf(tenantId: string, entity: GuardEntity, values: GuardValues): { PK: string; SK: string }[] {
+  return guardsOf(entity, values).map((g) => keyOf(tenantId, entity, g));
+}
+
 // ---- the 409 -----------------------------------------------------------------------------
+
+/** Commits a prepared create alone, in its own transaction; a taken guard is `409 duplicate`. */
+export function commitCreate<R>(ctx: UseCaseContext, prepared: PreparedCreate<R>): Promise<R> {
+  return rejectDuplicates(ctx, () => prepared.write(new UnitOfWork(ctx)).commit(prepared.result));
+}
 
 const MAX_HOLDER_RETRIES = 3;
 

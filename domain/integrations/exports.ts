@@ -3,6 +3,10 @@
  * records the caller may see, through the entity's own list use case page by page (so its
  * visibility rules and filters hold as they do for `GET /v1/<entity>`), as UTF-8 with a BOM
  * (Excel then reads Chinese text right), headed by field names: an export imports back as is.
+ *
+ * A large file does not fit in an answer (Lambda's response limit is 6 MB, and 50,000 rows can pass
+ * it): it is stored (upload-store.ts: S3 in the cloud, a local folder otherwise) and answered as a
+ * link, a URL that downloads it for 15 minutes. Also when the caller asks for the link (`link`).
  */
 import { stringify } from 'csv-stringify/sync';
 import * as z from 'zod/mini';
@@ -17,8 +21,10 @@ import { listContacts } from '#domain/accounts/contacts.ts';
 import { LEAD_STATUSES } from '#domain/sales/lead.ts';
 import { listLeads } from '#domain/sales/leads.ts';
 import { presentCustom, fieldDefinitions } from '#domain/marketing/custom-fields.ts';
+import { newId } from '#domain/records.ts';
 import type { ImportEntity } from '#domain/integrations/csv-mapping.ts';
 import { MAX_ROWS } from '#domain/integrations/import.ts';
+import { EXPORT_CONTENT_TYPE, uploadStore } from '#domain/integrations/upload-store.ts';
 
 export const EXPORT_ROLES: Role[] = ['admin', 'manager', 'marketer'];
 export const EXPORT_FILES = ['accounts.csv', 'contacts.csv', 'leads.csv'] as const;
@@ -61,7 +67,31 @@ export interface CsvFile {
   filename: string;
 }
 
-export async function exportCsv(ctx: UseCaseContext, entity: ImportEntity, filters: Rec): Promise<CsvFile> {
+/** How long an export's link downloads it. */
+export const EXPORT_URL_SECONDS = 15 * 60;
+/**
+ * The largest file answered inline, measured as Lambda returns it (the body JSON-escaped in its
+ * result): 5 MB leaves room for the envelope under the 6 MB limit. `EXPORT_INLINE_MAX_BYTES` lowers
+ * it (to try the link locally without 50,000 rows).
+ */
+export const inlineExportLimit = () => Number(process.env.EXPORT_INLINE_MAX_BYTES ?? 5 * 1024 * 1024);
+
+/** A stored export: where to download it, until when, and what it holds. */
+export const exportLinkView = z
+  .object({
+    url: z.string().check(z.describe('Downloads the CSV (UTF-8 with a BOM) with a GET and no other credential, until expiresAt.')),
+    expiresAt: z.string(),
+    filename: z.string(),
+    rows: z.int(),
+    bytes: z.int(),
+  })
+  .check(z.meta({ id: 'ExportLink' }));
+export type ExportLink = z.infer<typeof exportLinkView>;
+
+export type ExportAnswer = { file: CsvFile } | { link: ExportLink };
+
+/** `link`: store the file and answer its link whatever its size (the caller asked for JSON). */
+export async function exportCsv(ctx: UseCaseContext, entity: ImportEntity, filters: Rec, opts: { link?: boolean } = {}): Promise<ExportAnswer> {
   requireRole(ctx.identity, ...EXPORT_ROLES);
   const records: Rec[] = [];
   const scope = { tenantId: ctx.identity.tenantId, userId: ctx.identity.userId, query: `export:${entity}` };
@@ -80,8 +110,17 @@ export async function exportCsv(ctx: UseCaseContext, entity: ImportEntity, filte
     ...COLUMNS[entity].map((c) => cell(r[c])),
     ...defs.map((d) => cell((r.custom as Rec | undefined)?.[d.key])),
   ]);
-  const text = stringify([[...COLUMNS[entity], ...customColumns], ...rows], { record_delimiter: 'windows' });
-  return { contentType: 'text/csv; charset=utf-8', text: `\uFEFF${text}`, filename: `${entity}.csv` };
+  const text = `\uFEFF${stringify([[...COLUMNS[entity], ...customColumns], ...rows], { record_delimiter: 'windows' })}`;
+  const filename = `${entity}.csv`;
+  if (!opts.link && Buffer.byteLength(JSON.stringify(text)) <= inlineExportLimit()) return { file: { contentType: EXPORT_CONTENT_TYPE, text, filename } };
+
+  const store = uploadStore();
+  const exportId = newId(ctx);
+  const bytes = Buffer.from(text);
+  await store.putExport(ctx.identity.tenantId, exportId, bytes, filename);
+  const url = await store.presignGet(ctx.identity.tenantId, exportId, filename, ctx.now, EXPORT_URL_SECONDS);
+  const expiresAt = new Date(ctx.now.getTime() + EXPORT_URL_SECONDS * 1000).toISOString();
+  return { link: { url, expiresAt, filename, rows: rows.length, bytes: bytes.length } };
 }
 
 /** Lists (tags, multiselect values) as `a;b`, the way an import splits them; nothing as an empty cell. */

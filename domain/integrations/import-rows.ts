@@ -4,26 +4,33 @@
  * rules and events as `POST /v1/<entity>`. A duplicate (the guards' 409, whether the other
  * record is stored or came from an earlier row) is skipped, merge-patched or failed as asked.
  *
+ * A row is prepared (checked and built by the create use case's own `prepare…`, which reads
+ * what the create reads) and then committed: alone (`commitRow`: the create route's commit, a
+ * taken guard its 409) or with other rows of the batch in one transaction (`commitRows`): a row
+ * whose item is refused there (a guard taken meanwhile, a twin runner's idempotency record) is
+ * committed alone, where the refusal becomes its outcome, and the others go together again.
+ *
  * Exactly once: every row runs with the idempotency key `import:<importId>:<row>` of the
  * importer, so its write lands in the same transaction as the record that it happened
- * (UnitOfWork.commit). A row found applied (by the batch's BatchGetItem of those records, or
- * by a twin runner winning the race) is counted from its stored result, never applied again.
+ * (UnitOfWork.commit / commitTogether). A row found applied (by the batch's BatchGetItem of those
+ * records, or by a twin runner winning the race) is counted from its stored result, never applied again.
  */
 import type * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { DomainError } from '#domain/errors.ts';
 import type { Identity } from '#domain/identity.ts';
 import { accountCreate, accountPatch } from '#domain/accounts/account.ts';
-import { createAccount, updateAccount } from '#domain/accounts/accounts.ts';
+import { prepareAccount, updateAccount } from '#domain/accounts/accounts.ts';
 import { contactCreate, contactPatch } from '#domain/accounts/contact.ts';
-import { createContact, updateContact } from '#domain/accounts/contacts.ts';
-import { guardsOf, type GuardEntity, type GuardValues } from '#domain/accounts/duplicates.ts';
+import { prepareContact, updateContact } from '#domain/accounts/contacts.ts';
+import { commitCreate, guardKeysOf, guardsOf, valuesOfRecord, type GuardEntity, type GuardValues } from '#domain/accounts/duplicates.ts';
 import { leadCreate, leadPatch } from '#domain/sales/lead.ts';
-import { createLead, updateLead } from '#domain/sales/leads.ts';
+import { prepareLead, updateLead } from '#domain/sales/leads.ts';
 import { checkCustomInput, type FieldDefinition } from '#domain/marketing/custom-fields.ts';
 import { idempotencyKey } from '#domain/table/keys.ts';
 import { getItem } from '#domain/table/query.ts';
-import { IdempotencyRecordExists } from '#domain/table/transaction.ts';
+import type { PreparedCreate } from '#domain/records.ts';
+import { IdempotencyRecordExists, UnitOfWork, UnitsRefused } from '#domain/table/transaction.ts';
 import { splitList, type ColumnMap, type ImportEntity } from '#domain/integrations/csv-mapping.ts';
 import { IMPORT_ROLES, type OnDuplicate, type RowError } from '#domain/integrations/import.ts';
 
@@ -34,7 +41,7 @@ interface EntityUseCases {
   guard: GuardEntity;
   create: z.ZodMiniType;
   patch: z.ZodMiniType;
-  add(ctx: UseCaseContext, body: never): Promise<Stored>;
+  prepare(ctx: UseCaseContext, body: never): Promise<PreparedCreate<Stored>>;
   change(ctx: UseCaseContext, id: string, patch: never): Promise<Stored>;
 }
 
@@ -45,7 +52,7 @@ const USE_CASES: Record<ImportEntity, EntityUseCases> = {
     patch: accountPatch,
     // The owner's account count is added per batch, with the batch's progress (import-runner.ts):
     // parallel rows of one owner would otherwise all contend on that one counter item.
-    add: (ctx, body) => createAccount(ctx, body, { deferOwnerCount: true }),
+    prepare: (ctx, body) => prepareAccount(ctx, body, { deferOwnerCount: true }),
     change: (ctx, id, patch) => updateAccount(ctx, id, patch, undefined),
   },
   contacts: {
@@ -53,14 +60,14 @@ const USE_CASES: Record<ImportEntity, EntityUseCases> = {
     create: contactCreate,
     patch: contactPatch,
     // Marketers import contacts (api/integrations.md) though they do not create them one by one.
-    add: (ctx, body) => createContact(ctx, body, IMPORT_ROLES.contacts),
+    prepare: (ctx, body) => prepareContact(ctx, body, IMPORT_ROLES.contacts),
     change: (ctx, id, patch) => updateContact(ctx, id, patch, undefined),
   },
   leads: {
     guard: 'lead',
     create: leadCreate,
     patch: leadPatch,
-    add: createLead,
+    prepare: prepareLead,
     change: (ctx, id, patch) => updateLead(ctx, id, patch, undefined),
   },
 };
@@ -131,29 +138,87 @@ export function guardValuesOf(entity: ImportEntity, input: Input): string[] {
   return guardsOf(USE_CASES[entity].guard, input as GuardValues).map((g) => `${g.kind}\u0000${g.value}`);
 }
 
-/** Applies one row (1-based `row`); never throws for anything the row holds. */
-export async function applyRow(job: ImportJob, row: number, cells: string[], now: Date): Promise<Outcome> {
+/** A row checked and built by its create use case, ready to commit; `row` is 1-based. */
+export interface ReadyRow {
+  row: number;
+  ctx: UseCaseContext;
+  input: Input;
+  prepared: PreparedCreate<Stored>;
+}
+
+/** Checks and builds one row; a row that cannot be created (invalid, an owner it may not name) has its outcome already. Never throws for anything the row holds. */
+export async function prepareRow(job: ImportJob, row: number, cells: string[], now: Date): Promise<ReadyRow | Outcome> {
   const ctx: UseCaseContext = { identity: job.importer, now, idempotency: { key: rowKey(job, row), requestHash: rowKey(job, row) } };
   const uc = USE_CASES[job.entity];
   const input = rowInput(job, cells);
   try {
     const body = parseOrFail(uc.create, input) as Input;
     body.custom = checkCustomInput(job.defs, (input.custom as Input | undefined) ?? {}, false) ?? {};
+    return { row, ctx, input, prepared: await uc.prepare(ctx, body as never) };
+  } catch (err) {
+    if (err instanceof DomainError && err.status < 500) return failed(err.code, describe(err));
+    throw err;
+  }
+}
+
+export const isReady = (r: ReadyRow | Outcome): r is ReadyRow => 'prepared' in r;
+
+/** The guard items a ready row will claim: a batch reads them ahead, to commit the rows they refuse alone. */
+export function guardKeysOfRow(job: ImportJob, ready: ReadyRow): { PK: string; SK: string }[] {
+  const guard = USE_CASES[job.entity].guard;
+  return guardKeysOf(job.importer.tenantId, guard, valuesOfRecord(guard, ready.prepared.result));
+}
+
+/** Applies one row alone (prepare, then commit); never throws for anything the row holds. */
+export async function applyRow(job: ImportJob, row: number, cells: string[], now: Date): Promise<Outcome> {
+  const ready = await prepareRow(job, row, cells, now);
+  return isReady(ready) ? commitRow(job, ready) : ready;
+}
+
+/** Commits a ready row in its own transaction: a duplicate is skipped, merged or failed as asked. */
+export async function commitRow(job: ImportJob, ready: ReadyRow): Promise<Outcome> {
+  const { ctx, input } = ready;
+  try {
     try {
-      const made = await uc.add(ctx, body as never);
+      const made = await commitCreate(ctx, ready.prepared);
       return { kind: 'created', ownerId: made.ownerId ?? null };
     } catch (err) {
       if (!(err instanceof DomainError && err.code === 'duplicate')) throw err;
       const existingId = err.extra.existingId as string | null;
       if (job.onDuplicate === 'skip') return { kind: 'skipped' };
       if (job.onDuplicate === 'fail' || !existingId) return failed(err.code, err.message);
-      return await mergeInto(ctx, uc, job, existingId, input);
+      return await mergeInto(ctx, USE_CASES[job.entity], job, existingId, input);
     }
   } catch (err) {
-    if (err instanceof IdempotencyRecordExists) return appliedByTwin(job, row);
+    if (err instanceof IdempotencyRecordExists) return appliedByTwin(job, ready.row);
     if (err instanceof DomainError && err.status < 500) return failed(err.code, describe(err));
     throw err;
   }
+}
+
+/**
+ * Commits ready rows together, in one transaction (their items, idempotency records included, at
+ * most 100, no item twice: the caller groups them). A row refused there is committed alone, the
+ * rest together again; nothing lands twice, as every attempt carries each row's idempotency record.
+ */
+export async function commitRows(job: ImportJob, rows: ReadyRow[]): Promise<Outcome[]> {
+  const outcomes: Outcome[] = new Array(rows.length);
+  let pending = rows.map((_, i) => i);
+  while (pending.length > 0) {
+    try {
+      await UnitOfWork.commitTogether(pending.map((i) => ({ uow: rows[i]!.prepared.write(new UnitOfWork(rows[i]!.ctx)), result: rows[i]!.prepared.result })));
+      for (const i of pending) outcomes[i] = { kind: 'created', ownerId: rows[i]!.prepared.result.ownerId ?? null };
+      return outcomes;
+    } catch (err) {
+      // A refusal that names no row (a hot item never settling): each row alone reports its own.
+      const refused = err instanceof UnitsRefused ? err.refused : err instanceof DomainError ? new Map(pending.map((_, u) => [u, err])) : undefined;
+      if (!refused) throw err;
+      const alone = pending.filter((_, u) => refused.has(u));
+      pending = pending.filter((_, u) => !refused.has(u));
+      for (const i of alone) outcomes[i] = await commitRow(job, rows[i]!);
+    }
+  }
+  return outcomes;
 }
 
 /** `update`: the row's non-empty fields merge-patched into the existing record, if the importer may change it. */

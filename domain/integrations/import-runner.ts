@@ -7,9 +7,12 @@
  *  1. takes the import's lease (one runner at a time; a dead runner's lease lapses after 5 minutes);
  *  2. goes on from the cursor (`processed`) in batches of at most 100 rows of one chunk:
  *     one BatchGetItem of the batch's per-row idempotency records (rows already applied are
- *     counted from them, never applied again), then the rows through the create use cases,
- *     8 at a time; rows sharing a normalized guard value with an earlier row of the batch run
- *     after it, so "the earlier row wins" holds in parallel too;
+ *     counted from them, never applied again); the other rows prepared by the create use cases
+ *     (import-rows.ts), their guards read ahead (BatchGetItem), then committed several rows to a
+ *     transaction (up to 100 items, no item twice), a few transactions at a time. A row whose
+ *     guard is already taken is skipped at once (`skip`: the create would only be refused) or
+ *     committed alone (`update`, `fail`: the 409 decides); rows sharing a normalized guard value
+ *     with an earlier row of the batch run after it, one by one, so "the earlier row wins";
  *  3. saves each batch's counters, errors and cursor in one transaction conditioned on the
  *     cursor it started from and its lease, so two runners never both count a batch; for
  *     accounts the same transaction adds the new accounts to their owners' counts (deferred
@@ -25,15 +28,34 @@ import { addOwnedAccounts } from '#domain/pool/writes.ts';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { db, tableName } from '#domain/table/client.ts';
-import { getItem, getItems, queryAll } from '#domain/table/query.ts';
+import { getItem, getItems, getManyItems, queryAll } from '#domain/table/query.ts';
 import { fieldDefinitions } from '#domain/marketing/custom-fields.ts';
 import { loadNormalizers } from '#domain/accounts/normalize.ts';
-import { applyRow, guardValuesOf, outcomeOfStored, rowIdempotencyKey, rowInput, type ImportJob, type Outcome } from '#domain/integrations/import-rows.ts';
+import {
+  applyRow,
+  commitRow,
+  commitRows,
+  guardKeysOfRow,
+  guardValuesOf,
+  isReady,
+  outcomeOfStored,
+  prepareRow,
+  rowIdempotencyKey,
+  rowInput,
+  type ImportJob,
+  type Outcome,
+  type ReadyRow,
+} from '#domain/integrations/import-rows.ts';
 import { chunkKey, importKey, IMPORTS_DUE, MAX_ERRORS, type Import, type RowError } from '#domain/integrations/import.ts';
 import { importFromItem } from '#domain/integrations/imports.ts';
 
 const BATCH = 100;
-const PARALLEL = 8;
+/** Rows prepared at once (a prepare may read: an owner named in the row, a contact's account). */
+const PREPARE_PARALLEL = 8;
+/** Transactions of rows in flight at once. */
+const COMMIT_PARALLEL = 4;
+/** Items of one transaction of rows: DynamoDB takes at most 100. */
+const MAX_TRANSACTION_ITEMS = 100;
 const LEASE_MS = 5 * 60 * 1000;
 /** A run stops this long before its time is up, after saving its batch. */
 const SAFETY_MS = 20_000;
@@ -107,8 +129,8 @@ export async function runImport(tenantId: string, id: string, opts: RunOptions):
     const beforeCrash = () => {
       if (opts.crashAfterRows !== undefined && appliedInRun >= opts.crashAfterRows) throw new InjectedCrash(`injected crash after ${appliedInRun} rows`);
     };
-    await applyInOrder(job, todo, rows, outcomes, clock, () => {
-      appliedInRun++;
+    await applyBatch(job, todo, rows, outcomes, clock, (n) => {
+      appliedInRun += n;
     }, beforeCrash);
 
     // 3. The batch's counters and cursor, together, only if nobody else moved the cursor.
@@ -123,14 +145,19 @@ export async function runImport(tenantId: string, id: string, opts: RunOptions):
   return { processed, status: record.status };
 }
 
-/** Applies the rows `todo` (indexes into `rows`): independent ones 8 at a time, then the ones meeting an earlier row's value, in order. */
-async function applyInOrder(
+/**
+ * Applies the rows `todo` (indexes into `rows`): the independent ones prepared, read ahead and
+ * committed several to a transaction; then the ones meeting an earlier row's guard value, one by
+ * one, in order. `applied(n)` counts rows as they land; `beforeEach` runs before every commit.
+ * Waits for every commit in flight before it throws, so a failed batch has no write still landing.
+ */
+async function applyBatch(
   job: ImportJob,
   todo: number[],
   rows: { row: number; cells: string[] }[],
   outcomes: Outcome[],
   clock: () => Date,
-  applied: () => void,
+  applied: (n: number) => void,
   beforeEach: () => void,
 ): Promise<void> {
   await loadNormalizers(); // guardValuesOf normalizes phones and domains
@@ -142,18 +169,85 @@ async function applyInOrder(
     (values.some((v) => seen.has(v)) ? after : free).push(i);
     for (const v of values) seen.add(v);
   }
-  const run = async (i: number) => {
+
+  // 1. Prepare: a row that cannot be created has its outcome now.
+  const ready: { i: number; ready: ReadyRow }[] = [];
+  await inParallel(free, PREPARE_PARALLEL, async (i) => {
+    const r = await prepareRow(job, rows[i]!.row, rows[i]!.cells, clock());
+    if (isReady(r)) ready.push({ i, ready: r });
+    else outcomes[i] = r;
+  });
+  ready.sort((a, b) => a.i - b.i);
+
+  // 2. Guards already taken: those rows would only be refused in a shared transaction.
+  const keysOf = ready.map((r) => guardKeysOfRow(job, r.ready));
+  const held = await getManyItems(keysOf.flat());
+  let at = 0;
+  const taken = keysOf.map((keys) => held.slice(at, (at += keys.length)).some(Boolean));
+  const alone: { i: number; ready: ReadyRow }[] = [];
+  const together: { i: number; ready: ReadyRow }[] = [];
+  const skipped: { i: number; ready: ReadyRow }[] = [];
+  ready.forEach((r, n) => (!taken[n] ? together : job.onDuplicate === 'skip' ? skipped : alone).push(r));
+  if (skipped.length > 0) {
+    // `skip` needs no write; unless a twin runner applied the row since our first read (its guard
+    // and its idempotency record land together, so this read, after the guards', sees it).
+    const twins = await getItems(skipped.map((r) => rowIdempotencyKey(job, r.ready.row)));
+    skipped.forEach((r, n) => (outcomes[r.i] = twins[n] ? outcomeOfStored(twins[n].result as string) : { kind: 'skipped' }));
+  }
+
+  // 3. The rest in transactions of several rows: up to 100 items, no item twice in one.
+  const groups: { i: number; ready: ReadyRow }[][] = [];
+  let group: { i: number; ready: ReadyRow }[] = [];
+  let items = 0;
+  let keys = new Set<string>();
+  for (const r of together) {
+    const uow = r.ready.prepared.write(new UnitOfWork(r.ready.ctx));
+    const size = uow.size + 1; // its idempotency record
+    const mine = uow.keys();
+    if (group.length > 0 && (items + size > MAX_TRANSACTION_ITEMS || mine.some((k) => keys.has(k)))) {
+      groups.push(group);
+      group = [];
+      items = 0;
+      keys = new Set();
+    }
+    group.push(r);
+    items += size;
+    for (const k of mine) keys.add(k);
+  }
+  if (group.length > 0) groups.push(group);
+
+  const commit = async (g: { i: number; ready: ReadyRow }[]) => {
+    beforeEach();
+    const done = g.length === 1 ? [await commitRow(job, g[0]!.ready)] : await commitRows(job, g.map((r) => r.ready));
+    g.forEach((r, n) => (outcomes[r.i] = done[n]!));
+    applied(g.length);
+  };
+  await inParallel([...groups, ...alone.map((r) => [r])], COMMIT_PARALLEL, commit);
+
+  // 4. Rows meeting an earlier row's value: after it, in order.
+  for (const i of after) {
     beforeEach();
     outcomes[i] = await applyRow(job, rows[i]!.row, rows[i]!.cells, clock());
-    applied();
-  };
+    applied(1);
+  }
+}
+
+/** Runs `work` over `list`, `width` at a time; the first failure is thrown once nothing is in flight any more. */
+async function inParallel<T>(list: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failure: { err: unknown } | undefined;
   await Promise.all(
-    Array.from({ length: Math.min(PARALLEL, free.length) }, async () => {
-      while (next < free.length) await run(free[next++]!);
+    Array.from({ length: Math.min(width, list.length) }, async () => {
+      while (!failure && next < list.length) {
+        try {
+          await work(list[next++]!);
+        } catch (err) {
+          failure ??= { err };
+        }
+      }
     }),
   );
-  for (const i of after) await run(i);
+  if (failure) throw failure.err;
 }
 
 /** Takes the lease: the import is unfinished and nobody else holds a live lease. */

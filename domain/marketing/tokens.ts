@@ -12,8 +12,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-export type TokenKind = 'unsubscribe' | 'open' | 'click' | 'survey' | 'upload';
-const KIND_CODE: Record<TokenKind, string> = { unsubscribe: 'u', open: 'o', click: 'c', survey: 's', upload: 'p' };
+export type TokenKind = 'unsubscribe' | 'open' | 'click' | 'survey' | 'upload' | 'export';
+const KIND_CODE: Record<TokenKind, string> = { unsubscribe: 'u', open: 'o', click: 'c', survey: 's', upload: 'p', export: 'x' };
 
 export interface TokenClaims {
   tenantId: string;

@@ -16,6 +16,7 @@ import {
   retryOnVersionRace,
   stamp,
   unchanged,
+  type PreparedCreate,
 } from '#domain/records.ts';
 import { entityKey, nameKey } from '#domain/table/keys.ts';
 import { getItem, queryPage, type Page, type PageRequest, type QuerySpec } from '#domain/table/query.ts';
@@ -34,7 +35,7 @@ import {
   type LeadPatch,
   type LeadStatus,
 } from '#domain/sales/lead.ts';
-import { changeLeadGuards, claimLeadGuards, rejectDuplicates, releaseLeadGuards } from '#domain/accounts/duplicates.ts';
+import { changeLeadGuards, claimLeadGuards, commitCreate, rejectDuplicates, releaseLeadGuards } from '#domain/accounts/duplicates.ts';
 import { loadNormalizers } from '#domain/accounts/normalize.ts';
 
 export const invalidTransition = (detail: string, extra: Record<string, unknown> = {}) =>
@@ -76,16 +77,19 @@ export async function resolveLeadOwner(ctx: UseCaseContext, requested: string | 
 }
 
 export async function createLead(ctx: UseCaseContext, input: LeadCreate): Promise<Lead> {
+  return commitCreate(ctx, await prepareLead(ctx, input));
+}
+
+/** A new lead checked and built (`createLead` without its commit). */
+export async function prepareLead(ctx: UseCaseContext, input: LeadCreate): Promise<PreparedCreate<Lead>> {
   await loadNormalizers(); // its duplicate guards normalize phones and domains
   // 1. Sales and marketing create leads; the owner defaults to the caller.
   requireRole(ctx.identity, ...LEAD_ROLES);
   const { ownerId, ...fields } = input;
   const owner = await resolveLeadOwner(ctx, ownerId);
-  return rejectDuplicates(ctx, async () => {
-    const uow = new UnitOfWork(ctx);
-    const lead = newLeadWrites(ctx, fields, owner, uow);
-    return uow.commit(publicView(lead));
-  });
+  // 2. The lead, its guards and its event: built once, so every attempt writes the same lead.
+  const lead = stamp<Lead>(ctx, { ...fields, createdBy: ctx.identity.userId }, owner);
+  return { result: publicView(lead), write: (uow) => addNewLead(ctx, lead, uow) };
 }
 
 /**
@@ -98,9 +102,13 @@ export async function createLead(ctx: UseCaseContext, input: LeadCreate): Promis
  */
 export function newLeadWrites(ctx: UseCaseContext, fields: Omit<LeadCreate, 'ownerId'>, owner: Owner, uow: UnitOfWork): Lead {
   const lead = stamp<Lead>(ctx, { ...fields, createdBy: ctx.identity.userId }, owner);
-  insert(ctx, leadSpec, lead, uow);
-  claimLeadGuards(ctx, uow, lead.id, duplicateKeysOf(lead));
+  addNewLead(ctx, lead, uow);
   return lead;
+}
+
+function addNewLead(ctx: UseCaseContext, lead: Lead, uow: UnitOfWork): UnitOfWork {
+  insert(ctx, leadSpec, lead, uow);
+  return claimLeadGuards(ctx, uow, lead.id, duplicateKeysOf(lead));
 }
 
 export async function getLead(ctx: UseCaseContext, id: string): Promise<Lead> {

@@ -114,6 +114,21 @@ export async function queryAll(spec: QuerySpec, enough: (items: Item[]) => boole
 }
 
 /**
+ * Any number of items by key, 100 to a BatchGetItem, the requests in parallel (keys repeated are
+ * read once), in the order of `keys`; `undefined` where an item does not exist. Strongly consistent.
+ */
+export async function getManyItems(keys: { PK: string; SK: string }[]): Promise<(Item | undefined)[]> {
+  const id = (k: { PK: string; SK: string }) => `${k.PK}\u0000${k.SK}`;
+  const unique = [...new Map(keys.map((k) => [id(k), k])).values()];
+  const chunks: (typeof unique)[] = [];
+  for (let i = 0; i < unique.length; i += 100) chunks.push(unique.slice(i, i + 100));
+  const read = await Promise.all(chunks.map((c) => getItems(c)));
+  const found = new Map<string, Item | undefined>();
+  chunks.forEach((c, n) => c.forEach((k, i) => found.set(id(k), read[n]![i])));
+  return keys.map((k) => found.get(id(k)));
+}
+
+/**
  * Several items by key in one BatchGetItem (strongly consistent unless `consistent` is false:
  * half the read cost, for bulk reads that tolerate a second's lag), in the order of `keys`;
  * `undefined` where an item does not exist. At most 100 keys.

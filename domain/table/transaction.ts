@@ -34,6 +34,23 @@ const OUTBOX_TTL_SECONDS = 14 * 24 * 60 * 60;
 /** Thrown when the idempotency record already exists: the request is a replay or a reuse of its key. */
 export class IdempotencyRecordExists extends Error {}
 
+/** `commitTogether` was refused: nothing landed; `refused` maps each unit (its index) whose condition failed to its error. */
+export class UnitsRefused extends Error {
+  constructor(readonly refused: Map<number, Error>) {
+    super(`${refused.size} unit(s) of the transaction were refused`);
+  }
+}
+
+/** The transaction's failed conditions: the items' indexes and the errors they asked for. */
+class ConditionsFailed extends Error {
+  constructor(
+    readonly indexes: number[],
+    readonly errors: Error[],
+  ) {
+    super('transaction conditions failed');
+  }
+}
+
 export class UnitOfWork {
   private readonly items: TransactItem[] = [];
   private readonly failures: (OnConditionFailed | undefined)[] = [];
@@ -123,11 +140,33 @@ export class UnitOfWork {
     });
   }
 
+  /** The table keys its items touch: a transaction may touch an item only once (`commitTogether` keeps units apart by them). */
+  keys(): string[] {
+    return this.items.map((item) => {
+      const key = item.Put?.Item ?? item.Update?.Key ?? item.Delete?.Key ?? item.ConditionCheck?.Key ?? {};
+      return `${String(key.PK)}\u0000${String(key.SK)}`;
+    });
+  }
+
   /**
    * Commits everything at once. `result` is what the caller will answer; with an
    * Idempotency-Key it is stored with the change so a retry gets it back.
    */
   async commit<R>(result: R): Promise<R> {
+    this.seal(result);
+    try {
+      await transactWrite(this.items, this.failures);
+    } catch (err) {
+      if (!(err instanceof ConditionsFailed)) throw err;
+      // A replay is a replay whatever else its twin's success now refuses (a use case that
+      // answers "already there" itself would otherwise answer differently from the first time).
+      throw err.errors.find((e) => e instanceof IdempotencyRecordExists) ?? err.errors[0]!;
+    }
+    return result;
+  }
+
+  /** Adds the idempotency record holding `result`, if the context has a key: the last item before the commit. */
+  private seal(result: unknown): void {
     const { idempotency, identity } = this.ctx;
     if (idempotency) {
       this.put(
@@ -148,8 +187,38 @@ export class UnitOfWork {
         },
       );
     }
-    await transactWrite(this.items, this.failures);
-    return result;
+  }
+
+  /**
+   * Several units of work (each with the result its idempotency record keeps) committed as ONE
+   * TransactWriteItems: all land or none does. For a bulk writer (a CSV import's rows) whose
+   * units touch distinct items (`keys()`) and hold at most 100 items together. A failed
+   * condition throws `UnitsRefused`, naming every unit whose item failed, with the error its item
+   * asked for: the caller commits those alone (where the error is the answer) and the others
+   * together again.
+   */
+  static async commitTogether(units: { uow: UnitOfWork; result: unknown }[]): Promise<void> {
+    const items: TransactItem[] = [];
+    const failures: (OnConditionFailed | undefined)[] = [];
+    const owner: number[] = [];
+    units.forEach(({ uow, result }, u) => {
+      uow.seal(result);
+      items.push(...uow.items);
+      failures.push(...uow.failures);
+      owner.push(...uow.items.map(() => u));
+    });
+    try {
+      await transactWrite(items, failures);
+    } catch (err) {
+      if (!(err instanceof ConditionsFailed)) throw err;
+      const refused = new Map<number, Error>();
+      err.indexes.forEach((i, n) => {
+        const u = owner[i]!;
+        const e = err.errors[n]!;
+        if (!refused.has(u) || e instanceof IdempotencyRecordExists) refused.set(u, e);
+      });
+      throw new UnitsRefused(refused);
+    }
   }
 
   private add(item: TransactItem, onFailed: OnConditionFailed | undefined): this {
@@ -193,9 +262,7 @@ async function transactWrite(items: TransactItem[], failures: (OnConditionFailed
           if (!onFailed) return new Error(`unexpected condition failure on transaction item ${i}`);
           return onFailed(unmarshallReasonItem(reasons[i]?.Item));
         });
-        // A replay is a replay whatever else its twin's success now refuses (a use case that
-        // answers "already there" itself would otherwise answer differently from the first time).
-        throw errors.find((e) => e instanceof IdempotencyRecordExists) ?? errors[0]!;
+        throw new ConditionsFailed(failed, errors);
       }
       const retryable = reasons.some((r) => r.Code === 'TransactionConflict' || r.Code === 'ThrottlingError');
       if (!retryable) throw err;

@@ -2,7 +2,7 @@
 import * as z from 'zod/mini';
 import { pageOf } from '#domain/fields.ts';
 import { validationFailed } from '#domain/errors.ts';
-import { EXPORT_FILTERS, exportCsv, exportParams } from '#domain/integrations/exports.ts';
+import { EXPORT_FILTERS, exportCsv, exportLinkView, exportParams } from '#domain/integrations/exports.ts';
 import {
   csvTooLarge,
   decodeCsv,
@@ -29,6 +29,9 @@ const postQuery = z.strictObject({
   onDuplicate: z.optional(z.string()),
 });
 const exportQuery = z.record(z.string(), z.string());
+
+/** `Accept: application/json` (and not text/csv): the caller wants the export's link as JSON. */
+const wantsJson = (accept: string | undefined) => !!accept && /\bapplication\/json\b/i.test(accept) && !/\btext\/csv\b/i.test(accept);
 
 function csvText(csv: string): string {
   if (Buffer.byteLength(csv) > MAX_CSV_BYTES) throw csvTooLarge();
@@ -73,9 +76,13 @@ export const handler = httpFunction({
     params: exportParams,
     query: exportQuery,
     file: true,
-    run: ({ ctx, params, query }) => {
+    // The link's answer, when the file is stored (large, or asked for as JSON).
+    response: exportLinkView,
+    run: async ({ ctx, params, query, headers }) => {
       const entity = params.file!.replace(/\.csv$/, '') as ImportEntity;
-      return exportCsv(ctx, entity, validate(EXPORT_FILTERS[entity], query, 'query') as Record<string, unknown>);
+      const json = wantsJson(headers.accept);
+      const answer = await exportCsv(ctx, entity, validate(EXPORT_FILTERS[entity], query, 'query') as Record<string, unknown>, { link: json });
+      return 'file' in answer ? answer.file : { link: answer.link, json };
     },
   }),
 });

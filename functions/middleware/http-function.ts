@@ -29,6 +29,8 @@ export interface OperationInput<B, Q> {
   page: PageRequest;
   /** The body's bytes when it came in one of the operation's `rawBody` media types (then `body` is undefined). */
   raw?: { bytes: Buffer; mediaType: string };
+  /** The request's headers, names in lower case (content negotiation: `accept`). */
+  headers: Record<string, string>;
 }
 
 /** A non-JSON answer (a CSV export): sent as is, with its media type. */
@@ -37,6 +39,15 @@ export interface FileAnswer {
   /** Text, sent as the body (API Gateway passes text/* through as it is). */
   text: string;
   filename?: string;
+}
+
+/**
+ * A file answered by a link instead (too large for a Lambda answer, or asked for as JSON): `303 See
+ * Other` to `link.url`, or with `json`, `200` with `link` as the JSON body (shaped by `response`).
+ */
+export interface FileLinkAnswer {
+  link: { url: string };
+  json: boolean;
 }
 
 export interface Operation<B = unknown, Q = unknown, R = unknown> {
@@ -76,7 +87,7 @@ export interface Operation<B = unknown, Q = unknown, R = unknown> {
   maxBodyBytes?: number;
   /** Media types besides JSON whose body is given raw (`OperationInput.raw`), not parsed: `text/csv`. */
   rawBody?: string[];
-  /** The result is a `FileAnswer`, not JSON. */
+  /** The result is a `FileAnswer`, not JSON, or a `FileLinkAnswer` (then `response` is the link's JSON schema). */
   file?: true;
 }
 
@@ -129,7 +140,7 @@ export function httpFunction(operations: Record<string, Operation>) {
     const ctx: UseCaseContext = { identity, now, ...(idempotency ? { idempotency } : {}) };
 
     const result = await runIdempotent(identity, idempotency, () =>
-      op.run({ ctx, body, query, params, ifMatch, page, ...(raw ? { raw } : {}) }),
+      op.run({ ctx, body, query, params, ifMatch, page, headers, ...(raw ? { raw } : {}) }),
     );
     return respond(op, op.custom ? await presentCustomIn(identity.tenantId, op.custom, result) : result, params);
   };
@@ -141,6 +152,11 @@ export function httpFunction(operations: Record<string, Operation>) {
 
 function respond(op: Operation, result: unknown, params: Record<string, string>): APIGatewayProxyStructuredResultV2 {
   if (result === undefined) return { statusCode: 204 };
+  if (op.file && 'link' in (result as object)) {
+    const { link, json } = result as FileLinkAnswer;
+    if (!json) return { statusCode: 303, headers: { location: link.url } };
+    return { statusCode: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(op.response ? op.response.parse(link) : link) };
+  }
   if (op.file) {
     const file = result as FileAnswer;
     return {

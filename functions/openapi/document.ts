@@ -363,6 +363,18 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
       }
     } else if (op.file) {
       operation.responses['200'] = { description: 'The file: UTF-8 CSV with a BOM (Excel opens it as it is).', content: { 'text/csv': { schema: { type: 'string' } } } };
+      if (op.response) {
+        // A file that may be stored instead (an export too large for an answer): its link.
+        const link = schemas.convert(op.response, 'output', `${hint}Link`);
+        operation.responses['200'] = {
+          description: 'The file: UTF-8 CSV with a BOM (Excel opens it as it is); with `Accept: application/json`, the link that downloads it.',
+          content: { 'text/csv': { schema: { type: 'string' } }, [JSON_TYPE]: { schema: link } },
+        };
+        operation.responses['303'] = {
+          description: 'The file is too large to answer here: it is stored, and Location downloads it (a GET with no other credential) for 15 minutes.',
+          headers: { Location: { description: 'Where to download the file.', schema: { type: 'string', format: 'uri' } } },
+        };
+      }
     } else if (op.accepted) {
       if (!op.response) missingResponseSchemas.push(key);
       const schema = op.response ? schemas.convert(op.response, 'output', `${hint}Response`) : { type: 'object' };

@@ -20,7 +20,7 @@ beforeAll(() => {
 const s3Statements = () => allStatements(t).filter(({ statement }) => asArray<string>(statement.Action).some((a) => a.startsWith('s3:')));
 
 describe('import uploads bucket', () => {
-  it('is the only bucket: S3-managed encryption, no public access, a day of life, PUT from the API origins, destroyed with the stack', () => {
+  it('is the only bucket: S3-managed encryption, no public access, a day of life, PUT and GET from the API origins, destroyed with the stack', () => {
     const buckets = resourcesOfType(t, 'AWS::S3::Bucket');
     expect(buckets.map(([id]) => id)).toEqual([bucketId]);
     const [, bucket] = buckets[0]!;
@@ -29,7 +29,7 @@ describe('import uploads bucket', () => {
     expect(p.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
     expect(p.LifecycleConfiguration.Rules).toEqual([expect.objectContaining({ Status: 'Enabled', ExpirationInDays: 1 })]);
     expect(p.CorsConfiguration.CorsRules).toEqual([
-      { AllowedMethods: ['PUT'], AllowedOrigins: ['https://app.example.com'], AllowedHeaders: ['content-type'], MaxAge: 3600 },
+      { AllowedMethods: ['PUT', 'GET'], AllowedOrigins: ['https://app.example.com'], AllowedHeaders: ['content-type'], MaxAge: 3600 },
     ]);
     expect(bucket.DeletionPolicy).toBe('Delete');
   });
@@ -40,14 +40,16 @@ describe('import uploads bucket', () => {
     expect(deny).toMatchObject({ Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Principal: { AWS: '*' } });
   });
 
-  it('only the imports function may use it: PutObject and GetObject under imports/, nothing else; it knows the bucket by env', () => {
+  it('only the imports function may use it: PutObject and GetObject under imports/ and exports/, nothing else; it knows the bucket by env', () => {
     const statements = s3Statements();
     expect(statements).toHaveLength(1);
     const { where, statement } = statements[0]!;
     expect(where).toContain('HttpImports');
     expect(statement.Effect).toBe('Allow');
     expect(asArray<string>(statement.Action).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
-    expect(statement.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/imports/*']] });
+    expect(statement.Resource).toEqual(
+      ['/imports/*', '/exports/*'].map((prefix) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, prefix]] })),
+    );
 
     for (const name of Object.keys(httpFunctions) as HttpFunctionName[]) {
       const fn = t.Resources[api.getLogicalId(api.httpHandlers[name].fn.node.defaultChild as CfnFunction)]!;

@@ -12,9 +12,9 @@ import { buildTestApp } from './support.ts';
 const REVIEWED_ACKNOWLEDGEMENTS = [
   'AwsSolutions-APIG4', // GET /health is public on purpose
   'AwsSolutions-COG2', // MFA optional, threat protection enforced
-  'AwsSolutions-IAM5', // scheduler role: <job function ARN>:* (versions/aliases); imports: <uploads bucket>/imports/*
+  'AwsSolutions-IAM5', // scheduler role: <job function ARN>:* (versions/aliases); imports: <uploads bucket>/imports/* and /exports/*
   'AwsSolutions-L1', // Node.js 22 chosen deliberately
-  'AwsSolutions-S1', // import uploads bucket: a day's CSVs via presigned URLs, no access-log bucket
+  'AwsSolutions-S1', // import uploads bucket: a day's CSVs (uploads, large exports) via presigned URLs, no access-log bucket
   'AwsSolutions-SMG4', // cursor key rotated by redeploy
   'AwsSolutions-SQS3', // DLQs have no DLQ
 ];

@@ -1,10 +1,19 @@
 /**
  * CSV export (api/integrations.md): UTF-8 with a BOM, the header row, the records the caller may
- * see through the entity's list filters, and an export that imports back as it was.
+ * see through the entity's list filters, and an export that imports back as it was. A large one
+ * (or one asked for as JSON) is stored and answered as a link: the S3 adapter's requests (its
+ * client replaced at the edge), and the local flow end to end through the HTTP API, its answers
+ * checked against the OpenAPI document.
  */
+import { S3Client, type PutObjectCommand } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse/sync';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { s3UploadStore, exportKey } from '#domain/integrations/upload-store.ts';
+import { signToken } from '#domain/marketing/tokens.ts';
+import type { OpenApiDocument } from '#functions/openapi/document.ts';
+import { call } from '#test/support/api.ts';
 import { api, expectFieldError, expectProblem, type Caller } from '#test/support/fixtures.ts';
+import { mismatches, SchemaValidator } from '#test/docs/support.ts';
 import { everything, runToEnd, startJson } from '#test/integrations/imports-support.ts';
 
 const T = 'exp';
@@ -79,5 +88,92 @@ describe('GET /v1/exports/{entity}.csv', () => {
     const xc = copied.find((a) => a.name === '星辰科技')!;
     expect(xc).toMatchObject({ email: 'hi@xingchen.cn', tier: 'A', tags: ['vip', '华东'], ownerId: 'alice', custom: { budget: 120000 } });
     expect(copied.find((a) => a.name.startsWith('Quote'))).toMatchObject({ name: 'Quote "Co", Ltd', description: 'line one\nline two', ownerId: 'alice' });
+  });
+});
+
+describe('the S3 store of exports (client replaced at the edge)', () => {
+  const client = new S3Client({ region: 'eu-central-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } });
+
+  it('writes exports/<tenant>/<export>.csv with its media type and file name', async () => {
+    const sent: PutObjectCommand[] = [];
+    const fake = { send: async (command: PutObjectCommand) => void sent.push(command) } as unknown as S3Client;
+    await s3UploadStore('crm-uploads', fake).putExport('t1', 'e123', Buffer.from('\uFEFFid,name\r\n'), 'accounts.csv');
+    expect(sent.map((c) => c.input)).toEqual([
+      {
+        Bucket: 'crm-uploads',
+        Key: 'exports/t1/e123.csv',
+        Body: Buffer.from('\uFEFFid,name\r\n'),
+        ContentType: 'text/csv; charset=utf-8',
+        ContentDisposition: 'attachment; filename="accounts.csv"',
+      },
+    ]);
+    expect(exportKey('t9', 'abc')).toBe('exports/t9/abc.csv');
+  });
+
+  it('presigns a GET of it: virtual-hosted bucket, signature, 15 min, no header to send', async () => {
+    const url = new URL(await s3UploadStore('crm-uploads', client).presignGet('t1', 'e123', 'accounts.csv', new Date('2026-06-01T08:00:00Z'), 900));
+    expect(url.host).toBe('crm-uploads.s3.eu-central-1.amazonaws.com');
+    expect(url.pathname).toBe('/exports/t1/e123.csv');
+    expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('900');
+    expect(url.searchParams.get('X-Amz-Date')).toBe('20260601T080000Z');
+    expect(url.searchParams.get('X-Amz-SignedHeaders')).toBe('host');
+  });
+});
+
+describe('a stored export, locally through the HTTP API', () => {
+  let doc: OpenApiDocument;
+  let validator: SchemaValidator;
+  const route = { method: 'GET' as const, path: '/v1/exports/{file}' };
+  /** GETs a path with no token, as a browser follows a link. */
+  const anonymous = async (path: string) => ({ ...(await call(null, 'GET', path)), req: `GET ${path}` });
+  /** GETs a download URL: its path and query (the local runtime's host). */
+  const download = (url: string) => anonymous(`${new URL(url).pathname}${new URL(url).search}`);
+
+  beforeAll(async () => {
+    doc = (await call(null, 'GET', '/v1/openapi.json')).json as OpenApiDocument;
+    validator = new SchemaValidator(doc);
+  });
+  afterEach(() => {
+    delete process.env.EXPORT_INLINE_MAX_BYTES;
+  });
+
+  it('Accept: application/json → 200 {url, expiresAt, filename, rows, bytes}; the URL downloads the same CSV, without a token', async () => {
+    const inline = await api(root).get('/v1/exports/accounts.csv?tier=A');
+    const res = await api(root).get('/v1/exports/accounts.csv?tier=A', { headers: { accept: 'application/json' } });
+    expect(res.status, res.body).toBe(200);
+    expect(mismatches(doc, validator, route, res)).toEqual([]);
+    expect(res.json).toMatchObject({ filename: 'accounts.csv', rows: 2, bytes: Buffer.byteLength(inline.body) });
+    expect(Date.parse(res.json.expiresAt) - Date.now()).toBeGreaterThan(14 * 60 * 1000);
+    const file = await download(res.json.url);
+    expect(file.headers['content-disposition']).toBe('attachment; filename="accounts.csv"');
+    expect(file.body).toBe(inline.body);
+    expect(rowsOf(file).map((r) => r.name).sort()).toEqual(['星辰科技', '西部物流'].sort());
+  });
+
+  it('larger than an answer may be: 303 See Other to the stored file', async () => {
+    process.env.EXPORT_INLINE_MAX_BYTES = '200';
+    const res = await api(mia).get('/v1/exports/accounts.csv');
+    expect(res.status, res.body).toBe(303);
+    expect(mismatches(doc, validator, route, res)).toEqual([]);
+    expect(res.body).toBe('');
+    const file = await download(res.headers.location!);
+    expect(rowsOf(file).map((r) => r.name).sort()).toEqual(['Quote "Co", Ltd', '星辰科技'].sort());
+  });
+
+  it('the URL is the credential: tampered, for another export, or expired → 403; a file that is gone → 404', async () => {
+    const { url } = (await api(root).get('/v1/exports/leads.csv', { headers: { accept: 'application/json' } })).json;
+    const u = new URL(url);
+    const token = u.searchParams.get('token')!;
+    const tampered = `${u.pathname}?token=${token.slice(0, -2)}${token.endsWith('A') ? 'B' : 'A'}${token.slice(-1)}`;
+    expectProblem(await anonymous(tampered), 403, 'forbidden');
+    const other = (await api(root).get('/v1/exports/contacts.csv', { headers: { accept: 'application/json' } })).json.url as string;
+    expectProblem(await anonymous(`${new URL(other).pathname}?token=${token}`), 403, 'forbidden');
+    const id = u.pathname.split('/').at(-1)!;
+    const expired = signToken({ tenantId: T, kind: 'export', ids: [id, String(Date.now() - 1000), 'leads.csv'] });
+    expectProblem(await anonymous(`${u.pathname}?token=${expired}`), 403, 'forbidden');
+    const unknown = signToken({ tenantId: T, kind: 'export', ids: ['01JZZZZZZZZZZZZZZZZZZZZZZZ', String(Date.now() + 60_000), 'leads.csv'] });
+    expectProblem(await anonymous(`/_local/exports/01JZZZZZZZZZZZZZZZZZZZZZZZ?token=${unknown}`), 404, 'not_found');
+    expect((await download(url)).status).toBe(200);
   });
 });

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { deliverPending } from '#events/outbox.ts';
 import { publisher } from '#events/publisher.ts';
 import { InjectedCrash, runImport } from '#domain/integrations/import-runner.ts';
+import { commitRows, isReady, prepareRow, type ImportJob } from '#domain/integrations/import-rows.ts';
 import { repCounterKey } from '#domain/pool/keys.ts';
 import { getItem } from '#domain/table/query.ts';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
@@ -358,5 +359,44 @@ describe('the background run', () => {
     const names = (await everything(root, 'leads')).map((c) => c.name);
     expect(names.length).toBe(150);
     expect(new Set(names).size).toBe(150);
+  });
+});
+
+describe('several rows in one transaction', () => {
+  it('a row whose guard is taken after the read-ahead cancels the shared transaction: it alone is skipped, the others land, and a rerun lands nothing twice', async () => {
+    const { root } = callers('shared');
+    await inDirectory(root);
+    const job: ImportJob = {
+      id: 'shared-1',
+      entity: 'accounts',
+      importer: { tenantId: root.tenant, userId: 'root', role: 'admin' },
+      columns: [
+        { column: 0, header: 'name', field: 'name' },
+        { column: 1, header: 'email', field: 'email' },
+      ],
+      onDuplicate: 'skip',
+      defs: [],
+    };
+    const rows = [['One Co', 'one@x.cn'], ['Two Co', 'two@x.cn'], ['Three Co', 'three@x.cn']];
+    const ready = (await Promise.all(rows.map((cells, i) => prepareRow(job, i + 1, cells, now)))).filter(isReady);
+    expect(ready).toHaveLength(3);
+    // Between the runner's read of the guards and its commit, someone saves Two Co.
+    expect((await api(root).post('/v1/accounts', { name: 'Two Co.' })).status).toBe(201);
+    expect((await commitRows(job, ready)).map((o) => o.kind)).toEqual(['created', 'skipped', 'created']);
+    const names = async () => (await everything(root, 'accounts')).map((a) => a.name).sort();
+    expect(await names()).toEqual(['One Co', 'Three Co', 'Two Co.']);
+    // The same rows again (a twin runner, a rerun): their idempotency records answer, nothing lands twice.
+    expect((await commitRows(job, ready)).map((o) => o.kind)).toEqual(['created', 'skipped', 'created']);
+    expect(await names()).toEqual(['One Co', 'Three Co', 'Two Co.']);
+  });
+
+  it('rows touching one item (contacts of one account check it) go to different transactions', async () => {
+    const { root } = callers('same-account');
+    const account = await api(root).post('/v1/accounts', { name: '同一客户' });
+    expect(account.status).toBe(201);
+    const lines = Array.from({ length: 12 }, (_, i) => `联系人 ${i + 1},c${i + 1}@same.cn,${account.json.id}`);
+    const done = await runToEnd(root, (await startJson(root, { entity: 'contacts', csv: csv('name,email,accountId', ...lines) })).id);
+    expect(done).toMatchObject({ total: 12, created: 12, failed: 0 });
+    expect((await listAll(root, `/v1/contacts?accountId=${account.json.id}`)).length).toBe(12);
   });
 });
