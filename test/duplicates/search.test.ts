@@ -11,6 +11,7 @@ import { insert, stamp } from '#domain/records.ts';
 import { leadSpec, type Lead } from '#domain/sales/lead.ts';
 import type { ApiResponse } from '#test/support/api.ts';
 import { api, expectProblem, listAll, uniq, type Caller } from '#test/support/fixtures.ts';
+import { requestsDuring } from '#test/support/request-spy.ts';
 
 const T = 'dupsearch';
 const alice: Caller = { tenant: T, user: 'alice', role: 'rep', team: 'east' };
@@ -152,27 +153,16 @@ describe('GET /v1/duplicates', () => {
   });
 
   it('costs two DynamoDB requests (one BatchGetItem of the guards, one of the records), and with a name one Query of the leads of that company beside the first', async () => {
-    const { db } = await import('#domain/table/client.ts');
     const w = word();
     await created(api(alice).post('/v1/accounts', { name: `Cost ${w}`, email: `c@${w}.cn`, domain: `${w}.cn` }));
     await lead(alice, { company: `Cost ${w}` });
     await api(alice).get('/v1/tasks'); // the users directory write happens once per caller; not part of the search
     const requestsOf = async (params: Record<string, string>, found: number) => {
-      const sent: string[] = [];
-      db.middlewareStack.add(
-        (next, context) => async (args) => {
-          sent.push(context.commandName ?? '?');
-          return next(args);
-        },
-        { step: 'initialize', name: 'count-duplicates-requests' },
-      );
-      try {
+      const { requests } = await requestsDuring(async () => {
         const res = await api(alice).get(q(params));
         expect(res.json.items).toHaveLength(found);
-      } finally {
-        db.middlewareStack.remove('count-duplicates-requests');
-      }
-      return sent.sort();
+      });
+      return requests.map((r) => `${r}Command`).sort();
     };
     expect(await requestsOf({ name: `cost ${w}`, email: `c@${w}.cn`, phone: mobile(), domain: `${w}.cn` }, 2)).toEqual(['BatchGetItemCommand', 'BatchGetItemCommand', 'QueryCommand']);
     expect(await requestsOf({ email: `c@${w}.cn`, phone: mobile(), domain: `${w}.cn` }, 1)).toEqual(['BatchGetItemCommand', 'BatchGetItemCommand']);

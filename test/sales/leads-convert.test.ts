@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { db, tableName } from '#domain/table/client.ts';
 import { entityKey, OUTBOX_SHARDS, outboxDuePartition } from '#domain/table/keys.ts';
 import { parseEvent, type DomainEvent } from '#events/catalog.ts';
+import { requestsDuring } from '#test/support/request-spy.ts';
 import { api, expectFieldError, expectProblem, fetchRecord, listAll, uniq, type Caller } from '#test/support/fixtures.ts';
 
 const T = 'convert';
@@ -345,31 +346,13 @@ describe('convert: with an opportunity', () => {
   });
 });
 
-/** The DynamoDB requests this worker's client sends while `run` runs: operation and, for transactions, item count. */
-async function requestsDuring(run: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  const name = `leads-spy-${Math.random()}`;
-  db.middlewareStack.add(
-    (next, context) => async (args) => {
-      const op = (context.commandName ?? '?').replace(/Command$/, '');
-      const items = (args.input as { TransactItems?: unknown[] }).TransactItems;
-      seen.push(items ? `${op}[${items.length}]` : op);
-      return next(args);
-    },
-    { step: 'build', name },
-  );
-  try {
-    await run();
-  } finally {
-    db.middlewareStack.remove(name);
-  }
-  return seen;
-}
+/** The DynamoDB requests sent while `run` runs: operation and, for transactions, item count. */
+const requestsWhile = async (run: () => Promise<unknown>) => (await requestsDuring(run)).requests;
 
 describe('convert: one transaction', () => {
   it('reads the lead once and writes everything in ONE TransactWriteItems, well under 100 items', async () => {
     const lead = await newLead(alice);
-    const calls = await requestsDuring(async () => {
+    const calls = await requestsWhile(async () => {
       const res = await api(alice).post(`/v1/leads/${lead.id}/convert`, {}, { headers: { 'idempotency-key': `one-${token()}` } });
       expect(res.status, res.body).toBe(200);
     });
@@ -385,7 +368,7 @@ describe('convert: one transaction', () => {
 
     const into = await newLead(alice);
     const acct = (await api(alice).post('/v1/accounts', { name: uniq('一次事务') })).json.id as string;
-    const intoCalls = await requestsDuring(async () => {
+    const intoCalls = await requestsWhile(async () => {
       expect((await api(alice).post(`/v1/leads/${into.id}/convert`, { accountId: acct })).status).toBe(200);
     });
     expect(intoCalls.filter((c) => c.startsWith('BatchGetItem')), `lead and account in one read: ${intoCalls}`).toHaveLength(1);

@@ -5,10 +5,10 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UseCaseContext } from '#domain/context.ts';
-import { db } from '#domain/table/client.ts';
 import { searchArticles, searchTuning, suggestArticles } from '#domain/service/kb-search.ts';
 import { articleTerms, queryTerms } from '#domain/service/kb-terms.ts';
 import { api, type Caller } from '#test/support/fixtures.ts';
+import { requestsDuring } from '#test/support/request-spy.ts';
 import { deliver } from '#test/analytics/support.ts';
 
 const run = Math.random().toString(36).slice(2, 7);
@@ -25,20 +25,8 @@ async function write(body: Record<string, unknown>): Promise<string> {
 
 /** The DynamoDB requests `work` makes, by command name. */
 async function requestsOf<T>(work: () => Promise<T>): Promise<{ result: T; commands: string[] }> {
-  const commands: string[] = [];
-  const name = `count-${Math.random()}`;
-  db.middlewareStack.add(
-    (next, context) => async (args) => {
-      commands.push(context.commandName ?? '?');
-      return next(args);
-    },
-    { step: 'initialize', name },
-  );
-  try {
-    return { result: await work(), commands };
-  } finally {
-    db.middlewareStack.remove(name);
-  }
+  const { result, requests } = await requestsDuring(work);
+  return { result, commands: requests.map((r) => `${r.replace(/\[\d+\]$/, '')}Command`) };
 }
 
 const ids: Record<string, string> = {};
