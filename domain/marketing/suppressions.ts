@@ -44,12 +44,12 @@ export interface Suppression {
 
 /** An entry as clients see it (get, list, add). */
 export const suppressionView = z.object({
-  id: z.string().check(z.describe('the normalized address: the `{id}` of /v1/suppressions/{id}')),
-  email: z.string(),
+  id: f.out.id.check(z.describe('the normalized address: the `{id}` of /v1/suppressions/{id}')),
+  email: f.out.email,
   reason: z.enum(SUPPRESSION_REASONS),
-  campaignId: z.optional(z.string()).check(z.describe('the campaign whose email led to it (unsubscribes, bounces, complaints)')),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  campaignId: z.optional(f.out.id).check(z.describe('the campaign whose email led to it (unsubscribes, bounces, complaints)')),
+  createdAt: f.out.timestamp,
+  updatedAt: f.out.timestamp,
   version: z.int(),
 });
 

@@ -9,6 +9,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
+import { MAX, upTo } from '#domain/fields.ts';
 import { DomainError, notFound, payloadTooLarge, unsupportedMediaType, validationFailed } from '#domain/errors.ts';
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { logger } from '#functions/middleware/logger.ts';
@@ -72,7 +73,7 @@ export interface PublicOperation {
 }
 
 /** The JSON answer of a page that names none: its title. */
-export const pageTitleView = z.object({ title: z.string() });
+export const pageTitleView = z.object({ title: upTo(MAX.name) });
 
 /** A transparent 1×1 GIF. */
 export const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -138,7 +139,7 @@ export function publicFunction(operations: Record<string, PublicOperation>) {
     const json = op?.jsonOnly || wantsJson(headers);
     try {
       const token = event.pathParameters?.token ?? event.pathParameters?.id;
-      if (!op || !token) throw notFound('link');
+      if (!op || !token || token.length > MAX.token) throw notFound('link');
       const form = () => (op.form ? readForm(event, headers) : new URLSearchParams());
       const fields = () => (op.form ? readFields(event, headers, !!op.json) : { fields: {}, fromForm: false });
       const rawBody = () => readRawBody(event);
