@@ -14,6 +14,9 @@ import { importEntity, IMPORT_ROLES } from '#domain/integrations/import.ts';
 import type { ImportEntity } from '#domain/integrations/csv-mapping.ts';
 import { uploadStore } from '#domain/integrations/upload-store.ts';
 
+/** A presigned PUT address: its query carries the signing role's session token, so it is longer than a plain URL. */
+const MAX_PRESIGNED_URL = 8192;
+
 /** How long an upload URL accepts the file. */
 export const UPLOAD_URL_SECONDS = 15 * 60;
 
@@ -21,7 +24,7 @@ export const uploadBody = z.strictObject({ entity: importEntity });
 
 export const uploadView = z.object({
   uploadId: f.out.id,
-  uploadUrl: f.out.url,
+  uploadUrl: f.upTo(MAX_PRESIGNED_URL),
   method: z.literal('PUT'),
   headers: z.record(f.out.text, f.out.text),
   expiresAt: f.out.timestamp,

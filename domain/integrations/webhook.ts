@@ -21,9 +21,9 @@ import { isEventType } from '#events/descriptions.ts';
 
 type Item = Record<string, unknown>;
 
-
 /** A webhook's event types (or patterns). */
 export const MAX_EVENTS = 100;
+
 export interface Webhook {
   id: string;
   url: string;

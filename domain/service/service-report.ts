@@ -32,7 +32,6 @@ import { entityKey, t } from '#domain/table/keys.ts';
 import { getItem, getItems } from '#domain/table/query.ts';
 import type { DomainEvent } from '#events/catalog.ts';
 
-
 /** The most frequent tags a report names. */
 export const TOP_TAGS = 10;
 export const REPORT_ROLES = ['support', 'admin', 'manager'] as const;

@@ -68,6 +68,8 @@ export interface PublicOperation {
   response?: z.ZodMiniType;
   /** Called by machines, not browsers: every answer and every error is JSON (problem+json), whatever `Accept` says. */
   jsonOnly?: true;
+  /** Proves itself by a Standard Webhooks signature of the body (the document names the scheme). */
+  signed?: true;
   /** The body's schema, for the OpenAPI document (the operation validates it itself, once it may read it). */
   body?: z.ZodMiniType;
 }

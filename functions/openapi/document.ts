@@ -59,6 +59,8 @@ export interface DescribedOperation {
   neverFails?: true;
   /** A public route called by machines: JSON answers (`response`, with these statuses) and problem+json errors. */
   jsonOnly?: true;
+  /** A public route that proves itself by a Standard Webhooks signature of its body (`formSignature`). */
+  signed?: true;
   jsonStatuses?: (200 | 201)[];
 }
 
@@ -74,11 +76,16 @@ export interface BuiltDocument {
 export interface OpenApiDocument {
   openapi: string;
   info: Record<string, unknown>;
-  servers: { url: string; description?: string }[];
+  servers: { url: string; description?: string; 'x-internal'?: boolean }[];
   security: Record<string, string[]>[];
   tags: { name: string; description: string }[];
   paths: Record<string, Record<string, OperationObject>>;
-  components: { schemas: Record<string, JsonSchema>; responses: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+  components: {
+    schemas: Record<string, JsonSchema>;
+    responses: Record<string, unknown>;
+    headers: Record<string, unknown>;
+    securitySchemes: Record<string, unknown>;
+  };
 }
 
 export interface OperationObject {
@@ -330,7 +337,7 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
       summary: op.summary ?? derived.summary,
       ...(op.description ? { description: op.description } : {}),
       tags: [tag],
-      ...(route.public ? { security: [] } : {}),
+      ...(route.public ? { security: op.signed ? [{ formSignature: [] }] : [] } : {}),
       ...(parameters.length ? { parameters } : {}),
       ...requestBodyOf(route, op, schemas, hint),
       responses: {},
@@ -402,7 +409,13 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
       license: { name: 'Proprietary', url: 'https://crm.example.com/terms' },
     },
     // Relative: the document is served by the API it describes, so its own address is the API's, whatever the stage.
-    servers: [{ url: '/', description: 'The API that serves this document.' }],
+    servers: [
+      {
+        url: '/',
+        description: 'The API that serves this document: production, a staging stage or the local runtime alike (each serves its own).',
+        'x-internal': false,
+      },
+    ],
     security: [{ bearer: [] }],
     tags: TAGS.filter((t) => usedTags.has(t.name)).concat(
       [...usedTags].filter((t) => !TAGS.some((d) => d.name === t)).map((name) => ({ name, description: name })),
@@ -411,17 +424,55 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
     components: {
       schemas: { Problem: problemSchema, ...schemas.components },
       responses: errorComponents(),
+      headers: { [CORS_HEADER]: corsHeader },
       securitySchemes: {
         bearer: {
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'JWT',
-          description: 'A Cognito ID token (a JWT carrying the tenant, the user, the role and the team) or an API key `crm_…`.',
+          description:
+            'A Cognito ID token (a JWT carrying the tenant, the user, the role and the team) or an API key `crm_…`. ' +
+            'Tokens are verified as RFC8725 (JSON Web Token Best Current Practices) asks (functions/auth/authorizer.ts, ' +
+            'aws-jwt-verify): the signature must be by a key of the user pool\'s published JWKS named by the header\'s `kid`, ' +
+            'with an asymmetric algorithm (RS256 as Cognito signs; the JWK\'s own `alg` must match; `none` and HMAC ' +
+            'algorithms are refused); the issuer must be the user pool, the audience its app client, `token_use` must be ' +
+            '`id` (an access token is refused), and `exp` (required) and `nbf` are checked with no grace. ' +
+            'An API key is not a JWT: an opaque random secret, looked up by its SHA-256 hash.',
+        },
+        formSignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'webhook-signature',
+          description:
+            'A public form\'s post is signed as Standard Webhooks sign: `webhook-signature` is the HMAC-SHA256 of ' +
+            '`webhook-id`.`webhook-timestamp`.body under the form\'s secret (current, or the previous one during a ' +
+            'rotation); a timestamp more than 5 minutes off is refused, and a repeated `webhook-id` answers its first answer again.',
         },
       },
     },
   };
+  withCorsHeader(document);
   return { document, missingResponseSchemas };
+}
+
+const CORS_HEADER = 'Access-Control-Allow-Origin';
+const corsHeader = {
+  description:
+    'Set by API Gateway\'s CORS configuration (infra/api-stack.ts `corsAllowOrigins`, default `*`) on answers to a request ' +
+    'that names an `Origin`; the local runtime does not send it.',
+  schema: { type: 'string', maxLength: MAX.url },
+};
+
+/** Every answer, and every error answer of the components, declares the CORS header API Gateway adds. */
+function withCorsHeader(document: OpenApiDocument): void {
+  const add = (response: Record<string, unknown>) => {
+    if (response.$ref) return;
+    response.headers = { ...(response.headers as object | undefined), [CORS_HEADER]: { $ref: `#/components/headers/${CORS_HEADER}` } };
+  };
+  for (const ops of Object.values(document.paths)) {
+    for (const op of Object.values(ops)) for (const response of Object.values(op.responses)) add(response as Record<string, unknown>);
+  }
+  for (const response of Object.values(document.components.responses)) add(response as Record<string, unknown>);
 }
 
 function requestBodyOf(route: Route, op: DescribedOperation, schemas: SchemaCollector, hint: string): Pick<OperationObject, 'requestBody'> {
