@@ -60,7 +60,8 @@ const options = {
  */
 export const importBody = z.strictObject({
   ...options,
-  csv: z.optional(z.string().check(z.maxLength(MAX_CSV_BYTES), z.describe('the CSV text; the body limit applies first'))),
+  // Bounded by the body's own limit (413 first); over MAX_CSV_BYTES of UTF-8 it is a 413 too (csvTooLarge).
+  csv: z.optional(z.string().check(z.maxLength(MAX_JSON_IMPORT_BODY_BYTES), z.describe('the CSV text, at most 5 MiB of UTF-8 (413 beyond)'))),
   uploadId: z.optional(f.id),
   mapping: z.optional(z.record(f.text(1, 200), f.text(1, 200))),
 });

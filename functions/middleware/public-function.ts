@@ -141,7 +141,8 @@ export function publicFunction(operations: Record<string, PublicOperation>) {
     const json = op?.jsonOnly || wantsJson(headers);
     try {
       const token = event.pathParameters?.token ?? event.pathParameters?.id;
-      if (!op || !token || token.length > MAX.token) throw notFound('link');
+      // A signed route checks its id itself (a bad one is a 401 there, as any bad signature).
+      if (!op || !token || (!op.signed && token.length > MAX.token)) throw notFound('link');
       const form = () => (op.form ? readForm(event, headers) : new URLSearchParams());
       const fields = () => (op.form ? readFields(event, headers, !!op.json) : { fields: {}, fromForm: false });
       const rawBody = () => readRawBody(event);
