@@ -19,8 +19,11 @@ export class DomainError extends Error {
   }
 }
 
+/** At most this many field errors in one answer: a huge invalid list is not echoed back whole. */
+export const MAX_FIELD_ERRORS = 100;
+
 export const validationFailed = (errors: FieldError[], detail = 'The request is not valid.') =>
-  new DomainError(400, 'validation_failed', detail, {}, errors);
+  new DomainError(400, 'validation_failed', detail, {}, errors.slice(0, MAX_FIELD_ERRORS));
 export const invalidCursor = () => new DomainError(400, 'invalid_cursor', 'The cursor is not valid for this query.');
 export const malformedJson = () => new DomainError(400, 'malformed_json', 'The body is not valid JSON.');
 export const unauthenticated = () => new DomainError(401, 'unauthenticated', 'A valid bearer token is required.');

@@ -50,15 +50,15 @@ export const activityView = z
   .object({
     ...f.storedFields,
     type: z.enum(ACTIVITY_TYPES),
-    subject: z.string(),
-    body: z.optional(z.string()),
-    occurredAt: z.string(),
-    accountId: z.optional(z.string()),
-    contactId: z.optional(z.string()),
-    opportunityId: z.optional(z.string()),
-    leadId: z.optional(z.string()),
-    ownerId: z.nullable(z.string().check(z.describe('null for a system entry (a release note)'))),
-    createdBy: z.string(),
+    subject: f.out.subject,
+    body: z.optional(f.out.document),
+    occurredAt: f.out.timestamp,
+    accountId: z.optional(f.out.id),
+    contactId: z.optional(f.out.id),
+    opportunityId: z.optional(f.out.id),
+    leadId: z.optional(f.out.id),
+    ownerId: z.nullable(f.out.id.check(z.describe('null for a system entry (a release note)'))),
+    createdBy: f.out.id,
   })
   .check(z.meta({ id: 'Activity', description: 'A follow-up (跟进记录): a call, meeting, email, visit or note.' }));
 

@@ -24,15 +24,15 @@ export type ContactPatch = z.infer<typeof contactPatch>;
 export const contactView = z
   .object({
     ...f.storedFields,
-    accountId: z.optional(z.string()),
-    name: z.string(),
-    email: z.optional(z.string()),
-    phone: z.optional(z.string()),
-    title: z.optional(z.string()),
-    tags: z.array(z.string()),
+    accountId: z.optional(f.out.id),
+    name: f.out.name,
+    email: z.optional(f.out.email),
+    phone: z.optional(f.out.phone),
+    title: z.optional(f.out.name),
+    tags: f.out.tags,
     custom: f.customOut,
-    ownerId: z.nullable(z.string()),
-    createdBy: z.string(),
+    ownerId: z.nullable(f.out.id),
+    createdBy: f.out.id,
   })
   .check(z.meta({ id: 'Contact', description: 'A person at an account, or on its own (联系人).' }));
 

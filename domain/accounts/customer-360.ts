@@ -22,6 +22,8 @@ import { canReadOpportunity, opportunityOf, opportunityView, presentOpportunity 
 import { ticketView, ticketViewOfItem } from '#domain/service/ticket.ts';
 
 export const NEWEST_ACTIVITIES = 50;
+/** Every other section answers at most this many (its own list route pages through all of them). */
+export const MAX_PER_SECTION = 100;
 
 export interface Customer360 {
   account: Account;
@@ -38,14 +40,14 @@ export interface Customer360 {
 export const customer360View = z
   .object({
     account: accountView,
-    contacts: z.array(contactView),
-    opportunities: z.array(opportunityView),
-    activities: z.array(activityView).check(z.describe('the newest 50, newest first')),
-    tasks: z.array(taskView).check(z.describe('open ones')),
-    quotes: z.array(quoteView),
-    orders: z.array(orderView),
+    contacts: z.array(contactView).check(z.maxLength(MAX_PER_SECTION)),
+    opportunities: z.array(opportunityView).check(z.maxLength(MAX_PER_SECTION)),
+    activities: z.array(activityView).check(z.maxLength(NEWEST_ACTIVITIES), z.describe(`the newest ${NEWEST_ACTIVITIES}, newest first`)),
+    tasks: z.array(taskView).check(z.maxLength(MAX_PER_SECTION), z.describe(`open ones, at most ${MAX_PER_SECTION}`)),
+    quotes: z.array(quoteView).check(z.maxLength(MAX_PER_SECTION)),
+    orders: z.array(orderView).check(z.maxLength(MAX_PER_SECTION)),
     // As GET /v1/tickets/{id} answers them.
-    tickets: z.array(ticketView).check(z.describe('tickets that are not closed')),
+    tickets: z.array(ticketView).check(z.maxLength(MAX_PER_SECTION), z.describe(`tickets that are not closed, at most ${MAX_PER_SECTION}`)),
   })
   .check(z.meta({ id: 'Customer360', description: 'An account with everything about it, in one answer.' }));
 
@@ -100,6 +102,7 @@ export async function customer360(ctx: UseCaseContext, accountId: string): Promi
     const bucket = bucketOf[type];
     if (!bucket) continue;
     if (bucket === 'activities' && view.activities.length >= NEWEST_ACTIVITIES) continue;
+    if (view[bucket].length >= MAX_PER_SECTION) continue;
     if (bucket === 'contacts' && hideContacts) continue;
     if (salesOnly.has(type) && !salesRole) continue;
     if (hiddenFrom[ctx.identity.role]?.has(type)) continue;

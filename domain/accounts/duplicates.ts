@@ -29,6 +29,7 @@
  * such a UnitOfWork runs its attempt inside `rejectDuplicates`.
  */
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { DomainError, invalidCursor, validationFailed } from '#domain/errors.ts';
 import type { Identity } from '#domain/identity.ts';
@@ -380,11 +381,11 @@ const QUERY_KINDS: readonly GuardKind[] = ['name', 'email', 'phone', 'domain'];
 /** A candidate as `GET /v1/duplicates` lists it. */
 export const duplicateCandidateView = z
   .object({
-    id: z.string(),
+    id: f.out.id,
     entity: z.enum(ENTITIES),
-    matchedOn: z.array(z.enum(QUERY_KINDS)),
+    matchedOn: z.array(z.enum(QUERY_KINDS)).check(z.maxLength(QUERY_KINDS.length)),
     inPool: z.boolean(),
-    ownerId: z.optional(z.nullable(z.string()).check(z.describe('present only when the caller may open the record'))),
+    ownerId: z.optional(z.nullable(f.out.id).check(z.describe('present only when the caller may open the record'))),
   })
   .check(z.meta({ id: 'DuplicateCandidate' }));
 

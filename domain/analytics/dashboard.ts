@@ -5,6 +5,7 @@
  * time zone comes from the rules the container caches.
  */
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { cachedRules } from '#domain/pool/rules.ts';
 import { monthRows, rowsByKey, scopeSk, type Row, type Scope } from '#domain/analytics/aggregates.ts';
@@ -22,6 +23,7 @@ import {
   scopeView,
   targetOf,
   weightedMajor,
+  MAX_MEMBERS,
 } from '#domain/analytics/figures.ts';
 import { addMonths, monthOf } from '#domain/analytics/periods.ts';
 import { resolveScope, type ScopeQuery } from '#domain/analytics/scope.ts';
@@ -32,7 +34,7 @@ const comparisonView = z.object({ won: countAmountView, collected: amountView })
 /** `GET /v1/dashboard`: every key is present; a figure with nothing behind it is 0 (or null where said). */
 export const dashboardView = z
   .object({
-    period: z.string(),
+    period: f.out.code,
     scope: scopeView,
     won: countAmountView,
     lost: countAmountView,
@@ -53,9 +55,9 @@ export const dashboardView = z
       byType: z.object(Object.fromEntries(ACTIVITY_TYPES.map((type) => [type, z.int()])) as Record<(typeof ACTIVITY_TYPES)[number], ReturnType<typeof z.int>>),
     }),
     pool: z.object({ released: z.int(), claimed: z.int() }),
-    members: z.array(
-      z.object({ userId: z.string(), won: countAmountView, collected: amountView, target: z.nullable(z.number()), attainment: ratioView }),
-    ),
+    members: z
+      .array(z.object({ userId: f.out.id, won: countAmountView, collected: amountView, target: z.nullable(z.number()), attainment: ratioView }))
+      .check(z.maxLength(MAX_MEMBERS), z.describe(`the first ${MAX_MEMBERS} by amount won`)),
   })
   .check(z.meta({ id: 'Dashboard', description: 'The sales dashboard (仪表盘) of a period and scope.' }));
 
@@ -115,5 +117,6 @@ function members(rows: Map<string, Row>, period: string, scope: Scope) {
         attainment: target === null ? null : ratio(won.amount, major(target)),
       };
     })
-    .sort((a, b) => b.won.amount - a.won.amount || a.userId.localeCompare(b.userId));
+    .sort((a, b) => b.won.amount - a.won.amount || a.userId.localeCompare(b.userId))
+    .slice(0, MAX_MEMBERS);
 }

@@ -4,6 +4,7 @@
  * the forecast and the nightly snapshots.
  */
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import { fromMinor, type Minor } from '#domain/sales/money.ts';
 import { memberOfSk, scopeSk, sumRows, teamOfSk, type Row, type Scope } from '#domain/analytics/aggregates.ts';
 
@@ -11,7 +12,7 @@ import { memberOfSk, scopeSk, sumRows, teamOfSk, type Row, type Scope } from '#d
 export const countAmountView = z.object({ count: z.int(), amount: z.number() });
 export const amountView = z.object({ amount: z.number() });
 export const ratioView = z.nullable(z.number().check(z.describe('rounded half-up to 4 decimals; null where the denominator is 0')));
-export const scopeView = z.object({ kind: z.enum(['tenant', 'team', 'user']), id: z.string() });
+export const scopeView = z.object({ kind: z.enum(['tenant', 'team', 'user']), id: f.out.id });
 
 export const major = (minor: number | undefined): number => fromMinor(Math.round(minor ?? 0) as Minor);
 /** Σ amount × probability is kept in minor units × 100: back to money, half-up to the cent. */
@@ -26,6 +27,9 @@ export function ratio(numerator: number, denominator: number | null): number | n
 }
 
 /** The user-in-team rows of one month that belong to a scope, summed per user. */
+/** A scope's members in an answer: the first this many (the dashboard and forecast sort them by amount). */
+export const MAX_MEMBERS = 500;
+
 export function memberRows(rows: Map<string, Row>, months: readonly string[], scope: Scope): Map<string, Row> {
   const byUser = new Map<string, Row[]>();
   for (const [sk, row] of rows) {

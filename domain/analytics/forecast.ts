@@ -5,10 +5,11 @@
  * groups), one Query each, and the tenant's MODEL row.
  */
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { cachedRules } from '#domain/pool/rules.ts';
 import { aggPartition, MODEL_SK, monthRows, rowOf, scopeSk, sumRows, type Row, type Scope } from '#domain/analytics/aggregates.ts';
-import { countAmount, countAmountView, hasFigures, major, memberRows, scopeView, targetOver, weightedMajor } from '#domain/analytics/figures.ts';
+import { countAmount, countAmountView, hasFigures, MAX_MEMBERS, major, memberRows, scopeView, targetOver, weightedMajor } from '#domain/analytics/figures.ts';
 import { AGE_BUCKETS, predict, type AgeBucket, type History, type OpenGroup } from '#domain/analytics/forecast-model.ts';
 import { monthOf, monthsOf } from '#domain/analytics/periods.ts';
 import { resolveScope, type ScopeQuery } from '#domain/analytics/scope.ts';
@@ -20,7 +21,7 @@ const predictedView = z.object({
   amount: z.number().check(z.describe('the expected closed-won amount at the end of the period')),
   low: z.number(),
   high: z.number().check(z.describe('low..high: an 80 % interval')),
-  method: z.string(),
+  method: f.out.code,
 });
 const memberFigures = {
   closedWon: countAmountView,
@@ -34,12 +35,12 @@ const memberFigures = {
 /** `GET /v1/forecast`: the scope's figures over the period, and its members'. */
 export const forecastView = z
   .object({
-    period: z.string(),
+    period: f.out.code,
     scope: scopeView,
     ...memberFigures,
     omitted: countAmountView,
     target: z.nullable(z.number()),
-    members: z.array(z.object({ userId: z.string(), ...memberFigures })),
+    members: z.array(z.object({ userId: f.out.id, ...memberFigures })).check(z.maxLength(MAX_MEMBERS), z.describe(`the first ${MAX_MEMBERS} by predicted amount`)),
   })
   .check(z.meta({ id: 'Forecast', description: 'The sales forecast (销售预测) of a period and scope.' }));
 
@@ -116,7 +117,8 @@ export function forecastOf(inputs: ForecastInputs, period: string, scope: Scope)
       const { omitted: _omitted, ...figures } = forecastFigures(r, history);
       return { userId, ...figures };
     })
-    .sort((a, b) => b.predicted.amount - a.predicted.amount || a.userId.localeCompare(b.userId));
+    .sort((a, b) => b.predicted.amount - a.predicted.amount || a.userId.localeCompare(b.userId))
+    .slice(0, MAX_MEMBERS);
   return {
     period,
     scope: { kind: scope.kind, id: scope.id },

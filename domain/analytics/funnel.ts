@@ -6,10 +6,12 @@
  * pipeline, and one BatchGetItem of the scope's row of each month.
  */
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { validationFailed } from '#domain/errors.ts';
 import { cachedRules } from '#domain/pool/rules.ts';
 import { defaultPipelinePointer, loadPipeline } from '#domain/sales/pipelines.ts';
+import { MAX_STAGES } from '#domain/sales/pipeline.ts';
 import { rowsByKey, scopeSk, sumRows } from '#domain/analytics/aggregates.ts';
 import { countAmountView, major, ratio, ratioView } from '#domain/analytics/figures.ts';
 import { monthOf, monthsBetween } from '#domain/analytics/periods.ts';
@@ -20,20 +22,20 @@ export const MAX_FUNNEL_MONTHS = 24;
 /** `GET /v1/reports/funnel`: the cohort created in `from`..`to`, stage by open stage. */
 export const funnelView = z
   .object({
-    pipelineId: z.string(),
-    from: z.string(),
-    to: z.string(),
+    pipelineId: f.out.id,
+    from: f.out.code,
+    to: f.out.code,
     total: z.int(),
     stages: z.array(
       z.object({
-        stageId: z.string(),
-        name: z.string(),
+        stageId: f.out.id,
+        name: f.out.name,
         reached: z.int(),
         reachedAmount: z.number(),
         lostHere: z.int(),
         conversionToNext: ratioView,
       }),
-    ),
+    ).check(z.maxLength(MAX_STAGES)),
     won: countAmountView,
     lost: countAmountView,
     open: countAmountView,

@@ -13,6 +13,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { db, tableName } from '#domain/table/client.ts';
 import { t, typePartition } from '#domain/table/keys.ts';
@@ -152,7 +153,7 @@ async function putSnapshot(tenantId: string, period: string, scope: Scope, date:
 /** A nightly snapshot as `GET /v1/forecast/snapshots` lists it: each figure an amount. */
 export const snapshotView = z
   .object({
-    date: z.string().check(z.describe("YYYY-MM-DD, the tenant's day")),
+    date: f.out.timestamp.check(z.describe("YYYY-MM-DD, the tenant's day")),
     closedWon: z.number(),
     commit: z.number(),
     bestCase: z.number(),
@@ -167,7 +168,7 @@ export const accuracyView = z
   .extend(
     pageOf(
       z.object({
-        period: z.string(),
+        period: f.out.code,
         predictedAtStart: z.number(),
         weightedAtStart: z.number(),
         actual: z.number(),

@@ -5,6 +5,7 @@
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { validationFailed } from '#domain/errors.ts';
 import { requireRole, ROLES, type Identity } from '#domain/identity.ts';
@@ -23,11 +24,11 @@ export interface DirectoryUser {
 /** A directory entry as `GET /v1/users` lists it. */
 export const userView = z
   .object({
-    userId: z.string(),
+    userId: f.out.id,
     role: z.enum(ROLES),
-    teamId: z.nullable(z.string()),
-    firstSeenAt: z.string(),
-    lastSeenAt: z.string(),
+    teamId: z.nullable(f.out.id),
+    firstSeenAt: f.out.timestamp,
+    lastSeenAt: f.out.timestamp,
   })
   .check(z.meta({ id: 'User', description: "A user of the tenant, as its verified tokens last said." }));
 

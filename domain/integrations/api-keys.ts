@@ -42,20 +42,20 @@ export type CreateApiKeyBody = z.infer<typeof createApiKeyBody>;
 
 /** A key as the API shows it: never the key, never its hash. */
 export const apiKeyView = z.object({
-  id: z.string(),
-  name: z.string(),
+  id: f.out.id,
+  name: f.out.name,
   role: z.enum(ROLES),
-  teamId: z.nullable(z.string()),
-  prefix: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  teamId: z.nullable(f.out.id),
+  prefix: f.out.code,
+  createdAt: f.out.timestamp,
+  updatedAt: f.out.timestamp,
   version: z.int(),
-  expiresAt: z.nullable(z.string()),
-  lastUsedAt: z.nullable(z.string()),
+  expiresAt: z.nullable(f.out.timestamp),
+  lastUsedAt: z.nullable(f.out.timestamp),
 });
 export type ApiKeyView = z.infer<typeof apiKeyView>;
 /** The create answer: the view and, the first time only, the key (an Idempotency-Key replay has none). */
-export const createdApiKeyView = z.extend(apiKeyView, { key: z.optional(z.string()) });
+export const createdApiKeyView = z.extend(apiKeyView, { key: z.optional(f.out.code) });
 export type CreatedApiKey = z.infer<typeof createdApiKeyView>;
 
 export function apiKeyViewOf(key: ApiKeyRecord): ApiKeyView {

@@ -79,11 +79,11 @@ export const inlineExportLimit = () => Number(process.env.EXPORT_INLINE_MAX_BYTE
 /** A stored export: where to download it, until when, and what it holds. */
 export const exportLinkView = z
   .object({
-    url: z.string().check(z.describe('Downloads the CSV (UTF-8 with a BOM) with a GET and no other credential, until expiresAt.')),
-    expiresAt: z.string(),
-    filename: z.string(),
-    rows: z.int(),
-    bytes: z.int(),
+    url: f.upTo(f.MAX.presignedUrl).check(z.describe('Downloads the CSV (UTF-8 with a BOM) with a GET and no other credential, until expiresAt.')),
+    expiresAt: f.out.timestamp,
+    filename: f.out.name,
+    rows: z.int().check(z.minimum(0), z.maximum(MAX_ROWS)),
+    bytes: z.int().check(z.minimum(0)),
   })
   .check(z.meta({ id: 'ExportLink' }));
 export type ExportLink = z.infer<typeof exportLinkView>;

@@ -53,23 +53,23 @@ export interface Form {
 
 /** The form as the API shows it (`response:` of its routes): never its secret. */
 export const formView = z.object({
-  id: z.string(),
-  name: z.string(),
-  source: z.string(),
-  ownerId: z.nullable(z.string()),
-  campaignId: z.nullable(z.string()),
-  tags: z.array(z.string()),
+  id: f.out.id,
+  name: f.out.name,
+  source: f.out.name,
+  ownerId: z.nullable(f.out.id),
+  campaignId: z.nullable(f.out.id),
+  tags: f.out.tags,
   /** Where the form posts: `/in/forms/{id}` on the API's own host. */
-  url: z.string(),
-  createdBy: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  url: f.out.url,
+  createdBy: f.out.id,
+  createdAt: f.out.timestamp,
+  updatedAt: f.out.timestamp,
   version: z.int(),
 });
 export type FormView = z.infer<typeof formView>;
 
 /** Create and rotate-secret answers: the view and the secret, shown this once. */
-export const formWithSecret = z.extend(formView, { secret: z.string() });
+export const formWithSecret = z.extend(formView, { secret: f.out.code });
 export type FormWithSecret = z.infer<typeof formWithSecret>;
 
 export const formUrl = (id: string) => `/in/forms/${id}`;
@@ -98,8 +98,8 @@ export interface SubmissionAnswer {
 
 /** What `POST /in/forms/{id}` answers: 201 `{leadId}` for a new lead, 200 with `duplicate: true` for an existing record. */
 export const submissionAnswerView = z.object({
-  leadId: z.optional(z.string()),
-  contactId: z.optional(z.string()),
+  leadId: z.optional(f.out.id),
+  contactId: z.optional(f.out.id),
   duplicate: z.optional(z.literal(true)),
 });
 

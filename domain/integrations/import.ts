@@ -32,6 +32,8 @@ export const MAX_CSV_BYTES = 5 * 1024 * 1024;
 export const MAX_ROWS = 50_000;
 /** The first 1,000 row errors are kept. */
 export const MAX_ERRORS = 1_000;
+/** A CSV's header: at most this many columns, each of at most `f.MAX.name` characters. */
+export const MAX_COLUMNS = 200;
 /** A JSON body carries the CSV escaped: room for its quotes and newlines beyond the CSV's own 5 MB. */
 export const MAX_JSON_IMPORT_BODY_BYTES = MAX_CSV_BYTES + 1024 * 1024;
 
@@ -58,7 +60,8 @@ const options = {
  */
 export const importBody = z.strictObject({
   ...options,
-  csv: z.optional(z.string()),
+  // Bounded by the body's own limit (413 first); over MAX_CSV_BYTES of UTF-8 it is a 413 too (csvTooLarge).
+  csv: z.optional(z.string().check(z.maxLength(MAX_JSON_IMPORT_BODY_BYTES), z.describe('the CSV text, at most 5 MiB of UTF-8 (413 beyond)'))),
   uploadId: z.optional(f.id),
   mapping: z.optional(z.record(f.text(1, 200), f.text(1, 200))),
 });
@@ -105,7 +108,7 @@ export interface Import extends ImportCounts {
 }
 
 export const importView = z.object({
-  id: z.string(),
+  id: f.out.id,
   entity: importEntity,
   status: z.enum(IMPORT_STATUSES),
   total: z.int(),
@@ -114,14 +117,14 @@ export const importView = z.object({
   updated: z.int(),
   skipped: z.int(),
   failed: z.int(),
-  errors: z.array(z.object({ row: z.int(), code: z.string(), message: z.string() })),
+  errors: z.array(z.object({ row: z.int().check(z.minimum(1), z.maximum(MAX_ROWS + 1)), code: f.out.code, message: f.out.text })).check(z.maxLength(MAX_ERRORS)),
   onDuplicate: z.enum(ON_DUPLICATE),
   encoding: z.enum(ENCODINGS),
-  columns: z.array(z.object({ header: z.string(), field: z.string() })),
-  createdBy: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  finishedAt: z.nullable(z.string()),
+  columns: z.array(z.object({ header: f.out.name, field: f.out.name })).check(z.maxLength(MAX_COLUMNS)),
+  createdBy: f.out.id,
+  createdAt: f.out.timestamp,
+  updatedAt: f.out.timestamp,
+  finishedAt: z.nullable(f.out.timestamp),
   version: z.int(),
 });
 
@@ -170,6 +173,10 @@ export function parseCsv(text: string): { headers: string[]; rows: string[][] } 
   const [headers, ...data] = records;
   if (!headers || headers.every((h) => h.trim() === '')) {
     throw validationFailed([{ path: 'body.csv', message: 'the first row must be the header' }], 'The CSV has no header.');
+  }
+  if (headers.length > MAX_COLUMNS || headers.some((h) => h.length > f.MAX.name)) {
+    const message = `at most ${MAX_COLUMNS} columns, each header of at most ${f.MAX.name} characters`;
+    throw validationFailed([{ path: 'body.csv', message }], 'The CSV header is too large.');
   }
   const rows = data.filter((cells) => cells.some((c) => c.trim() !== ''));
   if (rows.length > MAX_ROWS) {

@@ -5,6 +5,7 @@
  * then reads it back. Nothing is stored in the table: the upload is only its object.
  */
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { DomainError } from '#domain/errors.ts';
 import { requireRole } from '#domain/identity.ts';
@@ -19,11 +20,11 @@ export const UPLOAD_URL_SECONDS = 15 * 60;
 export const uploadBody = z.strictObject({ entity: importEntity });
 
 export const uploadView = z.object({
-  uploadId: z.string(),
-  uploadUrl: z.string(),
+  uploadId: f.out.id,
+  uploadUrl: f.upTo(f.MAX.presignedUrl),
   method: z.literal('PUT'),
-  headers: z.record(z.string(), z.string()),
-  expiresAt: z.string(),
+  headers: z.record(f.out.text, f.out.text),
+  expiresAt: f.out.timestamp,
 });
 export type Upload = z.infer<typeof uploadView>;
 

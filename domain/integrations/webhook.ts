@@ -21,6 +21,9 @@ import { isEventType } from '#events/descriptions.ts';
 
 type Item = Record<string, unknown>;
 
+/** A webhook's event types (or patterns). */
+export const MAX_EVENTS = 100;
+
 export interface Webhook {
   id: string;
   url: string;
@@ -117,9 +120,9 @@ export function deliveryFromItem(item: Item): StoredDelivery {
 
 /** `["*"]`, or event types of the catalog (each at most once). */
 const events = z.pipe(
-  z.array(z.string().check(z.trim(), z.minLength(1), z.maxLength(100))).check(
+  z.array(z.string().check(z.trim(), z.minLength(1), z.maxLength(f.MAX.code))).check(
     z.minLength(1),
-    z.maxLength(100),
+    z.maxLength(MAX_EVENTS),
     z.refine((types: string[]) => types.every((type) => type === '*' || isEventType(type)), {
       message: 'unknown event type (GET /v1/webhooks/event-types lists them)',
     }),
@@ -144,32 +147,32 @@ export const webhookPatch = f.patchOf(webhookShape, ['description']);
 export type WebhookPatch = z.infer<typeof webhookPatch>;
 
 export const webhookView = z.object({
-  id: z.string(),
-  url: z.string(),
-  events: z.array(z.string()),
-  description: z.optional(z.string()),
+  id: f.out.id,
+  url: f.out.url,
+  events: z.array(f.out.code).check(z.maxLength(MAX_EVENTS)),
+  description: z.optional(f.out.text),
   enabled: z.boolean(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  createdAt: f.out.timestamp,
+  updatedAt: f.out.timestamp,
   version: z.int(),
 });
 /** Create and rotate-secret: the webhook and its (new) secret, shown this once. */
-export const webhookWithSecretView = z.extend(webhookView, { secret: z.string() });
+export const webhookWithSecretView = z.extend(webhookView, { secret: f.out.code });
 
 export const deliveryView = z.object({
-  id: z.string(),
-  eventId: z.string(),
-  eventType: z.string(),
+  id: f.out.id,
+  eventId: f.out.id,
+  eventType: f.out.code,
   status: z.enum(DELIVERY_STATUSES),
   attempts: z.int(),
-  createdAt: z.string(),
-  lastAttemptAt: z.nullable(z.string()),
-  nextAttemptAt: z.nullable(z.string()),
+  createdAt: f.out.timestamp,
+  lastAttemptAt: z.nullable(f.out.timestamp),
+  nextAttemptAt: z.nullable(f.out.timestamp),
   lastStatusCode: z.nullable(z.int()),
-  lastError: z.nullable(z.string()),
+  lastError: z.nullable(f.out.text),
 });
 
-export const eventTypeView = z.object({ type: z.string(), version: z.int(), description: z.string() });
+export const eventTypeView = z.object({ type: f.out.code, version: z.int().check(z.minimum(1), z.maximum(1_000)), description: f.out.text });
 
 /** `{deliveryId}` of the retry route: an event id. */
 export const deliveryParams = z.strictObject({ id: f.id, deliveryId: f.id });

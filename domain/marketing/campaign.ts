@@ -44,23 +44,23 @@ export interface Campaign {
 
 /** A campaign as lists show it. */
 export const campaignListItem = z.object({
-  id: z.string(),
-  name: z.string(),
-  segmentId: z.string(),
-  subject: z.string(),
-  html: z.string(),
-  text: z.optional(z.string()),
-  fromName: z.optional(z.string()),
-  replyTo: z.optional(z.string()),
+  id: f.out.id,
+  name: f.out.name,
+  segmentId: f.out.id,
+  subject: f.out.subject,
+  html: f.out.document,
+  text: z.optional(f.out.document),
+  fromName: z.optional(f.out.name),
+  replyTo: z.optional(f.out.email),
   budget: z.optional(z.number().check(z.describe('major units, at most 2 decimals'))),
   status: z.enum(CAMPAIGN_STATUSES),
-  sendAt: z.nullable(z.string()),
-  startedAt: z.nullable(z.string()),
-  completedAt: z.nullable(z.string()),
-  canceledAt: z.nullable(z.string()),
-  createdBy: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  sendAt: z.nullable(f.out.timestamp),
+  startedAt: z.nullable(f.out.timestamp),
+  completedAt: z.nullable(f.out.timestamp),
+  canceledAt: z.nullable(f.out.timestamp),
+  createdBy: f.out.id,
+  createdAt: f.out.timestamp,
+  updatedAt: f.out.timestamp,
   version: z.int(),
 });
 
@@ -86,16 +86,16 @@ export const campaignView = z.extend(campaignListItem, {
 
 /** One recipient of `GET /v1/campaigns/{id}/recipients` (domain/marketing/campaigns.ts `presentRecipient`). */
 export const recipientView = z.object({
-  email: z.string(),
-  contactId: z.optional(z.string()),
-  leadId: z.optional(z.string()),
+  email: f.out.email,
+  contactId: z.optional(f.out.id),
+  leadId: z.optional(f.out.id),
   status: z.enum(RECIPIENT_STATUSES),
-  sentAt: z.nullable(z.string()),
-  openedAt: z.nullable(z.string()),
-  clickedAt: z.nullable(z.string()),
-  unsubscribedAt: z.nullable(z.string()),
-  messageId: z.optional(z.string()),
-  error: z.optional(z.string().check(z.describe('why the provider refused it (status failed)'))),
+  sentAt: z.nullable(f.out.timestamp),
+  openedAt: z.nullable(f.out.timestamp),
+  clickedAt: z.nullable(f.out.timestamp),
+  unsubscribedAt: z.nullable(f.out.timestamp),
+  messageId: z.optional(f.out.text),
+  error: z.optional(f.out.text.check(z.describe('why the provider refused it (status failed)'))),
 });
 
 const fields = {

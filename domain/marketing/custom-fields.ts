@@ -30,6 +30,8 @@ export type FieldType = (typeof FIELD_TYPES)[number];
 
 export const MAX_FIELDS = 50;
 export const MAX_TEXT_VALUE = 1000;
+/** A select or multiselect field's options. */
+export const MAX_OPTIONS = 100;
 const KEY_PATTERN = /^[a-z][A-Za-z0-9]{0,39}$/;
 
 export interface FieldDefinition {
@@ -54,11 +56,11 @@ const hasOptions = (type: FieldType) => type === 'select' || type === 'multisele
 
 const definition = z
   .strictObject({
-    key: z.string().check(z.regex(KEY_PATTERN, 'a key starts with a lower-case letter, then up to 39 letters or digits')),
+    key: z.string().check(z.maxLength(40), z.regex(KEY_PATTERN, 'a key starts with a lower-case letter, then up to 39 letters or digits')),
     label: f.name,
     type: z.enum(FIELD_TYPES),
     options: z.optional(
-      z.array(f.text(1, 200)).check(z.minLength(1), z.maxLength(100), z.refine(distinct, 'options must be distinct')),
+      z.array(f.text(1, f.MAX.name)).check(z.minLength(1), z.maxLength(MAX_OPTIONS), z.refine(distinct, 'options must be distinct')),
     ),
     required: z._default(z.boolean(), false),
   })
@@ -84,15 +86,15 @@ export const entityParam = z.enum(CUSTOM_ENTITIES);
 export const fieldSetView = z.object({
   fields: z.array(
     z.object({
-      key: z.string(),
-      label: z.string(),
+      key: f.out.code,
+      label: f.out.name,
       type: z.enum(FIELD_TYPES),
-      options: z.optional(z.array(z.string())).check(z.describe('exactly for select and multiselect')),
+      options: z.optional(z.array(f.out.name).check(z.maxLength(MAX_OPTIONS))).check(z.describe('exactly for select and multiselect')),
       required: z.boolean(),
     }),
-  ),
+  ).check(z.maxLength(MAX_FIELDS)),
   version: z.int().check(z.describe('0 while the tenant never set this entity\'s fields; +1 per PUT')),
-  updatedAt: z.nullable(z.string()),
+  updatedAt: z.nullable(f.out.timestamp),
 });
 
 // ---------------------------------------------------------------------------------------

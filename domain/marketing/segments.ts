@@ -38,6 +38,7 @@ import {
   usesAccount,
   type Condition,
   type SegmentEntity,
+  MAX_CONDITIONS,
 } from '#domain/marketing/conditions.ts';
 import { MARKETING_ROLES } from '#domain/marketing/suppressions.ts';
 
@@ -81,25 +82,25 @@ export type SegmentPatch = z.infer<typeof segmentPatch>;
 
 /** A segment as clients see it (create, get, list, patch). */
 export const segmentView = z.object({
-  id: z.string(),
-  name: z.string(),
-  description: z.optional(z.string()),
+  id: f.out.id,
+  name: f.out.name,
+  description: z.optional(f.out.text),
   entity: z.enum(SEGMENT_ENTITIES),
   match: z.enum(['all', 'any']),
-  conditions: z.array(z.object({ field: z.string(), op: z.enum(OPS), value: z.optional(z.unknown()) })),
-  createdBy: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  conditions: z.array(z.object({ field: f.out.name, op: z.enum(OPS), value: z.optional(z.unknown()) })).check(z.maxLength(MAX_CONDITIONS)),
+  createdBy: f.out.id,
+  createdAt: f.out.timestamp,
+  updatedAt: f.out.timestamp,
   version: z.int(),
 });
 
 /** One record of `GET /v1/segments/{id}/members`: a contact or lead matching now. */
 export const segmentMemberView = z.object({
-  id: z.string(),
+  id: f.out.id,
   entity: z.enum(['contact', 'lead']),
-  name: z.string(),
-  email: z.nullable(z.string()),
-  phone: z.nullable(z.string()),
+  name: f.out.name,
+  email: z.nullable(f.out.email),
+  phone: z.nullable(f.out.phone),
 });
 
 export const segmentCountView = z.object({ count: z.int().check(z.describe('the records matching now')) });

@@ -21,9 +21,9 @@ export const DEFAULT_SETTINGS: MarketingSettings = { sendRatePerSecond: 10, from
 /** What `GET` and `PUT /v1/marketing/settings` answer: the settings in force. */
 export const settingsView = z.object({
   sendRatePerSecond: z.int(),
-  fromAddress: z.string(),
+  fromAddress: f.out.email,
   version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
-  updatedAt: z.nullable(z.string()),
+  updatedAt: z.nullable(f.out.timestamp),
 });
 
 export interface StoredSettings extends MarketingSettings {

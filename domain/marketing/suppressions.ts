@@ -28,6 +28,9 @@ import { stripKeys, t } from '#domain/table/keys.ts';
 import { getItem, getItems, queryPage, type Page, type PageRequest } from '#domain/table/query.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
 
+/** A suppression's id: its normalized address (RFC 5321 allows 64 + 1 + 255 characters). */
+export const MAX_SUPPRESSION_ID = 320;
+
 export const SUPPRESSION_REASONS = ['unsubscribed', 'bounced', 'complained', 'manual'] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
 
@@ -44,12 +47,12 @@ export interface Suppression {
 
 /** An entry as clients see it (get, list, add). */
 export const suppressionView = z.object({
-  id: z.string().check(z.describe('the normalized address: the `{id}` of /v1/suppressions/{id}')),
-  email: z.string(),
+  id: f.upTo(MAX_SUPPRESSION_ID).check(z.describe('the normalized address: the `{id}` of /v1/suppressions/{id}')),
+  email: f.out.email,
   reason: z.enum(SUPPRESSION_REASONS),
-  campaignId: z.optional(z.string()).check(z.describe('the campaign whose email led to it (unsubscribes, bounces, complaints)')),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  campaignId: z.optional(f.out.id).check(z.describe('the campaign whose email led to it (unsubscribes, bounces, complaints)')),
+  createdAt: f.out.timestamp,
+  updatedAt: f.out.timestamp,
   version: z.int(),
 });
 
@@ -71,7 +74,7 @@ export type SuppressionBody = z.infer<typeof suppressionBody>;
  * any missing id. The local router percent-decodes path segments; should a gateway hand one over
  * still encoded (`a%40b.com`), it is decoded here: no stored address holds a `%`.
  */
-export const suppressionParams = z.strictObject({ id: f.text(1, 320) });
+export const suppressionParams = z.strictObject({ id: f.text(1, MAX_SUPPRESSION_ID) });
 
 export function emailFromPath(id: string): string {
   if (!id.includes('%')) return id;

@@ -81,7 +81,7 @@ export type Action = z.infer<typeof action>;
 const trigger = z.strictObject({
   event: z.enum(TRIGGER_EVENTS),
   // Which keys fit the event is checked in `checkWorkflow` (the error names the key).
-  conditions: z.optional(z.record(z.string(), f.text(1, 500))),
+  conditions: z.optional(z.record(f.out.text, f.text(1, 500))),
   count: z.optional(
     z.strictObject({
       n: z.int().check(z.minimum(1), z.maximum(MAX_COUNT)),
@@ -158,16 +158,16 @@ export interface WorkflowRun {
  * their body schemas describe them.
  */
 export const workflowView = z.object({
-  id: z.string(),
-  name: z.string(),
+  id: f.out.id,
+  name: f.out.name,
   trigger,
   delay: z.optional(delay),
-  actions: z.array(action),
+  actions: z.array(action).check(z.maxLength(MAX_ACTIONS)),
   enabled: z.boolean(),
-  enabledSince: z.nullable(z.string()).check(z.describe('since when events count (null while disabled): set when it is enabled and when its trigger changes')),
-  createdBy: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  enabledSince: z.nullable(f.out.timestamp).check(z.describe('since when events count (null while disabled): set when it is enabled and when its trigger changes')),
+  createdBy: f.out.id,
+  createdAt: f.out.timestamp,
+  updatedAt: f.out.timestamp,
   version: z.int(),
 });
 
@@ -175,19 +175,19 @@ const ACTION_TYPES = ['sendEmail', 'notify', 'createTask', 'addTag', 'setLeadSta
 
 /** One run of `GET /v1/workflows/{id}/runs`. */
 export const workflowRunView = z.object({
-  id: z.string(),
-  workflowId: z.string(),
+  id: f.out.id,
+  workflowId: f.out.id,
   subjectType: z.enum(SUBJECT_TYPES),
-  subjectId: z.string(),
-  eventId: z.string(),
+  subjectId: f.out.id,
+  eventId: f.out.id,
   status: z.enum(['scheduled', 'done', 'skipped', 'failed'] satisfies RunStatus[]),
-  runAt: z.string(),
-  doneAt: z.nullable(z.string()),
-  error: z.optional(z.string()),
+  runAt: f.out.timestamp,
+  doneAt: z.nullable(f.out.timestamp),
+  error: z.optional(f.out.text),
   skippedActions: z.optional(
     z
       .array(z.object({ action: z.int(), type: z.enum(ACTION_TYPES), reason: z.enum(['no_email', 'suppressed'] satisfies SkippedAction['reason'][]) }))
-      .check(z.describe('actions of a done run that had nothing to do: a sendEmail to a subject without an address, or a suppressed one')),
+      .check(z.maxLength(MAX_ACTIONS), z.describe('actions of a done run that had nothing to do: a sendEmail to a subject without an address, or a suppressed one')),
   ),
 });
 

@@ -48,11 +48,11 @@ export const notificationView = z
   .object({
     ...f.storedFields,
     kind: z.enum(NOTIFICATION_KINDS),
-    message: z.string(),
-    entityType: z.optional(z.string().check(z.describe('what it is about: account, task, ticket…'))),
-    entityId: z.optional(z.string()),
-    data: z.optional(z.record(z.string(), z.unknown()).check(z.describe("facts behind the message, by kind (a reminder's releaseAt, daysBefore…)"))),
-    readAt: z.nullable(z.string()),
+    message: f.out.text,
+    entityType: z.optional(f.out.code.check(z.describe('what it is about: account, task, ticket…'))),
+    entityId: z.optional(f.out.id),
+    data: z.optional(z.record(f.out.text, z.unknown()).check(z.describe("facts behind the message, by kind (a reminder's releaseAt, daysBefore…)"))),
+    readAt: z.nullable(f.out.timestamp),
   })
   .check(z.meta({ id: 'Notification', description: "One of the caller's own notifications." }));
 

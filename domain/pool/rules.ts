@@ -16,6 +16,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { requireRole } from '#domain/identity.ts';
 import { db, tableName } from '#domain/table/client.ts';
@@ -56,17 +57,17 @@ export const poolRulesView = z
   .object({
     releaseAfterDays: z.int(),
     releaseIfNotWonDays: z.nullable(z.int()),
-    remindBeforeDays: z.array(z.int()).check(z.describe('descending')),
+    remindBeforeDays: z.array(z.int()).check(z.maxLength(MAX_REMINDERS), z.describe('descending')),
     maxAccountsPerRep: z.int(),
     maxLockedPerRep: z.int(),
     maxClaimsPerDay: z.int(),
     reclaimCooldownDays: z.int(),
-    exemptTiers: z.array(z.enum(TIERS)),
+    exemptTiers: z.array(z.enum(TIERS)).check(z.maxLength(TIERS.length)),
     exemptWithOpenOpportunity: z.boolean(),
-    timeZone: z.string().check(z.describe("IANA name: the tenant's time zone for every day and period of the API")),
+    timeZone: f.out.code.check(z.describe("IANA name: the tenant's time zone for every day and period of the API")),
     version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
-    updatedAt: z.nullable(z.string()),
-    updatedBy: z.nullable(z.string()),
+    updatedAt: z.nullable(f.out.timestamp),
+    updatedBy: z.nullable(f.out.id),
   })
   .check(z.meta({ id: 'PoolRules', description: 'The public-pool (公海) rules in force.' }));
 
@@ -113,12 +114,12 @@ export const rulesBody = z
     maxClaimsPerDay: z._default(count, DEFAULT_RULES.maxClaimsPerDay),
     reclaimCooldownDays: z._default(z.int().check(z.minimum(0), z.maximum(3650)), DEFAULT_RULES.reclaimCooldownDays),
     exemptTiers: z._default(
-      z.array(z.enum(TIERS)).check(z.refine((ts: string[]) => new Set(ts).size === ts.length, 'tiers must be distinct')),
+      z.array(z.enum(TIERS)).check(z.maxLength(TIERS.length), z.refine((ts: string[]) => new Set(ts).size === ts.length, 'tiers must be distinct')),
       [],
     ),
     exemptWithOpenOpportunity: z._default(z.boolean(), DEFAULT_RULES.exemptWithOpenOpportunity),
     timeZone: z._default(
-      z.string().check(z.trim(), z.minLength(1), z.maxLength(64), z.refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)')),
+      z.string().check(z.trim(), z.minLength(1), z.maxLength(f.MAX.code), z.refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)')),
       DEFAULT_TIME_ZONE,
     ),
   })

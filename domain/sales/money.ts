@@ -12,6 +12,7 @@
  * equals the sum of its lines to the cent.
  */
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 
 /** An integer number of minor units (1/100 of the currency's major unit). */
 export type Minor = number & { readonly __minor: unique symbol };
@@ -179,6 +180,7 @@ const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 /** A 3-letter ISO 4217 code, any case in, upper case out. */
 export const currency = z.pipe(
   z.string().check(
+    z.maxLength(f.MAX.code),
     z.trim(),
     z.regex(/^[A-Za-z]{3}$/, 'a 3-letter ISO 4217 currency code'),
     z.refine((c) => ISO_CURRENCIES.has(c.toUpperCase()), { message: 'not an ISO 4217 currency code' }),

@@ -124,27 +124,27 @@ export interface Opportunity extends StoredRecord {
 export const opportunityView = z
   .object({
     ...f.storedFields,
-    accountId: z.string(),
-    contactIds: z.array(z.string()),
-    name: z.string(),
+    accountId: f.out.id,
+    contactIds: f.out.ids(MAX_CONTACTS),
+    name: f.out.name,
     amount: z.number().check(z.describe('major units, at most 2 decimals')),
-    currency: z.string(),
-    pipelineId: z.string(),
-    stageId: z.string(),
+    currency: f.out.code,
+    pipelineId: f.out.id,
+    stageId: f.out.id,
     probability: z.int(),
     status: z.enum(OPPORTUNITY_STATUSES),
-    lostReason: z.optional(z.string()),
-    expectedCloseDate: z.string().check(z.describe('YYYY-MM-DD')),
-    closedAt: z.nullable(z.string()),
+    lostReason: z.optional(f.out.text),
+    expectedCloseDate: f.out.timestamp.check(z.describe('YYYY-MM-DD')),
+    closedAt: z.nullable(f.out.timestamp),
     forecastCategory: z.enum(FORECAST_CATEGORIES),
-    needs: z.optional(z.string()),
+    needs: z.optional(f.out.text),
     budget: z.optional(z.number()),
-    competitors: z.array(z.object({ name: z.string(), notes: z.optional(z.string()) })),
-    description: z.optional(z.string()),
-    ownerId: z.nullable(z.string()),
-    lastStageChangeAt: z.string(),
-    lastActivityAt: z.nullable(z.string()),
-    createdBy: z.string(),
+    competitors: z.array(z.object({ name: f.out.name, notes: z.optional(f.out.text) })).check(z.maxLength(MAX_COMPETITORS)),
+    description: z.optional(f.out.text),
+    ownerId: z.nullable(f.out.id),
+    lastStageChangeAt: f.out.timestamp,
+    lastActivityAt: z.nullable(f.out.timestamp),
+    createdBy: f.out.id,
   })
   .check(z.meta({ id: 'Opportunity', description: 'A deal with an account (商机), moving through the stages of a pipeline.' }));
 export type OpportunityView = z.infer<typeof opportunityView>;
@@ -152,16 +152,16 @@ export type OpportunityView = z.infer<typeof opportunityView>;
 /** One entry of `GET /v1/opportunities/{id}/history`, oldest first. */
 export const stageHistoryView = z
   .object({
-    pipelineId: z.string(),
-    fromStageId: z.nullable(z.string().check(z.describe('null for the creation'))),
-    toStageId: z.string(),
+    pipelineId: f.out.id,
+    fromStageId: z.nullable(f.out.id.check(z.describe('null for the creation'))),
+    toStageId: f.out.id,
     status: z.enum(STAGE_KINDS).check(z.describe('the kind of the stage entered')),
     probability: z.int(),
-    at: z.string(),
-    byUserId: z.string(),
-    leftAt: z.nullable(z.string()),
+    at: f.out.timestamp,
+    byUserId: f.out.id,
+    leftAt: z.nullable(f.out.timestamp),
     secondsInStage: z.int(),
-    lostReason: z.optional(z.string()),
+    lostReason: z.optional(f.out.text),
   })
   .check(z.meta({ id: 'StageHistoryEntry' }));
 

@@ -88,21 +88,21 @@ export interface Order extends StoredRecord {
 export const orderView = z
   .object({
     ...f.storedFields,
-    accountId: z.string(),
-    opportunityId: z.optional(z.string()),
-    quoteId: z.optional(z.string()),
-    name: z.string(),
+    accountId: f.out.id,
+    opportunityId: z.optional(f.out.id),
+    quoteId: z.optional(f.out.id),
+    name: f.out.name,
     amount: z.number(),
-    currency: z.string(),
+    currency: f.out.code,
     collectedAmount: z.number(),
     outstandingAmount: z.number(),
     paymentStatus: z.enum(PAYMENT_STATUSES),
     paymentCount: z.int(),
-    lastPaymentAt: z.optional(z.string()),
-    signedAt: z.string(),
-    notes: z.optional(z.string()),
-    ownerId: z.nullable(z.string()),
-    createdBy: z.string(),
+    lastPaymentAt: z.optional(f.out.timestamp),
+    signedAt: f.out.timestamp,
+    notes: z.optional(f.out.text),
+    ownerId: z.nullable(f.out.id),
+    createdBy: f.out.id,
   })
   .check(z.meta({ id: 'Order', description: 'A signed contract (订单/合同) and what has been collected on it.' }));
 export type OrderView = z.infer<typeof orderView>;
@@ -185,14 +185,14 @@ export interface Payment {
 export const paymentView = z
   .object({
     ...f.storedFields,
-    orderId: z.string(),
+    orderId: f.out.id,
     amount: z.number(),
-    currency: z.string(),
-    receivedAt: z.string(),
+    currency: f.out.code,
+    receivedAt: f.out.timestamp,
     method: z.optional(z.enum(PAYMENT_METHODS)),
-    reference: z.optional(z.string()),
-    notes: z.optional(z.string()),
-    createdBy: z.string(),
+    reference: z.optional(f.out.text),
+    notes: z.optional(f.out.text),
+    createdBy: f.out.id,
   })
   .check(z.meta({ id: 'Payment' }));
 export type PaymentView = z.infer<typeof paymentView>;

@@ -47,17 +47,17 @@ export interface Pipeline {
 export const pipelineView = z
   .object({
     ...f.storedFields,
-    name: z.string(),
-    description: z.optional(z.string()),
+    name: f.out.name,
+    description: z.optional(f.out.text),
     isDefault: z.boolean(),
     stages: z.array(
       z.object({
-        id: z.string(),
-        name: z.string(),
-        probability: z.int().check(z.describe('0..100: what an opportunity entering the stage takes')),
+        id: f.out.id,
+        name: f.out.name,
+        probability: z.int().check(z.minimum(0), z.maximum(100), z.describe('0..100: what an opportunity entering the stage takes')),
         kind: z.enum(STAGE_KINDS),
       }),
-    ),
+    ).check(z.maxLength(MAX_STAGES)),
   })
   .check(z.meta({ id: 'Pipeline', description: 'A sales pipeline (销售阶段) and its ordered stages.' }));
 

@@ -101,15 +101,15 @@ export interface Quote extends StoredRecord {
 export const quoteView = z
   .object({
     ...f.storedFields,
-    opportunityId: z.string(),
-    accountId: z.string(),
-    name: z.string(),
+    opportunityId: f.out.id,
+    accountId: f.out.id,
+    name: f.out.name,
     status: z.enum(QUOTE_STATUSES),
-    currency: z.string(),
+    currency: f.out.code,
     lines: z.array(
       z.object({
-        product: z.string(),
-        description: z.optional(z.string()),
+        product: f.out.name,
+        description: z.optional(f.out.text),
         quantity: z.number(),
         unitPrice: z.number(),
         discountPct: z.optional(z.number()),
@@ -117,17 +117,19 @@ export const quoteView = z
         discount: z.number(),
         total: z.number(),
       }),
-    ),
+    ).check(z.maxLength(MAX_LINES)),
     subtotal: z.number(),
     discount: z.number(),
     total: z.number(),
-    validUntil: z.optional(z.string().check(z.describe('YYYY-MM-DD'))),
-    notes: z.optional(z.string()),
-    rejectionReason: z.optional(z.string()),
-    orderId: z.optional(z.string().check(z.describe('the order it became'))),
-    history: z.array(z.object({ status: z.enum(QUOTE_STATUSES), at: z.string(), byUserId: z.string(), note: z.optional(z.string()) })),
-    ownerId: z.nullable(z.string().check(z.describe("the opportunity's owner when it was made"))),
-    createdBy: z.string(),
+    validUntil: z.optional(f.out.timestamp.check(z.describe('YYYY-MM-DD'))),
+    notes: z.optional(f.out.text),
+    rejectionReason: z.optional(f.out.text),
+    orderId: z.optional(f.out.id.check(z.describe('the order it became'))),
+    history: z
+      .array(z.object({ status: z.enum(QUOTE_STATUSES), at: f.out.timestamp, byUserId: f.out.id, note: z.optional(f.out.text) }))
+      .check(z.maxLength(QUOTE_STATUSES.length), z.describe('one entry per status it reached (draft, sent, then accepted or rejected)')),
+    ownerId: z.nullable(f.out.id.check(z.describe("the opportunity's owner when it was made"))),
+    createdBy: f.out.id,
   })
   .check(z.meta({ id: 'Quote', description: 'Line items for an opportunity (报价单), with totals the server computes.' }));
 export type QuoteView = z.infer<typeof quoteView>;

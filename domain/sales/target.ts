@@ -16,7 +16,7 @@ import * as money from '#domain/sales/money.ts';
 import type { Minor } from '#domain/sales/money.ts';
 
 /** `YYYY-MM`, months 01..12. */
-export const period = z.string().check(z.regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a month as YYYY-MM'));
+export const period = z.string().check(z.maxLength(7), z.regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a month as YYYY-MM'));
 
 export const targetPut = z.strictObject({
   userId: z.optional(f.id),
@@ -45,12 +45,12 @@ export interface Target {
 export const targetView = z
   .object({
     ...f.storedFields,
-    period: z.string().check(z.describe('YYYY-MM')),
-    userId: z.optional(z.string()),
-    teamId: z.optional(z.string()),
+    period: f.out.code.check(z.describe('YYYY-MM')),
+    userId: z.optional(f.out.id),
+    teamId: z.optional(f.out.id),
     amount: z.number(),
-    currency: z.string(),
-    setBy: z.string(),
+    currency: f.out.code,
+    setBy: f.out.id,
   })
   .check(z.meta({ id: 'Target', description: 'A sales target (目标) of a user or team for a month.' }));
 export type TargetView = z.infer<typeof targetView>;

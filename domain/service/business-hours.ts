@@ -30,6 +30,7 @@
  * (2025c), from 1970 to 2045, the closest two changes of any zone are 7 days apart.
  */
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 
 export const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -101,18 +102,19 @@ const D = DEFAULT_SLA_POLICY;
 export const businessHours = z
   .strictObject({
     timeZone: z._default(
-      z.string().check(z.refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)')),
+      z.string().check(z.maxLength(f.MAX.code), z.refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)')),
       D.businessHours.timeZone,
     ),
     days: z._default(
       z.array(z.int().check(z.minimum(1, 'an ISO weekday, 1 (Monday) to 7 (Sunday)'), z.maximum(7, 'an ISO weekday, 1 (Monday) to 7 (Sunday)'))).check(
         z.minLength(1, 'at least one business day'),
+        z.maxLength(7),
         z.refine(distinct, 'days must be distinct'),
       ),
       () => [...D.businessHours.days],
     ),
-    start: z._default(z.string().check(z.regex(HH_MM, 'a local time HH:MM, 00:00 to 23:59')), D.businessHours.start),
-    end: z._default(z.string().check(z.regex(HH_MM_END, 'a local time HH:MM, 00:01 to 24:00')), D.businessHours.end),
+    start: z._default(z.string().check(z.maxLength(5), z.regex(HH_MM, 'a local time HH:MM, 00:00 to 23:59')), D.businessHours.start),
+    end: z._default(z.string().check(z.maxLength(5), z.regex(HH_MM_END, 'a local time HH:MM, 00:01 to 24:00')), D.businessHours.end),
   })
   .check(
     z.refine(
@@ -121,7 +123,7 @@ export const businessHours = z
     ),
   );
 
-const holidays = z.array(z.string().check(z.refine((s: string) => dayNumber(s) !== null, 'a local date YYYY-MM-DD'))).check(
+const holidays = z.array(z.string().check(z.maxLength(10), z.refine((s: string) => dayNumber(s) !== null, 'a local date YYYY-MM-DD'))).check(
   z.maxLength(MAX_HOLIDAYS, `at most ${MAX_HOLIDAYS} holidays`),
   z.refine(distinct, 'holidays must be distinct'),
 );

@@ -43,21 +43,21 @@ export const MAX_BODY = 100_000;
 
 /** An article as lists, searches and suggestions show it: all but the body. */
 export const articleSummaryView = z.object({
-  id: z.string(),
-  title: z.string(),
-  tags: z.array(z.string()),
+  id: f.out.id,
+  title: f.out.name,
+  tags: f.out.tags,
   status: z.enum(ARTICLE_STATUSES),
-  excerpt: z.string().check(z.describe(`the body's first ${EXCERPT_LENGTH} characters`)),
-  createdBy: z.string(),
-  updatedBy: z.string(),
-  publishedAt: z.nullable(z.string()).check(z.describe('when it was first published')),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  excerpt: f.out.text.check(z.describe(`the body's first ${EXCERPT_LENGTH} characters`)),
+  createdBy: f.out.id,
+  updatedBy: f.out.id,
+  publishedAt: z.nullable(f.out.timestamp).check(z.describe('when it was first published')),
+  createdAt: f.out.timestamp,
+  updatedAt: f.out.timestamp,
   version: z.int(),
 });
 
 /** One article (create, get, patch): with its Markdown body. */
-export const articleView = z.extend(articleSummaryView, { body: z.string().check(z.describe('Markdown')) });
+export const articleView = z.extend(articleSummaryView, { body: f.upTo(MAX_BODY).check(z.describe('Markdown')) });
 
 const fields = {
   title: f.name,

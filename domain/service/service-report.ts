@@ -20,6 +20,7 @@
  * (`slaPolicy`, stored on the ticket), from creation to the first response, rounded down.
  */
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { requireRole } from '#domain/identity.ts';
 import { applySubject, rowOf, type Fact } from '#domain/analytics/aggregates.ts';
@@ -31,6 +32,8 @@ import { entityKey, t } from '#domain/table/keys.ts';
 import { getItem, getItems } from '#domain/table/query.ts';
 import type { DomainEvent } from '#events/catalog.ts';
 
+/** The most frequent tags a report names. */
+export const TOP_TAGS = 10;
 export const REPORT_ROLES = ['support', 'admin', 'manager'] as const;
 export const svcAggPartition = (tenantId: string) => `${t(tenantId)}#SVCAGG`;
 const SUBJECT_KIND = 'svc-ticket';
@@ -84,7 +87,7 @@ const priorityRow = z.object({ created: count, solved: count });
 
 /** What `GET /v1/reports/service` answers. */
 export const serviceReportView = z.object({
-  period: z.string().check(z.describe('YYYY-MM in the tenant\'s time zone')),
+  period: f.out.code.check(z.describe('YYYY-MM in the tenant\'s time zone')),
   created: count,
   solved: count,
   backlog: count.check(z.describe('tickets neither solved nor closed now')),
@@ -101,7 +104,7 @@ export const serviceReportView = z.object({
     score: z.nullable(z.number()).check(z.describe('satisfied ÷ responses, 4 decimals; null without responses')),
   }),
   byPriority: z.object({ urgent: priorityRow, high: priorityRow, normal: priorityRow, low: priorityRow } satisfies Record<(typeof SLA_PRIORITIES)[number], z.ZodMiniType>),
-  topTags: z.array(z.object({ tag: z.string(), count })).check(z.describe("the period's tickets' tags, most frequent first, at most 10")),
+  topTags: z.array(z.object({ tag: f.out.name, count })).check(z.maxLength(TOP_TAGS), z.describe(`the period's tickets' tags, most frequent first, at most ${TOP_TAGS}`)),
 });
 
 const ratio = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 10_000) / 10_000 : null);
@@ -146,6 +149,6 @@ export async function getServiceReport(ctx: UseCaseContext, q: { period?: string
     resolution: { met: n('rsm'), breached: n('rsb'), attainment: ratio(n('rsm'), n('rsm') + n('rsb')) },
     csat: { responses: n('cr'), satisfied: n('cs'), score: ratio(n('cs'), n('cr')) },
     byPriority: Object.fromEntries(SLA_PRIORITIES.map((p) => [p, { created: n(`pc|${p}`), solved: n(`ps|${p}`) }])) as ServiceReport['byPriority'],
-    topTags: tags.slice(0, 10),
+    topTags: tags.slice(0, TOP_TAGS),
   };
 }

@@ -6,12 +6,13 @@
  * A ticket copies the policy in force when it is created (domain/service/ticket.ts `slaPolicy`).
  */
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { requireRole } from '#domain/identity.ts';
 import { t } from '#domain/table/keys.ts';
 import { getItem } from '#domain/table/query.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
-import { slaPolicyBody, type SlaPolicy, type SlaPriority } from '#domain/service/business-hours.ts';
+import { MAX_HOLIDAYS, slaPolicyBody, type SlaPolicy, type SlaPriority } from '#domain/service/business-hours.ts';
 
 export const slaPolicyKey = (tenantId: string) => ({ PK: `${t(tenantId)}#SLA`, SK: 'POLICY' });
 
@@ -30,18 +31,18 @@ export const slaPolicyView = z.object({
   businessHours: z
     .nullable(
       z.object({
-        timeZone: z.string().check(z.describe('an IANA name')),
-        days: z.array(z.int()).check(z.describe('ISO weekdays, 1 = Monday … 7 = Sunday')),
-        start: z.string().check(z.describe('local time HH:MM')),
-        end: z.string().check(z.describe('local time HH:MM (24:00: midnight)')),
+        timeZone: f.out.code.check(z.describe('an IANA name')),
+        days: z.array(z.int().check(z.minimum(1), z.maximum(7))).check(z.maxLength(7), z.describe('ISO weekdays, 1 = Monday … 7 = Sunday')),
+        start: f.out.timestamp.check(z.describe('local time HH:MM')),
+        end: f.out.timestamp.check(z.describe('local time HH:MM (24:00: midnight)')),
       }),
     )
     .check(z.describe('null: 24/7')),
-  holidays: z.array(z.string()).check(z.describe('local dates YYYY-MM-DD on which nothing counts')),
+  holidays: z.array(f.out.timestamp).check(z.maxLength(MAX_HOLIDAYS), z.describe('local dates YYYY-MM-DD on which nothing counts')),
   warnBeforeMinutes: z.int(),
   version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
-  updatedAt: z.nullable(z.string()),
-  updatedBy: z.nullable(z.string()),
+  updatedAt: z.nullable(f.out.timestamp),
+  updatedBy: z.nullable(f.out.id),
 });
 
 const POLICY_FIELDS = ['targets', 'businessHours', 'holidays', 'warnBeforeMinutes'] as const;

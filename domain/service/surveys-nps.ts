@@ -73,17 +73,17 @@ export type SurveyView = Survey & { stats: SurveyStats };
 const count = z.int();
 /** An NPS survey with its stats (create, get, list, send). */
 export const surveyView = z.object({
-  id: z.string(),
+  id: f.out.id,
   kind: z.literal('nps'),
-  name: z.string(),
-  segmentId: z.string(),
-  question: z.string(),
+  name: f.out.name,
+  segmentId: f.out.id,
+  question: f.out.text,
   status: z.enum(SURVEY_STATUSES),
-  sentAt: z.nullable(z.string()).check(z.describe('when `/send` was called')),
-  completedAt: z.optional(z.string()).check(z.describe('when the last invitation went out')),
-  createdBy: z.string(),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  sentAt: z.nullable(f.out.timestamp).check(z.describe('when `/send` was called')),
+  completedAt: z.optional(f.out.timestamp).check(z.describe('when the last invitation went out')),
+  createdBy: f.out.id,
+  createdAt: f.out.timestamp,
+  updatedAt: f.out.timestamp,
   version: z.int(),
   stats: z.object({
     sent: count,

@@ -4,6 +4,7 @@
  * URL), and the thank-you page. Everything echoed is HTML-escaped.
  */
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import type { PublicResult } from '#domain/public-result.ts';
 import { answerCsat, csatInvitation } from '#domain/service/surveys-csat.ts';
@@ -30,14 +31,14 @@ export const surveyFormView = z.union([
   z.object({ answered: z.literal(true) }),
   z.object({
     kind: surveyKind,
-    question: z.string(),
+    question: f.out.text,
     answered: z.literal(false),
     scores: z.object({ min: z.int(), max: z.int() }).check(z.describe('CSAT 1..5, NPS 0..10')),
   }),
 ]);
 
 /** `POST /s/{token}` as JSON: the answer recorded. */
-export const surveyAnswerView = z.object({ kind: surveyKind, score: z.int(), comment: z.nullable(z.string()), answeredAt: z.string() });
+export const surveyAnswerView = z.object({ kind: surveyKind, score: z.int(), comment: z.nullable(f.out.text), answeredAt: f.out.timestamp });
 
 const LABELS: Record<SurveyKind, [string, string]> = { csat: ['very unsatisfied', 'very satisfied'], nps: ['not at all likely', 'extremely likely'] };
 

@@ -27,17 +27,17 @@ export type TaskPatch = z.infer<typeof taskPatch>;
 export const taskView = z
   .object({
     ...f.storedFields,
-    title: z.string(),
-    description: z.optional(z.string()),
-    dueAt: z.string(),
-    assigneeId: z.string(),
+    title: f.out.name,
+    description: z.optional(f.out.text),
+    dueAt: f.out.timestamp,
+    assigneeId: f.out.id,
     status: z.enum(TASK_STATUSES),
-    completedAt: z.optional(z.string()),
-    accountId: z.optional(z.string()),
-    opportunityId: z.optional(z.string()),
-    contactId: z.optional(z.string()),
-    ownerId: z.nullable(z.string().check(z.describe('the assignee'))),
-    createdBy: z.string(),
+    completedAt: z.optional(f.out.timestamp),
+    accountId: z.optional(f.out.id),
+    opportunityId: z.optional(f.out.id),
+    contactId: z.optional(f.out.id),
+    ownerId: z.nullable(f.out.id.check(z.describe('the assignee'))),
+    createdBy: f.out.id,
   })
   .check(z.meta({ id: 'Task', description: 'Something someone has to do by a time.' }));
 

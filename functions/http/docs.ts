@@ -10,6 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import { DomainError, notFound } from '#domain/errors.ts';
 import { logger } from '#functions/middleware/logger.ts';
 import { problemResponse } from '#functions/middleware/problem.ts';
@@ -21,10 +22,10 @@ import { apiDocument } from '#functions/openapi/operations.ts';
 
 /** What `GET /v1/openapi.json` answers, as far as a client relies on it. */
 export const openApiDocumentView = z.looseObject({
-  openapi: z.string().check(z.regex(/^3\.1\.\d+$/)),
-  info: z.looseObject({ title: z.string(), version: z.string() }),
-  servers: z.array(z.looseObject({ url: z.string() })),
-  paths: z.record(z.string(), z.record(z.string(), z.unknown())),
+  openapi: z.string().check(z.maxLength(f.MAX.code), z.regex(/^3\.1\.\d+$/)),
+  info: z.looseObject({ title: f.out.text, version: f.out.text }),
+  servers: z.array(z.looseObject({ url: f.out.url })).check(z.maxLength(10)),
+  paths: z.record(f.out.text, z.record(f.out.text, z.unknown())),
   components: z.looseObject({}),
 });
 

@@ -1,5 +1,6 @@
 /** HTTP: CSV imports and exports (api/integrations.md). Parse → use case → result; everything else is middleware. */
 import * as z from 'zod/mini';
+import * as f from '#domain/fields.ts';
 import { pageOf } from '#domain/fields.ts';
 import { validationFailed } from '#domain/errors.ts';
 import { EXPORT_FILTERS, exportCsv, exportLinkView, exportParams } from '#domain/integrations/exports.ts';
@@ -24,11 +25,11 @@ import { listParams, validate } from '#functions/middleware/request.ts';
 const listQuery = z.strictObject({ ...listParams });
 /** The query of `POST /v1/imports`: the options of a raw CSV body (a JSON body carries them itself, and takes no query). */
 const postQuery = z.strictObject({
-  entity: z.optional(z.string()),
-  encoding: z.optional(z.string()),
-  onDuplicate: z.optional(z.string()),
+  entity: z.optional(f.out.code),
+  encoding: z.optional(f.out.code),
+  onDuplicate: z.optional(f.out.code),
 });
-const exportQuery = z.record(z.string(), z.string());
+const exportQuery = z.record(f.out.code, f.upTo(f.MAX.freeText));
 
 /** `Accept: application/json` (and not text/csv): the caller wants the export's link as JSON. */
 const wantsJson = (accept: string | undefined) => !!accept && /\bapplication\/json\b/i.test(accept) && !/\btext\/csv\b/i.test(accept);

@@ -76,6 +76,7 @@ export const handler = publicFunction({
     summary: 'Submit a signed form (Standard Webhooks): a new lead, or a note on the existing record',
     operationId: 'submitForm',
     jsonOnly: true,
+    signed: true,
     jsonStatuses: [201, 200],
     response: submissionAnswerView,
     body: formSubmission,

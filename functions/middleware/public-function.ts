@@ -9,6 +9,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
+import { MAX, upTo } from '#domain/fields.ts';
 import { DomainError, notFound, payloadTooLarge, unsupportedMediaType, validationFailed } from '#domain/errors.ts';
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { logger } from '#functions/middleware/logger.ts';
@@ -63,12 +64,14 @@ export interface PublicOperation {
   response?: z.ZodMiniType;
   /** Called by machines, not browsers: every answer and every error is JSON (problem+json), whatever `Accept` says. */
   jsonOnly?: true;
+  /** Proves itself by a Standard Webhooks signature of the body (the document names the scheme). */
+  signed?: true;
   /** The body's schema, for the OpenAPI document (the operation validates it itself, once it may read it). */
   body?: z.ZodMiniType;
 }
 
 /** The JSON answer of a page that names none: its title. */
-export const pageTitleView = z.object({ title: z.string() });
+export const pageTitleView = z.object({ title: upTo(MAX.name) });
 
 /** A transparent 1×1 GIF. */
 export const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -140,7 +143,8 @@ export function publicFunction(operations: Record<string, PublicOperation>) {
     try {
       if (refusedFor !== undefined) throw rateLimited(refusedFor);
       const token = event.pathParameters?.token ?? event.pathParameters?.id;
-      if (!op || !token) throw notFound('link');
+      // A signed route checks its id itself (a bad one is a 401 there, as any bad signature).
+      if (!op || !token || (!op.signed && token.length > MAX.token)) throw notFound('link');
       const form = () => (op.form ? readForm(event, headers) : new URLSearchParams());
       const fields = () => (op.form ? readFields(event, headers, !!op.json) : { fields: {}, fromForm: false });
       const rawBody = () => readRawBody(event);

@@ -2,7 +2,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { en } from 'zod/locales';
-import { queryInt, text } from '#domain/fields.ts';
+import { MAX, queryInt, text } from '#domain/fields.ts';
 import {
   malformedJson,
   payloadTooLarge,
@@ -83,8 +83,8 @@ export const etag = (version: number) => `"${version}"`;
 
 /** Query strings: strict, with the shared `limit` and `cursor` of every list. */
 export const listParams = {
-  limit: z._default(queryInt(1, 100), 25),
-  cursor: z.optional(text(1, 2048)),
+  limit: z._default(queryInt(1, MAX.page), 25),
+  cursor: z.optional(text(1, MAX.cursor)),
 };
 
 export function isDomainError(err: unknown): err is DomainError {

@@ -9,6 +9,8 @@
  * document plus what it could not describe yet (`missingResponseSchemas`).
  */
 import * as z from 'zod/mini';
+import { MAX } from '#domain/fields.ts';
+import { MAX_FIELD_ERRORS } from '#domain/errors.ts';
 import { routeKey, type Route } from '#functions/routes.ts';
 import { describeRoute, tagOf, TAGS } from '#functions/openapi/summaries.ts';
 
@@ -57,6 +59,8 @@ export interface DescribedOperation {
   neverFails?: true;
   /** A public route called by machines: JSON answers (`response`, with these statuses) and problem+json errors. */
   jsonOnly?: true;
+  /** A public route that proves itself by a Standard Webhooks signature of its body (`formSignature`). */
+  signed?: true;
   jsonStatuses?: (200 | 201)[];
 }
 
@@ -72,7 +76,7 @@ export interface BuiltDocument {
 export interface OpenApiDocument {
   openapi: string;
   info: Record<string, unknown>;
-  servers: { url: string; description?: string }[];
+  servers: { url: string; description?: string; 'x-internal'?: boolean }[];
   security: Record<string, string[]>[];
   tags: { name: string; description: string }[];
   paths: Record<string, Record<string, OperationObject>>;
@@ -97,7 +101,20 @@ export interface OperationObject {
 
 const PROBLEM = 'application/problem+json';
 const JSON_TYPE = 'application/json';
-const ID_SCHEMA: JsonSchema = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' };
+const ID_SCHEMA: JsonSchema = { type: 'string', minLength: 1, maxLength: MAX.id, pattern: '^[A-Za-z0-9_-]+$' };
+/** A public route's path token (public-function.ts: a longer one is a bad link). */
+const TOKEN_SCHEMA: JsonSchema = { type: 'string', minLength: 1, maxLength: MAX.token, pattern: '^[^/]+$' };
+/** A header holding an address (Location), or a short machine value (ETag, Cache-Control). */
+const URL_HEADER: JsonSchema = { type: 'string', format: 'uri-reference', maxLength: MAX.url };
+const WORD_HEADER: JsonSchema = { type: 'string', maxLength: MAX.code };
+/**
+ * Bodies that are not JSON, bounded by what the API sends or takes: its own pages are small; a
+ * file (an export, the reference page's scripts) fits Lambda's 6 MB answer, and an import's raw
+ * body is at most 5 MiB (domain/integrations/import.ts MAX_CSV_BYTES); the pixel is a 43-byte GIF.
+ */
+const MAX_PAGE_CHARS = 100_000;
+const MAX_FILE_BYTES = 6 * 1024 * 1024;
+const htmlSchema: JsonSchema = { type: 'string', maxLength: MAX_PAGE_CHARS };
 
 /** RFC 9457 problem details, as functions/middleware/problem.ts writes them. */
 export const problemSchema: JsonSchema = {
@@ -107,18 +124,19 @@ export const problemSchema: JsonSchema = {
     'more fields about the conflict (a duplicate: `existingId`, `inPool`, `ownerId`).',
   required: ['type', 'title', 'status', 'detail', 'code'],
   properties: {
-    type: { type: 'string', format: 'uri' },
-    title: { type: 'string' },
-    status: { type: 'integer', minimum: 400, maximum: 599 },
-    detail: { type: 'string' },
-    code: { type: 'string', pattern: '^[a-z][a-z0-9_]*$' },
+    type: { type: 'string', format: 'uri', maxLength: MAX.url },
+    title: { type: 'string', maxLength: MAX.name },
+    status: { type: 'integer', format: 'int32', minimum: 400, maximum: 599 },
+    detail: { type: 'string', maxLength: MAX.freeText },
+    code: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', maxLength: MAX.code },
     errors: {
       type: 'array',
-      description: 'One entry per invalid field (`validation_failed`).',
+      description: `One entry per invalid field (\`validation_failed\`), the first ${MAX_FIELD_ERRORS}.`,
+      maxItems: MAX_FIELD_ERRORS,
       items: {
         type: 'object',
         required: ['path', 'message'],
-        properties: { path: { type: 'string' }, message: { type: 'string' } },
+        properties: { path: { type: 'string', maxLength: MAX.freeText }, message: { type: 'string', maxLength: MAX.freeText } },
         additionalProperties: false,
       },
     },
@@ -177,7 +195,7 @@ const RATE_LIMIT_HEADERS = {
       '(`GET /v1/rate-limits` shows them; an admin changes them with `PUT`). Public routes: `"ip";q=600;w=60` per client IP.',
     schema: { type: 'string', maxLength: 200, examples: ['"tenant";q=1000;w=60'] },
   },
-  'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 1, maximum: 3600 } },
+  'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', format: 'int32', minimum: 1, maximum: 3600 } },
 };
 
 const rateLimitHeaderRefs = (required: boolean) =>
@@ -199,7 +217,7 @@ function errorComponents(): Record<string, unknown> {
       description: `${status}: ${codes}.`,
       content:
         status === '401'
-          ? { ...problemContent, [JSON_TYPE]: { schema: { type: 'object', properties: { message: { type: 'string', maxLength: 100 } } } } }
+          ? { ...problemContent, [JSON_TYPE]: { schema: { type: 'object', properties: { message: { type: 'string', const: 'Unauthorized' } } } } }
           : problemContent,
       headers: {
         // A 401 may come from API Gateway's authorizer, before the API (and its limiter) runs.
@@ -213,7 +231,7 @@ function errorComponents(): Record<string, unknown> {
     description:
       'An HTML page saying what went wrong, or problem+json when the request asked for JSON (404 not_found: the link is not valid; ' +
       '429 rate_limited: too many requests from this client IP this minute, see Retry-After).',
-    content: { 'text/html': { schema: { type: 'string' } }, ...problemContent },
+    content: { 'text/html': { schema: htmlSchema }, ...problemContent },
     headers: { ...rateLimitHeaderRefs(true), 'Retry-After': { ...RATE_LIMIT_HEADERS['Retry-After'], required: false, description: 'On a 429: seconds to wait.' } },
   };
   return out;
@@ -242,7 +260,7 @@ class SchemaCollector {
 
   /** The JSON Schema of `schema`; its `$defs` become components (refs rewritten to them). */
   convert(schema: z.ZodMiniType, io: 'input' | 'output', nameHint: string): JsonSchema {
-    const raw = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
+    const raw = withIntegerFormats(z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' })) as JsonSchema;
     const { $schema: _dialect, $defs, ...root } = raw as JsonSchema & { $defs?: Record<string, JsonSchema> };
     const renames = new Map<string, string>();
     // A schema that refers to itself (`#`) is a component of its own.
@@ -270,6 +288,25 @@ class SchemaCollector {
   private define(ref: string, schema: JsonSchema): void {
     this.components[ref.slice('#/components/schemas/'.length)] = schema;
   }
+}
+
+const INT32 = 2 ** 31;
+
+/**
+ * zod states an integer's bounds (at least JavaScript's safe range) but not its OpenAPI format:
+ * `int32` when the bounds fit 32 bits, else `int64` (a safe integer always fits 64).
+ */
+function withIntegerFormats(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withIntegerFormats);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = withIntegerFormats(v);
+  const types = [out.type].flat();
+  if (types.includes('integer') && out.format === undefined) {
+    const fits = (n: unknown) => typeof n === 'number' && n >= -INT32 && n < INT32;
+    out.format = fits(out.minimum ?? out.exclusiveMinimum) && fits(out.maximum ?? out.exclusiveMaximum) ? 'int32' : 'int64';
+  }
+  return out;
 }
 
 function rewriteRefs(value: unknown, renames: Map<string, string>): unknown {
@@ -320,7 +357,7 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
         name,
         in: 'path',
         required: true,
-        schema: paramsSchema?.properties?.[name!] ?? (route.public ? { type: 'string', minLength: 1 } : ID_SCHEMA),
+        schema: paramsSchema?.properties?.[name!] ?? (route.public ? TOKEN_SCHEMA : ID_SCHEMA),
       });
     }
     if (op.query) {
@@ -334,7 +371,7 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
     }
     if (!route.public) {
       if (route.method === 'PATCH' || route.method === 'DELETE' || route.method === 'PUT') {
-        parameters.push({ name: 'If-Match', in: 'header', required: false, schema: { type: 'string', pattern: '^(W/)?"\\d+"$' }, description: 'The ETag of the version being changed; a stale one answers 412 and changes nothing.' });
+        parameters.push({ name: 'If-Match', in: 'header', required: false, schema: { type: 'string', pattern: '^(W/)?"\\d+"$', maxLength: 14 }, description: 'The ETag of the version being changed; a stale one answers 412 and changes nothing.' });
       }
       if (route.method === 'POST') {
         parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', minLength: 1, maxLength: 255 }, description: 'A repeat by the same user within 24 h answers the first response again and does nothing twice.' });
@@ -346,7 +383,7 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
       summary: op.summary ?? derived.summary,
       ...(op.description ? { description: op.description } : {}),
       tags: [tag],
-      ...(route.public ? { security: [] } : {}),
+      ...(route.public ? { security: op.signed ? [{ formSignature: [] }] : [] } : {}),
       ...(parameters.length ? { parameters } : {}),
       ...requestBodyOf(route, op, schemas, hint),
       responses: {},
@@ -362,17 +399,17 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
         operation.responses[String(status)] = { description: status === 201 ? 'Created.' : 'OK', content: { [JSON_TYPE]: { schema } } };
       }
     } else if (op.file) {
-      operation.responses['200'] = { description: 'The file: UTF-8 CSV with a BOM (Excel opens it as it is).', content: { 'text/csv': { schema: { type: 'string' } } } };
+      operation.responses['200'] = { description: 'The file: UTF-8 CSV with a BOM (Excel opens it as it is).', content: { 'text/csv': { schema: { type: 'string', maxLength: MAX_FILE_BYTES } } } };
       if (op.response) {
         // A file that may be stored instead (an export too large for an answer): its link.
         const link = schemas.convert(op.response, 'output', `${hint}Link`);
         operation.responses['200'] = {
           description: 'The file: UTF-8 CSV with a BOM (Excel opens it as it is); with `Accept: application/json`, the link that downloads it.',
-          content: { 'text/csv': { schema: { type: 'string' } }, [JSON_TYPE]: { schema: link } },
+          content: { 'text/csv': { schema: { type: 'string', maxLength: MAX_FILE_BYTES } }, [JSON_TYPE]: { schema: link } },
         };
         operation.responses['303'] = {
           description: 'The file is too large to answer here: it is stored, and Location downloads it (a GET with no other credential) for 15 minutes.',
-          headers: { Location: { description: 'Where to download the file.', schema: { type: 'string', format: 'uri' } } },
+          headers: { Location: { description: 'Where to download the file.', schema: { type: 'string', format: 'uri', maxLength: MAX.presignedUrl } } },
         };
       }
     } else if (op.accepted) {
@@ -380,7 +417,7 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
       const schema = op.response ? schemas.convert(op.response, 'output', `${hint}Response`) : { type: 'object' };
       operation.responses['202'] = {
         description: 'Accepted: it runs in the background; Location is where to follow it.',
-        headers: { Location: { description: 'Where to follow it.', schema: { type: 'string' } } },
+        headers: { Location: { description: 'Where to follow it.', schema: URL_HEADER } },
         content: { [JSON_TYPE]: { schema } },
       };
     } else {
@@ -396,7 +433,7 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
       if (answersBody && created) {
         operation.responses['201'] = {
           description: 'Created.',
-          ...(op.creates !== undefined ? { headers: { Location: { description: 'Where the new resource is.', schema: { type: 'string' } } } } : {}),
+          ...(op.creates !== undefined ? { headers: { Location: { description: 'Where the new resource is.', schema: URL_HEADER } } } : {}),
           content: { [JSON_TYPE]: { schema } },
         };
       }
@@ -438,7 +475,13 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
       license: { name: 'Proprietary', url: 'https://crm.example.com/terms' },
     },
     // Relative: the document is served by the API it describes, so its own address is the API's, whatever the stage.
-    servers: [{ url: '/', description: 'The API that serves this document.' }],
+    servers: [
+      {
+        url: '/',
+        description: 'The API that serves this document: production, a staging stage or the local runtime alike (each serves its own).',
+        'x-internal': false,
+      },
+    ],
     security: [{ bearer: [] }],
     tags: TAGS.filter((t) => usedTags.has(t.name)).concat(
       [...usedTags].filter((t) => !TAGS.some((d) => d.name === t)).map((name) => ({ name, description: name })),
@@ -447,18 +490,55 @@ export function buildOpenApiDocument(routes: readonly Route[], operations: Reado
     components: {
       schemas: { Problem: problemSchema, ...schemas.components },
       responses: errorComponents(),
-      headers: headerComponents(),
+      headers: { ...headerComponents(), [CORS_HEADER]: corsHeader },
       securitySchemes: {
         bearer: {
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'JWT',
-          description: 'A Cognito ID token (a JWT carrying the tenant, the user, the role and the team) or an API key `crm_…`.',
+          description:
+            'A Cognito ID token (a JWT carrying the tenant, the user, the role and the team) or an API key `crm_…`. ' +
+            'Tokens are verified as RFC8725 (JSON Web Token Best Current Practices) asks (functions/auth/authorizer.ts, ' +
+            'aws-jwt-verify): the signature must be by a key of the user pool\'s published JWKS named by the header\'s `kid`, ' +
+            'with an asymmetric algorithm (RS256 as Cognito signs; the JWK\'s own `alg` must match; `none` and HMAC ' +
+            'algorithms are refused); the issuer must be the user pool, the audience its app client, `token_use` must be ' +
+            '`id` (an access token is refused), and `exp` (required) and `nbf` are checked with no grace. ' +
+            'An API key is not a JWT: an opaque random secret, looked up by its SHA-256 hash.',
+        },
+        formSignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'webhook-signature',
+          description:
+            'A public form\'s post is signed as Standard Webhooks sign: `webhook-signature` is the HMAC-SHA256 of ' +
+            '`webhook-id`.`webhook-timestamp`.body under the form\'s secret (current, or the previous one during a ' +
+            'rotation); a timestamp more than 5 minutes off is refused, and a repeated `webhook-id` answers its first answer again.',
         },
       },
     },
   };
+  withCorsHeader(document);
   return { document, missingResponseSchemas };
+}
+
+const CORS_HEADER = 'Access-Control-Allow-Origin';
+const corsHeader = {
+  description:
+    'Set by API Gateway\'s CORS configuration (infra/api-stack.ts `corsAllowOrigins`, default `*`) on answers to a request ' +
+    'that names an `Origin`; the local runtime does not send it.',
+  schema: { type: 'string', maxLength: MAX.url },
+};
+
+/** Every answer, and every error answer of the components, declares the CORS header API Gateway adds. */
+function withCorsHeader(document: OpenApiDocument): void {
+  const add = (response: Record<string, unknown>) => {
+    if (response.$ref) return;
+    response.headers = { ...(response.headers as object | undefined), [CORS_HEADER]: { $ref: `#/components/headers/${CORS_HEADER}` } };
+  };
+  for (const ops of Object.values(document.paths)) {
+    for (const op of Object.values(ops)) for (const response of Object.values(op.responses)) add(response as Record<string, unknown>);
+  }
+  for (const response of Object.values(document.components.responses)) add(response as Record<string, unknown>);
 }
 
 function requestBodyOf(route: Route, op: DescribedOperation, schemas: SchemaCollector, hint: string): Pick<OperationObject, 'requestBody'> {
@@ -467,7 +547,7 @@ function requestBodyOf(route: Route, op: DescribedOperation, schemas: SchemaColl
   }
   if (route.public) {
     if (!op.form) return {};
-    const form = { type: 'object', additionalProperties: { type: 'string' } };
+    const form = { type: 'object', additionalProperties: { type: 'string', maxLength: MAX.freeText } };
     return {
       requestBody: {
         required: false,
@@ -483,7 +563,7 @@ function requestBodyOf(route: Route, op: DescribedOperation, schemas: SchemaColl
   const types = route.method === 'PATCH' ? [JSON_TYPE, 'application/merge-patch+json'] : [JSON_TYPE];
   const content: Record<string, unknown> = Object.fromEntries(types.map((t) => [t, { schema }]));
   // A file as the body itself (a CSV import): its bytes, the options in the query.
-  for (const t of op.rawBody ?? []) content[t] = { schema: { type: 'string', contentMediaType: t } };
+  for (const t of op.rawBody ?? []) content[t] = { schema: { type: 'string', contentMediaType: t, maxLength: MAX_FILE_BYTES } };
   return { requestBody: { required: true, content } };
 }
 
@@ -493,24 +573,24 @@ function nonJsonResponses(answers: NonJsonAnswer, json: JsonSchema = { type: 'ob
       return {
         '200': {
           description: 'An HTML page; JSON when the request asked for JSON (`Accept` or `Content-Type: application/json`).',
-          content: { 'text/html': { schema: { type: 'string' } }, [JSON_TYPE]: { schema: json } },
+          content: { 'text/html': { schema: htmlSchema }, [JSON_TYPE]: { schema: json } },
         },
       };
     case 'html':
-      return { '200': { description: 'An HTML page.', content: { 'text/html': { schema: { type: 'string' } } } } };
+      return { '200': { description: 'An HTML page.', content: { 'text/html': { schema: htmlSchema } } } };
     case 'gif':
-      return { '200': { description: 'A transparent 1×1 GIF.', content: { 'image/gif': { schema: { type: 'string', contentMediaType: 'image/gif' } } } } };
+      return { '200': { description: 'A transparent 1×1 GIF.', content: { 'image/gif': { schema: { type: 'string', contentMediaType: 'image/gif', maxLength: 64 } } } } };
     case 'redirect':
-      return { '302': { description: 'A redirect to the address the link stands for.', headers: { Location: { description: 'Where to go.', schema: { type: 'string', format: 'uri' } } } } };
+      return { '302': { description: 'A redirect to the address the link stands for.', headers: { Location: { description: 'Where to go.', schema: { ...URL_HEADER, format: 'uri' } } } } };
     case 'asset':
       return {
         '200': {
           description: 'The file (cacheable; its ETag changes with its content).',
           headers: {
-            ETag: { description: 'The file\'s version.', schema: { type: 'string' } },
-            'Cache-Control': { description: 'How long to keep it.', schema: { type: 'string' } },
+            ETag: { description: 'The file\'s version.', schema: WORD_HEADER },
+            'Cache-Control': { description: 'How long to keep it.', schema: WORD_HEADER },
           },
-          content: { 'text/javascript': { schema: { type: 'string' } }, 'text/css': { schema: { type: 'string' } } },
+          content: { 'text/javascript': { schema: { type: 'string', maxLength: MAX_FILE_BYTES } }, 'text/css': { schema: { type: 'string', maxLength: MAX_FILE_BYTES } } },
         },
         '304': { description: 'Not modified (If-None-Match named the current ETag).' },
       };

@@ -9,6 +9,7 @@
  */
 import { SignJWT, base64url, decodeJwt, decodeProtectedHeader, generateKeyPair, type CryptoKey, type JWTPayload } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { MAX } from '#domain/fields.ts';
 import type { Route } from '#functions/routes.ts';
 import { apiRoutes } from '#test/support/fixtures.ts';
 import { loadOrCreateKeys } from '#local/auth.ts';
@@ -278,6 +279,29 @@ export function badInputSuite(index: number, of: number): void {
             expectProblem(res, 400, 'malformed_json'),
           );
         }
+      });
+    }
+
+    /**
+     * One character (or item) over a bound of domain/fields.ts MAX → 400 naming the field, nothing
+     * written: the zod schemas enforce the bounds the OpenAPI document states (OWASP API4:2023).
+     * Each case runs in the shard that has its route.
+     */
+    const OVER_BOUND: [route: string, field: string, value: unknown][] = [
+      ['POST /v1/accounts', 'name', 'x'.repeat(MAX.name + 1)],
+      ['POST /v1/accounts', 'description', 'x'.repeat(MAX.freeText + 1)],
+      ['POST /v1/accounts', 'tags', Array.from({ length: MAX.tags + 1 }, (_, i) => `t${i}`)],
+      ['POST /v1/contacts', 'phone', `+${'1'.repeat(MAX.phone)}`],
+      ['POST /v1/leads', 'email', `${'a'.repeat(MAX.email)}@example.com`],
+      ['PATCH /v1/accounts/{id}', 'address', 'x'.repeat(1001)],
+      ['POST /v1/webhooks', 'url', `https://example.com/${'x'.repeat(MAX.url)}`],
+    ];
+    for (const [key, field, value] of OVER_BOUND) {
+      const r = routes.find((x) => keyOf(x) === key);
+      if (!r) continue;
+      it(`${key}: "${field}" over its bound → 400 validation_failed naming it, nothing written`, async () => {
+        const t = await targetFor(r);
+        await refused(t, () => send(admin, r.method, t.url, { ...bodyFor(r)(refs), [field]: value }), (res) => expectFieldError(res, field));
       });
     }
   });

@@ -65,7 +65,8 @@ describe('GET /v1/openapi.json', () => {
       expect(Object.keys(op.responses).some((s) => /^[23]\d\d$/.test(s)), `${key}: a success`).toBe(true);
       const isPublic = routes.find((r) => routeKey(r) === key)!.public;
       if (isPublic) {
-        expect(op.security, key).toEqual([]);
+        // A signed form post names its signature scheme; a capability link needs none.
+        expect(op.security, key).toEqual(key === 'POST /in/forms/{id}' ? [{ formSignature: [] }] : []);
       } else {
         expect(op.security, `${key}: the document's bearer scheme applies`).toBeUndefined();
         for (const status of ['400', '401', '403', '404', '503']) expect(op.responses[status], `${key}: ${status}`).toBeDefined();
@@ -73,7 +74,8 @@ describe('GET /v1/openapi.json', () => {
     }
     expect(served.security).toEqual([{ bearer: [] }]);
     expect(served.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
-    expect(served.servers).toEqual([{ url: '/', description: expect.any(String) }]);
+    expect(served.components.securitySchemes.bearer).toMatchObject({ description: expect.stringMatching(/RFC8725/) });
+    expect(served.servers).toEqual([{ url: '/', description: expect.any(String), 'x-internal': false }]);
   });
 
   it('declares the 503 timeout answer and the success status each operation really gives', () => {
