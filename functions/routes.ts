@@ -74,7 +74,8 @@ export const httpFunctions = {
   public: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'], marketing: true },
   // Inbound forms (api/integrations.md), admin only: the form and its public pointer in one transaction
   // (Put / Delete), the directory and campaign checks of what a form names (GetItem), the list (Query).
-  forms: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
+  // `sharedKeys`: the public pointer `FORM#<id>` lies outside the tenant (domain/table/tenant-scope.ts).
+  forms: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], sharedKeys: ['formPointer'] },
   // Knowledge base: an article's two items and its event (one transaction); reads by BatchGetItem
   // (article + body; a search page's articles, and postings checked by key).
   kb: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
@@ -95,7 +96,8 @@ export const httpFunctions = {
   // API keys (api/integrations.md): a create or delete is one transaction of the record, its lookup
   // item and the event (Put / Delete); reads by GetItem and the byType Query; UpdateItem, as in every
   // function with an identity: the users directory and a key caller's lastUsedAt.
-  'api-keys': { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
+  // `sharedKeys`: the lookup item `APIKEY#<hash>` lies outside the tenant (domain/table/tenant-scope.ts).
+  'api-keys': { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], sharedKeys: ['apiKeyLookup'] },
   // CSV imports and exports (api/integrations.md): an import's row chunks (BatchWriteItem), the import and its
   // event (one transaction), the custom field definitions (GetItem); exports page through the list use cases
   // (Query, and the pool rules and a page's records by GetItem / BatchGetItem). `importUploads`: the uploads
@@ -103,7 +105,16 @@ export const httpFunctions = {
   imports: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'], importUploads: true },
 } satisfies Record<
   string,
-  { tableActions: TableAction[]; marketing?: boolean; docsAssets?: boolean; timeoutSeconds?: number; maxBodyBytes?: number; importUploads?: boolean }
+  {
+    tableActions: TableAction[];
+    marketing?: boolean;
+    docsAssets?: boolean;
+    timeoutSeconds?: number;
+    maxBodyBytes?: number;
+    importUploads?: boolean;
+    /** Keys outside any tenant its requests touch in a tenant's scope (domain/table/tenant-scope.ts SHARED_KEY_PREFIXES). */
+    sharedKeys?: ('apiKeyLookup' | 'formPointer')[];
+  }
 >;
 
 export type HttpFunctionName = keyof typeof httpFunctions;

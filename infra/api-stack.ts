@@ -21,6 +21,7 @@ import type { Construct } from 'constructs';
 import { CONTAINER_CACHE_TTL_SECONDS, GATEWAY_CACHE_TTL_SECONDS } from '#functions/auth/cache-ttl.ts';
 import { assetSource, DOCS_ASSETS, DOCS_ASSETS_DIR } from '#functions/openapi/assets.ts';
 import { httpFunctions, routes, type HttpFunctionName, type Route, type TableAction } from '#functions/routes.ts';
+import { SHARED_KEY_PREFIXES } from '#domain/table/tenant-scope.ts';
 import { CrmFunction, functionEntry, type CrmFunctionProps } from './crm-function.ts';
 import { contextList, pascal, type EntryResolver } from './stack-parts.ts';
 
@@ -115,7 +116,8 @@ export class ApiStack extends Stack {
         AUTH_CACHE_TTL_SECONDS: String(CONTAINER_CACHE_TTL_SECONDS),
       },
     });
-    this.authorizerHandler.grantTable(['dynamodb:GetItem']);
+    // It runs before any tenant is known: its own role, narrowed to the lookup items `APIKEY#<hash>`.
+    this.authorizerHandler.grantTable(['dynamodb:GetItem'], { leadingKeys: [`${SHARED_KEY_PREFIXES.apiKeyLookup}*`] });
     const authorizer = new HttpLambdaAuthorizer('CrmAuthorizer', this.authorizerHandler.fn, {
       authorizerName: 'crm-authorizer',
       responseTypes: [HttpLambdaResponseType.SIMPLE],
@@ -158,7 +160,13 @@ export class ApiStack extends Stack {
     const httpHandlers = {} as Record<HttpFunctionName, CrmFunction>;
     const integrations = {} as Record<HttpFunctionName, HttpLambdaIntegration>;
     for (const name of Object.keys(httpFunctions) as HttpFunctionName[]) {
-      const def: { tableActions: readonly TableAction[]; marketing?: boolean; docsAssets?: boolean; importUploads?: boolean } = httpFunctions[name];
+      const def: {
+        tableActions: readonly TableAction[];
+        marketing?: boolean;
+        docsAssets?: boolean;
+        importUploads?: boolean;
+        sharedKeys?: readonly (keyof typeof SHARED_KEY_PREFIXES)[];
+      } = httpFunctions[name];
       const fn = new CrmFunction(this, `Http${pascal(name)}`, {
         ...common,
         name,
@@ -170,8 +178,11 @@ export class ApiStack extends Stack {
         ...(def.docsAssets ? docsAssets : {}),
         ...(timeoutOf(name) ? { timeout: Duration.seconds(timeoutOf(name)!) } : {}),
       });
-      // A function with no table actions (docs) gets no table statement at all.
-      if (def.tableActions.length) fn.grantTable(def.tableActions);
+      // Table access only as the caller's tenant (a role assumed with the tenant's session tag);
+      // a function with no table actions (docs) gets no table access at all.
+      if (def.tableActions.length) fn.grantTenantScopedTable(def.tableActions, (def.sharedKeys ?? []).map((k) => SHARED_KEY_PREFIXES[k]));
+      // The public function learns a form's tenant from its pointer before it has a tenant: GetItem of `FORM#<id>` only.
+      if (name === 'public') fn.grantTable(['dynamodb:GetItem'], { leadingKeys: [`${SHARED_KEY_PREFIXES.formPointer}*`] });
       if (def.importUploads) grantImportUploads(fn, this.importUploads);
       httpHandlers[name] = fn;
       // One invoke permission per function (scoped to this API), not one per route: per-route

@@ -20,6 +20,13 @@ import { ALL_EVENT_TYPES, EVENT_SOURCE, consumers } from '#events/consumers.ts';
 import { CrmFunction, functionEntry, type CrmFunctionProps } from './crm-function.ts';
 import { OUTBOX_SK_PREFIX, deadLetterQueue, grantSendMail, pascal, schedulerRole, type EntryResolver } from './stack-parts.ts';
 
+/**
+ * Jobs and consumers work across tenants: every tenant's keys (`T#…`), the sweep partitions of
+ * `byDue` (`DUE#…`) and a job's own checkpoint (`JOB#…`). Not the credentials' keys outside any
+ * tenant (`APIKEY#`, `FORM#`): no worker reads or writes those.
+ */
+export const WORKER_LEADING_KEYS = ['T#*', 'DUE#*', 'JOB#*'];
+
 export interface WorkersStackProps extends StackProps {
   table: dynamodb.ITableV2;
   bus: events.IEventBus;
@@ -73,7 +80,7 @@ export class WorkersStack extends Stack {
           ? { environment: { ...(s.sendsMail ? mailEnv : {}), ...(s.signsLinks ? { ...tokenEnv, PUBLIC_BASE_URL: publicBaseUrl } : {}) } }
           : {}),
       });
-      fn.grantTable(s.tableActions);
+      fn.grantTable(s.tableActions, { leadingKeys: WORKER_LEADING_KEYS });
       if (s.sendsMail) grantSendMail(fn, this.mailConfigurationSet);
       if (s.publishesEvents) bus.grantPutEventsTo(fn.fn);
 
@@ -114,7 +121,7 @@ export class WorkersStack extends Stack {
           ? { environment: { ...(c.sendsMail ? mailEnv : {}), ...(c.signsLinks ? { ...tokenEnv, PUBLIC_BASE_URL: publicBaseUrl } : {}) } }
           : {}),
       });
-      fn.grantTable(c.tableActions);
+      fn.grantTable(c.tableActions, { leadingKeys: WORKER_LEADING_KEYS });
       if (c.sendsMail) grantSendMail(fn, this.mailConfigurationSet);
 
       const dlq = deadLetterQueue(this, `${id}Dlq`, `undeliverable or failed ${c.name} events`);
@@ -149,7 +156,7 @@ export class WorkersStack extends Stack {
       description: 'Delivers outbox items from the table stream to the event bus',
       timeout: Duration.seconds(60),
     });
-    this.outboxRelay.grantTable(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    this.outboxRelay.grantTable(['dynamodb:GetItem', 'dynamodb:UpdateItem'], { leadingKeys: WORKER_LEADING_KEYS });
     bus.grantPutEventsTo(this.outboxRelay.fn);
     const relayDlq = deadLetterQueue(this, 'OutboxRelayDlq', 'stream batches the outbox relay could not deliver');
     this.outboxRelay.fn.addEventSource(
@@ -179,7 +186,7 @@ export class WorkersStack extends Stack {
       description: 'Applies SES bounces, complaints and deliveries (domain/marketing/tracking.ts applyMailEvent)',
       timeout: Duration.seconds(30),
     });
-    this.mailEvents.grantTable(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']);
+    this.mailEvents.grantTable(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'], { leadingKeys: WORKER_LEADING_KEYS });
     const mailEventsDlq = deadLetterQueue(this, 'MailEventsDlq', 'SES events the mail-events consumer could not apply');
     this.mailEvents.fn.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: new destinations.SqsDestination(mailEventsDlq) });
     new events.Rule(this, 'MailEventsRule', {

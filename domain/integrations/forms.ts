@@ -192,7 +192,8 @@ const MAX_WEBHOOK_ID = 256;
  */
 const tenantOfFormMemo = new Map<string, string>();
 const MEMO_LIMIT = 10_000;
-async function tenantOfForm(formId: string): Promise<string | undefined> {
+export async function tenantOfForm(formId: string): Promise<string | undefined> {
+  if (!FORM_ID.test(formId)) return undefined;
   const known = tenantOfFormMemo.get(formId);
   if (known !== undefined) return known;
   const tenantId = (await getItem(formPointerKey(formId)))?.tenantId;

@@ -64,6 +64,15 @@ export function signToken(claims: TokenClaims): string {
   return `${payload}.${mac(payload).toString('base64url')}`;
 }
 
+/** The tenant a genuine token of any kind names, else undefined (never throws on input). */
+export async function tokenTenant(token: string): Promise<string | undefined> {
+  for (const kind of Object.keys(KIND_CODE) as TokenKind[]) {
+    const claims = verifyToken(token, kind);
+    if (claims) return claims.tenantId;
+  }
+  return undefined;
+}
+
 /** The claims of a genuine token of this kind, else undefined (never throws on input). */
 export function verifyToken(token: string, kind: TokenKind): TokenClaims | undefined {
   if (typeof token !== 'string' || token.length > 1024) return undefined;

@@ -11,6 +11,7 @@ import {
   listApiKeys,
 } from '#domain/integrations/api-keys.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
+import { httpFunctions } from '#functions/routes.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
 export const handler = httpFunction({
@@ -27,4 +28,4 @@ export const handler = httpFunction({
   }),
   'GET /v1/api-keys/{id}': operation({ response: apiKeyView, run: ({ ctx, params }) => getApiKey(ctx, params.id!) }),
   'DELETE /v1/api-keys/{id}': operation({ run: ({ ctx, params, ifMatch }) => deleteApiKey(ctx, params.id!, ifMatch) }),
-});
+}, { sharedKeys: httpFunctions['api-keys'].sharedKeys });
