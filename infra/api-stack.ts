@@ -125,9 +125,8 @@ export class ApiStack extends Stack {
       resultsCacheTtl: Duration.seconds(GATEWAY_CACHE_TTL_SECONDS),
     });
 
-    // Functions that sign or check public-link tokens get the key the way they get the cursor
-    // key: a dynamic reference resolved at deploy time (integrity only; see crm-function.ts).
-    const tokenEnv = { MARKETING_TOKEN_SECRET: marketingTokenSecret.secretValue.unsafeUnwrap() };
+    // Functions that sign or check public-link tokens get the key's ARN and may read that secret.
+    const tokenEnv = { MARKETING_TOKEN_SECRET_ARN: marketingTokenSecret.secretArn };
 
     // The reference page's renderer travels in the docs function's bundle (Lambda's /var/task).
     const docsAssets = {
@@ -184,6 +183,7 @@ export class ApiStack extends Stack {
       // The public function learns a form's tenant from its pointer before it has a tenant: GetItem of `FORM#<id>` only.
       if (name === 'public') fn.grantTable(['dynamodb:GetItem'], { leadingKeys: [`${SHARED_KEY_PREFIXES.formPointer}*`] });
       if (def.importUploads) grantImportUploads(fn, this.importUploads);
+      if (def.marketing) fn.grantSecretRead(marketingTokenSecret);
       httpHandlers[name] = fn;
       // One invoke permission per function (scoped to this API), not one per route: per-route
       // permissions alone would pass CloudFormation's 500-resource limit of the stack.

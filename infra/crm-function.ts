@@ -109,14 +109,12 @@ export class CrmFunction extends Construct {
         EVENT_BUS_NAME: props.bus.eventBusName,
         POWERTOOLS_SERVICE_NAME: `crm-${props.name}`,
         NODE_OPTIONS: '--enable-source-maps',
-        // A CloudFormation dynamic reference, resolved at deploy time into the function's
-        // configuration. Acceptable here: the key makes cursors tamper-evident (integrity),
-        // it does not protect confidential data, and reading it from Secrets Manager on
-        // each cold start or request would add latency and a runtime dependency for no gain.
-        CURSOR_SECRET: props.cursorSecret.secretValue.unsafeUnwrap(),
+        // The ARN, never the value: read at run time once per container (domain/secrets/runtime-secret.ts).
+        CURSOR_SECRET_ARN: props.cursorSecret.secretArn,
         ...props.environment,
       },
     });
+    this.grantSecretRead(props.cursorSecret);
     Validations.of(this.fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
@@ -138,6 +136,11 @@ export class CrmFunction extends Construct {
     if (statement.actions.length === 0) throw new Error(`${this.node.path}: grantTable needs at least one action`);
     (options.to ?? this.role).addToPrincipalPolicy(statement);
     return statement;
+  }
+
+  /** GetSecretValue on this one secret, nothing else (no DescribeSecret, no other secret). */
+  grantSecretRead(secret: secretsmanager.ISecret): void {
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secret.secretArn] }));
   }
 
   /**

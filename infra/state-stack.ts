@@ -87,9 +87,9 @@ export class StateStack extends Stack {
     Validations.of(this.cursorSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
-        'The cursor-signing key is read into Lambda configuration at deploy time; a rotation only ' +
-        'invalidates outstanding pagination cursors, so it is rotated by hand with a redeploy rather ' +
-        'than by a rotation Lambda.',
+        'The cursor-signing key is read by each function container once at start; a rotation only ' +
+        'invalidates outstanding pagination cursors, so it is rotated by hand (containers pick it up as they ' +
+        'are replaced) rather than by a rotation Lambda.',
     });
 
     this.marketingTokenSecret = new secretsmanager.Secret(this, 'MarketingTokenKey', {
@@ -100,7 +100,7 @@ export class StateStack extends Stack {
     Validations.of(this.marketingTokenSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
-        'The link-signing key is read into Lambda configuration at deploy time; rotating it would break every ' +
+        'The link-signing key is read by each function container once at start; rotating it would break every ' +
         'unsubscribe link in mail already sent (RFC 8058 expects them to keep working), so it is not rotated automatically.',
     });
   }

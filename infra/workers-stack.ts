@@ -50,8 +50,8 @@ export class WorkersStack extends Stack {
     const { table, bus, cursorSecret, marketingTokenSecret, publicBaseUrl } = props;
     const common = { table, bus, cursorSecret } satisfies Partial<CrmFunctionProps>;
     const entry = props.entry ?? functionEntry;
-    // Functions that sign public-link tokens get the key the way they get the cursor key (see crm-function.ts).
-    const tokenEnv = { MARKETING_TOKEN_SECRET: marketingTokenSecret.secretValue.unsafeUnwrap() };
+    // Functions that sign public-link tokens get the key's ARN and may read that secret.
+    const tokenEnv = { MARKETING_TOKEN_SECRET_ARN: marketingTokenSecret.secretArn };
 
     // ---- Mail: SES v2 with a configuration set whose events go to EventBridge -----------
     this.mailConfigurationSet = new ses.ConfigurationSet(this, 'MailConfigurationSet', {
@@ -82,6 +82,7 @@ export class WorkersStack extends Stack {
       });
       fn.grantTable(s.tableActions, { leadingKeys: WORKER_LEADING_KEYS });
       if (s.sendsMail) grantSendMail(fn, this.mailConfigurationSet);
+      if (s.signsLinks) fn.grantSecretRead(marketingTokenSecret);
       if (s.publishesEvents) bus.grantPutEventsTo(fn.fn);
 
       const dlq = deadLetterQueue(this, `${id}Dlq`, `scheduled invocations and failed runs of ${s.name}`);
@@ -123,6 +124,7 @@ export class WorkersStack extends Stack {
       });
       fn.grantTable(c.tableActions, { leadingKeys: WORKER_LEADING_KEYS });
       if (c.sendsMail) grantSendMail(fn, this.mailConfigurationSet);
+      if (c.signsLinks) fn.grantSecretRead(marketingTokenSecret);
 
       const dlq = deadLetterQueue(this, `${id}Dlq`, `undeliverable or failed ${c.name} events`);
       // EventBridge → Lambda is asynchronous: the rule's DLQ catches events it could not

@@ -4,13 +4,15 @@
  * tag (128 bits) over it. Anything malformed, tampered with or of another kind verifies
  * to `undefined`, which the routes answer with 404.
  *
- * The key is one per deployment: in the cloud `MARKETING_TOKEN_SECRET` (a Secrets Manager
- * secret the state stack creates); locally a key file in `$CRM_DATA_DIR/keys/` created on
+ * The key is one per deployment: in the cloud a Secrets Manager secret the state stack creates,
+ * read once per container as this module loads (`MARKETING_TOKEN_SECRET_ARN`,
+ * domain/secrets/runtime-secret.ts); `MARKETING_TOKEN_SECRET` may give the value itself; locally a key file in `$CRM_DATA_DIR/keys/` created on
  * first use, like the JWT keys of local/auth.ts, so links in the local mailbox survive a restart.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { secretFromEnvironment } from '#domain/secrets/runtime-secret.ts';
 
 export type TokenKind = 'unsubscribe' | 'open' | 'click' | 'survey' | 'upload';
 const KIND_CODE: Record<TokenKind, string> = { unsubscribe: 'u', open: 'o', click: 'c', survey: 's', upload: 'p' };
@@ -26,6 +28,7 @@ const SEPARATOR = '\u001f';
 const TAG_BYTES = 16;
 
 let cachedKey: Buffer | undefined;
+const fromSecretsManager = await secretFromEnvironment('MARKETING_TOKEN_SECRET');
 
 function keyFileDir(): string {
   if (process.env.CRM_DATA_DIR) return path.join(process.env.CRM_DATA_DIR, 'keys');
@@ -40,9 +43,9 @@ function keyFileDir(): string {
 
 function key(): Buffer {
   if (cachedKey) return cachedKey;
-  const fromEnv = process.env.MARKETING_TOKEN_SECRET;
+  const fromEnv = fromSecretsManager ?? process.env.MARKETING_TOKEN_SECRET;
   if (fromEnv) return (cachedKey = Buffer.from(fromEnv, 'utf8'));
-  if (process.env.AWS_LAMBDA_FUNCTION_NAME) throw new Error('MARKETING_TOKEN_SECRET is not set');
+  if (process.env.AWS_LAMBDA_FUNCTION_NAME) throw new Error('MARKETING_TOKEN_SECRET_ARN is not set');
   const dir = keyFileDir();
   const file = path.join(dir, 'marketing-token.key');
   if (!existsSync(file)) {
