@@ -14,6 +14,7 @@ import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -33,6 +34,8 @@ export interface ApiStackProps extends StackProps {
   cursorSecret: secretsmanager.ISecret;
   /** Signs the tokens of public links (domain/marketing/tokens.ts). */
   marketingTokenSecret: secretsmanager.ISecret;
+  /** Wraps the data keys of per-tenant signing secrets (domain/secrets/envelope.ts). */
+  secretsKey: kms.IKey;
   /**
    * Where each function's entry file is (default functions/<kind>/<name>.ts). Tests that
    * skip bundling may point missing entries at a fixture; the template is the same.
@@ -51,7 +54,7 @@ export class ApiStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
-    const { table, bus, cursorSecret, userPool, userPoolClient, marketingTokenSecret } = props;
+    const { table, bus, cursorSecret, userPool, userPoolClient, marketingTokenSecret, secretsKey } = props;
     const common = { table, bus, cursorSecret } satisfies Partial<CrmFunctionProps>;
     const entry = props.entry ?? functionEntry;
 
@@ -165,6 +168,7 @@ export class ApiStack extends Stack {
         docsAssets?: boolean;
         importUploads?: boolean;
         sharedKeys?: readonly (keyof typeof SHARED_KEY_PREFIXES)[];
+        secrets?: 'seal' | 'open';
       } = httpFunctions[name];
       const fn = new CrmFunction(this, `Http${pascal(name)}`, {
         ...common,
@@ -184,6 +188,7 @@ export class ApiStack extends Stack {
       if (name === 'public') fn.grantTable(['dynamodb:GetItem'], { leadingKeys: [`${SHARED_KEY_PREFIXES.formPointer}*`] });
       if (def.importUploads) grantImportUploads(fn, this.importUploads);
       if (def.marketing) fn.grantSecretRead(marketingTokenSecret);
+      if (def.secrets) fn.grantSecretsKey(secretsKey, def.secrets);
       httpHandlers[name] = fn;
       // One invoke permission per function (scoped to this API), not one per route: per-route
       // permissions alone would pass CloudFormation's 500-resource limit of the stack.

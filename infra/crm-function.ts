@@ -12,6 +12,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { TableAction } from '#functions/routes.ts';
@@ -136,6 +137,21 @@ export class CrmFunction extends Construct {
     if (statement.actions.length === 0) throw new Error(`${this.node.path}: grantTable needs at least one action`);
     (options.to ?? this.role).addToPrincipalPolicy(statement);
     return statement;
+  }
+
+  /**
+   * The KMS secrets key (domain/secrets/envelope.ts): `seal` may GenerateDataKey and Decrypt,
+   * `open` only Decrypt; on that one key, and only with an encryption context naming a tenant.
+   */
+  grantSecretsKey(key: kms.IKey, use: 'seal' | 'open'): void {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: use === 'seal' ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
+        resources: [key.keyArn],
+        conditions: { 'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['resource', 'tenant'] }, Null: { 'kms:EncryptionContext:tenant': 'false' } },
+      }),
+    );
+    this.fn.addEnvironment('SECRETS_KMS_KEY_ID', key.keyArn);
   }
 
   /** GetSecretValue on this one secret, nothing else (no DescribeSecret, no other secret). */

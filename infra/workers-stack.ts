@@ -7,6 +7,7 @@ import { CfnOutput, Duration, Stack, TimeZone, type StackProps } from 'aws-cdk-l
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -33,6 +34,8 @@ export interface WorkersStackProps extends StackProps {
   cursorSecret: secretsmanager.ISecret;
   /** Signs the tokens of public links (domain/marketing/tokens.ts). */
   marketingTokenSecret: secretsmanager.ISecret;
+  /** Wraps the data keys of per-tenant signing secrets (domain/secrets/envelope.ts). */
+  secretsKey: kms.IKey;
   /** The API's base URL, for the links that mail carries (public routes). */
   publicBaseUrl: string;
   entry?: EntryResolver;
@@ -47,7 +50,7 @@ export class WorkersStack extends Stack {
 
   constructor(scope: Construct, id: string, props: WorkersStackProps) {
     super(scope, id, props);
-    const { table, bus, cursorSecret, marketingTokenSecret, publicBaseUrl } = props;
+    const { table, bus, cursorSecret, marketingTokenSecret, secretsKey, publicBaseUrl } = props;
     const common = { table, bus, cursorSecret } satisfies Partial<CrmFunctionProps>;
     const entry = props.entry ?? functionEntry;
     // Functions that sign public-link tokens get the key's ARN and may read that secret.
@@ -83,6 +86,7 @@ export class WorkersStack extends Stack {
       fn.grantTable(s.tableActions, { leadingKeys: WORKER_LEADING_KEYS });
       if (s.sendsMail) grantSendMail(fn, this.mailConfigurationSet);
       if (s.signsLinks) fn.grantSecretRead(marketingTokenSecret);
+      if (s.opensSecrets) fn.grantSecretsKey(secretsKey, 'open');
       if (s.publishesEvents) bus.grantPutEventsTo(fn.fn);
 
       const dlq = deadLetterQueue(this, `${id}Dlq`, `scheduled invocations and failed runs of ${s.name}`);
@@ -125,6 +129,7 @@ export class WorkersStack extends Stack {
       fn.grantTable(c.tableActions, { leadingKeys: WORKER_LEADING_KEYS });
       if (c.sendsMail) grantSendMail(fn, this.mailConfigurationSet);
       if (c.signsLinks) fn.grantSecretRead(marketingTokenSecret);
+      if (c.opensSecrets) fn.grantSecretsKey(secretsKey, 'open');
 
       const dlq = deadLetterQueue(this, `${id}Dlq`, `undeliverable or failed ${c.name} events`);
       // EventBridge → Lambda is asynchronous: the rule's DLQ catches events it could not

@@ -102,7 +102,7 @@ export async function createForm(ctx: UseCaseContext, input: FormCreate): Promis
   return new UnitOfWork(ctx)
     .put(await withSecret(formItem(tenantId, form), secret), { condition: 'attribute_not_exists(PK)', onConditionFailed: idCollision })
     .put({ ...formPointerKey(form.id), tenantId, entityType: 'FORMPOINTER', formId: form.id }, { condition: 'attribute_not_exists(PK)', onConditionFailed: idCollision })
-    .commit({ ...viewOf(form), secret: secret.current });
+    .commit({ ...viewOf(form), secret: secret.current }, { sealResult: true });
 }
 
 /** A form of the caller's tenant: 404 first (another tenant's id looks missing to every role), then 403 for non-admins. */

@@ -3,6 +3,7 @@
  * for a retried POST, the idempotency record, committed as ONE TransactWriteItems.
  * Either the change, its events and its idempotency record all land, or none does.
  */
+import { seal, type SealContext } from '#domain/secrets/envelope.ts';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -30,6 +31,9 @@ interface Condition {
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 const OUTBOX_TTL_SECONDS = 14 * 24 * 60 * 60;
+
+/** What a sealed idempotency result is bound to: its tenant and its record. */
+export const idempotencyResultContext = (tenantId: string, recordPk: string): SealContext => ({ tenant: tenantId, resource: `idempotency/${recordPk}` });
 
 /** Thrown when the idempotency record already exists: the request is a replay or a reuse of its key. */
 export class IdempotencyRecordExists extends Error {}
@@ -125,18 +129,23 @@ export class UnitOfWork {
 
   /**
    * Commits everything at once. `result` is what the caller will answer; with an
-   * Idempotency-Key it is stored with the change so a retry gets it back.
+   * Idempotency-Key it is stored with the change so a retry gets it back: sealed
+   * (domain/secrets/envelope.ts) when it holds a secret (`sealResult`: a form's or webhook's
+   * signing secret), so the record holds no plaintext secret either.
    */
-  async commit<R>(result: R): Promise<R> {
+  async commit<R>(result: R, options: { sealResult?: boolean } = {}): Promise<R> {
     const { idempotency, identity } = this.ctx;
     if (idempotency) {
+      const key = idempotencyKey(identity.tenantId, identity.userId, idempotency.key);
       this.put(
         {
-          ...idempotencyKey(identity.tenantId, identity.userId, idempotency.key),
+          ...key,
           tenantId: identity.tenantId,
           entityType: 'IDEMPOTENCY',
           requestHash: idempotency.requestHash,
-          result: JSON.stringify(result),
+          ...(options.sealResult
+            ? { sealedResult: await seal(result, idempotencyResultContext(identity.tenantId, key.PK)) }
+            : { result: JSON.stringify(result) }),
           createdAt: this.ctx.now.toISOString(),
           expiresAt: Math.floor(this.ctx.now.getTime() / 1000) + IDEMPOTENCY_TTL_SECONDS,
         },
