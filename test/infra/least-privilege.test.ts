@@ -152,6 +152,30 @@ describe('least privilege', () => {
     expectExactlyTableActions(compute.authorizerHandler, ['dynamodb:GetItem'], ['APIKEY#*']);
   });
 
+  it('only the functions that seal or open signing secrets may use the KMS secrets key: seal → GenerateDataKey + Decrypt, open → Decrypt', () => {
+    const t = templates.compute!;
+    const expected = new Map<string, string[]>();
+    for (const [name, def] of Object.entries(httpFunctions)) {
+      const use = (def as { secrets?: 'seal' | 'open' }).secrets;
+      if (use) expected.set(logicalIdOf(compute.httpHandlers[name as keyof typeof httpFunctions].role), use === 'seal' ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt']);
+    }
+    for (const s of schedules) if (s.opensSecrets) expected.set(logicalIdOf(compute.jobs[s.name]!.role), ['kms:Decrypt']);
+    for (const c of consumers) if (c.opensSecrets) expected.set(logicalIdOf(compute.consumerHandlers[c.name]!.role), ['kms:Decrypt']);
+    expect(expected.size, 'forms, webhooks, public; the webhooks consumer and webhook-retry job').toBe(5);
+
+    const found = new Map<string, string[]>();
+    for (const [, p] of resourcesOfType(t, 'AWS::IAM::Policy')) {
+      for (const s of asArray<any>(p.Properties!.PolicyDocument.Statement)) {
+        const actions = asArray<string>(s.Action);
+        if (!actions.some((a) => a.startsWith('kms:'))) continue;
+        expect(JSON.stringify(s.Resource)).toContain('SecretsKey');
+        expect(s.Condition).toEqual({ 'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['resource', 'tenant'] }, Null: { 'kms:EncryptionContext:tenant': 'false' } });
+        for (const r of asArray<any>(p.Properties!.Roles)) found.set(r.Ref, actions);
+      }
+    }
+    expect(Object.fromEntries(found)).toEqual(Object.fromEntries(expected));
+  });
+
   it('/health has no table access', () => {
     expect(tableStatements(compute.healthHandler)).toEqual([]);
   });
