@@ -61,9 +61,15 @@ describe('every Lambda function', () => {
       [fnId(compute.authorizer)]: ['AUTH_CACHE_TTL_SECONDS', 'USER_POOL_CLIENT_ID', 'USER_POOL_ID'],
     };
     // Table access as the caller's tenant: the role to assume (infra/crm-function.ts grantTenantScopedTable).
+    // The KMS key of sealed signing secrets, where they are sealed or opened (domain/secrets/envelope.ts).
+    const add = (fn: CrmFunction, ...names: string[]) => (extra[fnId(fn)] = [...(extra[fnId(fn)] ?? []), ...names]);
     for (const [name, def] of Object.entries(httpFunctions)) {
-      if (def.tableActions.length) extra[fnId(compute.httpHandlers[name as keyof typeof httpFunctions])] = [...(extra[fnId(compute.httpHandlers[name as keyof typeof httpFunctions])] ?? []), 'TENANT_TABLE_ROLE_ARN'];
+      const fn = compute.httpHandlers[name as keyof typeof httpFunctions];
+      if (def.tableActions.length) add(fn, 'TENANT_TABLE_ROLE_ARN');
+      if ((def as { secrets?: string }).secrets) add(fn, 'SECRETS_KMS_KEY_ID');
     }
+    for (const s of schedules) if (s.opensSecrets) add(compute.jobs[s.name]!, 'SECRETS_KMS_KEY_ID');
+    for (const c of consumers) if (c.opensSecrets) add(compute.consumerHandlers[c.name]!, 'SECRETS_KMS_KEY_ID');
     for (const [id, r] of resourcesOfType(t, 'AWS::Lambda::Function')) {
       const env = r.Properties!.Environment.Variables;
       expect(Object.keys(env).sort(), id).toEqual(
@@ -195,8 +201,8 @@ describe('mail', () => {
     expect(fn.Environment.Variables).toMatchObject({ MAIL_TRANSPORT: 'ses' });
     for (const k of ['SES_CONFIGURATION_SET', 'MARKETING_TOKEN_SECRET_ARN', 'PUBLIC_BASE_URL']) expect(fn.Environment.Variables[k], k).toBeDefined();
     const publicFn = t.Resources[fnId(compute.httpHandlers.public)]!.Properties!;
-    expect(publicFn.Environment.Variables.MARKETING_TOKEN_SECRET).toBeDefined();
-    expect(t.Resources[fnId(compute.httpHandlers.campaigns)]!.Properties!.Environment.Variables.MARKETING_TOKEN_SECRET).toBeUndefined();
+    expect(publicFn.Environment.Variables.MARKETING_TOKEN_SECRET_ARN).toBeDefined();
+    expect(t.Resources[fnId(compute.httpHandlers.campaigns)]!.Properties!.Environment.Variables.MARKETING_TOKEN_SECRET_ARN).toBeUndefined();
   });
 });
 
