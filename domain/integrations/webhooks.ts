@@ -10,6 +10,7 @@
  * - Writes are one conditional Put each (version-checked), so If-Match and races behave as for
  *   every record; webhooks emit no domain events of their own.
  */
+import { sealResult } from '#domain/secrets/envelope.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { conflict, DomainError, notFound, versionMismatch } from '#domain/errors.ts';
 import { requireRole } from '#domain/identity.ts';
@@ -98,7 +99,7 @@ export async function createWebhook(ctx: UseCaseContext, body: WebhookBody): Pro
     version: 1,
     secret: { current: newSecret() },
   };
-  return (await putVersioned(ctx, undefined, webhook)).commit(withSecret(webhook), { sealResult: true });
+  return (await putVersioned(ctx, undefined, webhook)).commit(withSecret(webhook), { sealResult });
 }
 
 export async function getWebhook(ctx: UseCaseContext, id: string): Promise<Webhook> {
@@ -142,7 +143,7 @@ export async function rotateWebhookSecret(ctx: UseCaseContext, id: string): Prom
   return retryOnVersionRace(undefined, async () => {
     const before = await load(ctx, id);
     const after: StoredWebhook = { ...before, secret: rotate(before.secret, ctx.now), updatedAt: ctx.now.toISOString(), version: before.version + 1 };
-    return (await putVersioned(ctx, before, after)).commit(withSecret(after), { sealResult: true });
+    return (await putVersioned(ctx, before, after)).commit(withSecret(after), { sealResult });
   });
 }
 

@@ -11,6 +11,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { DecryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { localKeyText } from '#domain/secrets/local-key.ts';
+import { registerResultOpener } from '#domain/secrets/sealed-results.ts';
 
 /** Who may open a sealed value: KMS checks it on Decrypt; GCM binds the value to it too. */
 export interface SealContext {
@@ -155,3 +156,8 @@ export async function open<T>(sealed: SealedValue, context: SealContext): Promis
     dataKey.fill(0);
   }
 }
+
+/** For `UnitOfWork.commit(result, { sealResult })`: an idempotency record's answer that holds a secret. */
+export const sealResult = (result: unknown, context: SealContext): Promise<SealedValue> => seal(result, context);
+// The idempotency middleware opens sealed answers through this (domain/secrets/sealed-results.ts).
+registerResultOpener(open);

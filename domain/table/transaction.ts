@@ -3,7 +3,7 @@
  * for a retried POST, the idempotency record, committed as ONE TransactWriteItems.
  * Either the change, its events and its idempotency record all land, or none does.
  */
-import { seal, type SealContext } from '#domain/secrets/envelope.ts';
+import { idempotencyResultContext, type ResultContext } from '#domain/secrets/sealed-results.ts';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -31,9 +31,6 @@ interface Condition {
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 const OUTBOX_TTL_SECONDS = 14 * 24 * 60 * 60;
-
-/** What a sealed idempotency result is bound to: its tenant and its record. */
-export const idempotencyResultContext = (tenantId: string, recordPk: string): SealContext => ({ tenant: tenantId, resource: `idempotency/${recordPk}` });
 
 /** Thrown when the idempotency record already exists: the request is a replay or a reuse of its key. */
 export class IdempotencyRecordExists extends Error {}
@@ -129,11 +126,11 @@ export class UnitOfWork {
 
   /**
    * Commits everything at once. `result` is what the caller will answer; with an
-   * Idempotency-Key it is stored with the change so a retry gets it back: sealed
-   * (domain/secrets/envelope.ts) when it holds a secret (`sealResult`: a form's or webhook's
-   * signing secret), so the record holds no plaintext secret either.
+   * Idempotency-Key it is stored with the change so a retry gets it back: sealed when it holds
+   * a secret (`sealResult`: envelope.ts `sealResult`, given by the use cases of forms and
+   * webhooks), so the record holds no plaintext secret either.
    */
-  async commit<R>(result: R, options: { sealResult?: boolean } = {}): Promise<R> {
+  async commit<R>(result: R, options: { sealResult?: (result: unknown, context: ResultContext) => Promise<unknown> } = {}): Promise<R> {
     const { idempotency, identity } = this.ctx;
     if (idempotency) {
       const key = idempotencyKey(identity.tenantId, identity.userId, idempotency.key);
@@ -144,7 +141,7 @@ export class UnitOfWork {
           entityType: 'IDEMPOTENCY',
           requestHash: idempotency.requestHash,
           ...(options.sealResult
-            ? { sealedResult: await seal(result, idempotencyResultContext(identity.tenantId, key.PK)) }
+            ? { sealedResult: await options.sealResult(result, idempotencyResultContext(identity.tenantId, key.PK)) }
             : { result: JSON.stringify(result) }),
           createdAt: this.ctx.now.toISOString(),
           expiresAt: Math.floor(this.ctx.now.getTime() / 1000) + IDEMPOTENCY_TTL_SECONDS,

@@ -9,8 +9,8 @@ import { conflict, DomainError, validationFailed } from '#domain/errors.ts';
 import type { Identity } from '#domain/identity.ts';
 import { idempotencyKey } from '#domain/table/keys.ts';
 import { getItem } from '#domain/table/query.ts';
-import { IdempotencyRecordExists, idempotencyResultContext } from '#domain/table/transaction.ts';
-import { isSealed, open } from '#domain/secrets/envelope.ts';
+import { IdempotencyRecordExists } from '#domain/table/transaction.ts';
+import { idempotencyResultContext, openSealedResult } from '#domain/secrets/sealed-results.ts';
 
 export function requestHash(routeKey: string, params: Record<string, string>, body: unknown): string {
   return createHash('sha256').update(JSON.stringify([routeKey, params, canonical(body)])).digest('base64url');
@@ -42,7 +42,7 @@ export async function storedResult(who: Identity, scope: NonNullable<UseCaseCont
   if (item.requestHash !== scope.requestHash) {
     throw conflict('idempotency_key_reused', 'This Idempotency-Key was already used for a different request.');
   }
-  if (isSealed(item.sealedResult)) return { result: await open(item.sealedResult, idempotencyResultContext(who.tenantId, String(item.PK))) };
+  if (item.sealedResult !== undefined) return { result: await openSealedResult(item.sealedResult, idempotencyResultContext(who.tenantId, String(item.PK))) };
   return { result: JSON.parse(item.result as string) };
 }
 
