@@ -35,8 +35,12 @@ export const PRICES = {
   /** CloudWatch Logs: per GB ingested; alarms per month. */
   logsIngestGb: 0.5,
   alarmMonth: 0.1,
-  /** Secrets Manager: per secret per month. */
+  /** Secrets Manager: per secret per month (GetSecretValue, once per container start: $0.05 per 10,000, left out). */
   secretMonth: 0.4,
+  /** KMS: per customer managed key per month (the signing secrets' key; requests $0.03 per 10,000, left out). */
+  kmsKeyMonth: 1.0,
+  /** STS AssumeRole (HTTP functions' tenant-scoped credentials, once per tenant per container per hour): no charge. */
+  stsAssumeRole: 0,
   /** Cognito user pools, Essentials tier: per monthly active user. */
   cognitoMau: 0.015,
 } as const;
@@ -177,6 +181,7 @@ export function atRest(): Line[] {
     { item: 'DynamoDB: their due-index reads', usd: runs * ASSUMED.idleJobRcu * PRICES.readRequestUnit },
     { item: `CloudWatch alarms (${alarms} dead-letter queues)`, usd: alarms * PRICES.alarmMonth },
     { item: 'Secrets Manager (cursor key, link-token key)', usd: 2 * PRICES.secretMonth },
+    { item: 'KMS key (per-tenant signing secrets)', usd: PRICES.kmsKeyMonth },
   ];
 }
 

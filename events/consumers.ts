@@ -17,6 +17,8 @@ export interface Consumer {
   sendsMail?: boolean;
   /** Puts public-route links in what it sends (signs tokens, knows the public base URL). */
   signsLinks?: boolean;
+  /** Opens per-tenant signing secrets sealed under the KMS secrets key (domain/secrets/envelope.ts): KMS Decrypt. */
+  opensSecrets?: boolean;
   /** The function's time limit (default 30 s): a consumer that works through a batch stops and saves before it. */
   timeoutSeconds?: number;
 }
@@ -111,6 +113,7 @@ export const consumers: Consumer[] = [
     name: 'webhooks',
     eventTypes: ALL_EVENT_TYPES,
     tableActions: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    opensSecrets: true,
   },
   {
     // CSV imports (domain/integrations/import-runner.ts): the import's lease and progress (UpdateItem), its

@@ -17,6 +17,8 @@ export interface Schedule {
   sendsMail?: boolean;
   /** Puts public-route links in what it sends (signs tokens, knows the public base URL). */
   signsLinks?: boolean;
+  /** Opens per-tenant signing secrets sealed under the KMS secrets key (domain/secrets/envelope.ts): KMS Decrypt. */
+  opensSecrets?: boolean;
   /** Caps concurrent runs so a job can never starve the API of account concurrency. */
   reservedConcurrency: number;
   timeoutSeconds: number;
@@ -116,6 +118,7 @@ export const schedules: Schedule[] = [
     // The due index (Query), each delivery's webhook (GetItem), the claim and the outcome (UpdateItem each),
     // a webhook disabled by a 410 (UpdateItem).
     tableActions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    opensSecrets: true,
     reservedConcurrency: 1,
     // A page's attempts run at once, each at most 10 s; a run stops 20 s before this and the rest stays due.
     timeoutSeconds: 120,

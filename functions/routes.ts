@@ -75,10 +75,12 @@ export const httpFunctions = {
   // transaction, and the suppression list. Inbound forms: the form's pointer (GetItem), the form
   // and the receipt, then the duplicate guards (BatchGetItems), the owner's directory entry
   // (GetItem), one transaction (lead, note, guards, receipt, outbox; a ConditionCheck of a matched record).
-  public: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'], marketing: true },
+  // `secrets: 'open'`: a form's sealed signing secret (KMS Decrypt, domain/secrets/envelope.ts).
+  public: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'], marketing: true, secrets: 'open' },
   // Inbound forms (api/integrations.md), admin only: the form and its public pointer in one transaction
   // (Put / Delete), the directory and campaign checks of what a form names (GetItem), the list (Query).
-  forms: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
+  // `sharedKeys`: the public pointer `FORM#<id>` lies outside the tenant (domain/table/tenant-scope.ts).
+  forms: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], sharedKeys: ['formPointer'], secrets: 'seal' },
   // Knowledge base: an article's two items and its event (one transaction); reads by BatchGetItem
   // (article + body; a search page's articles, and postings checked by key).
   kb: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
@@ -95,12 +97,14 @@ export const httpFunctions = {
   // Put / Delete), deliveries (Query); a manual retry claims (Update), sends, and records the outcome
   // (Update; in a transaction with an Idempotency-Key) and, on a 410, disables the webhook (Update).
   // It waits for the receiver (up to 10 s), hence its longer timeout.
-  webhooks: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], timeoutSeconds: 25 },
+  // `secrets: 'seal'`: seals and opens signing secrets (KMS GenerateDataKey and Decrypt, domain/secrets/envelope.ts).
+  webhooks: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], timeoutSeconds: 25, secrets: 'seal' },
   // API keys (api/integrations.md): a create or delete is one transaction of the record, its lookup
   // item and the event (Put / Delete); reads by GetItem and the byType Query; UpdateItem, as in every
   // function with an identity: the users directory and a key caller's lastUsedAt. Also the tenant's
   // rate limits (`/v1/rate-limits`: GetItem, a conditional Put).
-  'api-keys': { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] },
+  // `sharedKeys`: the lookup item `APIKEY#<hash>` lies outside the tenant (domain/table/tenant-scope.ts).
+  'api-keys': { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], sharedKeys: ['apiKeyLookup'] },
   // CSV imports and exports (api/integrations.md): an import's row chunks (BatchWriteItem), the import and its
   // event (one transaction), the custom field definitions (GetItem); exports page through the list use cases
   // (Query, and the pool rules and a page's records by GetItem / BatchGetItem). `importUploads`: the uploads
@@ -110,7 +114,18 @@ export const httpFunctions = {
   imports: { tableActions: [...READ, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'], importUploads: true },
 } satisfies Record<
   string,
-  { tableActions: TableAction[]; marketing?: boolean; docsAssets?: boolean; timeoutSeconds?: number; maxBodyBytes?: number; importUploads?: boolean }
+  {
+    tableActions: TableAction[];
+    marketing?: boolean;
+    docsAssets?: boolean;
+    timeoutSeconds?: number;
+    maxBodyBytes?: number;
+    importUploads?: boolean;
+    /** Keys outside any tenant its requests touch in a tenant's scope (domain/table/tenant-scope.ts SHARED_KEY_PREFIXES). */
+    sharedKeys?: ('apiKeyLookup' | 'formPointer')[];
+    /** Per-tenant signing secrets under the KMS secrets key: seals (and opens) them, or only opens them. */
+    secrets?: 'seal' | 'open';
+  }
 >;
 
 export type HttpFunctionName = keyof typeof httpFunctions;

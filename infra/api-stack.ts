@@ -14,6 +14,7 @@ import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -21,6 +22,7 @@ import type { Construct } from 'constructs';
 import { CONTAINER_CACHE_TTL_SECONDS, GATEWAY_CACHE_TTL_SECONDS } from '#functions/auth/cache-ttl.ts';
 import { assetSource, DOCS_ASSETS, DOCS_ASSETS_DIR } from '#functions/openapi/assets.ts';
 import { httpFunctions, routes, type HttpFunctionName, type Route, type TableAction } from '#functions/routes.ts';
+import { SHARED_KEY_PREFIXES } from '#domain/table/tenant-scope.ts';
 import { CrmFunction, functionEntry, type CrmFunctionProps } from './crm-function.ts';
 import { contextList, pascal, type EntryResolver } from './stack-parts.ts';
 
@@ -32,6 +34,8 @@ export interface ApiStackProps extends StackProps {
   cursorSecret: secretsmanager.ISecret;
   /** Signs the tokens of public links (domain/marketing/tokens.ts). */
   marketingTokenSecret: secretsmanager.ISecret;
+  /** Wraps the data keys of per-tenant signing secrets (domain/secrets/envelope.ts). */
+  secretsKey: kms.IKey;
   /**
    * Where each function's entry file is (default functions/<kind>/<name>.ts). Tests that
    * skip bundling may point missing entries at a fixture; the template is the same.
@@ -50,7 +54,7 @@ export class ApiStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
-    const { table, bus, cursorSecret, userPool, userPoolClient, marketingTokenSecret } = props;
+    const { table, bus, cursorSecret, userPool, userPoolClient, marketingTokenSecret, secretsKey } = props;
     const common = { table, bus, cursorSecret } satisfies Partial<CrmFunctionProps>;
     const entry = props.entry ?? functionEntry;
 
@@ -115,7 +119,8 @@ export class ApiStack extends Stack {
         AUTH_CACHE_TTL_SECONDS: String(CONTAINER_CACHE_TTL_SECONDS),
       },
     });
-    this.authorizerHandler.grantTable(['dynamodb:GetItem']);
+    // It runs before any tenant is known: its own role, narrowed to the lookup items `APIKEY#<hash>`.
+    this.authorizerHandler.grantTable(['dynamodb:GetItem'], { leadingKeys: [`${SHARED_KEY_PREFIXES.apiKeyLookup}*`] });
     const authorizer = new HttpLambdaAuthorizer('CrmAuthorizer', this.authorizerHandler.fn, {
       authorizerName: 'crm-authorizer',
       responseTypes: [HttpLambdaResponseType.SIMPLE],
@@ -123,9 +128,8 @@ export class ApiStack extends Stack {
       resultsCacheTtl: Duration.seconds(GATEWAY_CACHE_TTL_SECONDS),
     });
 
-    // Functions that sign or check public-link tokens get the key the way they get the cursor
-    // key: a dynamic reference resolved at deploy time (integrity only; see crm-function.ts).
-    const tokenEnv = { MARKETING_TOKEN_SECRET: marketingTokenSecret.secretValue.unsafeUnwrap() };
+    // Functions that sign or check public-link tokens get the key's ARN and may read that secret.
+    const tokenEnv = { MARKETING_TOKEN_SECRET_ARN: marketingTokenSecret.secretArn };
 
     // The reference page's renderer travels in the docs function's bundle (Lambda's /var/task).
     const docsAssets = {
@@ -159,7 +163,14 @@ export class ApiStack extends Stack {
     const httpHandlers = {} as Record<HttpFunctionName, CrmFunction>;
     const integrations = {} as Record<HttpFunctionName, HttpLambdaIntegration>;
     for (const name of Object.keys(httpFunctions) as HttpFunctionName[]) {
-      const def: { tableActions: readonly TableAction[]; marketing?: boolean; docsAssets?: boolean; importUploads?: boolean } = httpFunctions[name];
+      const def: {
+        tableActions: readonly TableAction[];
+        marketing?: boolean;
+        docsAssets?: boolean;
+        importUploads?: boolean;
+        sharedKeys?: readonly (keyof typeof SHARED_KEY_PREFIXES)[];
+        secrets?: 'seal' | 'open';
+      } = httpFunctions[name];
       const fn = new CrmFunction(this, `Http${pascal(name)}`, {
         ...common,
         name,
@@ -171,9 +182,14 @@ export class ApiStack extends Stack {
         ...(def.docsAssets ? docsAssets : {}),
         ...(timeoutOf(name) ? { timeout: Duration.seconds(timeoutOf(name)!) } : {}),
       });
-      // A function with no table actions (docs) gets no table statement at all.
-      if (def.tableActions.length) fn.grantTable(def.tableActions);
+      // Table access only as the caller's tenant (a role assumed with the tenant's session tag);
+      // a function with no table actions (docs) gets no table access at all.
+      if (def.tableActions.length) fn.grantTenantScopedTable(def.tableActions, (def.sharedKeys ?? []).map((k) => SHARED_KEY_PREFIXES[k]));
+      // The public function learns a form's tenant from its pointer before it has a tenant: GetItem of `FORM#<id>` only.
+      if (name === 'public') fn.grantTable(['dynamodb:GetItem'], { leadingKeys: [`${SHARED_KEY_PREFIXES.formPointer}*`] });
       if (def.importUploads) grantImportUploads(fn, this.importUploads);
+      if (def.marketing) fn.grantSecretRead(marketingTokenSecret);
+      if (def.secrets) fn.grantSecretsKey(secretsKey, def.secrets);
       httpHandlers[name] = fn;
       // One invoke permission per function (scoped to this API), not one per route: per-route
       // permissions alone would pass CloudFormation's 500-resource limit of the stack.

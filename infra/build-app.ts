@@ -51,6 +51,7 @@ export function buildApp(opts: BuildAppOptions = {}): CrmApp {
     bus: state.bus,
     cursorSecret: state.cursorSecret,
     marketingTokenSecret: state.marketingTokenSecret,
+    secretsKey: state.secretsKey,
     ...(opts.entry === undefined ? {} : { entry: opts.entry }),
   };
   const api = new ApiStack(app, 'CrmApi', {

@@ -12,10 +12,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { TableAction } from '#functions/routes.ts';
 import { indexes } from '#domain/table/definition.ts';
+import { TENANT_TAG, tenantKeyPrefix } from '#domain/table/tenant-scope.ts';
 
 export const REPO_ROOT = path.join(import.meta.dirname, '..');
 
@@ -122,14 +124,12 @@ export class CrmFunction extends Construct {
         TABLE_NAME: props.table.tableName,
         EVENT_BUS_NAME: props.bus.eventBusName,
         POWERTOOLS_SERVICE_NAME: `crm-${props.name}`,
-        // A CloudFormation dynamic reference, resolved at deploy time into the function's
-        // configuration. Acceptable here: the key makes cursors tamper-evident (integrity),
-        // it does not protect confidential data, and reading it from Secrets Manager on
-        // each cold start or request would add latency and a runtime dependency for no gain.
-        CURSOR_SECRET: props.cursorSecret.secretValue.unsafeUnwrap(),
+        // The ARN, never the value: read at run time once per container (domain/secrets/runtime-secret.ts).
+        CURSOR_SECRET_ARN: props.cursorSecret.secretArn,
         ...props.environment,
       },
     });
+    this.grantSecretRead(props.cursorSecret);
     Validations.of(this.fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
@@ -146,19 +146,72 @@ export class CrmFunction extends Construct {
    * index in the definition is picked up automatically.
    * Returns the statement (tests and callers may inspect it).
    */
-  grantTable(actions: readonly TableAction[]): iam.PolicyStatement {
-    const unique = [...new Set(actions)].sort();
-    if (unique.length === 0) throw new Error(`${this.node.path}: grantTable needs at least one action`);
-    const statement = new iam.PolicyStatement({
-      actions: unique,
-      resources: [
-        this.table.tableArn,
-        ...Object.keys(indexes).map((name) => `${this.table.tableArn}/index/${name}`),
-      ],
-    });
-    this.role.addToPrincipalPolicy(statement);
+  grantTable(actions: readonly TableAction[], options: { leadingKeys?: readonly string[]; to?: iam.Role } = {}): iam.PolicyStatement {
+    const statement = tableStatement(this.table, actions, options.leadingKeys);
+    if (statement.actions.length === 0) throw new Error(`${this.node.path}: grantTable needs at least one action`);
+    (options.to ?? this.role).addToPrincipalPolicy(statement);
     return statement;
   }
+
+  /**
+   * The KMS secrets key (domain/secrets/envelope.ts): `seal` may GenerateDataKey and Decrypt,
+   * `open` only Decrypt; on that one key, and only with an encryption context naming a tenant.
+   */
+  grantSecretsKey(key: kms.IKey, use: 'seal' | 'open'): void {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: use === 'seal' ? ['kms:Decrypt', 'kms:GenerateDataKey'] : ['kms:Decrypt'],
+        resources: [key.keyArn],
+        conditions: { 'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['resource', 'tenant'] }, Null: { 'kms:EncryptionContext:tenant': 'false' } },
+      }),
+    );
+    this.fn.addEnvironment('SECRETS_KMS_KEY_ID', key.keyArn);
+  }
+
+  /** GetSecretValue on this one secret, nothing else (no DescribeSecret, no other secret). */
+  grantSecretRead(secret: secretsmanager.ISecret): void {
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secret.secretArn] }));
+  }
+
+  /**
+   * Table access only through credentials scoped to one tenant (issue 11 point 5): a role this
+   * function assumes per tenant with the session tag `tenant=<tenantId>`
+   * (domain/table/tenant-client.ts). The role allows exactly `actions`, on partition keys
+   * `T#${aws:PrincipalTag/tenant}#*` only, plus the shared prefixes named. The function's own
+   * role gets no table access here: only AssumeRole and TagSession on this role.
+   */
+  grantTenantScopedTable(actions: readonly TableAction[], sharedPrefixes: readonly string[] = []): iam.Role {
+    const tenantRole = new iam.Role(this, 'TenantTableRole', {
+      description: `Assumed per tenant by ${this.node.id}: table access within that tenant`,
+      // The function's role, and only with the tenant tag set (sts:TagSession).
+      assumedBy: new iam.SessionTagsPrincipal(new iam.ArnPrincipal(this.role.roleArn)).withConditions({
+        StringLike: { [`aws:RequestTag/${TENANT_TAG}`]: '?*' },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [TENANT_TAG] },
+      }),
+      maxSessionDuration: Duration.hours(1),
+    });
+    this.grantTable(actions, { leadingKeys: [TENANT_LEADING_KEY, ...sharedPrefixes.map((p) => `${p}*`)], to: tenantRole });
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole', 'sts:TagSession'], resources: [tenantRole.roleArn] }));
+    this.fn.addEnvironment('TENANT_TABLE_ROLE_ARN', tenantRole.roleArn);
+    return tenantRole;
+  }
+}
+
+/** The partition keys of the assuming tenant: every key of a tenant starts with `T#<tenantId>#` (domain/table/keys.ts). */
+export const TENANT_LEADING_KEY = `${tenantKeyPrefix(`\${aws:PrincipalTag/${TENANT_TAG}}`)}*`;
+
+/**
+ * ONE statement allowing exactly `actions` on the table and its indexes, the indexes named one by
+ * one from domain/table/definition.ts instead of `<table>/index/*` (same reach, no wildcard). With
+ * `leadingKeys`, only on partition keys matching one of those patterns (dynamodb:LeadingKeys: the
+ * table's partition key, or the index's for a Query on an index).
+ */
+export function tableStatement(table: dynamodb.ITableV2, actions: readonly TableAction[], leadingKeys?: readonly string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    actions: [...new Set(actions)].sort(),
+    resources: [table.tableArn, ...Object.keys(indexes).map((name) => `${table.tableArn}/index/${name}`)],
+    ...(leadingKeys ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...leadingKeys] } } } : {}),
+  });
 }
 
 /** esbuild command hooks that copy `files` into `<bundle>/<folder>/` once the bundle is built (no Docker: local shell). */

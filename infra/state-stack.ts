@@ -8,6 +8,7 @@ import { RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib'
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { TTL_ATTRIBUTE, createTableInput } from '#domain/table/definition.ts';
@@ -21,6 +22,8 @@ export class StateStack extends Stack {
   public readonly bus: events.EventBus;
   public readonly cursorSecret: secretsmanager.Secret;
   public readonly marketingTokenSecret: secretsmanager.Secret;
+  /** Wraps the data keys of per-tenant signing secrets (domain/secrets/envelope.ts). */
+  public readonly secretsKey: kms.Key;
 
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
@@ -87,9 +90,18 @@ export class StateStack extends Stack {
     Validations.of(this.cursorSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
-        'The cursor-signing key is read into Lambda configuration at deploy time; a rotation only ' +
-        'invalidates outstanding pagination cursors, so it is rotated by hand with a redeploy rather ' +
-        'than by a rotation Lambda.',
+        'The cursor-signing key is read by each function container once at start; a rotation only ' +
+        'invalidates outstanding pagination cursors, so it is rotated by hand (containers pick it up as they ' +
+        'are replaced) rather than by a rotation Lambda.',
+    });
+
+    // Envelope encryption of forms' and webhooks' signing secrets: a data key per item from
+    // GenerateDataKey, bound to the tenant and the item by the encryption context. Rotated yearly
+    // by KMS (old versions still decrypt); retained, or every sealed secret would be lost.
+    this.secretsKey = new kms.Key(this, 'SecretsKey', {
+      description: 'Wraps the per-item data keys of per-tenant signing secrets (forms, webhooks).',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
     });
 
     this.marketingTokenSecret = new secretsmanager.Secret(this, 'MarketingTokenKey', {
@@ -100,7 +112,7 @@ export class StateStack extends Stack {
     Validations.of(this.marketingTokenSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
-        'The link-signing key is read into Lambda configuration at deploy time; rotating it would break every ' +
+        'The link-signing key is read by each function container once at start; rotating it would break every ' +
         'unsubscribe link in mail already sent (RFC 8058 expects them to keep working), so it is not rotated automatically.',
     });
   }

@@ -7,6 +7,7 @@ import { CfnOutput, Duration, Stack, TimeZone, type StackProps } from 'aws-cdk-l
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -20,12 +21,21 @@ import { ALL_EVENT_TYPES, EVENT_SOURCE, consumers } from '#events/consumers.ts';
 import { CrmFunction, functionEntry, type CrmFunctionProps } from './crm-function.ts';
 import { OUTBOX_SK_PREFIX, deadLetterQueue, grantSendMail, pascal, schedulerRole, type EntryResolver } from './stack-parts.ts';
 
+/**
+ * Jobs and consumers work across tenants: every tenant's keys (`T#…`), the sweep partitions of
+ * `byDue` (`DUE#…`) and a job's own checkpoint (`JOB#…`). Not the credentials' keys outside any
+ * tenant (`APIKEY#`, `FORM#`): no worker reads or writes those.
+ */
+export const WORKER_LEADING_KEYS = ['T#*', 'DUE#*', 'JOB#*'];
+
 export interface WorkersStackProps extends StackProps {
   table: dynamodb.ITableV2;
   bus: events.IEventBus;
   cursorSecret: secretsmanager.ISecret;
   /** Signs the tokens of public links (domain/marketing/tokens.ts). */
   marketingTokenSecret: secretsmanager.ISecret;
+  /** Wraps the data keys of per-tenant signing secrets (domain/secrets/envelope.ts). */
+  secretsKey: kms.IKey;
   /** The API's base URL, for the links that mail carries (public routes). */
   publicBaseUrl: string;
   entry?: EntryResolver;
@@ -40,11 +50,11 @@ export class WorkersStack extends Stack {
 
   constructor(scope: Construct, id: string, props: WorkersStackProps) {
     super(scope, id, props);
-    const { table, bus, cursorSecret, marketingTokenSecret, publicBaseUrl } = props;
+    const { table, bus, cursorSecret, marketingTokenSecret, secretsKey, publicBaseUrl } = props;
     const common = { table, bus, cursorSecret } satisfies Partial<CrmFunctionProps>;
     const entry = props.entry ?? functionEntry;
-    // Functions that sign public-link tokens get the key the way they get the cursor key (see crm-function.ts).
-    const tokenEnv = { MARKETING_TOKEN_SECRET: marketingTokenSecret.secretValue.unsafeUnwrap() };
+    // Functions that sign public-link tokens get the key's ARN and may read that secret.
+    const tokenEnv = { MARKETING_TOKEN_SECRET_ARN: marketingTokenSecret.secretArn };
 
     // ---- Mail: SES v2 with a configuration set whose events go to EventBridge -----------
     this.mailConfigurationSet = new ses.ConfigurationSet(this, 'MailConfigurationSet', {
@@ -73,8 +83,10 @@ export class WorkersStack extends Stack {
           ? { environment: { ...(s.sendsMail ? mailEnv : {}), ...(s.signsLinks ? { ...tokenEnv, PUBLIC_BASE_URL: publicBaseUrl } : {}) } }
           : {}),
       });
-      fn.grantTable(s.tableActions);
+      fn.grantTable(s.tableActions, { leadingKeys: WORKER_LEADING_KEYS });
       if (s.sendsMail) grantSendMail(fn, this.mailConfigurationSet);
+      if (s.signsLinks) fn.grantSecretRead(marketingTokenSecret);
+      if (s.opensSecrets) fn.grantSecretsKey(secretsKey, 'open');
       if (s.publishesEvents) bus.grantPutEventsTo(fn.fn);
 
       const dlq = deadLetterQueue(this, `${id}Dlq`, `scheduled invocations and failed runs of ${s.name}`);
@@ -114,8 +126,10 @@ export class WorkersStack extends Stack {
           ? { environment: { ...(c.sendsMail ? mailEnv : {}), ...(c.signsLinks ? { ...tokenEnv, PUBLIC_BASE_URL: publicBaseUrl } : {}) } }
           : {}),
       });
-      fn.grantTable(c.tableActions);
+      fn.grantTable(c.tableActions, { leadingKeys: WORKER_LEADING_KEYS });
       if (c.sendsMail) grantSendMail(fn, this.mailConfigurationSet);
+      if (c.signsLinks) fn.grantSecretRead(marketingTokenSecret);
+      if (c.opensSecrets) fn.grantSecretsKey(secretsKey, 'open');
 
       const dlq = deadLetterQueue(this, `${id}Dlq`, `undeliverable or failed ${c.name} events`);
       // EventBridge → Lambda is asynchronous: the rule's DLQ catches events it could not
@@ -149,7 +163,7 @@ export class WorkersStack extends Stack {
       description: 'Delivers outbox items from the table stream to the event bus',
       timeout: Duration.seconds(60),
     });
-    this.outboxRelay.grantTable(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    this.outboxRelay.grantTable(['dynamodb:GetItem', 'dynamodb:UpdateItem'], { leadingKeys: WORKER_LEADING_KEYS });
     bus.grantPutEventsTo(this.outboxRelay.fn);
     const relayDlq = deadLetterQueue(this, 'OutboxRelayDlq', 'stream batches the outbox relay could not deliver');
     this.outboxRelay.fn.addEventSource(
@@ -179,7 +193,7 @@ export class WorkersStack extends Stack {
       description: 'Applies SES bounces, complaints and deliveries (domain/marketing/tracking.ts applyMailEvent)',
       timeout: Duration.seconds(30),
     });
-    this.mailEvents.grantTable(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']);
+    this.mailEvents.grantTable(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'], { leadingKeys: WORKER_LEADING_KEYS });
     const mailEventsDlq = deadLetterQueue(this, 'MailEventsDlq', 'SES events the mail-events consumer could not apply');
     this.mailEvents.fn.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6), onFailure: new destinations.SqsDestination(mailEventsDlq) });
     new events.Rule(this, 'MailEventsRule', {

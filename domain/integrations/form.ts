@@ -12,6 +12,7 @@
  *   - a submission's receipt: `T#t#FORMRCPT#<formId>#<sha256(webhook-id)>` / `FORMRCPT`, the
  *     first answer to that `webhook-id`, kept 24 hours (replays get it back).
  */
+import { isSealed, open, seal, type SealContext } from '#domain/secrets/envelope.ts';
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
@@ -128,19 +129,23 @@ export function formOf(item: Item): Form {
 }
 
 // ---- the signing secret: read and written here only ---------------------------------------
-// Stored as it is for now; issue 11 encrypts it under KMS: these two become the
-// encrypt and decrypt calls, and nothing else changes.
+// Sealed under the CRM secrets key (domain/secrets/envelope.ts: a data key per item, bound to the
+// tenant and `form/<id>`); the item holds no plaintext. An item written before sealing (a plain
+// `{current}`) still reads, and is sealed on its next write.
 
 const SECRET_ATTRIBUTE = 'signing';
 
 /** The item with its signing secret (current and, during a rotation, previous). */
 export async function withSecret(item: Item, secret: RotatingSecret): Promise<Item> {
-  return { ...item, [SECRET_ATTRIBUTE]: secret };
+  return { ...item, [SECRET_ATTRIBUTE]: await seal(secret, secretContext(item)) };
 }
+
+const secretContext = (item: Item): SealContext => ({ tenant: String(item.tenantId), resource: `form/${String(item.id)}` });
 
 /** The signing secret stored on a form's item. */
 export async function secretOf(item: Item): Promise<RotatingSecret> {
-  const s = item[SECRET_ATTRIBUTE] as RotatingSecret | undefined;
+  const stored = item[SECRET_ATTRIBUTE];
+  const s = (isSealed(stored) ? await open<RotatingSecret>(stored, secretContext(item)) : stored) as RotatingSecret | undefined;
   if (!s || typeof s.current !== 'string') throw new Error(`form ${String(item.id)} has no signing secret`);
   return s;
 }

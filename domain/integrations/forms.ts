@@ -15,6 +15,7 @@
  *      keyed by form and webhook-id, conditioned on not existing). Two identical requests racing:
  *      one commits, the other fails on the receipt and answers what the first stored.
  */
+import { sealResult } from '#domain/secrets/envelope.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { requireDirectoryUser } from '#domain/directory/users.ts';
 import { conflict, DomainError, notFound, validationFailed } from '#domain/errors.ts';
@@ -103,7 +104,7 @@ export async function createForm(ctx: UseCaseContext, input: FormCreate): Promis
   return new UnitOfWork(ctx)
     .put(await withSecret(formItem(tenantId, form), secret), { condition: 'attribute_not_exists(PK)', onConditionFailed: idCollision })
     .put({ ...formPointerKey(form.id), tenantId, entityType: 'FORMPOINTER', formId: form.id }, { condition: 'attribute_not_exists(PK)', onConditionFailed: idCollision })
-    .commit({ ...viewOf(form), secret: secret.current });
+    .commit({ ...viewOf(form), secret: secret.current }, { sealResult });
 }
 
 /** A form of the caller's tenant: 404 first (another tenant's id looks missing to every role), then 403 for non-admins. */
@@ -193,7 +194,8 @@ const MAX_WEBHOOK_ID = 256;
  */
 const tenantOfFormMemo = new Map<string, string>();
 const MEMO_LIMIT = 10_000;
-async function tenantOfForm(formId: string): Promise<string | undefined> {
+export async function tenantOfForm(formId: string): Promise<string | undefined> {
+  if (!FORM_ID.test(formId)) return undefined;
   const known = tenantOfFormMemo.get(formId);
   if (known !== undefined) return known;
   const tenantId = (await getItem(formPointerKey(formId)))?.tenantId;

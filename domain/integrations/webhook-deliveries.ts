@@ -36,6 +36,7 @@ import {
   WEBHOOK_DUE_SHARDS,
   webhookDuePartition,
   webhookFromItem,
+  webhookViewOfItem,
   webhookKey,
   webhooksPartition,
   type DeliveryStatus,
@@ -93,7 +94,12 @@ export async function fanOutEvent(event: DomainEvent, opts: DeliveryOptions = {}
   const now = opts.now ?? new Date();
   const cfg = opts.egress ?? egressConfig();
   const items = await queryAll({ pk: webhooksPartition(event.tenantId), sk: { beginsWith: 'WEBHOOK#' }, consistent: true }, () => false);
-  const subscribed = items.map(webhookFromItem).filter((w) => w.enabled && (w.events.includes('*') || w.events.includes(event.type)));
+  // Only the subscribers' secrets are opened (one KMS Decrypt each).
+  const wanted = items.filter((item) => {
+    const w = webhookViewOfItem(item);
+    return w.enabled && (w.events.includes('*') || w.events.includes(event.type));
+  });
+  const subscribed = await Promise.all(wanted.map(webhookFromItem));
   const report: FanOutReport = { subscribed: subscribed.length, attempted: 0, outcomes: {} };
   if (subscribed.length === 0) return report;
 
@@ -366,7 +372,7 @@ export async function runWebhookRetry(opts: WebhookRetryOptions = {}): Promise<W
   const webhookOf = (tenantId: string, id: string) => {
     const k = `${tenantId}\u0000${id}`;
     let p = webhooks.get(k);
-    if (!p) webhooks.set(k, (p = getItem(webhookKey(tenantId, id)).then((item) => (item ? webhookFromItem(item) : undefined))));
+    if (!p) webhooks.set(k, (p = getItem(webhookKey(tenantId, id)).then(async (item) => (item ? webhookFromItem(item) : undefined))));
     return p;
   };
   const partitions = Array.from({ length: WEBHOOK_DUE_SHARDS }, (_, shard) => webhookDuePartition(shard));

@@ -13,6 +13,7 @@
  *                byDue, while pending, `DUE#WEBHOOK#<shard>` / `<nextAttemptAt>#<tenant>#<webhookId>#<eventId>`:
  *                what the `webhook-retry` job sweeps. TTL `expiresAt`: 30 days after creation.
  */
+import { isSealed, open, seal, type SealContext } from '#domain/secrets/envelope.ts';
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
 import type { RotatingSecret } from '#domain/integrations/standard-webhooks.ts';
@@ -91,19 +92,28 @@ export function deliveryIndexKeys(d: Pick<StoredDelivery, 'tenantId' | 'webhookI
 }
 
 // ---------------------------------------------------------------------------------------
-// The secret: read and written here only (issue 11 encrypts it under KMS in these two functions).
+// The secret: read and written here only. Sealed under the CRM secrets key (domain/secrets/envelope.ts:
+// a data key per item, bound to the tenant and `webhook/<id>`); the item holds no plaintext. An item
+// written before sealing (a plain `{current}`) still reads, and is sealed on its next write.
 
-export const sealSecret = (secret: RotatingSecret): Item => ({ signing: secret });
-export const openSecret = (item: Item): RotatingSecret => item.signing as RotatingSecret;
+const secretContext = (tenantId: string, id: string): SealContext => ({ tenant: tenantId, resource: `webhook/${id}` });
+export const sealSecret = async (tenantId: string, id: string, secret: RotatingSecret): Promise<Item> => ({ signing: await seal(secret, secretContext(tenantId, id)) });
+export const openSecret = async (item: Item): Promise<RotatingSecret> =>
+  isSealed(item.signing) ? open<RotatingSecret>(item.signing, secretContext(String(item.tenantId), String(item.id))) : (item.signing as RotatingSecret);
 
-export function webhookToItem(tenantId: string, w: StoredWebhook): Item {
+export async function webhookToItem(tenantId: string, w: StoredWebhook): Promise<Item> {
   const { secret, ...rest } = w;
-  return { ...webhookKey(tenantId, w.id), ...rest, ...sealSecret(secret), tenantId, entityType: 'WEBHOOK' };
+  return { ...webhookKey(tenantId, w.id), ...rest, ...(await sealSecret(tenantId, w.id, secret)), tenantId, entityType: 'WEBHOOK' };
 }
 
-export function webhookFromItem(item: Item): StoredWebhook {
+/** A webhook without its secret (nothing is decrypted): what lists and answers show. */
+export function webhookViewOfItem(item: Item): Webhook {
   const { signing: _s, ...rest } = stripKeys<Webhook & { signing?: unknown }>(item);
-  return { ...rest, secret: openSecret(item) };
+  return rest;
+}
+
+export async function webhookFromItem(item: Item): Promise<StoredWebhook> {
+  return { ...webhookViewOfItem(item), secret: await openSecret(item) };
 }
 
 export const publicWebhook = (w: StoredWebhook): Webhook => {

@@ -10,6 +10,7 @@
  * - Writes are one conditional Put each (version-checked), so If-Match and races behave as for
  *   every record; webhooks emit no domain events of their own.
  */
+import { sealResult } from '#domain/secrets/envelope.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { conflict, DomainError, notFound, versionMismatch } from '#domain/errors.ts';
 import { requireRole } from '#domain/identity.ts';
@@ -21,6 +22,7 @@ import {
   deliveryStatusPartition,
   publicWebhook,
   webhookFromItem,
+  webhookViewOfItem,
   webhookKey,
   webhooksPartition,
   webhookToItem,
@@ -68,14 +70,14 @@ async function load(ctx: UseCaseContext, id: string): Promise<StoredWebhook> {
   const item = await getItem(webhookKey(ctx.identity.tenantId, id));
   if (!item) throw notFound('webhook');
   requireRole(ctx.identity, 'admin');
-  return webhookFromItem(item);
+  return await webhookFromItem(item);
 }
 
 const withSecret = (w: StoredWebhook): WithSecret => ({ ...publicWebhook(w), secret: w.secret.current });
 
-function putVersioned(ctx: UseCaseContext, before: StoredWebhook | undefined, after: StoredWebhook): UnitOfWork {
+async function putVersioned(ctx: UseCaseContext, before: StoredWebhook | undefined, after: StoredWebhook): Promise<UnitOfWork> {
   return new UnitOfWork(ctx).put(
-    webhookToItem(ctx.identity.tenantId, after),
+    await webhookToItem(ctx.identity.tenantId, after),
     before
       ? { condition: 'version = :v', values: { ':v': before.version }, onConditionFailed: () => new VersionRace() }
       : { condition: 'attribute_not_exists(PK)', onConditionFailed: () => new Error('webhook id collision') },
@@ -97,7 +99,7 @@ export async function createWebhook(ctx: UseCaseContext, body: WebhookBody): Pro
     version: 1,
     secret: { current: newSecret() },
   };
-  return putVersioned(ctx, undefined, webhook).commit(withSecret(webhook));
+  return (await putVersioned(ctx, undefined, webhook)).commit(withSecret(webhook), { sealResult });
 }
 
 export async function getWebhook(ctx: UseCaseContext, id: string): Promise<Webhook> {
@@ -106,7 +108,7 @@ export async function getWebhook(ctx: UseCaseContext, id: string): Promise<Webho
 
 export async function listWebhooks(ctx: UseCaseContext, page: PageRequest): Promise<Page<Webhook>> {
   requireRole(ctx.identity, 'admin');
-  return queryPage({ pk: webhooksPartition(ctx.identity.tenantId), sk: { beginsWith: 'WEBHOOK#' } }, page, (item) => publicWebhook(webhookFromItem(item)));
+  return queryPage({ pk: webhooksPartition(ctx.identity.tenantId), sk: { beginsWith: 'WEBHOOK#' } }, page, webhookViewOfItem);
 }
 
 export async function updateWebhook(ctx: UseCaseContext, id: string, patch: WebhookPatch, ifMatch: number | undefined): Promise<Webhook> {
@@ -122,7 +124,7 @@ export async function updateWebhook(ctx: UseCaseContext, id: string, patch: Webh
     // Re-sending what is there changes nothing: same version (API.md: +1 per change). mergePatch keeps key order.
     if (JSON.stringify(merged) === JSON.stringify(before)) return publicWebhook(before);
     const after: StoredWebhook = { ...merged, updatedAt: ctx.now.toISOString(), version: before.version + 1 };
-    return putVersioned(ctx, before, after).commit(publicWebhook(after));
+    return (await putVersioned(ctx, before, after)).commit(publicWebhook(after));
   });
 }
 
@@ -141,7 +143,7 @@ export async function rotateWebhookSecret(ctx: UseCaseContext, id: string): Prom
   return retryOnVersionRace(undefined, async () => {
     const before = await load(ctx, id);
     const after: StoredWebhook = { ...before, secret: rotate(before.secret, ctx.now), updatedAt: ctx.now.toISOString(), version: before.version + 1 };
-    return putVersioned(ctx, before, after).commit(withSecret(after));
+    return (await putVersioned(ctx, before, after)).commit(withSecret(after), { sealResult });
   });
 }
 

@@ -4,13 +4,14 @@
  * tag (128 bits) over it. Anything malformed, tampered with or of another kind verifies
  * to `undefined`, which the routes answer with 404.
  *
- * The key is one per deployment: in the cloud `MARKETING_TOKEN_SECRET` (a Secrets Manager
- * secret the state stack creates); locally a key file in `$CRM_DATA_DIR/keys/` created on
+ * The key is one per deployment: in the cloud a Secrets Manager secret the state stack creates,
+ * read once per container as this module loads (`MARKETING_TOKEN_SECRET_ARN`,
+ * domain/secrets/runtime-secret.ts); `MARKETING_TOKEN_SECRET` may give the value itself; locally a key file in `$CRM_DATA_DIR/keys/` created on
  * first use, like the JWT keys of local/auth.ts, so links in the local mailbox survive a restart.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { localKeyText } from '#domain/secrets/local-key.ts';
+import { secretFromEnvironment } from '#domain/secrets/runtime-secret.ts';
 
 export type TokenKind = 'unsubscribe' | 'open' | 'click' | 'survey' | 'upload' | 'export';
 const KIND_CODE: Record<TokenKind, string> = { unsubscribe: 'u', open: 'o', click: 'c', survey: 's', upload: 'p', export: 'x' };
@@ -26,35 +27,14 @@ const SEPARATOR = '\u001f';
 const TAG_BYTES = 16;
 
 let cachedKey: Buffer | undefined;
-
-function keyFileDir(): string {
-  if (process.env.CRM_DATA_DIR) return path.join(process.env.CRM_DATA_DIR, 'keys');
-  let dir = import.meta.dirname;
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('no package.json above the tokens module');
-    dir = parent;
-  }
-  return path.join(dir, '.crm-local', 'keys');
-}
+const fromSecretsManager = await secretFromEnvironment('MARKETING_TOKEN_SECRET');
 
 function key(): Buffer {
   if (cachedKey) return cachedKey;
-  const fromEnv = process.env.MARKETING_TOKEN_SECRET;
+  const fromEnv = fromSecretsManager ?? process.env.MARKETING_TOKEN_SECRET;
   if (fromEnv) return (cachedKey = Buffer.from(fromEnv, 'utf8'));
-  if (process.env.AWS_LAMBDA_FUNCTION_NAME) throw new Error('MARKETING_TOKEN_SECRET is not set');
-  const dir = keyFileDir();
-  const file = path.join(dir, 'marketing-token.key');
-  if (!existsSync(file)) {
-    mkdirSync(dir, { recursive: true });
-    try {
-      // `wx`: of two processes creating it at once, one wins and both read the winner's key.
-      writeFileSync(file, randomBytes(32).toString('base64url'), { flag: 'wx', mode: 0o600 });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
-  return (cachedKey = Buffer.from(readFileSync(file, 'utf8').trim(), 'utf8'));
+  if (process.env.AWS_LAMBDA_FUNCTION_NAME) throw new Error('MARKETING_TOKEN_SECRET_ARN is not set');
+  return (cachedKey = Buffer.from(localKeyText('marketing-token'), 'utf8'));
 }
 
 const mac = (payload: string) => createHmac('sha256', key()).update(payload).digest().subarray(0, TAG_BYTES);
@@ -62,6 +42,15 @@ const mac = (payload: string) => createHmac('sha256', key()).update(payload).dig
 export function signToken(claims: TokenClaims): string {
   const payload = Buffer.from([claims.tenantId, KIND_CODE[claims.kind], ...claims.ids].join(SEPARATOR), 'utf8').toString('base64url');
   return `${payload}.${mac(payload).toString('base64url')}`;
+}
+
+/** The tenant a genuine token of any kind names, else undefined (never throws on input). */
+export async function tokenTenant(token: string): Promise<string | undefined> {
+  for (const kind of Object.keys(KIND_CODE) as TokenKind[]) {
+    const claims = verifyToken(token, kind);
+    if (claims) return claims.tenantId;
+  }
+  return undefined;
 }
 
 /** The claims of a genuine token of this kind, else undefined (never throws on input). */

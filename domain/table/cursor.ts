@@ -5,6 +5,10 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { invalidCursor } from '#domain/errors.ts';
+import { secretFromEnvironment } from '#domain/secrets/runtime-secret.ts';
+
+/** In the cloud, read from Secrets Manager once per container as this module loads (CURSOR_SECRET_ARN). */
+const fromSecretsManager = await secretFromEnvironment('CURSOR_SECRET');
 
 export interface CursorScope {
   tenantId: string;
@@ -14,9 +18,9 @@ export interface CursorScope {
 }
 
 function secret(): string {
-  const s = process.env.CURSOR_SECRET;
+  const s = fromSecretsManager ?? process.env.CURSOR_SECRET;
   if (s) return s;
-  if (process.env.AWS_LAMBDA_FUNCTION_NAME) throw new Error('CURSOR_SECRET is not set');
+  if (process.env.AWS_LAMBDA_FUNCTION_NAME) throw new Error('CURSOR_SECRET_ARN is not set');
   return 'local-development-cursor-secret';
 }
 

@@ -3,6 +3,7 @@
  * for a retried POST, the idempotency record, committed as ONE TransactWriteItems.
  * Either the change, its events and its idempotency record all land, or none does.
  */
+import { idempotencyResultContext, type ResultContext } from '#domain/secrets/sealed-results.ts';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { TransactWriteCommand, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -49,6 +50,11 @@ class ConditionsFailed extends Error {
   ) {
     super('transaction conditions failed');
   }
+}
+
+/** `sealResult`: stores a result that holds a secret sealed (envelope.ts `sealResult`), never in plain text. */
+export interface CommitOptions {
+  sealResult?: (result: unknown, context: ResultContext) => Promise<unknown>;
 }
 
 export class UnitOfWork {
@@ -150,10 +156,12 @@ export class UnitOfWork {
 
   /**
    * Commits everything at once. `result` is what the caller will answer; with an
-   * Idempotency-Key it is stored with the change so a retry gets it back.
+   * Idempotency-Key it is stored with the change so a retry gets it back: sealed when it holds
+   * a secret (`sealResult`: envelope.ts `sealResult`, given by the use cases of forms and
+   * webhooks), so the record holds no plaintext secret either.
    */
-  async commit<R>(result: R): Promise<R> {
-    this.seal(result);
+  async commit<R>(result: R, options: CommitOptions = {}): Promise<R> {
+    await this.seal(result, options);
     try {
       await transactWrite(this.items, this.failures);
     } catch (err) {
@@ -166,16 +174,19 @@ export class UnitOfWork {
   }
 
   /** Adds the idempotency record holding `result`, if the context has a key: the last item before the commit. */
-  private seal(result: unknown): void {
+  private async seal(result: unknown, options: CommitOptions = {}): Promise<void> {
     const { idempotency, identity } = this.ctx;
     if (idempotency) {
+      const key = idempotencyKey(identity.tenantId, identity.userId, idempotency.key);
       this.put(
         {
-          ...idempotencyKey(identity.tenantId, identity.userId, idempotency.key),
+          ...key,
           tenantId: identity.tenantId,
           entityType: 'IDEMPOTENCY',
           requestHash: idempotency.requestHash,
-          result: JSON.stringify(result),
+          ...(options.sealResult
+            ? { sealedResult: await options.sealResult(result, idempotencyResultContext(identity.tenantId, key.PK)) }
+            : { result: JSON.stringify(result) }),
           createdAt: this.ctx.now.toISOString(),
           expiresAt: Math.floor(this.ctx.now.getTime() / 1000) + IDEMPOTENCY_TTL_SECONDS,
         },
@@ -201,12 +212,12 @@ export class UnitOfWork {
     const items: TransactItem[] = [];
     const failures: (OnConditionFailed | undefined)[] = [];
     const owner: number[] = [];
-    units.forEach(({ uow, result }, u) => {
-      uow.seal(result);
+    for (const [u, { uow, result }] of units.entries()) {
+      await uow.seal(result);
       items.push(...uow.items);
       failures.push(...uow.failures);
       owner.push(...uow.items.map(() => u));
-    });
+    }
     try {
       await transactWrite(items, failures);
     } catch (err) {

@@ -12,6 +12,7 @@ import {
 } from '#domain/integrations/api-keys.ts';
 import { getRateLimits, putRateLimits, rateLimitsBody, rateLimitsView } from '#domain/integrations/rate-limits.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
+import { httpFunctions } from '#functions/routes.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
 export const handler = httpFunction({
@@ -34,4 +35,4 @@ export const handler = httpFunction({
     response: rateLimitsView,
     run: ({ ctx, body }) => putRateLimits(ctx, body),
   }),
-});
+}, { sharedKeys: httpFunctions['api-keys'].sharedKeys });

@@ -4,6 +4,7 @@ import { pageOf } from '#domain/fields.ts';
 import { formCreate, formPatch, formView, formWithSecret } from '#domain/integrations/form.ts';
 import { createForm, deleteForm, getForm, listForms, rotateFormSecret, updateForm } from '#domain/integrations/forms.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
+import { httpFunctions } from '#functions/routes.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
 const listQuery = z.strictObject({ ...listParams });
@@ -28,4 +29,4 @@ export const handler = httpFunction({
     response: formWithSecret,
     run: ({ ctx, params, ifMatch }) => rotateFormSecret(ctx, params.id!, ifMatch),
   }),
-});
+}, { sharedKeys: httpFunctions['forms'].sharedKeys });

@@ -13,7 +13,7 @@ import { validate } from '#functions/middleware/request.ts';
 import { answerBody, answerInput, surveyTarget } from '#domain/service/surveys.ts';
 import { surveyForm, answerSurvey, surveyAnswerView, surveyFormView } from '#domain/service/surveys-pages.ts';
 import { formSubmission, submissionAnswerView } from '#domain/integrations/form.ts';
-import { openSubmission, submitForm } from '#domain/integrations/forms.ts';
+import { openSubmission, submitForm, tenantOfForm } from '#domain/integrations/forms.ts';
 import { applyCustomInput } from '#functions/middleware/custom-fields.ts';
 
 export const handler = publicFunction({
@@ -80,6 +80,8 @@ export const handler = publicFunction({
     jsonStatuses: [201, 200],
     response: submissionAnswerView,
     body: formSubmission,
+    // The form's pointer (outside any tenant) says whose form it is.
+    tenantOf: tenantOfForm,
     run: async ({ token: formId, headers, rawBody, jsonBody, now }) => {
       const opened = await openSubmission(formId, headers, rawBody(), now);
       if (opened.replay) return { kind: 'json', ...opened.replay };

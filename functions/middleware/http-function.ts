@@ -1,8 +1,10 @@
 /**
  * Builds the Lambda handler of one HTTP function (a resource group) from its operations,
  * keyed by route key exactly as functions/routes.ts declares them. Middleware order:
- * rate-limit headers on every answer → problem+json errors → identity (the authorizer's
- * context; users directory, a key's lastUsedAt) → rate limit (429) → parse and validate → run the
+ * rate-limit headers on every answer → problem+json errors → identity (the authorizer's context)
+ * → the caller's tenant scope (every table request reaches only the tenant's keys:
+ * domain/table/tenant-client.ts) → users directory, a key's lastUsedAt → rate limit (429) →
+ * parse and validate → run the
  * use case (idempotently for POST) → map the result to status, ETag and Location.
  */
 import { createHash } from 'node:crypto';
@@ -10,10 +12,13 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
+import type { Identity } from '#domain/identity.ts';
 import { notFound } from '#domain/errors.ts';
 import { applyCustomInput, presentCustomIn, type CustomFieldsUse } from '#functions/middleware/custom-fields.ts';
 import type { PageRequest } from '#domain/table/query.ts';
-import { authenticate } from '#functions/middleware/identity.ts';
+import { identityFromContext, recordCaller } from '#functions/middleware/identity.ts';
+import { runAsTenant } from '#domain/table/tenant-client.ts';
+import { SHARED_KEY_PREFIXES } from '#domain/table/tenant-scope.ts';
 import { idempotencyScope, requestHash, runIdempotent } from '#functions/middleware/idempotency.ts';
 import { problemJson } from '#functions/middleware/problem.ts';
 import { enforceRateLimit, rateLimitHeadersMiddleware } from '#functions/middleware/rate-limit.ts';
@@ -103,12 +108,23 @@ const pathParams = z.record(z.string(), z.string().check(z.minLength(1), z.maxLe
 /** The Lambda authorizer's context arrives under `requestContext.authorizer.lambda` (payload 2.0). */
 type Event = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { lambda?: unknown } } };
 
-export function httpFunction(operations: Record<string, Operation>) {
+export interface HttpFunctionOptions {
+  /** Keys outside the tenant this function's use cases touch (functions/routes.ts `sharedKeys`). */
+  sharedKeys?: readonly (keyof typeof SHARED_KEY_PREFIXES)[];
+}
+
+export function httpFunction(operations: Record<string, Operation>, options: HttpFunctionOptions = {}) {
+  const shared = (options.sharedKeys ?? []).map((k) => SHARED_KEY_PREFIXES[k]);
   const dispatch = async (event: Event, _context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
     const op = operations[event.routeKey];
     if (!op) throw notFound('route');
+    const identity = identityFromContext(event.requestContext.authorizer?.lambda);
+    return runAsTenant(identity.tenantId, () => handle(op, event, identity), shared);
+  };
+
+  const handle = async (op: Operation, event: Event, identity: Identity): Promise<APIGatewayProxyStructuredResultV2> => {
     const now = new Date();
-    const identity = await authenticate(event.requestContext.authorizer?.lambda, now);
+    await recordCaller(identity, now);
     await enforceRateLimit(event, identity);
     const headers = lowerCaseHeaders(event);
     const method = event.requestContext.http.method.toUpperCase();

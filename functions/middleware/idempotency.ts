@@ -10,6 +10,7 @@ import type { Identity } from '#domain/identity.ts';
 import { idempotencyKey } from '#domain/table/keys.ts';
 import { getItem } from '#domain/table/query.ts';
 import { IdempotencyRecordExists } from '#domain/table/transaction.ts';
+import { idempotencyResultContext, openSealedResult } from '#domain/secrets/sealed-results.ts';
 
 export function requestHash(routeKey: string, params: Record<string, string>, body: unknown): string {
   return createHash('sha256').update(JSON.stringify([routeKey, params, canonical(body)])).digest('base64url');
@@ -41,6 +42,7 @@ export async function storedResult(who: Identity, scope: NonNullable<UseCaseCont
   if (item.requestHash !== scope.requestHash) {
     throw conflict('idempotency_key_reused', 'This Idempotency-Key was already used for a different request.');
   }
+  if (item.sealedResult !== undefined) return { result: await openSealedResult(item.sealedResult, idempotencyResultContext(who.tenantId, String(item.PK))) };
   return { result: JSON.parse(item.result as string) };
 }
 

@@ -55,9 +55,8 @@ export function identityFromContext(context: unknown): Identity {
   return { tenantId: c.tenantId, userId: c.userId, role: c.role, ...(c.teamId ? { teamId: c.teamId } : {}) };
 }
 
-export async function authenticate(context: unknown, now: Date): Promise<Identity> {
-  const identity = identityFromContext(context);
+/** Records the caller (users directory, a key's lastUsedAt): inside the caller's tenant scope. */
+export async function recordCaller(identity: Identity, now: Date): Promise<void> {
   const keyId = apiKeyIdOf(identity.userId);
   await Promise.all([recordUser(identity, now), keyId ? touchApiKey(identity.tenantId, keyId, now) : undefined]);
-  return identity;
 }

@@ -12,6 +12,8 @@ import * as z from 'zod/mini';
 import { MAX, upTo } from '#domain/fields.ts';
 import { DomainError, notFound, payloadTooLarge, unsupportedMediaType, validationFailed } from '#domain/errors.ts';
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
+import { tokenTenant } from '#domain/marketing/tokens.ts';
+import { runAsTenant } from '#domain/table/tenant-client.ts';
 import { logger } from '#functions/middleware/logger.ts';
 import { problemResponse } from '#functions/middleware/problem.ts';
 import { limitPublicRequest, rateLimited, withRateLimitHeaders } from '#functions/middleware/rate-limit.ts';
@@ -68,6 +70,12 @@ export interface PublicOperation {
   signed?: true;
   /** The body's schema, for the OpenAPI document (the operation validates it itself, once it may read it). */
   body?: z.ZodMiniType;
+  /**
+   * Whose request this is, from its proof (default: the tenant a genuine signed token names).
+   * The operation then runs in that tenant's scope (domain/table/tenant-client.ts); with no tenant
+   * it runs unscoped, and in the cloud reaches no tenant's keys at all.
+   */
+  tenantOf?: (token: string) => Promise<string | undefined>;
 }
 
 /** The JSON answer of a page that names none: its title. */
@@ -149,7 +157,9 @@ export function publicFunction(operations: Record<string, PublicOperation>) {
       const fields = () => (op.form ? readFields(event, headers, !!op.json) : { fields: {}, fromForm: false });
       const rawBody = () => readRawBody(event);
       const jsonBody = () => readJsonBody(event, headers, false);
-      const result = await op.run({ token, form, fields, now: new Date(), path: event.rawPath, headers, rawBody, jsonBody });
+      const input = { token, form, fields, now: new Date(), path: event.rawPath, headers, rawBody, jsonBody };
+      const tenantId = await (op.tenantOf ?? tokenTenant)(token);
+      const result = await (tenantId ? runAsTenant(tenantId, () => op.run(input)) : op.run(input));
       switch (result.kind) {
         case 'json':
           return { statusCode: result.status, headers: { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(result.body) };

@@ -5,7 +5,7 @@ import { schedules, toAwsCron } from '#events/schedules.ts';
 import { httpFunctions } from '#functions/routes.ts';
 import type { CrmApp } from '#infra/build-app.ts';
 import type { CrmFunction } from '#infra/crm-function.ts';
-import { buildTestApp, computeTemplate, logicalIdOf, resourcesOfType, type CfnResource, type CfnTemplate } from './support.ts';
+import { allStatements, asArray, buildTestApp, computeTemplate, logicalIdOf, resourcesOfType, type CfnResource, type CfnTemplate } from './support.ts';
 
 let app: CrmApp;
 let t: CfnTemplate;
@@ -45,29 +45,61 @@ describe('every Lambda function', () => {
     }
   });
 
-  it('gets the table, bus, service name, source maps and cursor key from its environment (and only the mail senders, link checkers, the docs and imports functions more)', () => {
+  it('gets the table, bus, service name, source maps and the cursor key\'s ARN from its environment (and only the mail senders, link checkers, the docs and imports functions more; HTTP functions with table access their tenant role)', () => {
     const extra: Record<string, string[]> = {
-      [fnId(compute.httpHandlers.public)]: ['MARKETING_TOKEN_SECRET'],
+      [fnId(compute.httpHandlers.public)]: ['MARKETING_TOKEN_SECRET_ARN'],
       // Where the reference page's files are in its bundle (functions/openapi/assets.ts).
       [fnId(compute.httpHandlers.docs)]: ['DOCS_ASSETS_DIR'],
       // The bucket of large CSV uploads (domain/integrations/upload-store.ts).
       [fnId(compute.httpHandlers.imports)]: ['IMPORT_UPLOADS_BUCKET'],
-      [fnId(compute.jobs['campaign-dispatch']!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
+      [fnId(compute.jobs['campaign-dispatch']!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET_ARN', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
       // Workflow emails carry no public-route links: the mail port only.
       [fnId(compute.jobs['workflow-runner']!)]: ['MAIL_TRANSPORT', 'SES_CONFIGURATION_SET'],
       [fnId(compute.consumerHandlers.workflows!)]: ['MAIL_TRANSPORT', 'SES_CONFIGURATION_SET'],
-      [fnId(compute.consumerHandlers.surveys!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
+      [fnId(compute.consumerHandlers.surveys!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET_ARN', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
       // The authorizer verifies the user pool's ID tokens and keeps keys in memory for a while.
       [fnId(compute.authorizer)]: ['AUTH_CACHE_TTL_SECONDS', 'USER_POOL_CLIENT_ID', 'USER_POOL_ID'],
     };
+    // Table access as the caller's tenant: the role to assume (infra/crm-function.ts grantTenantScopedTable).
+    // The KMS key of sealed signing secrets, where they are sealed or opened (domain/secrets/envelope.ts).
+    const add = (fn: CrmFunction, ...names: string[]) => (extra[fnId(fn)] = [...(extra[fnId(fn)] ?? []), ...names]);
+    for (const [name, def] of Object.entries(httpFunctions)) {
+      const fn = compute.httpHandlers[name as keyof typeof httpFunctions];
+      if (def.tableActions.length) add(fn, 'TENANT_TABLE_ROLE_ARN');
+      if ((def as { secrets?: string }).secrets) add(fn, 'SECRETS_KMS_KEY_ID');
+    }
+    for (const s of schedules) if (s.opensSecrets) add(compute.jobs[s.name]!, 'SECRETS_KMS_KEY_ID');
+    for (const c of consumers) if (c.opensSecrets) add(compute.consumerHandlers[c.name]!, 'SECRETS_KMS_KEY_ID');
     for (const [id, r] of resourcesOfType(t, 'AWS::Lambda::Function')) {
       const env = r.Properties!.Environment.Variables;
       expect(Object.keys(env).sort(), id).toEqual(
-        ['CURSOR_SECRET', 'EVENT_BUS_NAME', 'POWERTOOLS_SERVICE_NAME', 'TABLE_NAME', ...(extra[id] ?? [])].sort(),
+        ['CURSOR_SECRET_ARN', 'EVENT_BUS_NAME', 'POWERTOOLS_SERVICE_NAME', 'TABLE_NAME', ...(extra[id] ?? [])].sort(),
       );
       // No source map ships (infra/crm-function.ts BUNDLING), so no `--enable-source-maps` either.
       expect(env.NODE_OPTIONS).toBeUndefined();
-      expect(JSON.stringify(env.CURSOR_SECRET)).toContain('{{resolve:secretsmanager:');
+      // A secret's ARN, never its value: no dynamic reference is resolved into the configuration.
+      expect(JSON.stringify(env), id).not.toContain('{{resolve:secretsmanager:');
+      expect(JSON.stringify(env.CURSOR_SECRET_ARN)).toContain('CursorSigningKey');
+    }
+  });
+
+  it('may read exactly the secrets it is given: the cursor key, and the link key where it signs or checks links', () => {
+    const secretReads = new Map<string, string[]>();
+    for (const { statement } of allStatements(t)) {
+      if (!asArray(statement.Action).some((a) => a.startsWith('secretsmanager:'))) continue;
+      expect(asArray(statement.Action)).toEqual(['secretsmanager:GetSecretValue']);
+      expect(asArray(statement.Resource)).toHaveLength(1);
+    }
+    for (const [id, r] of resourcesOfType(t, 'AWS::IAM::Policy')) {
+      const reads = asArray<any>(r.Properties!.PolicyDocument.Statement)
+        .filter((s) => asArray<string>(s.Action).includes('secretsmanager:GetSecretValue'))
+        .map((s) => (JSON.stringify(s.Resource).includes('MarketingTokenKey') ? 'link' : 'cursor'));
+      secretReads.set(id, reads.sort());
+    }
+    for (const [id, r] of resourcesOfType(t, 'AWS::Lambda::Function')) {
+      const env = r.Properties!.Environment.Variables;
+      const policyId = resourcesOfType(t, 'AWS::IAM::Policy').find(([, p]) => asArray<any>(p.Properties!.Roles).some((role) => role.Ref === r.Properties!.Role['Fn::GetAtt'][0]))?.[0];
+      expect(secretReads.get(policyId!), id).toEqual(env.MARKETING_TOKEN_SECRET_ARN ? ['cursor', 'link'] : ['cursor']);
     }
   });
 });
@@ -168,10 +200,10 @@ describe('mail', () => {
   it('the dispatch job sends through SES with the configuration set, the token key and the public base URL', () => {
     const fn = t.Resources[fnId(compute.jobs['campaign-dispatch']!)]!.Properties!;
     expect(fn.Environment.Variables).toMatchObject({ MAIL_TRANSPORT: 'ses' });
-    for (const k of ['SES_CONFIGURATION_SET', 'MARKETING_TOKEN_SECRET', 'PUBLIC_BASE_URL']) expect(fn.Environment.Variables[k], k).toBeDefined();
+    for (const k of ['SES_CONFIGURATION_SET', 'MARKETING_TOKEN_SECRET_ARN', 'PUBLIC_BASE_URL']) expect(fn.Environment.Variables[k], k).toBeDefined();
     const publicFn = t.Resources[fnId(compute.httpHandlers.public)]!.Properties!;
-    expect(publicFn.Environment.Variables.MARKETING_TOKEN_SECRET).toBeDefined();
-    expect(t.Resources[fnId(compute.httpHandlers.campaigns)]!.Properties!.Environment.Variables.MARKETING_TOKEN_SECRET).toBeUndefined();
+    expect(publicFn.Environment.Variables.MARKETING_TOKEN_SECRET_ARN).toBeDefined();
+    expect(t.Resources[fnId(compute.httpHandlers.campaigns)]!.Properties!.Environment.Variables.MARKETING_TOKEN_SECRET_ARN).toBeUndefined();
   });
 });
 

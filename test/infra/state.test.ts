@@ -99,4 +99,13 @@ describe('bus and cursor secret', () => {
     expect(secrets).toHaveLength(2);
     for (const [, s] of secrets) expect(s.Properties!.GenerateSecretString.PasswordLength).toBeGreaterThanOrEqual(32);
   });
+
+  it('has one KMS key for the signing secrets\' data keys: rotated, retained, symmetric', () => {
+    const keys = resourcesOfType(t, 'AWS::KMS::Key');
+    expect(keys).toHaveLength(1);
+    const [, key] = keys[0]!;
+    expect(key.Properties!.EnableKeyRotation).toBe(true);
+    expect(key.DeletionPolicy).toBe('Retain');
+    expect(key.Properties!.KeySpec ?? 'SYMMETRIC_DEFAULT').toBe('SYMMETRIC_DEFAULT');
+  });
 });
