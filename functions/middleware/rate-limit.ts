@@ -106,8 +106,14 @@ async function take(tenantId: string, scope: string, limit: number, windowStart:
     const lease = await leaseRequests(tenantId, scope, windowStart, size, limit);
     // Concurrent requests of this container (one process, locally) may have leased meanwhile.
     a.used = Math.max(a.used, lease.used);
-    if (lease.granted) a.left += size;
-    else if (lease.used >= limit) a.exhausted = true;
+    if (lease.granted) {
+      // This request takes one of its own lease. What is left is counted from this lease's own
+      // count, not the container's highest: leases answered out of order then still tell each
+      // request a different `r`.
+      a.left += size - 1;
+      return { allowed: true, remaining: Math.max(0, limit - lease.used) + a.left };
+    }
+    if (lease.used >= limit) a.exhausted = true;
   }
   return { allowed: false, remaining: 0 };
 }
