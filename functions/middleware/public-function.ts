@@ -9,10 +9,9 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { DomainError, notFound, payloadTooLarge, unsupportedMediaType, validationFailed } from '#domain/errors.ts';
+import { notFound, payloadTooLarge, unsupportedMediaType, validationFailed } from '#domain/errors.ts';
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
-import { logger } from '#functions/middleware/logger.ts';
-import { problemResponse } from '#functions/middleware/problem.ts';
+import { problemOf, problemResponse } from '#functions/middleware/problem.ts';
 import { lowerCaseHeaders, MAX_BODY_BYTES, readJsonBody } from '#functions/middleware/request.ts';
 
 const MAX_FORM_BYTES = 8 * 1024;
@@ -157,14 +156,16 @@ export function publicFunction(operations: Record<string, PublicOperation>) {
             : { statusCode: result.status ?? 200, headers: { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' }, body: page(result.title, result.body) };
       }
     } catch (err) {
-      const domain = err instanceof DomainError ? err : undefined;
-      if (!domain) logger.error('unhandled error', { error: err as Error, routeKey: event.routeKey });
-      const problem = domain ?? new DomainError(500, 'internal_error', 'Something went wrong on our side.');
-      if (json) return problemResponse(problem);
+      const { problem, retryAfter } = problemOf(err, event.routeKey);
+      const later: Record<string, string> = retryAfter ? { 'retry-after': retryAfter } : {};
+      if (json) {
+        const answer = problemResponse(problem);
+        return { ...answer, headers: { ...answer.headers, ...later } };
+      }
       const title = problem.status === 404 ? 'This link is not valid' : problem.status < 500 ? 'This could not be done' : 'Something went wrong';
       return {
         statusCode: problem.status,
-        headers: { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' },
+        headers: { ...SECURITY_HEADERS, ...later, 'content-type': 'text/html; charset=utf-8' },
         body: page(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(problem.message)}</p>`),
       };
     }
