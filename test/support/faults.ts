@@ -148,11 +148,17 @@ function faultAnswer(service: 'dynamodb' | 'eventbridge', kind: FaultKind, reque
 
 function transactItems(request: { body?: unknown }): unknown[] {
   try {
-    const parsed = JSON.parse(String(request.body ?? '{}')) as { TransactItems?: unknown[] };
+    const parsed = JSON.parse(bodyText(request.body)) as { TransactItems?: unknown[] };
     return parsed.TransactItems ?? [{}];
   } catch {
     return [{}];
   }
+}
+
+/** A serialized request's body: bytes or a string, as the protocol left it. */
+function bodyText(body: unknown): string {
+  if (body instanceof Uint8Array) return new TextDecoder().decode(body);
+  return typeof body === 'string' ? body : '{}';
 }
 
 function jsonResponse(statusCode: number, body: unknown, errorType?: string): HttpResponse {
@@ -210,7 +216,7 @@ export async function fakeEventBridge(): Promise<FakeBus> {
   let seq = 0;
   const faults = injectFaults(client as unknown as Stack, 'eventbridge', async (operation, request) => {
     if (operation !== 'PutEvents') throw new Error(`the fake EventBridge answers PutEvents only, got ${operation}`);
-    const { Entries = [] } = JSON.parse(String(request.body)) as { Entries?: PutEventsRequestEntry[] };
+    const { Entries = [] } = JSON.parse(bodyText(request.body)) as { Entries?: PutEventsRequestEntry[] };
     const failing = new Set(failNext);
     failNext = [];
     const answers = Entries.map((entry, i) => {
