@@ -26,6 +26,7 @@ import {
 import { DynamoMeter } from './dynamo-meter.ts';
 import { openApiFigures } from './openapi.ts';
 import { runScenarios, type Measured } from './scenarios.ts';
+import { routes } from '#functions/routes.ts';
 
 const INIT_RUNS = Number(process.env.BENCH_INIT_RUNS ?? 7);
 const RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results.json');
@@ -36,6 +37,8 @@ const TARGET = {
   minimums: {
     // Issue 10: routes in the OpenAPI document ÷ routes in the route table (bench/openapi.ts).
     'openapi.routes.coverage': 1,
+    // Issue 11 point 3: every write route of the route table faulted (bench/faults.ts).
+    'faults.write_routes_covered': routes.filter((r) => r.method !== 'GET').length,
   } as Record<string, number>,
   /** Requests of these operations. */
   named: {
@@ -96,6 +99,9 @@ const TARGET = {
     // Issue 10 point 2: authorizing an API key (bench/apikeys.ts): one GetItem on a cold container, none warm within its cache.
     'apikey.auth.requests.cold': 1,
     'apikey.auth.requests.warm': 0,
+    // Issue 11 point 3: under injected faults, no answer ≥ 500 but 503 unavailable, and no partial write (bench/faults.ts).
+    'faults.5xx': 0,
+    'faults.partial_writes': 0,
   } as Record<string, number>,
   requestsPerOperation: 3,
   bundleKb: 250,

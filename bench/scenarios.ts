@@ -26,6 +26,7 @@ import { formScenarios } from './forms.ts';
 import { webhookScenarios } from './webhooks.ts';
 import { apiKeyScenarios } from './apikeys.ts';
 import { importScenarios } from './imports.ts';
+import { faultScenarios } from './faults.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -752,6 +753,8 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await apiKeyScenarios({ call, meter, figures, notes });
   // ---- CSV import of 10,000 account rows, 5 % duplicates (issue 10 point 5): bench/imports.ts
   await importScenarios({ call, meter, figures, notes });
+  // ---- Injected DynamoDB faults at the calls of every write route (issue 11 point 3): bench/faults.ts
+  await faultScenarios({ call, meter, figures, notes });
 
   return { operations, figures, notes };
 }
