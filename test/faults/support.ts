@@ -13,13 +13,15 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { db, tableName } from '#domain/table/client.ts';
 import { routes, type Route } from '#functions/routes.ts';
-import { call } from '#test/support/api.ts';
+import { call, type RequestOptions } from '#test/support/api.ts';
+import { signedHeaders } from '#domain/integrations/standard-webhooks.ts';
 import { dynamoFaults, type FaultKind, type FaultPlan } from '#test/support/faults.ts';
-import { bodyFor, collectionOf, hasBody, hasIdParam, keyOf, seederFor, seedRefs, urlOf, type Caller } from '#test/support/fixtures.ts';
+import { bodyFor, collectionOf, hasBody, hasIdParam, keyOf, seederFor, seedRefs, urlOf, validBody, type Caller } from '#test/support/fixtures.ts';
 
-/** Every route that writes: POST, PUT, PATCH, DELETE of the route table (public ones are served by their own cases). */
+/** Every route that writes: POST, PUT, PATCH, DELETE of the route table. */
 export const writeRoutes: readonly Route[] = routes.filter((r) => r.method !== 'GET');
-export const apiWriteRoutes: readonly Route[] = writeRoutes.filter((r) => !r.public);
+/** The write routes with a fault case: every one of the API, and the public ones PUBLIC_CASES knows how to call. */
+export const faultableRoutes = (): Route[] => writeRoutes.filter((r) => !r.public || PUBLIC_CASES[keyOf(r)]);
 
 /**
  * Routes whose use case is documented as steps each safe to repeat (a merge is too big for one
@@ -76,7 +78,11 @@ export function changeShape(before: Map<string, string>, after: Map<string, stri
 }
 
 export interface Prepared {
-  caller: Caller;
+  /** Whose items the request changes. */
+  tenant: string;
+  /** Null for a public route (it proves itself by a signature). */
+  caller: Caller | null;
+  opts?: RequestOptions;
   method: string;
   url: string;
   body: unknown;
@@ -88,6 +94,8 @@ export interface Prepared {
  * account at once), with references of its own.
  */
 export async function prepare(route: Route, tenant: string): Promise<Prepared> {
+  const publicCase = PUBLIC_CASES[keyOf(route)];
+  if (publicCase) return publicCase(tenant);
   const admin: Caller = { tenant, user: 'root', role: 'admin' };
   const alice: Caller = { tenant, user: 'alice', role: 'rep', team: 'east' };
   // What a tenant's and a user's first requests write (the users directory, the tenant's rules
@@ -99,8 +107,25 @@ export async function prepare(route: Route, tenant: string): Promise<Prepared> {
   const body = hasBody(route) ? bodyFor(route)(refs) : undefined;
   // A user's notifications are its own alone (no one else may open them, not even an admin).
   const caller = collectionOf(route) === 'notifications' ? alice : admin;
-  return { caller, method: route.method, url: urlOf(route, id), body };
+  return { tenant, caller, method: route.method, url: urlOf(route, id), body };
 }
+
+let messages = 0;
+
+/** Public write routes, which prove themselves by a signature instead of a token: how to make a genuine request of each. */
+export const PUBLIC_CASES: Record<string, (tenant: string) => Promise<Prepared>> = {
+  // A submission to an inbound form, signed with the form's secret (Standard Webhooks).
+  'POST /in/forms/{id}': async (tenant) => {
+    const admin: Caller = { tenant, user: 'root', role: 'admin' };
+    await call(admin, 'GET', '/v1/tasks');
+    for (const path of ['/v1/pipelines', '/v1/pool/rules', '/v1/reports/funnel']) await call(admin, 'GET', path);
+    const form = await call(admin, 'POST', '/v1/forms', validBody['POST /v1/forms']!({ userId: admin.user }));
+    if (form.status !== 201) throw new Error(`a form for the fault case: ${form.status} ${form.body.slice(0, 200)}`);
+    const raw = JSON.stringify(validBody['POST /in/forms/{id}']!({}));
+    const signed = signedHeaders([form.json.secret as string], `msg_faults_${++messages}_${tenant}`, new Date(), raw);
+    return { tenant, caller: null, method: 'POST', url: `/in/forms/${form.json.id}`, body: undefined, opts: { raw, headers: { 'content-type': 'application/json', ...signed } } };
+  },
+};
 
 /** The twin (no fault) and the tenant under test, seeded alike, at once. */
 export async function prepareTwins(route: Route, tenant: string): Promise<{ twin: Prepared; main: Prepared }> {
@@ -115,7 +140,7 @@ export interface Answer {
   json: any;
 }
 
-export const send = (p: Prepared): Promise<Answer> => call(p.caller, p.method, p.url, p.body);
+export const send = (p: Prepared): Promise<Answer> => call(p.caller, p.method, p.url, p.body, p.opts);
 
 export interface Reference {
   status: number;
@@ -127,13 +152,13 @@ export interface Reference {
 /** The twin's run: no fault, every call counted. */
 export async function reference(p: Prepared): Promise<Reference> {
   const faults = dynamoFaults();
-  const before = await tenantItems(p.caller.tenant);
+  const before = await tenantItems(p.tenant);
   faults.countCalls();
   const res = await send(p);
   const ops = [...faults.log];
   faults.disarm();
   if (res.status >= 400) throw new Error(`the twin's ${p.method} ${p.url} answered ${res.status}: ${res.body.slice(0, 300)}`);
-  return { status: res.status, ops, shape: changeShape(before, await tenantItems(p.caller.tenant)) };
+  return { status: res.status, ops, shape: changeShape(before, await tenantItems(p.tenant)) };
 }
 
 /** A fault plan aimed at the `index`-th call (0-based) of the twin's run: that operation's occurrence. */
@@ -164,7 +189,7 @@ export interface Outcome {
  */
 export async function faulted(p: Prepared, ref: Reference, plan: FaultPlan, label: string, resumable = false): Promise<Outcome> {
   const faults = dynamoFaults();
-  const tenant = p.caller.tenant;
+  const tenant = p.tenant;
   const before = await tenantItems(tenant);
   faults.arm(plan);
   let res: Answer;

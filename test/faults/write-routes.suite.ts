@@ -6,11 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FAULT_KINDS, type FaultKind } from '#test/support/faults.ts';
-import { apiWriteRoutes, callsFor, faulted, keyOf, planAt, prepareTwins, reference, RESUMABLE, WRITE_OPS } from '#test/faults/support.ts';
+import { faultableRoutes, callsFor, faulted, keyOf, planAt, prepareTwins, reference, RESUMABLE, WRITE_OPS } from '#test/faults/support.ts';
 
 export function writeRouteFaults(part: number, parts: number): void {
   describe(`injected faults, write routes (part ${part + 1} of ${parts})`, () => {
-    apiWriteRoutes.forEach((route, i) => {
+    faultableRoutes().forEach((route, i) => {
       if (i % parts !== part) return;
       const preferred: FaultKind = FAULT_KINDS[i % FAULT_KINDS.length]!;
       const once = i % 3 === 2;
