@@ -16,7 +16,7 @@ import { routes, type Route } from '#functions/routes.ts';
 import { call, type RequestOptions } from '#test/support/api.ts';
 import { signedHeaders } from '#domain/integrations/standard-webhooks.ts';
 import { dynamoFaults, type FaultKind, type FaultPlan } from '#test/support/faults.ts';
-import { bodyFor, collectionOf, hasBody, hasIdParam, keyOf, seederFor, seedRefs, urlOf, validBody, type Caller } from '#test/support/fixtures.ts';
+import { bodyFor, collectionOf, hasBody, hasIdParam, keyOf, seed, seederFor, urlOf, validBody, type Caller, type Refs } from '#test/support/fixtures.ts';
 
 /** Every route that writes: POST, PUT, PATCH, DELETE of the route table. */
 export const writeRoutes: readonly Route[] = routes.filter((r) => r.method !== 'GET');
@@ -102,12 +102,28 @@ export async function prepare(route: Route, tenant: string): Promise<Prepared> {
   // registry, its default pipeline) happens now, not in the request under test.
   for (const c of [admin, alice]) await call(c, 'GET', '/v1/tasks');
   for (const path of ['/v1/pipelines', '/v1/pool/rules', '/v1/reports/funnel']) await call(admin, 'GET', path);
-  const [refs, aliceRefs] = await Promise.all([seedRefs(admin), hasIdParam(route) ? seedRefs(alice) : undefined]);
-  const id = aliceRefs ? await seederFor(route)(alice, { accountId: aliceRefs.accountId }) : undefined;
-  const body = hasBody(route) ? bodyFor(route)(refs) : undefined;
+  const [refs, id] = await Promise.all([
+    hasBody(route) ? refsFor(route, admin) : undefined,
+    hasIdParam(route) ? seederFor(route)(alice) : undefined,
+  ]);
+  const body = hasBody(route) ? bodyFor(route)(refs!) : undefined;
   // A user's notifications are its own alone (no one else may open them, not even an admin).
   const caller = collectionOf(route) === 'notifications' ? alice : admin;
   return { tenant, caller, method: route.method, url: urlOf(route, id), body };
+}
+
+/** Only the references the route's valid body names (a probe reads which), made by `who`: a case seeds what it needs. */
+async function refsFor(route: Route, who: Caller): Promise<Refs> {
+  const used = new Set<string>();
+  const probe = new Proxy({}, { get: (_, k) => (used.add(String(k)), 'probe') });
+  bodyFor(route)(probe as Refs);
+  const refs: Refs = {};
+  if (used.has('userId')) refs.userId = who.user;
+  if (used.has('accountId') || used.has('contactId')) refs.accountId = await seed.accounts(who);
+  if (used.has('contactId')) refs.contactId = await seed.contacts(who, { accountId: refs.accountId! });
+  if (used.has('spareAccountId')) refs.spareAccountId = await seed.accounts(who);
+  if (used.has('segmentId')) refs.segmentId = await seed.segments(who);
+  return refs;
 }
 
 let messages = 0;
