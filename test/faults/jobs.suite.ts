@@ -50,40 +50,44 @@ async function runJob(name: string, now = NOW): Promise<unknown> {
   return handler({ now });
 }
 
-describe('scheduled jobs: a fault mid-run, then a rerun, gives exactly-once effects', () => {
-  for (const { name } of schedules) {
-    it(`${name}`, async () => {
-      // Events pending for the sweep, and the import for its runner (delivered, its consumer would run it);
-      // for the others everything is delivered first (workflow runs and webhook deliveries exist).
-      const deliver = name !== 'outbox-sweep' && name !== 'import-runner';
-      const faults = dynamoFaults();
-      const ref = `jobs-${name}-ref`;
-      await seedWorld(ref, deliver);
-      const refBefore = await tenantItems(ref);
-      faults.countCalls();
-      await runJob(name);
-      const calls = faults.calls;
-      faults.disarm();
-      // The next run too: what the first run's own work made due (an event a sweep emitted) is done by then.
-      await runJob(name, LATER);
-      const whole = changeShape(refBefore, await tenantItems(ref));
-      expect(whole.length, `${name}: the seeded work is due`).toBeGreaterThan(0);
+/** The jobs in `parts` files (each its own table, so they run in parallel). */
+export function jobFaults(part: number, parts: number): void {
+  describe(`scheduled jobs: a fault mid-run, then a rerun, gives exactly-once effects (part ${part + 1} of ${parts})`, () => {
+    schedules.forEach(({ name }, i) => {
+      if (i % parts !== part) return;
+      it(`${name}`, async () => {
+        // Events pending for the sweep, and the import for its runner (delivered, its consumer would run it);
+        // for the others everything is delivered first (workflow runs and webhook deliveries exist).
+        const deliver = name !== 'outbox-sweep' && name !== 'import-runner';
+        const faults = dynamoFaults();
+        const ref = `jobs-${name}-ref`;
+        await seedWorld(ref, deliver);
+        const refBefore = await tenantItems(ref);
+        faults.countCalls();
+        await runJob(name);
+        const calls = faults.calls;
+        faults.disarm();
+        // The next run too: what the first run's own work made due (an event a sweep emitted) is done by then.
+        await runJob(name, LATER);
+        const whole = changeShape(refBefore, await tenantItems(ref));
+        expect(whole.length, `${name}: the seeded work is due`).toBeGreaterThan(0);
 
-      const tenant = `jobs-${name}`;
-      await seedWorld(tenant, deliver);
-      // After the seeding's deliveries, which also deliver the reference run's own events.
-      const refAfter = await tenantItems(ref);
-      const before = await tenantItems(tenant);
-      faults.arm({ kind: 'internal', at: Math.max(1, Math.ceil(calls / 2)) });
-      await runJob(name).catch(() => undefined);
-      faults.disarm();
-      await runJob(name, LATER);
-      await runJob(name, LATER);
-      expect(changeShape(before, await tenantItems(tenant)), `${name}: a fault mid-run and a rerun`).toEqual(whole);
-      const settled = await tenantItems(tenant);
-      await runJob(name, LATER);
-      expect(changeShape(settled, await tenantItems(tenant)), `${name}: a further run`).toEqual([]);
-      expect(changeShape(refAfter, await tenantItems(ref)), `${name}: the reference tenant, after the later runs`).toEqual([]);
+        const tenant = `jobs-${name}`;
+        await seedWorld(tenant, deliver);
+        // After the seeding's deliveries, which also deliver the reference run's own events.
+        const refAfter = await tenantItems(ref);
+        const before = await tenantItems(tenant);
+        faults.arm({ kind: 'internal', at: Math.max(1, Math.ceil(calls / 2)) });
+        await runJob(name).catch(() => undefined);
+        faults.disarm();
+        await runJob(name, LATER);
+        await runJob(name, LATER);
+        expect(changeShape(before, await tenantItems(tenant)), `${name}: a fault mid-run and a rerun`).toEqual(whole);
+        const settled = await tenantItems(tenant);
+        await runJob(name, LATER);
+        expect(changeShape(settled, await tenantItems(tenant)), `${name}: a further run`).toEqual([]);
+        expect(changeShape(refAfter, await tenantItems(ref)), `${name}: the reference tenant, after the later runs`).toEqual([]);
+      });
     });
-  }
-});
+  });
+}
