@@ -17,6 +17,7 @@ import { BUNDLE_TARGETS, REPO_ROOT, bundleFigures, bundleNotes, measureBundles, 
 import { DynamoMeter } from './dynamo-meter.ts';
 import { openApiFigures } from './openapi.ts';
 import { runScenarios, type Measured } from './scenarios.ts';
+import { routes } from '#functions/routes.ts';
 
 const INIT_RUNS = Number(process.env.BENCH_INIT_RUNS ?? 7);
 const RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results.json');
@@ -29,6 +30,8 @@ const TARGET = {
     'openapi.routes.coverage': 1,
     // Issue 11 point 2: generated requests over every route (bench/fuzz.ts).
     'fuzz.requests': 20_000,
+    // Issue 11 point 3: every write route of the route table faulted (bench/faults.ts).
+    'faults.write_routes_covered': routes.filter((r) => r.method !== 'GET').length,
   } as Record<string, number>,
   /** Requests of these operations. */
   named: {
@@ -97,6 +100,9 @@ const TARGET = {
     'load.invariant_violations': 0,
     // Issue 11 point 7: the rate limiter's WCU per request at the default limits, well under one write per request (bench/ratelimit.ts).
     'ratelimit.per_request.wcu': 0.1,
+    // Issue 11 point 3: under injected faults, no answer ≥ 500 but 503 unavailable, and no partial write (bench/faults.ts).
+    'faults.5xx': 0,
+    'faults.partial_writes': 0,
   } as Record<string, number>,
   requestsPerOperation: 3,
   /** Issue 11 point 6: `bundle.<function>.gz_kb`, everything the function's asset ships, gzip -9 (bench/bundles.ts). */

@@ -29,6 +29,7 @@ import { importScenarios } from './imports.ts';
 import { fuzzScenarios } from './fuzz.ts';
 import { loadScenarios } from './load.ts';
 import { rateLimitScenarios } from './ratelimit.ts';
+import { faultScenarios } from './faults.ts';
 
 type Api = typeof import('#test/support/api.ts');
 
@@ -761,6 +762,8 @@ export async function runScenarios(meter: DynamoMeter, api: Api, tenant: string)
   await loadScenarios({ figures, notes });
   // ---- rate limits: the limiter's capacity per request (issue 11 point 7): bench/ratelimit.ts
   await rateLimitScenarios({ call, meter, figures, notes });
+  // ---- Injected DynamoDB faults at the calls of every write route (issue 11 point 3): bench/faults.ts
+  await faultScenarios({ call, meter, figures, notes });
 
   return { operations, figures, notes };
 }

@@ -23,7 +23,10 @@ export async function deliver(events: DomainEvent[], publisher: EventPublisher, 
   if (events.length === 0) return { delivered: 0, failedIds: [] };
   const { failedIds } = await publisher.publish(events);
   const failed = new Set(failedIds);
-  await Promise.all(events.map((e) => (failed.has(e.id) ? markFailed(e, now) : markDelivered(e, now))));
+  // Every mark settles before this answers (a Lambda that has answered freezes what still runs).
+  const marks = await Promise.allSettled(events.map((e) => (failed.has(e.id) ? markFailed(e, now) : markDelivered(e, now))));
+  const refused = marks.find((m) => m.status === 'rejected');
+  if (refused) throw refused.reason;
   return { delivered: events.length - failed.size, failedIds };
 }
 

@@ -99,7 +99,7 @@ export async function startImport(ctx: UseCaseContext, input: StartImport): Prom
     chunks: chunkIndex,
   };
   const sort = `${at}#${id}`;
-  return new UnitOfWork(ctx)
+  const uow = new UnitOfWork(ctx)
     .put(
       {
         ...importKey(who.tenantId, id),
@@ -114,8 +114,15 @@ export async function startImport(ctx: UseCaseContext, input: StartImport): Prom
       },
       { condition: 'attribute_not_exists(PK)', onConditionFailed: () => new Error(`id collision on import ${id}`) },
     )
-    .emit('import.created', { type: 'import', id }, { id, entity: input.entity, total: rows.length })
-    .commit(record);
+    .emit('import.created', { type: 'import', id }, { id, entity: input.entity, total: rows.length });
+  try {
+    return await uow.commit(record);
+  } catch (err) {
+    // No import names these chunks: take them back, so a failed start leaves nothing (if this
+    // fails too, their TTL removes them).
+    await batchWrite(chunks.map((_, n) => ({ DeleteRequest: { Key: chunkKey(who.tenantId, id, n) } }))).catch(() => undefined);
+    throw err;
+  }
 }
 
 export const importFromItem = (item: Record<string, unknown>) => stripKeys<Import>(item);

@@ -15,7 +15,7 @@ import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { tokenTenant } from '#domain/marketing/tokens.ts';
 import { runAsTenant } from '#domain/table/tenant-client.ts';
 import { logger } from '#functions/middleware/logger.ts';
-import { problemResponse } from '#functions/middleware/problem.ts';
+import { problemOf, problemResponse } from '#functions/middleware/problem.ts';
 import { limitPublicRequest, rateLimited, withRateLimitHeaders } from '#functions/middleware/rate-limit.ts';
 import { lowerCaseHeaders, MAX_BODY_BYTES, readJsonBody } from '#functions/middleware/request.ts';
 import type { PublicResult } from '#domain/public-result.ts';
@@ -173,15 +173,16 @@ export function publicFunction(operations: Record<string, PublicOperation>) {
             : { statusCode: result.status ?? 200, headers: { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' }, body: page(result.title, result.body) };
       }
     } catch (err) {
-      const domain = err instanceof DomainError ? err : undefined;
-      if (!domain) logger.error('unhandled error', { error: err as Error, routeKey: event.routeKey });
-      const problem = domain ?? new DomainError(500, 'internal_error', 'Something went wrong on our side.');
-      if (json) return problemResponse(problem);
-      const title =
-        problem.status === 404 ? 'This link is not valid' : problem.status === 429 ? 'Too many requests' : problem.status < 500 ? 'This could not be done' : 'Something went wrong';
+      const { problem, retryAfter } = problemOf(err, event.routeKey);
+      const later: Record<string, string> = retryAfter ? { 'retry-after': retryAfter } : {};
+      if (json) {
+        const answer = problemResponse(problem);
+        return { ...answer, headers: { ...answer.headers, ...later } };
+      }
+      const title = problem.status === 404 ? 'This link is not valid' : problem.status === 429 ? 'Too many requests' : problem.status < 500 ? 'This could not be done' : 'Something went wrong';
       return {
         statusCode: problem.status,
-        headers: { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8' },
+        headers: { ...SECURITY_HEADERS, ...later, 'content-type': 'text/html; charset=utf-8' },
         body: page(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(problem.message)}</p>`),
       };
     }

@@ -1,0 +1,3 @@
+import { jobFaults } from '#test/faults/jobs.suite.ts';
+
+jobFaults(1, 2);

@@ -1,0 +1,3 @@
+import { writeRouteFaults } from '#test/faults/write-routes.suite.ts';
+
+writeRouteFaults(2, 3);
