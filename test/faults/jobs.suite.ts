@@ -12,7 +12,7 @@ import { schedules } from '#events/schedules.ts';
 import { jobHandlers } from '#local/registry.ts';
 import { dynamoFaults } from '#test/support/faults.ts';
 import { api, seedRefs, uniq, validBody, type Caller } from '#test/support/fixtures.ts';
-import { changeShape, tenantItems } from '#test/faults/support.ts';
+import { changedKeys, changeShape, tenantItems } from '#test/faults/support.ts';
 
 /** Every job's due work is due at this instant (the seeds are due long before). */
 const NOW = '2031-01-01T00:00:00.000Z';
@@ -82,7 +82,9 @@ export function jobFaults(part: number, parts: number): void {
         faults.disarm();
         await runJob(name, LATER);
         await runJob(name, LATER);
-        expect(changeShape(before, await tenantItems(tenant)), `${name}: a fault mid-run and a rerun`).toEqual(whole);
+        const after = await tenantItems(tenant);
+        const detail = () => JSON.stringify({ ref: changedKeys(refBefore, refAfter), faulted: changedKeys(before, after) });
+        expect(changeShape(before, after), `${name}: a fault mid-run and a rerun; ${detail()}`).toEqual(whole);
         const settled = await tenantItems(tenant);
         await runJob(name, LATER);
         expect(changeShape(settled, await tenantItems(tenant)), `${name}: a further run`).toEqual([]);

@@ -77,6 +77,14 @@ export function changeShape(before: Map<string, string>, after: Map<string, stri
   return shape.sort();
 }
 
+/** The keys that changed between two snapshots (`added|removed|changed:<PK>|<SK>`), for a failure's message. */
+export function changedKeys(before: Map<string, string>, after: Map<string, string>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of after) if (before.get(k) !== v) out.push(`${before.has(k) ? 'changed' : 'added'}:${k}`);
+  for (const k of before.keys()) if (!after.has(k)) out.push(`removed:${k}`);
+  return out.sort();
+}
+
 export interface Prepared {
   /** Whose items the request changes. */
   tenant: string;
