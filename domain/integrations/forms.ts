@@ -133,8 +133,9 @@ const versionIs = (version: number) => ({
 });
 
 /** Writes the form's next version over the one read, with the secret it is to hold. */
-async function replaceForm(ctx: UseCaseContext, before: Form, next: Form, secret: RotatingSecret): Promise<void> {
-  await new UnitOfWork(ctx).put(await withSecret(formItem(ctx.identity.tenantId, next), secret), versionIs(before.version)).commit(undefined);
+/** Replaces the form's item; `answer` is what the caller answers (kept for an Idempotency-Key replay, sealed: it may hold the secret). */
+async function replaceForm<R>(ctx: UseCaseContext, before: Form, next: Form, secret: RotatingSecret, answer: R): Promise<R> {
+  return new UnitOfWork(ctx).put(await withSecret(formItem(ctx.identity.tenantId, next), secret), versionIs(before.version)).commit(answer, { sealResult });
 }
 
 export async function updateForm(ctx: UseCaseContext, id: string, patch: FormPatch, ifMatch: number | undefined): Promise<FormView> {
@@ -147,8 +148,7 @@ export async function updateForm(ctx: UseCaseContext, id: string, patch: FormPat
     const after: Form = { ...merged, ownerId: merged.ownerId ?? null, campaignId: merged.campaignId ?? null };
     if (JSON.stringify(after) === JSON.stringify(before)) return viewOf(before);
     const next: Form = { ...after, version: before.version + 1, updatedAt: ctx.now.toISOString() };
-    await replaceForm(ctx, before, next, await secretOf(item));
-    return viewOf(next);
+    return replaceForm(ctx, before, next, await secretOf(item), viewOf(next));
   });
 }
 
@@ -162,8 +162,9 @@ export async function rotateFormSecret(ctx: UseCaseContext, id: string, ifMatch:
     checkIfMatch(before, ifMatch);
     const secret = rotate(await secretOf(item), ctx.now);
     const next: Form = { ...before, version: before.version + 1, updatedAt: ctx.now.toISOString() };
-    await replaceForm(ctx, before, next, secret);
-    return { ...viewOf(next), secret: secret.current };
+    // The answer holds the new secret: an Idempotency-Key replay answers it again (the first
+    // answer may have been lost), so it is kept, sealed like a create's.
+    return replaceForm(ctx, before, next, secret, { ...viewOf(next), secret: secret.current });
   });
 }
 

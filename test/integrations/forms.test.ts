@@ -149,6 +149,17 @@ describe('managing forms (admins)', () => {
     expectFieldError(await api(otherAdmin).post('/v1/forms', { name: 'x', source: 'web', ownerId: 'alice' }), 'ownerId');
   });
 
+  it('rotate-secret with an Idempotency-Key: a retry answers the same new secret and rotates once', async () => {
+    const form = await newForm();
+    const key = { headers: { 'idempotency-key': `rotate-${form.id}` } };
+    const first = await api(root).post(`/v1/forms/${form.id}/rotate-secret`, undefined, key);
+    expect(first.status, first.body).toBe(200);
+    const again = await api(root).post(`/v1/forms/${form.id}/rotate-secret`, undefined, key);
+    expect(again.status, again.body).toBe(200);
+    expect(again.json).toEqual(first.json);
+    expect((await api(root).get(`/v1/forms/${form.id}`)).json.version).toBe(2);
+  });
+
   it('rotate-secret answers a new secret (version + 1), shown that once', async () => {
     const form = await newForm();
     const rotated = await api(root).post(`/v1/forms/${form.id}/rotate-secret`);
