@@ -28,7 +28,7 @@ import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
 import { buildApp } from '#infra/build-app.ts';
-import { BUNDLING, CrmFunction } from '#infra/crm-function.ts';
+import { BUNDLING, CrmFunction, ESBUILD_OPTIONS } from '#infra/crm-function.ts';
 import { isEntry, updateResults } from './standalone.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
@@ -106,15 +106,9 @@ export async function bundle(entry: FunctionEntry, { withSourceMap = false } = {
       absWorkingDir: REPO_ROOT,
       entryPoints: [entry.file],
       outfile,
-      bundle: true,
-      minify: BUNDLING.minify,
-      sourcemap: BUNDLING.sourceMap || withSourceMap,
-      platform: 'node',
-      format: BUNDLING.format,
-      target: BUNDLING.target,
-      mainFields: BUNDLING.mainFields,
-      banner: { js: BUNDLING.banner },
-      external: BUNDLING.externalModules,
+      ...ESBUILD_OPTIONS,
+      mainFields: [...ESBUILD_OPTIONS.mainFields],
+      sourcemap: ESBUILD_OPTIONS.sourcemap || withSourceMap,
       metafile: true,
       logLevel: 'silent',
     });

@@ -47,6 +47,22 @@ export const BUNDLING = {
   externalModules: [] as string[],
 } satisfies nodejs.BundlingOptions;
 
+/**
+ * `BUNDLING` as esbuild's own build options, for code that runs esbuild directly the way
+ * NodejsFunction does (the bundling test, bench/bundles.ts).
+ */
+export const ESBUILD_OPTIONS = {
+  bundle: true,
+  minify: BUNDLING.minify,
+  sourcemap: BUNDLING.sourceMap,
+  platform: 'node',
+  format: BUNDLING.format,
+  target: BUNDLING.target,
+  mainFields: BUNDLING.mainFields,
+  banner: { js: BUNDLING.banner },
+  external: BUNDLING.externalModules,
+} as const;
+
 export interface CrmFunctionProps {
   /** Absolute path of the entry file; it must export `handler`. */
   entry: string;

@@ -2,7 +2,7 @@
  * Real bundling (esbuild, no Docker), in two parts so it stays quick:
  *
  *  1. every function entry the stacks deploy, built in ONE esbuild run with the stack's own
- *     options (infra/crm-function.ts `BUNDLING`): each output is an ESM bundle with the `require`
+ *     options (infra/crm-function.ts `BUNDLING`, as `ESBUILD_OPTIONS`): each output is an ESM bundle with the `require`
  *     banner that exports `handler` (a build that fails names the entry);
  *  2. the CDK path itself, NodejsFunction bundling for real, for the functions whose asset has
  *     more than the bundle (the docs function's Swagger UI files) and one plain function; every
@@ -19,7 +19,7 @@ import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { DOCS_ASSETS } from '#functions/openapi/assets.ts';
 import { buildApp } from '#infra/build-app.ts';
-import { BUNDLING, functionEntry } from '#infra/crm-function.ts';
+import { ESBUILD_OPTIONS, functionEntry } from '#infra/crm-function.ts';
 import { expectedEntries, missingEntries, resourcesOfType, type CfnTemplate } from './support.ts';
 
 const missing = missingEntries();
@@ -44,15 +44,8 @@ describe('real bundling', () => {
       entryPoints: Object.fromEntries(names),
       outdir,
       outExtension: { '.js': '.mjs' },
-      bundle: true,
-      minify: BUNDLING.minify,
-      sourcemap: BUNDLING.sourceMap,
-      platform: 'node',
-      format: BUNDLING.format,
-      target: BUNDLING.target,
-      mainFields: BUNDLING.mainFields,
-      banner: { js: BUNDLING.banner },
-      external: BUNDLING.externalModules,
+      ...ESBUILD_OPTIONS,
+      mainFields: [...ESBUILD_OPTIONS.mainFields],
       logLevel: 'silent',
     });
     expect(result.errors).toEqual([]);
