@@ -2,14 +2,15 @@
  * Customer 360 (API.md §5): the account with its contacts, open tasks and newest
  * activities, read as ONE Query of the account's collection in `byParent`. The sort
  * key ranks (keys.ts `rank`) put the account first, then each child kind, activities
- * newest first, and stop before closed items, so done tasks never cost a read.
+ * newest first, and stop before closed items, so done tasks never cost a read. A page that ends
+ * inside a section already full goes on at the next kind: the read is bounded by what is shown.
  */
 import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { notFound } from '#domain/errors.ts';
 import { publicView, readable, fromItem } from '#domain/records.ts';
 import { accountCollection, rank } from '#domain/table/keys.ts';
-import { queryAll } from '#domain/table/query.ts';
+import { queryLeaping } from '#domain/table/query.ts';
 import { accountSpec, accountView, type Account } from '#domain/accounts/account.ts';
 import { activityView } from '#domain/accounts/activity.ts';
 import { contactView } from '#domain/accounts/contact.ts';
@@ -73,47 +74,69 @@ const salesOnly = new Set(['QUOTE', 'ORDER', 'OPPORTUNITY']);
 /** Marketers get 403 on tickets (api/service.md "Roles"): their 360 leaves them out. */
 const hiddenFrom: Record<string, Set<string>> = { marketer: new Set(['TICKET']) };
 
-export async function customer360(ctx: UseCaseContext, accountId: string): Promise<Customer360> {
-  const items = await queryAll({
-    index: 'byParent',
-    pk: accountCollection(ctx.identity.tenantId, accountId),
-    sk: { lessThan: rank.CLOSED },
-  }, (read) => read.filter((i) => i.entityType === 'ACTIVITY').length >= NEWEST_ACTIVITIES);
-  const accountItem = items.find((i) => i.entityType === 'ACCOUNT');
-  if (!accountItem) throw notFound('account');
-  const account = { ...fromItem<Account>(accountItem), ownerTeamId: (accountItem.ownerTeamId as string | undefined) ?? null };
-  // Any pool account may be opened; reps and managers see it without contacts until they claim it (API.md §6).
-  if (!mayOpenAccount(ctx, account)) throw notFound('account');
-  const hideContacts = account.poolStatus === 'pool' && redactsPoolContacts(ctx.identity);
+/** The rank of each child kind in the collection (keys.ts `rank`), to leap past a section no longer needed. */
+const rankOf: Record<string, string> = {
+  CONTACT: rank.CONTACT,
+  OPPORTUNITY: rank.OPPORTUNITY,
+  QUOTE: rank.QUOTE,
+  ORDER: rank.ORDER,
+  TICKET: rank.TICKET,
+  TASK: rank.OPEN_TASK,
+  ACTIVITY: rank.ACTIVITY,
+};
 
-  const view: Customer360 = {
-    account: await presentAccount(ctx, account),
-    contacts: [],
-    opportunities: [],
-    activities: [],
-    tasks: [],
-    quotes: [],
-    orders: [],
-    tickets: [],
-  };
+/** The rank after `r`: the first sort key past every item of rank `r`. */
+const rankAfter = (r: string) => String.fromCharCode(r.charCodeAt(0) + 1);
+
+export async function customer360(ctx: UseCaseContext, accountId: string): Promise<Customer360> {
+  const view: Omit<Customer360, 'account'> = { contacts: [], opportunities: [], activities: [], tasks: [], quotes: [], orders: [], tickets: [] };
+  let account: Account | undefined;
+  let hideContacts = false;
   const salesRole = ['admin', 'manager', 'rep'].includes(ctx.identity.role);
-  for (const item of items) {
-    const type = item.entityType as string;
-    const bucket = bucketOf[type];
-    if (!bucket) continue;
-    if (bucket === 'activities' && view.activities.length >= NEWEST_ACTIVITIES) continue;
-    if (view[bucket].length >= MAX_PER_SECTION) continue;
-    if (bucket === 'contacts' && hideContacts) continue;
-    if (salesOnly.has(type) && !salesRole) continue;
-    if (hiddenFrom[ctx.identity.role]?.has(type)) continue;
-    if (type === 'OPPORTUNITY') {
-      // Each as GET /v1/opportunities/{id} would show it (owner, team, admin; `stalled` derived now).
-      const o = opportunityOf(item);
-      if (canReadOpportunity(ctx.identity, o)) view.opportunities.push(presentOpportunity(o, ctx.now));
-      continue;
+  const capOf = (type: string) => (type === 'ACTIVITY' ? NEWEST_ACTIVITIES : MAX_PER_SECTION);
+  /** Whether the caller gets any item of this kind, and whether its section still has room. */
+  const wants = (type: string) =>
+    !(type === 'CONTACT' && hideContacts) &&
+    !(salesOnly.has(type) && !salesRole) &&
+    !hiddenFrom[ctx.identity.role]?.has(type) &&
+    view[bucketOf[type]!].length < capOf(type);
+
+  let placed = 0;
+  const place = (items: Record<string, unknown>[]) => {
+    for (; placed < items.length; placed++) {
+      const item = items[placed]!;
+      const type = item.entityType as string;
+      if (type === 'ACCOUNT') {
+        account = { ...fromItem<Account>(item), ownerTeamId: (item.ownerTeamId as string | undefined) ?? null };
+        // Any pool account may be opened; reps and managers see it without contacts until they claim it (API.md §6).
+        hideContacts = account.poolStatus === 'pool' && redactsPoolContacts(ctx.identity);
+        continue;
+      }
+      const bucket = bucketOf[type];
+      if (!bucket || !wants(type)) continue;
+      if (type === 'OPPORTUNITY') {
+        // Each as GET /v1/opportunities/{id} would show it (owner, team, admin; `stalled` derived now).
+        const o = opportunityOf(item);
+        if (canReadOpportunity(ctx.identity, o)) view.opportunities.push(presentOpportunity(o, ctx.now));
+        continue;
+      }
+      const toView = viewOf[type];
+      view[bucket].push(toView ? toView(item) : publicView(fromItem(item)));
     }
-    const toView = viewOf[type];
-    view[bucket].push(toView ? toView(item) : publicView(fromItem(item)));
-  }
-  return view;
+  };
+
+  // One Query of the collection; a page that ends inside a section the caller has no more use for
+  // (full, or not shown to this role) goes on at the next kind's rank.
+  const items = await queryLeaping(
+    { index: 'byParent', pk: accountCollection(ctx.identity.tenantId, accountId), sk: { lessThan: rank.CLOSED } },
+    (read) => {
+      place(read);
+      const lastType = read.at(-1)?.entityType as string | undefined;
+      const lastRank = lastType ? rankOf[lastType] : undefined;
+      return lastType && lastRank && !wants(lastType) ? rankAfter(lastRank) : undefined;
+    },
+  );
+  place(items);
+  if (!account || !mayOpenAccount(ctx, account)) throw notFound('account');
+  return { account: await presentAccount(ctx, account), ...view };
 }
