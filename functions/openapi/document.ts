@@ -257,38 +257,48 @@ function errorStatuses(route: Route, op: DescribedOperation): ErrorStatus[] | 'p
 
 class SchemaCollector {
   readonly components: Record<string, JsonSchema> = {};
+  /** Each component's name by its content: a schema met again (every operation of a resource) is one component. */
+  private readonly nameOf = new Map<string, string>();
 
   /** The JSON Schema of `schema`; its `$defs` become components (refs rewritten to them). */
   convert(schema: z.ZodMiniType, io: 'input' | 'output', nameHint: string): JsonSchema {
     const raw = withIntegerFormats(z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' })) as JsonSchema;
     const { $schema: _dialect, $defs, ...root } = raw as JsonSchema & { $defs?: Record<string, JsonSchema> };
-    const renames = new Map<string, string>();
-    // A schema that refers to itself (`#`) is a component of its own.
+    // Each definition by its local ref; a schema that refers to itself (`#`) is a component of its own.
+    const defs: [ref: string, name: string, def: JsonSchema][] = Object.entries($defs ?? {}).map(([name, def]) => [`#/$defs/${name}`, name, def]);
     const selfRef = JSON.stringify(root).includes('"$ref":"#"');
-    if (selfRef) renames.set('#', `#/components/schemas/${this.reserve(nameHint)}`);
-    for (const name of Object.keys($defs ?? {})) renames.set(`#/$defs/${name}`, `#/components/schemas/${this.reserve(name)}`);
-    const rewrite = (s: JsonSchema) => rewriteRefs(s, renames) as JsonSchema;
-    for (const [name, def] of Object.entries($defs ?? {})) this.define(renames.get(`#/$defs/${name}`)!, rewrite(def));
-    if (selfRef) {
-      const target = renames.get('#')!;
-      this.define(target, rewrite(root));
-      return { $ref: target };
+    if (selfRef) defs.push(['#', nameHint, root]);
+
+    // Content is compared with every ref pointing at its definition's own name, so the same schema
+    // converted for two operations compares equal; a different schema under a taken name gets another.
+    const asNamed = new Map(defs.map(([ref, name]) => [ref, `#/components/schemas/${clean(name)}`]));
+    const renames = new Map<string, string>();
+    const fresh: [target: string, def: JsonSchema][] = [];
+    for (const [ref, name, def] of defs) {
+      const content = JSON.stringify(rewriteRefs(def, asNamed));
+      let chosen = this.nameOf.get(content);
+      if (!chosen) {
+        chosen = this.reserve(clean(name), io);
+        this.nameOf.set(content, chosen);
+        fresh.push([chosen, def]);
+      }
+      renames.set(ref, `#/components/schemas/${chosen}`);
     }
-    return rewrite(root);
+    for (const [name, def] of fresh) this.components[name] = rewriteRefs(def, renames) as JsonSchema;
+    return selfRef ? { $ref: renames.get('#')! } : (rewriteRefs(root, renames) as JsonSchema);
   }
 
-  private reserve(name: string): string {
-    const clean = name.replace(/[^A-Za-z0-9._-]/g, '_');
-    let candidate = clean;
-    for (let i = 2; candidate in this.components; i++) candidate = `${clean}${i}`;
-    this.components[candidate] = {};
-    return candidate;
-  }
-
-  private define(ref: string, schema: JsonSchema): void {
-    this.components[ref.slice('#/components/schemas/'.length)] = schema;
+  /** A free component name: the schema's own, then `…Input` for a request's form, then numbered. */
+  private reserve(name: string, io: 'input' | 'output'): string {
+    const candidates = io === 'input' ? [name, `${name}Input`] : [name];
+    let chosen = candidates.find((c) => !(c in this.components));
+    for (let i = 2; !chosen; i++) if (!(`${name}${i}` in this.components)) chosen = `${name}${i}`;
+    this.components[chosen] = {};
+    return chosen;
   }
 }
+
+const clean = (name: string) => name.replace(/[^A-Za-z0-9._-]/g, '_');
 
 const INT32 = 2 ** 31;
 

@@ -42,6 +42,18 @@ describe('GET /v1/openapi.json', () => {
     expect(operationsOf(served).map((o) => o.key).sort()).toEqual(documentedRoutes().map(routeKey).sort());
   });
 
+  it('names each shared schema once: a resource every operation answers is one component, not one per operation', () => {
+    const schemas = served.components?.schemas ?? {};
+    const byContent = new Map<string, string[]>();
+    for (const [name, schema] of Object.entries(schemas)) {
+      const content = JSON.stringify(schema);
+      byContent.set(content, [...(byContent.get(content) ?? []), name]);
+    }
+    expect([...byContent.values()].filter((names) => names.length > 1)).toEqual([]);
+    expect(Object.keys(schemas)).toEqual(expect.arrayContaining(['Account', 'Opportunity', 'Order', 'Problem']));
+    expect(Object.keys(schemas).filter((n) => /^(Account|Opportunity|Order|Pipeline)\d+$/.test(n))).toEqual([]);
+  });
+
   it('fails when a route of the table has no operation to describe it', async () => {
     const extra: Route = { method: 'GET', path: '/v1/not-served', fn: 'accounts' };
     const ops = await loadOperations();
