@@ -43,7 +43,8 @@ export async function storedResult(who: Identity, scope: NonNullable<UseCaseCont
     throw conflict('idempotency_key_reused', 'This Idempotency-Key was already used for a different request.');
   }
   if (item.sealedResult !== undefined) return { result: await openSealedResult(item.sealedResult, idempotencyResultContext(who.tenantId, String(item.PK))) };
-  return { result: JSON.parse(item.result as string) };
+  // A use case that answers nothing (204) stored no `result` attribute: its replay answers nothing too.
+  return { result: typeof item.result === 'string' ? JSON.parse(item.result) : undefined };
 }
 
 /**
