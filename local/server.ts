@@ -16,6 +16,7 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
 import { createTableInput } from '#domain/table/definition.ts';
+import { countingInto, emptyStats, formatStats } from '#domain/table/request-stats.ts';
 import { usePublisher, publisher } from '#events/publisher.ts';
 import { schedules as scheduleTable } from '#events/schedules.ts';
 import type { IncomingRequest } from '#local/api-gateway-event.ts';
@@ -103,7 +104,11 @@ export async function startLocalBackend(opts: LocalBackendOptions = {}): Promise
     const { deliverPending } = await import('#events/outbox.ts');
     const relay = createRelay(
       async () => {
-        const report = await deliverPending(publisher());
+        // With CRM_REQUEST_STATS, each delivery's own line: what the background costs the requests beside it.
+        const stats = process.env.CRM_REQUEST_STATS ? emptyStats() : undefined;
+        const started = performance.now();
+        const report = await (stats ? countingInto(stats, () => deliverPending(publisher())) : deliverPending(publisher()));
+        if (stats) log(`relay: ${report.delivered} events ${Math.round(performance.now() - started)}ms ${formatStats(stats)}`);
         if (report.failedIds.length) {
           logError(`relay: ${report.failedIds.length} event(s) not delivered; they stay pending and are retried`);
         }
@@ -122,7 +127,10 @@ export async function startLocalBackend(opts: LocalBackendOptions = {}): Promise
       runnable,
       async (name, firedAt) => {
         const { handler } = await jobHandlers[name]!();
-        const result = await handler({ now: firedAt.toISOString() });
+        const stats = process.env.CRM_REQUEST_STATS ? emptyStats() : undefined;
+        const started = performance.now();
+        const result = await (stats ? countingInto(stats, () => handler({ now: firedAt.toISOString() })) : handler({ now: firedAt.toISOString() }));
+        if (stats) log(`job: ${name} ${Math.round(performance.now() - started)}ms ${formatStats(stats)}`);
         if (result.processed > 0) log(`job ${name} at ${firedAt.toISOString()}: ${JSON.stringify(result)}`);
         relay.kick();
       },
@@ -215,18 +223,20 @@ async function handleRequest(
   const [path = '/'] = url.split('?');
 
   const { body, tooLarge } = await readBody(req, MAX_REQUEST_BYTES);
+  const stats = process.env.CRM_REQUEST_STATS ? emptyStats() : undefined;
   let out: LocalResponse;
   if (tooLarge) {
     out = problem(413, 'payload_too_large', `The request body is larger than ${MAX_REQUEST_BYTES} bytes.`);
   } else {
     try {
-      out = await route({
+      const incoming = {
         method,
         url,
         headers: req.headersDistinct,
         body,
         sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
-      });
+      };
+      out = await (stats ? countingInto(stats, () => route(incoming)) : route(incoming));
     } catch (err) {
       // The handlers map every error themselves; this is a fault of the runtime.
       logError(`server: ${method} ${path} failed: ${errorText(err)}`);
@@ -243,7 +253,7 @@ async function handleRequest(
   }
   res.writeHead(out.status, headers);
   res.end(noBody ? undefined : (out.bytes ?? out.body));
-  log(`${method} ${path} ${out.status} ${Math.round(performance.now() - started)}ms`);
+  log(`${method} ${path} ${out.status} ${Math.round(performance.now() - started)}ms${stats ? ` ${formatStats(stats)}` : ''}`);
   return path;
 }
 
