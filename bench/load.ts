@@ -176,7 +176,7 @@ function spread(ms: number[]): { n: number; p50: number; p99: number; max: numbe
 
 function sumStats(all: (RequestStats | undefined)[]): RequestStats {
   const total = emptyStats();
-  for (const s of all) if (s) for (const k of Object.keys(total) as (keyof RequestStats)[]) total[k] += s[k];
+  for (const s of all) if (s) for (const k of Object.keys(total) as (keyof RequestStats)[]) total[k] = k === 'peakCalls' ? Math.max(total[k], s[k]) : total[k] + s[k];
   return total;
 }
 
@@ -193,7 +193,9 @@ function tailReport(
   loadStart: number,
   notes: string[],
 ): Record<string, number> {
-  const span = (endedAt: number, ms: number) => `${((endedAt - ms - loadStart) / 1000).toFixed(1)}–${((endedAt - loadStart) / 1000).toFixed(1)} s`;
+  // Seconds into the load, and the wall clock's second of the minute (jobs and rate-limit windows turn at :00).
+  const span = (endedAt: number, ms: number) =>
+    `${((endedAt - ms - loadStart) / 1000).toFixed(1)}–${((endedAt - loadStart) / 1000).toFixed(1)} s, from :${String(new Date(endedAt - ms).getUTCSeconds()).padStart(2, '0')}`;
   for (const [op, ms] of [...clientMs].sort()) {
     const d = spread(ms);
     notes.push(`load.tail: client ${op}: ${d.n} answers, p50 ${d.p50} ms, p99 ${d.p99} ms, max ${d.max} ms${clientTimeouts.get(op) ? `, ${clientTimeouts.get(op)} past 10 s` : ''}`);
@@ -217,7 +219,7 @@ function tailReport(
   notes.push(`load.tail: background: ${background.length} relay deliveries and job runs, ${backgroundStats.dbCalls} table calls (the requests made ${total.dbCalls})`);
   // The long ones, and when they ran: a burst of background calls delays every request beside it.
   for (const b of background.filter((x) => x.ms >= 1000 || x.stats.dbCalls >= 50).slice(0, 12)) {
-    notes.push(`load.tail: background: ${b.what} ${b.ms} ms (${span(b.endedAt, b.ms)}): ${b.stats.dbCalls} table calls awaited ${Math.round(b.stats.dbMs)} ms, ${b.stats.sdkRetries} SDK retries`);
+    notes.push(`load.tail: background: ${b.what} ${b.ms} ms (${span(b.endedAt, b.ms)}): ${b.stats.dbCalls} table calls, up to ${b.stats.peakCalls} at once, awaited ${Math.round(b.stats.dbMs)} ms, ${b.stats.sdkRetries} SDK retries`);
   }
   const relayStats = backgroundStats;
   const allClient = [...clientMs.values()].flat();
@@ -655,6 +657,12 @@ export async function loadScenarios({ figures, notes }: LoadBenchInput): Promise
     server.log.recording = false;
     const items = await scanAll(server);
     const violations = await checkInvariants(items, tenants, tally);
+    // What the run left behind it: requests the rate limiter leased per request answered (1 at best;
+    // each lease is a write), and outbox events the in-process relay has not delivered yet.
+    const leased = items.filter((it) => String(it.PK).endsWith('#RATELIMIT') && String(it.SK).startsWith('W#')).reduce((n, it) => n + Number(it.used ?? 0), 0);
+    const pendingEvents = items.filter((it) => it.entityType === 'OUTBOX' && it.duePk !== undefined).length;
+    figures['load.ratelimit.leased_per_request'] = Math.round((leased / Math.max(1, server.answered.count)) * 100) / 100;
+    notes.push(`load.tail: the rate limiter leased ${leased} requests for ${server.answered.count} answered (seeding included); ${pendingEvents} outbox events still pending delivery when the load ended.`);
 
     const errors = fiveXx + result.errors;
     figures['load.http.errors'] = errors;

@@ -9,7 +9,7 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { count } from '#domain/table/request-stats.ts';
+import { callStarted } from '#domain/table/request-stats.ts';
 import { activeTenantScope, installTenantKeyGuard } from '#domain/table/tenant-scope.ts';
 
 /** A document client configured as every client of the project is; `config` adds credentials (a tenant's). */
@@ -40,7 +40,7 @@ const sendDirect = db.send.bind(db);
 // Each call is counted in the request's stats, if it has any (domain/table/request-stats.ts).
 db.send = (async (command: Parameters<typeof sendDirect>[0], options?: Parameters<typeof sendDirect>[1]) => {
   const scoped = activeTenantScope()?.client;
-  const started = performance.now();
+  const ended = callStarted();
   let attempts: number | undefined;
   try {
     const out = await (scoped && scoped !== db ? scoped.send(command, options) : sendDirect(command, options));
@@ -50,7 +50,7 @@ db.send = (async (command: Parameters<typeof sendDirect>[0], options?: Parameter
     attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts;
     throw err;
   } finally {
-    count({ dbCalls: 1, dbMs: performance.now() - started, sdkRetries: Math.max(0, (attempts ?? 1) - 1) });
+    ended(attempts);
   }
 }) as typeof db.send;
 

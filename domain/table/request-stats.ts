@@ -21,9 +21,13 @@ export interface RequestStats {
   conflictRetries: number;
   /** Time slept in backoff between those retries. */
   backoffMs: number;
+  /** The most table calls in flight at once (a burst queues every other caller's calls behind it). */
+  peakCalls: number;
+  /** Table calls in flight now. */
+  inFlight: number;
 }
 
-export const emptyStats = (): RequestStats => ({ dbCalls: 0, dbMs: 0, sdkRetries: 0, versionRetries: 0, conflictRetries: 0, backoffMs: 0 });
+export const emptyStats = (): RequestStats => ({ dbCalls: 0, dbMs: 0, sdkRetries: 0, versionRetries: 0, conflictRetries: 0, backoffMs: 0, peakCalls: 0, inFlight: 0 });
 
 const storage = new AsyncLocalStorage<RequestStats>();
 
@@ -44,15 +48,30 @@ export function count(add: Partial<RequestStats>): void {
   for (const [k, v] of Object.entries(add) as [keyof RequestStats, number][]) stats[k] += v;
 }
 
-/** `db=3/41ms sdk=0 ver=2 tx=1 slept=57ms`: how local/server.ts appends them to an answer line. */
-export const formatStats = (s: RequestStats) =>
-  `db=${s.dbCalls}/${Math.round(s.dbMs)}ms sdk=${s.sdkRetries} ver=${s.versionRetries} tx=${s.conflictRetries} slept=${Math.round(s.backoffMs)}ms`;
+/** A table call starts: returns what to call when it ends, with its attempts (`$metadata.attempts`). */
+export function callStarted(): (attempts: number | undefined) => void {
+  const stats = storage.getStore();
+  if (!stats) return () => undefined;
+  const started = performance.now();
+  stats.inFlight++;
+  stats.peakCalls = Math.max(stats.peakCalls, stats.inFlight);
+  return (attempts) => {
+    stats.inFlight--;
+    stats.dbCalls++;
+    stats.dbMs += performance.now() - started;
+    stats.sdkRetries += Math.max(0, (attempts ?? 1) - 1);
+  };
+}
 
-export const STATS_SUFFIX = /db=(\d+)\/(\d+)ms sdk=(\d+) ver=(\d+) tx=(\d+) slept=(\d+)ms/;
+/** `db=3/41ms peak=1 sdk=0 ver=2 tx=1 slept=57ms`: how local/server.ts appends them to an answer line. */
+export const formatStats = (s: RequestStats) =>
+  `db=${s.dbCalls}/${Math.round(s.dbMs)}ms peak=${s.peakCalls} sdk=${s.sdkRetries} ver=${s.versionRetries} tx=${s.conflictRetries} slept=${Math.round(s.backoffMs)}ms`;
+
+const STATS_SUFFIX = /db=(\d+)\/(\d+)ms peak=(\d+) sdk=(\d+) ver=(\d+) tx=(\d+) slept=(\d+)ms/;
 
 export function parseStats(text: string): RequestStats | undefined {
   const m = STATS_SUFFIX.exec(text);
   if (!m) return undefined;
-  const [dbCalls, dbMs, sdkRetries, versionRetries, conflictRetries, backoffMs] = m.slice(1).map(Number) as number[];
-  return { dbCalls: dbCalls!, dbMs: dbMs!, sdkRetries: sdkRetries!, versionRetries: versionRetries!, conflictRetries: conflictRetries!, backoffMs: backoffMs! };
+  const [dbCalls, dbMs, peakCalls, sdkRetries, versionRetries, conflictRetries, backoffMs] = m.slice(1).map(Number) as number[];
+  return { dbCalls: dbCalls!, dbMs: dbMs!, peakCalls: peakCalls!, sdkRetries: sdkRetries!, versionRetries: versionRetries!, conflictRetries: conflictRetries!, backoffMs: backoffMs!, inFlight: 0 };
 }
