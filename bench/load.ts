@@ -57,7 +57,7 @@ interface Server {
   /** Requests answered so far (the server logs one line per answer), and when the last one was. */
   answered: { count: number; at: number };
   /** Every answer and relay delivery the server logged, while `recording` is on. */
-  log: { recording: boolean; answers: ServerAnswer[]; background: Background[] };
+  log: { recording: boolean; answers: ServerAnswer[]; background: Background[]; dropped: number };
   stop(): Promise<void>;
 }
 
@@ -66,6 +66,8 @@ const ANSWER_LINE = /^([A-Z]+) (\S+) (\d{3}) (\d+)ms(?: (.*))?$/;
 /** …each delivery of the in-process outbox relay: `relay: 12 events 340ms db=…`, and each job run: `job: outbox-sweep 80ms db=…`. */
 const RELAY_LINE = /^relay: (\d+) events (\d+)ms (.*)$/;
 const JOB_LINE = /^job: (\S+) (\d+)ms (.*)$/;
+/** …and a request whose client left while it waited for its turn: `GET /v1/pool dropped: …`. */
+const DROPPED_LINE = /^[A-Z]+ \S+ dropped: /;
 
 /**
  * Waits until the server has answered `expected` requests, or has answered nothing for
@@ -93,7 +95,7 @@ async function startServer(): Promise<Server> {
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'local/start.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const errors: string[] = [];
   const answered = { count: 0, at: Date.now() };
-  const log: Server['log'] = { recording: false, answers: [], background: [] };
+  const log: Server['log'] = { recording: false, answers: [], background: [], dropped: 0 };
   createInterface({ input: child.stderr! }).on('line', (line) => {
     if (errors.length < 200) errors.push(line);
   });
@@ -110,6 +112,13 @@ async function startServer(): Promise<Server> {
       child.once('exit', (code) => reject(new Error(`npm start exited with ${code}: ${errors.slice(-5).join(' | ')}`)));
       // Every request is logged on stdout: the lines are read (and dropped) so the pipe never fills.
       createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (DROPPED_LINE.test(line)) {
+          // Settled as an answer is: nothing of it will land.
+          answered.count++;
+          answered.at = Date.now();
+          if (log.recording) log.dropped++;
+          return;
+        }
         const answer = ANSWER_LINE.exec(line);
         if (answer) {
           answered.count++;
@@ -352,6 +361,8 @@ interface Planned {
   /** Applied to the client's knowledge when the answer is a success. */
   onSuccess?: (json: any) => void;
   onAnswer?: (status: number) => void;
+  /** No answer came (the client timed out, or the run ended first): the request may still have landed. */
+  onLost?: () => void;
 }
 
 /** One request of the mix, for a random tenant: weights in percent. */
@@ -430,6 +441,9 @@ function planFor(t: Tenant, tally: Tally): Omit<Planned, 'tenant'> {
     onAnswer: (status) => {
       if (status === 409 || status === 404) held.delete(account);
     },
+    // A release without an answer may have landed (the server goes on after the client's timeout):
+    // the account may have entered the pool once more, and a second claim of it won fairly.
+    onLost: () => tally.poolEntries.set(account, (tally.poolEntries.get(account) ?? 0) + 1),
   };
 }
 
@@ -596,6 +610,8 @@ export async function loadScenarios({ figures, notes }: LoadBenchInput): Promise
     const answeredBefore = server.answered.count;
     const clientMs = new Map<string, number[]>();
     const clientTimeouts = new Map<string, number>();
+    /** Sent and not answered yet: what is left when the run ends may still land. */
+    const unanswered = new Set<Planned>();
     server.log.recording = true;
     const loadStart = Date.now();
     progress(`${CONNECTIONS} connections over ${TENANTS} tenants for ${SECONDS} s`);
@@ -609,9 +625,14 @@ export async function loadScenarios({ figures, notes }: LoadBenchInput): Promise
           setupRequest: (req, context: object) => {
             // The connection's previous request got no answer: it timed out (or its connection broke).
             const previous = (context as { planned?: Planned }).planned;
-            if (previous && !previous.answered) clientTimeouts.set(previous.op, (clientTimeouts.get(previous.op) ?? 0) + 1);
+            if (previous && !previous.answered) {
+              clientTimeouts.set(previous.op, (clientTimeouts.get(previous.op) ?? 0) + 1);
+              previous.onLost?.();
+              unanswered.delete(previous);
+            }
             const p = plan(tenants, tally);
             p.at = performance.now();
+            unanswered.add(p);
             (context as { planned?: Planned }).planned = p;
             return {
               ...req,
@@ -624,6 +645,7 @@ export async function loadScenarios({ figures, notes }: LoadBenchInput): Promise
           onResponse: (status: number, body: string, context: object) => {
             const p = (context as { planned: Planned }).planned;
             p.answered = true;
+            unanswered.delete(p);
             const ms = clientMs.get(p.op) ?? [];
             ms.push(performance.now() - p.at!);
             clientMs.set(p.op, ms);
@@ -653,6 +675,7 @@ export async function loadScenarios({ figures, notes }: LoadBenchInput): Promise
       ],
     });
     progress('load done; checking the invariants');
+    for (const p of unanswered) p.onLost?.();
     await settled(server, answeredBefore + result.requests.sent);
     server.log.recording = false;
     const items = await scanAll(server);
@@ -662,6 +685,8 @@ export async function loadScenarios({ figures, notes }: LoadBenchInput): Promise
     const leased = items.filter((it) => String(it.PK).endsWith('#RATELIMIT') && String(it.SK).startsWith('W#')).reduce((n, it) => n + Number(it.used ?? 0), 0);
     const pendingEvents = items.filter((it) => it.entityType === 'OUTBOX' && it.duePk !== undefined).length;
     figures['load.ratelimit.leased_per_request'] = Math.round((leased / Math.max(1, server.answered.count)) * 100) / 100;
+    figures['load.server.dropped'] = server.log.dropped;
+    notes.push(`load.tail: ${server.log.dropped} requests dropped unrun by the server: their client had left (timed out) while they waited for their turn.`);
     notes.push(`load.tail: the rate limiter leased ${leased} requests for ${server.answered.count} answered (seeding included); ${pendingEvents} outbox events still pending delivery when the load ended.`);
 
     const errors = fiveXx + result.errors;

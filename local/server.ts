@@ -174,6 +174,10 @@ type Route = (req: IncomingRequest) => Promise<LocalResponse>;
 export interface HttpServerOptions {
   port: number;
   host: string;
+  /** Requests run at once; more wait in arrival order. Default `$LOCAL_MAX_CONCURRENCY`, else 32. */
+  maxConcurrency?: number;
+  /** Instead of `maxConcurrency`: an admission of the caller's (a test watches its queue). */
+  admission?: Admission;
   log?: (line: string) => void;
   logError?: (line: string) => void;
   /** After each answer, with the request's path. */
@@ -190,8 +194,9 @@ export async function startHttpServer(
 ): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
   const log = opts.log ?? (() => undefined);
   const logError = opts.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const admission = opts.admission ?? createAdmission(opts.maxConcurrency ?? (Number(process.env.LOCAL_MAX_CONCURRENCY) || DEFAULT_MAX_CONCURRENCY));
   const server = http.createServer((req, res) => {
-    handleRequest(req, res, route, log, logError).then(
+    handleRequest(req, res, route, admission, log, logError).then(
       (path) => opts.onAnswered?.(path),
       (err: unknown) => {
         logError(`server: ${errorText(err)}`);
@@ -214,6 +219,7 @@ async function handleRequest(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   route: Route,
+  admission: Admission,
   log: (line: string) => void,
   logError: (line: string) => void,
 ): Promise<string> {
@@ -223,6 +229,26 @@ async function handleRequest(
   const [path = '/'] = url.split('?');
 
   const { body, tooLarge } = await readBody(req, MAX_REQUEST_BYTES);
+  if (!(await admission.enter(req.socket))) {
+    // The client left while it waited (its timeout): nothing has run, nobody reads an answer.
+    log(`${method} ${path} dropped: the client left after ${Math.round(performance.now() - started)}ms in the queue`);
+    return path;
+  }
+  try {
+    return await answer(req, res, route, { started, method, url, path, body, tooLarge }, log, logError);
+  } finally {
+    admission.leave();
+  }
+}
+
+async function answer(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  route: Route,
+  { started, method, url, path, body, tooLarge }: { started: number; method: string; url: string; path: string; body: Buffer | undefined; tooLarge: boolean },
+  log: (line: string) => void,
+  logError: (line: string) => void,
+): Promise<string> {
   const stats = process.env.CRM_REQUEST_STATS ? emptyStats() : undefined;
   let out: LocalResponse;
   if (tooLarge) {
@@ -255,6 +281,57 @@ async function handleRequest(
   res.end(noBody ? undefined : (out.bytes ?? out.body));
   log(`${method} ${path} ${out.status} ${Math.round(performance.now() - started)}ms${stats ? ` ${formatStats(stats)}` : ''}`);
   return path;
+}
+
+/**
+ * Requests in progress at once, the rest waiting in arrival order: the local stand-in for
+ * Lambda's concurrency. One process running every request at once shares the table calls of all
+ * of them round-robin, so under load a request with four calls waits its turn four times behind
+ * everyone (the tail of bench/load.ts); in order, each admitted request's calls are quick and the
+ * wait is the same for all. 32 keeps DynamoDB Local and this process busy on 2 cores.
+ */
+export const DEFAULT_MAX_CONCURRENCY = 32;
+
+export interface Admission {
+  /** Resolves true once the request may run; false if `client` closed while it waited (it left the queue then). */
+  enter(client?: { once(event: 'close', fn: () => void): unknown; off(event: 'close', fn: () => void): unknown }): Promise<boolean>;
+  leave(): void;
+  /** Requests waiting for a turn. */
+  readonly waiting: number;
+}
+
+export function createAdmission(max: number): Admission {
+  let running = 0;
+  const queue: ((admitted: boolean) => void)[] = [];
+  return {
+    enter(client) {
+      if (running < max) {
+        running++;
+        return Promise.resolve(true);
+      }
+      return new Promise<boolean>((resolve) => {
+        const left = () => {
+          queue.splice(queue.indexOf(admit), 1);
+          resolve(false);
+        };
+        const admit = (admitted: boolean) => {
+          client?.off('close', left);
+          resolve(admitted);
+        };
+        client?.once('close', left);
+        queue.push(admit);
+      });
+    },
+    leave() {
+      // The place passes straight from the leaving request to the first waiting one.
+      const next = queue.shift();
+      if (next) next(true);
+      else running--;
+    },
+    get waiting() {
+      return queue.length;
+    },
+  };
 }
 
 /**
