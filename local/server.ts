@@ -229,7 +229,7 @@ async function handleRequest(
   const [path = '/'] = url.split('?');
 
   const { body, tooLarge } = await readBody(req, MAX_REQUEST_BYTES);
-  if (!(await admission.enter(req.socket))) {
+  if (req.socket.destroyed || !(await admission.enter(req.socket))) {
     // The client left while it waited (its timeout): nothing has run, nobody reads an answer.
     log(`${method} ${path} dropped: the client left after ${Math.round(performance.now() - started)}ms in the queue`);
     return path;
