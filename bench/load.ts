@@ -22,6 +22,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import autocannon from 'autocannon';
 import type { GuardEntity } from '#domain/accounts/duplicates.ts';
+import { emptyStats, parseStats, type RequestStats } from '#domain/table/request-stats.ts';
 import { mintToken } from '#local/auth.ts';
 import type { Call } from './scenarios.ts';
 import { isEntry, runStandalone } from './standalone.ts';
@@ -55,11 +56,18 @@ interface Server {
   errors: string[];
   /** Requests answered so far (the server logs one line per answer), and when the last one was. */
   answered: { count: number; at: number };
+  /** Every answer and relay delivery the server logged, while `recording` is on. */
+  log: { recording: boolean; answers: ServerAnswer[]; background: Background[]; dropped: number };
   stop(): Promise<void>;
 }
 
-/** How local/server.ts logs an answer: `POST /v1/accounts 201 12ms`. */
-const ANSWER_LINE = /^[A-Z]+ \S+ \d{3} \d+ms$/;
+/** How local/server.ts logs an answer: `POST /v1/accounts 201 12ms`, then its stats (CRM_REQUEST_STATS). */
+const ANSWER_LINE = /^([A-Z]+) (\S+) (\d{3}) (\d+)ms(?: (.*))?$/;
+/** …each delivery of the in-process outbox relay: `relay: 12 events 340ms db=…`, and each job run: `job: outbox-sweep 80ms db=…`. */
+const RELAY_LINE = /^relay: (\d+) events (\d+)ms (.*)$/;
+const JOB_LINE = /^job: (\S+) (\d+)ms (.*)$/;
+/** …and a request whose client left while it waited for its turn: `GET /v1/pool dropped: …`. */
+const DROPPED_LINE = /^[A-Z]+ \S+ dropped: /;
 
 /**
  * Waits until the server has answered `expected` requests, or has answered nothing for
@@ -79,13 +87,15 @@ async function settled(server: Server, expected: number, quietMs = 3000, maxMs =
 async function startServer(): Promise<Server> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'crm-load-'));
   const tableName = `crm-load-${randomUUID().slice(0, 8)}`;
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', CRM_DATA_DIR: dataDir, TABLE_NAME: tableName, LOG_LEVEL: 'SILENT' };
+  // CRM_REQUEST_STATS: each answer line carries the request's table calls and retries (domain/table/request-stats.ts).
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', CRM_DATA_DIR: dataDir, TABLE_NAME: tableName, LOG_LEVEL: 'SILENT', CRM_REQUEST_STATS: '1' };
   delete env.DYNAMODB_ENDPOINT;
   // LOAD_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
   const profile = process.env.LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.LOAD_CPU_PROF)}`] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'local/start.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const errors: string[] = [];
   const answered = { count: 0, at: Date.now() };
+  const log: Server['log'] = { recording: false, answers: [], background: [], dropped: 0 };
   createInterface({ input: child.stderr! }).on('line', (line) => {
     if (errors.length < 200) errors.push(line);
   });
@@ -102,9 +112,28 @@ async function startServer(): Promise<Server> {
       child.once('exit', (code) => reject(new Error(`npm start exited with ${code}: ${errors.slice(-5).join(' | ')}`)));
       // Every request is logged on stdout: the lines are read (and dropped) so the pipe never fills.
       createInterface({ input: child.stdout! }).on('line', (line) => {
-        if (ANSWER_LINE.test(line)) {
+        if (DROPPED_LINE.test(line)) {
+          // Settled as an answer is: nothing of it will land.
           answered.count++;
           answered.at = Date.now();
+          if (log.recording) log.dropped++;
+          return;
+        }
+        const answer = ANSWER_LINE.exec(line);
+        if (answer) {
+          answered.count++;
+          answered.at = Date.now();
+          if (log.recording) {
+            const [, method, urlPath, status, ms, rest] = answer;
+            log.answers.push({ route: `${method} ${routeOf(urlPath!)}`, status: Number(status), ms: Number(ms), endedAt: Date.now(), stats: parseStats(rest ?? '') });
+          }
+          return;
+        }
+        const relay = RELAY_LINE.exec(line);
+        const job = JOB_LINE.exec(line);
+        if (relay || job) {
+          const [what, ms, stats] = relay ? [`relay (${relay[1]} events)`, relay[2], relay[3]] : [`job ${job![1]}`, job![2], job![3]];
+          if (log.recording) log.background.push({ what, ms: Number(ms), endedAt: Date.now(), stats: parseStats(stats!) ?? emptyStats() });
           return;
         }
         const db = /^dynamodb-local pid \d+ at (\S+),/.exec(line);
@@ -116,11 +145,101 @@ async function startServer(): Promise<Server> {
         }
       });
     });
-    return { ...started, tableName, dataDir, child, errors, answered, stop };
+    return { ...started, tableName, dataDir, child, errors, answered, log, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+// ---- the tail ---------------------------------------------------------------------------------
+
+/** One answer as the server logged it: its route (ids as `{id}`), status, time inside the server, table stats. */
+interface ServerAnswer {
+  route: string;
+  status: number;
+  ms: number;
+  /** When its line arrived (Date.now()). */
+  endedAt: number;
+  stats: RequestStats | undefined;
+}
+
+/** A relay delivery or a job run of the server, as logged. */
+interface Background {
+  what: string;
+  ms: number;
+  endedAt: number;
+  stats: RequestStats;
+}
+
+/** `/v1/pool/01J…/claim` → `/v1/pool/{id}/claim`: a segment of 10 characters or more with a digit is an id. */
+const routeOf = (urlPath: string) => urlPath.split('/').map((seg) => (seg.length >= 10 && /\d/.test(seg) ? '{id}' : seg)).join('/');
+
+const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : 0);
+
+/** p50 / p99 / max of a list of milliseconds. */
+function spread(ms: number[]): { n: number; p50: number; p99: number; max: number } {
+  const sorted = [...ms].sort((a, b) => a - b);
+  return { n: sorted.length, p50: Math.round(percentile(sorted, 50)), p99: Math.round(percentile(sorted, 99)), max: Math.round(sorted.at(-1) ?? 0) };
+}
+
+function sumStats(all: (RequestStats | undefined)[]): RequestStats {
+  const total = emptyStats();
+  for (const s of all) if (s) for (const k of Object.keys(total) as (keyof RequestStats)[]) total[k] = k === 'peakCalls' ? Math.max(total[k], s[k]) : total[k] + s[k];
+  return total;
+}
+
+/**
+ * Where the time went: per operation the client's latency (and its timeouts), per route the
+ * server's own time with its table calls and retries, the slowest answers one by one, and the
+ * relay's deliveries. Returns the figures it adds.
+ */
+function tailReport(
+  clientMs: Map<string, number[]>,
+  clientTimeouts: Map<string, number>,
+  answers: ServerAnswer[],
+  background: Background[],
+  loadStart: number,
+  notes: string[],
+): Record<string, number> {
+  // Seconds into the load, and the wall clock's second of the minute (jobs and rate-limit windows turn at :00).
+  const span = (endedAt: number, ms: number) =>
+    `${((endedAt - ms - loadStart) / 1000).toFixed(1)}–${((endedAt - loadStart) / 1000).toFixed(1)} s, from :${String(new Date(endedAt - ms).getUTCSeconds()).padStart(2, '0')}`;
+  for (const [op, ms] of [...clientMs].sort()) {
+    const d = spread(ms);
+    notes.push(`load.tail: client ${op}: ${d.n} answers, p50 ${d.p50} ms, p99 ${d.p99} ms, max ${d.max} ms${clientTimeouts.get(op) ? `, ${clientTimeouts.get(op)} past 10 s` : ''}`);
+  }
+  const byRoute = new Map<string, ServerAnswer[]>();
+  for (const a of answers) byRoute.set(a.route, [...(byRoute.get(a.route) ?? []), a]);
+  for (const [route, list] of [...byRoute].sort((a, b) => spread(b[1].map((x) => x.ms)).max - spread(a[1].map((x) => x.ms)).max)) {
+    const d = spread(list.map((x) => x.ms));
+    const t = sumStats(list.map((x) => x.stats));
+    notes.push(
+      `load.tail: server ${route}: ${d.n}, p50 ${d.p50} ms, p99 ${d.p99} ms, max ${d.max} ms; ` +
+        `${round1(t.dbCalls / d.n)} table calls a request (${Math.round(t.dbMs / Math.max(1, t.dbCalls))} ms each), retries: ${t.versionRetries} version, ${t.conflictRetries} transaction, ${t.sdkRetries} SDK, ${Math.round(t.backoffMs)} ms slept`,
+    );
+  }
+  for (const a of [...answers].sort((x, y) => y.ms - x.ms).slice(0, 8)) {
+    const st = a.stats;
+    notes.push(`load.tail: slowest: ${a.route} ${a.status} ${a.ms} ms (${span(a.endedAt, a.ms)})${st ? `: ${st.dbCalls} table calls awaited ${Math.round(st.dbMs)} ms, retries ${st.versionRetries} version / ${st.conflictRetries} transaction / ${st.sdkRetries} SDK, slept ${Math.round(st.backoffMs)} ms` : ''}`);
+  }
+  const total = sumStats(answers.map((a) => a.stats));
+  const backgroundStats = sumStats(background.map((b) => b.stats));
+  notes.push(`load.tail: background: ${background.length} relay deliveries and job runs, ${backgroundStats.dbCalls} table calls (the requests made ${total.dbCalls})`);
+  // The long ones, and when they ran: a burst of background calls delays every request beside it.
+  for (const b of background.filter((x) => x.ms >= 1000 || x.stats.dbCalls >= 50).slice(0, 12)) {
+    notes.push(`load.tail: background: ${b.what} ${b.ms} ms (${span(b.endedAt, b.ms)}): ${b.stats.dbCalls} table calls, up to ${b.stats.peakCalls} at once, awaited ${Math.round(b.stats.dbMs)} ms, ${b.stats.sdkRetries} SDK retries`);
+  }
+  const relayStats = backgroundStats;
+  const allClient = [...clientMs.values()].flat();
+  return {
+    'load.http.max_ms': spread(allClient).max,
+    'load.server.max_ms': spread(answers.map((a) => a.ms)).max,
+    'load.retries.version': total.versionRetries,
+    'load.retries.transaction': total.conflictRetries,
+    'load.retries.sdk': total.sdkRetries + relayStats.sdkRetries,
+    'load.retries.slept_ms': Math.round(total.backoffMs),
+  };
 }
 
 // ---- the tenants ------------------------------------------------------------------------------
@@ -231,6 +350,9 @@ const opportunityBody = (accountId: string) => ({ accountId, name: unique('Load 
 
 interface Planned {
   tenant: Tenant;
+  /** When autocannon asked for it (about when it is sent: one request at a time per connection). */
+  at?: number;
+  answered?: boolean;
   op: string;
   method: string;
   path: string;
@@ -239,6 +361,8 @@ interface Planned {
   /** Applied to the client's knowledge when the answer is a success. */
   onSuccess?: (json: any) => void;
   onAnswer?: (status: number) => void;
+  /** No answer came (the client timed out, or the run ended first): the request may still have landed. */
+  onLost?: () => void;
 }
 
 /** One request of the mix, for a random tenant: weights in percent. */
@@ -317,6 +441,9 @@ function planFor(t: Tenant, tally: Tally): Omit<Planned, 'tenant'> {
     onAnswer: (status) => {
       if (status === 409 || status === 404) held.delete(account);
     },
+    // A release without an answer may have landed (the server goes on after the client's timeout):
+    // the account may have entered the pool once more, and a second claim of it won fairly.
+    onLost: () => tally.poolEntries.set(account, (tally.poolEntries.get(account) ?? 0) + 1),
   };
 }
 
@@ -481,6 +608,12 @@ export async function loadScenarios({ figures, notes }: LoadBenchInput): Promise
     let fiveXx = 0;
     const fiveXxSamples: string[] = [];
     const answeredBefore = server.answered.count;
+    const clientMs = new Map<string, number[]>();
+    const clientTimeouts = new Map<string, number>();
+    /** Sent and not answered yet: what is left when the run ends may still land. */
+    const unanswered = new Set<Planned>();
+    server.log.recording = true;
+    const loadStart = Date.now();
     progress(`${CONNECTIONS} connections over ${TENANTS} tenants for ${SECONDS} s`);
     const result = await autocannon({
       url: server.url,
@@ -490,7 +623,16 @@ export async function loadScenarios({ figures, notes }: LoadBenchInput): Promise
       requests: [
         {
           setupRequest: (req, context: object) => {
+            // The connection's previous request got no answer: it timed out (or its connection broke).
+            const previous = (context as { planned?: Planned }).planned;
+            if (previous && !previous.answered) {
+              clientTimeouts.set(previous.op, (clientTimeouts.get(previous.op) ?? 0) + 1);
+              previous.onLost?.();
+              unanswered.delete(previous);
+            }
             const p = plan(tenants, tally);
+            p.at = performance.now();
+            unanswered.add(p);
             (context as { planned?: Planned }).planned = p;
             return {
               ...req,
@@ -502,6 +644,11 @@ export async function loadScenarios({ figures, notes }: LoadBenchInput): Promise
           },
           onResponse: (status: number, body: string, context: object) => {
             const p = (context as { planned: Planned }).planned;
+            p.answered = true;
+            unanswered.delete(p);
+            const ms = clientMs.get(p.op) ?? [];
+            ms.push(performance.now() - p.at!);
+            clientMs.set(p.op, ms);
             p.onAnswer?.(status);
             if (status < 300) {
               count(p.op, String(status));
@@ -528,9 +675,19 @@ export async function loadScenarios({ figures, notes }: LoadBenchInput): Promise
       ],
     });
     progress('load done; checking the invariants');
+    for (const p of unanswered) p.onLost?.();
     await settled(server, answeredBefore + result.requests.sent);
+    server.log.recording = false;
     const items = await scanAll(server);
     const violations = await checkInvariants(items, tenants, tally);
+    // What the run left behind it: requests the rate limiter leased per request answered (1 at best;
+    // each lease is a write), and outbox events the in-process relay has not delivered yet.
+    const leased = items.filter((it) => String(it.PK).endsWith('#RATELIMIT') && String(it.SK).startsWith('W#')).reduce((n, it) => n + Number(it.used ?? 0), 0);
+    const pendingEvents = items.filter((it) => it.entityType === 'OUTBOX' && it.duePk !== undefined).length;
+    figures['load.ratelimit.leased_per_request'] = Math.round((leased / Math.max(1, server.answered.count)) * 100) / 100;
+    figures['load.server.dropped'] = server.log.dropped;
+    notes.push(`load.tail: ${server.log.dropped} requests dropped unrun by the server: their client had left (timed out) while they waited for their turn.`);
+    notes.push(`load.tail: the rate limiter leased ${leased} requests for ${server.answered.count} answered (seeding included); ${pendingEvents} outbox events still pending delivery when the load ended.`);
 
     const errors = fiveXx + result.errors;
     figures['load.http.errors'] = errors;
@@ -548,6 +705,7 @@ export async function loadScenarios({ figures, notes }: LoadBenchInput): Promise
       notes.push(`load.http: ${op}: ${[...outcomes].sort().map(([o, n]) => `${o} ×${n}`).join(', ')}`);
     }
     for (const s of fiveXxSamples) notes.push(`load.http: 5xx: ${s}`);
+    Object.assign(figures, tailReport(clientMs, clientTimeouts, server.log.answers, server.log.background, loadStart, notes));
     const serverErrors = server.errors.filter((l) => l.trim());
     if (fiveXx && serverErrors.length) notes.push(`load.http: the server's stderr (first lines): ${serverErrors.slice(0, 5).join(' | ').slice(0, 1500)}`);
     notes.push(

@@ -11,6 +11,7 @@ import { canRead, canSee, type Identity } from '#domain/identity.ts';
 import type { EventType } from '#events/catalog.ts';
 import { entityKey, stripKeys, type EntityType } from '#domain/table/keys.ts';
 import { getItem } from '#domain/table/query.ts';
+import { count } from '#domain/table/request-stats.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
 
 export interface StoredRecord {
@@ -187,7 +188,9 @@ export async function retryOnVersionRace<T>(ifMatch: number | undefined, attempt
       if (ifMatch !== undefined) throw versionMismatch();
       // Many writers on one record: back off with jitter so each round has a winner.
       if (i >= MAX_VERSION_RETRIES) throw conflict('concurrent_update', 'The record is changing too fast to apply this change; retry it.');
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 10 * 2 ** i)));
+      const ms = Math.random() * Math.min(200, 10 * 2 ** i);
+      count({ versionRetries: 1, backoffMs: ms });
+      await new Promise((r) => setTimeout(r, ms));
     }
   }
 }

@@ -16,6 +16,7 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
 import { createTableInput } from '#domain/table/definition.ts';
+import { countingInto, emptyStats, formatStats } from '#domain/table/request-stats.ts';
 import { usePublisher, publisher } from '#events/publisher.ts';
 import { schedules as scheduleTable } from '#events/schedules.ts';
 import type { IncomingRequest } from '#local/api-gateway-event.ts';
@@ -103,7 +104,11 @@ export async function startLocalBackend(opts: LocalBackendOptions = {}): Promise
     const { deliverPending } = await import('#events/outbox.ts');
     const relay = createRelay(
       async () => {
-        const report = await deliverPending(publisher());
+        // With CRM_REQUEST_STATS, each delivery's own line: what the background costs the requests beside it.
+        const stats = process.env.CRM_REQUEST_STATS ? emptyStats() : undefined;
+        const started = performance.now();
+        const report = await (stats ? countingInto(stats, () => deliverPending(publisher())) : deliverPending(publisher()));
+        if (stats) log(`relay: ${report.delivered} events ${Math.round(performance.now() - started)}ms ${formatStats(stats)}`);
         if (report.failedIds.length) {
           logError(`relay: ${report.failedIds.length} event(s) not delivered; they stay pending and are retried`);
         }
@@ -122,7 +127,10 @@ export async function startLocalBackend(opts: LocalBackendOptions = {}): Promise
       runnable,
       async (name, firedAt) => {
         const { handler } = await jobHandlers[name]!();
-        const result = await handler({ now: firedAt.toISOString() });
+        const stats = process.env.CRM_REQUEST_STATS ? emptyStats() : undefined;
+        const started = performance.now();
+        const result = await (stats ? countingInto(stats, () => handler({ now: firedAt.toISOString() })) : handler({ now: firedAt.toISOString() }));
+        if (stats) log(`job: ${name} ${Math.round(performance.now() - started)}ms ${formatStats(stats)}`);
         if (result.processed > 0) log(`job ${name} at ${firedAt.toISOString()}: ${JSON.stringify(result)}`);
         relay.kick();
       },
@@ -166,6 +174,10 @@ type Route = (req: IncomingRequest) => Promise<LocalResponse>;
 export interface HttpServerOptions {
   port: number;
   host: string;
+  /** Requests run at once; more wait in arrival order. Default `$LOCAL_MAX_CONCURRENCY`, else 32. */
+  maxConcurrency?: number;
+  /** Instead of `maxConcurrency`: an admission of the caller's (a test watches its queue). */
+  admission?: Admission;
   log?: (line: string) => void;
   logError?: (line: string) => void;
   /** After each answer, with the request's path. */
@@ -182,8 +194,9 @@ export async function startHttpServer(
 ): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
   const log = opts.log ?? (() => undefined);
   const logError = opts.logError ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const admission = opts.admission ?? createAdmission(opts.maxConcurrency ?? (Number(process.env.LOCAL_MAX_CONCURRENCY) || DEFAULT_MAX_CONCURRENCY));
   const server = http.createServer((req, res) => {
-    handleRequest(req, res, route, log, logError).then(
+    handleRequest(req, res, route, admission, log, logError).then(
       (path) => opts.onAnswered?.(path),
       (err: unknown) => {
         logError(`server: ${errorText(err)}`);
@@ -206,6 +219,7 @@ async function handleRequest(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   route: Route,
+  admission: Admission,
   log: (line: string) => void,
   logError: (line: string) => void,
 ): Promise<string> {
@@ -215,18 +229,40 @@ async function handleRequest(
   const [path = '/'] = url.split('?');
 
   const { body, tooLarge } = await readBody(req, MAX_REQUEST_BYTES);
+  if (req.socket.destroyed || !(await admission.enter(req.socket))) {
+    // The client left while it waited (its timeout): nothing has run, nobody reads an answer.
+    log(`${method} ${path} dropped: the client left after ${Math.round(performance.now() - started)}ms in the queue`);
+    return path;
+  }
+  try {
+    return await answer(req, res, route, { started, method, url, path, body, tooLarge }, log, logError);
+  } finally {
+    admission.leave();
+  }
+}
+
+async function answer(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  route: Route,
+  { started, method, url, path, body, tooLarge }: { started: number; method: string; url: string; path: string; body: Buffer | undefined; tooLarge: boolean },
+  log: (line: string) => void,
+  logError: (line: string) => void,
+): Promise<string> {
+  const stats = process.env.CRM_REQUEST_STATS ? emptyStats() : undefined;
   let out: LocalResponse;
   if (tooLarge) {
     out = problem(413, 'payload_too_large', `The request body is larger than ${MAX_REQUEST_BYTES} bytes.`);
   } else {
     try {
-      out = await route({
+      const incoming = {
         method,
         url,
         headers: req.headersDistinct,
         body,
         sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
-      });
+      };
+      out = await (stats ? countingInto(stats, () => route(incoming)) : route(incoming));
     } catch (err) {
       // The handlers map every error themselves; this is a fault of the runtime.
       logError(`server: ${method} ${path} failed: ${errorText(err)}`);
@@ -243,8 +279,59 @@ async function handleRequest(
   }
   res.writeHead(out.status, headers);
   res.end(noBody ? undefined : (out.bytes ?? out.body));
-  log(`${method} ${path} ${out.status} ${Math.round(performance.now() - started)}ms`);
+  log(`${method} ${path} ${out.status} ${Math.round(performance.now() - started)}ms${stats ? ` ${formatStats(stats)}` : ''}`);
   return path;
+}
+
+/**
+ * Requests in progress at once, the rest waiting in arrival order: the local stand-in for
+ * Lambda's concurrency. One process running every request at once shares the table calls of all
+ * of them round-robin, so under load a request with four calls waits its turn four times behind
+ * everyone (the tail of bench/load.ts); in order, each admitted request's calls are quick and the
+ * wait is the same for all. 32 keeps DynamoDB Local and this process busy on 2 cores.
+ */
+export const DEFAULT_MAX_CONCURRENCY = 32;
+
+export interface Admission {
+  /** Resolves true once the request may run; false if `client` closed while it waited (it left the queue then). */
+  enter(client?: { once(event: 'close', fn: () => void): unknown; off(event: 'close', fn: () => void): unknown }): Promise<boolean>;
+  leave(): void;
+  /** Requests waiting for a turn. */
+  readonly waiting: number;
+}
+
+export function createAdmission(max: number): Admission {
+  let running = 0;
+  const queue: ((admitted: boolean) => void)[] = [];
+  return {
+    enter(client) {
+      if (running < max) {
+        running++;
+        return Promise.resolve(true);
+      }
+      return new Promise<boolean>((resolve) => {
+        const left = () => {
+          queue.splice(queue.indexOf(admit), 1);
+          resolve(false);
+        };
+        const admit = (admitted: boolean) => {
+          client?.off('close', left);
+          resolve(admitted);
+        };
+        client?.once('close', left);
+        queue.push(admit);
+      });
+    },
+    leave() {
+      // The place passes straight from the leaving request to the first waiting one.
+      const next = queue.shift();
+      if (next) next(true);
+      else running--;
+    },
+    get waiting() {
+      return queue.length;
+    },
+  };
 }
 
 /**

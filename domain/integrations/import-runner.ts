@@ -48,6 +48,7 @@ import {
 } from '#domain/integrations/import-rows.ts';
 import { chunkKey, importKey, IMPORTS_DUE, MAX_ERRORS, type Import, type RowError } from '#domain/integrations/import.ts';
 import { importFromItem } from '#domain/integrations/imports.ts';
+import { inParallel } from '#domain/parallel.ts';
 
 const BATCH = 100;
 /** Rows prepared at once (a prepare may read: an owner named in the row, a contact's account). */
@@ -232,23 +233,6 @@ async function applyBatch(
   }
 }
 
-/** Runs `work` over `list`, `width` at a time; the first failure is thrown once nothing is in flight any more. */
-async function inParallel<T>(list: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  await Promise.all(
-    Array.from({ length: Math.min(width, list.length) }, async () => {
-      while (!failure && next < list.length) {
-        try {
-          await work(list[next++]!);
-        } catch (err) {
-          failure ??= { err };
-        }
-      }
-    }),
-  );
-  if (failure) throw failure.err;
-}
 
 /** Takes the lease: the import is unfinished and nobody else holds a live lease. */
 async function claim(tenantId: string, id: string, runner: string, now: Date): Promise<Import | undefined> {

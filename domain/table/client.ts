@@ -9,6 +9,7 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { callStarted } from '#domain/table/request-stats.ts';
 import { activeTenantScope, installTenantKeyGuard } from '#domain/table/tenant-scope.ts';
 
 /** A document client configured as every client of the project is; `config` adds credentials (a tenant's). */
@@ -36,9 +37,21 @@ export const db = createDocumentClient();
 
 // Inside a scope whose client is another (a tenant's credentials), `db.send` is that client's.
 const sendDirect = db.send.bind(db);
-db.send = ((command: Parameters<typeof sendDirect>[0], options?: Parameters<typeof sendDirect>[1]) => {
+// Each call is counted in the request's stats, if it has any (domain/table/request-stats.ts).
+db.send = (async (command: Parameters<typeof sendDirect>[0], options?: Parameters<typeof sendDirect>[1]) => {
   const scoped = activeTenantScope()?.client;
-  return scoped && scoped !== db ? scoped.send(command, options) : sendDirect(command, options);
+  const ended = callStarted();
+  let attempts: number | undefined;
+  try {
+    const out = await (scoped && scoped !== db ? scoped.send(command, options) : sendDirect(command, options));
+    attempts = out.$metadata?.attempts;
+    return out;
+  } catch (err) {
+    attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts;
+    throw err;
+  } finally {
+    ended(attempts);
+  }
 }) as typeof db.send;
 
 /** Read per call: tests give each file its own table through the environment. */

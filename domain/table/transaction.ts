@@ -12,6 +12,7 @@ import { ulid } from 'ulid';
 import type { UseCaseContext } from '#domain/context.ts';
 import { eventCatalog, type EventData, type EventType, type DomainEvent } from '#events/catalog.ts';
 import { db, tableName } from '#domain/table/client.ts';
+import { count } from '#domain/table/request-stats.ts';
 import { idempotencyKey, outboxDuePartition, outboxKey, outboxShard } from '#domain/table/keys.ts';
 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -282,7 +283,9 @@ async function transactWrite(items: TransactItem[], failures: (OnConditionFailed
       if (attempt >= MAX_CONFLICT_RETRIES) {
         throw conflict('concurrent_update', 'The records this change touches are changing too fast; retry it.');
       }
-      await sleep(Math.random() * Math.min(250, 20 * 2 ** attempt));
+      const ms = Math.random() * Math.min(250, 20 * 2 ** attempt);
+      count({ conflictRetries: 1, backoffMs: ms });
+      await sleep(ms);
     }
   }
 }

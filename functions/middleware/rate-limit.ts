@@ -58,6 +58,15 @@ interface Allowance {
   used: number;
   /** The shared counter is at the limit: refuse without asking again until the window ends. */
   exhausted: boolean;
+  /** The lease in flight, which requests arriving meanwhile wait for instead of leasing too. */
+  leasing?: PendingLease;
+}
+
+/** A lease in flight: `size` requests, one for its own request; `promised` to requests waiting on it. */
+interface PendingLease {
+  size: number;
+  promised: number;
+  done: Promise<unknown>;
 }
 
 const allowances = new Map<string, Allowance>();
@@ -96,14 +105,33 @@ async function take(tenantId: string, scope: string, limit: number, windowStart:
   // The limit is part of the key: a changed limit starts a fresh allowance (the shared counter stays the truth).
   const a = allowanceOf(`${tenantId}|${scope}|${limit}`, windowStart);
   const remaining = () => Math.max(0, limit - a.used) + a.left;
-  for (let attempt = 0; attempt < 4; attempt++) {
+  for (let attempt = 0, waits = 0; attempt < 4; ) {
     if (a.left > 0) {
       a.left--;
       return { allowed: true, remaining: remaining() };
     }
     if (a.exhausted) break;
+    // A lease in flight with room for this request: wait for it rather than lease too. Without
+    // this, every request arriving while a lease is in flight leases its own: when a window
+    // starts, a herd of writes to one counter item per tenant that queues every other write.
+    const pending = a.leasing;
+    if (pending && pending.promised < pending.size - 1 && waits < 4) {
+      pending.promised++;
+      waits++;
+      await pending.done;
+      continue;
+    }
+    attempt++;
     const size = leaseSize(limit, a.used);
-    const lease = await leaseRequests(tenantId, scope, windowStart, size, limit);
+    const call = leaseRequests(tenantId, scope, windowStart, size, limit);
+    const mine: PendingLease = { size, promised: 0, done: call.catch(() => undefined) };
+    a.leasing = mine;
+    let lease: Awaited<typeof call>;
+    try {
+      lease = await call;
+    } finally {
+      if (a.leasing === mine) delete a.leasing;
+    }
     // Concurrent requests of this container (one process, locally) may have leased meanwhile.
     a.used = Math.max(a.used, lease.used);
     if (lease.granted) {

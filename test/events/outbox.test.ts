@@ -5,10 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { db, tableName } from '#domain/table/client.ts';
+import { countingInto, emptyStats } from '#domain/table/request-stats.ts';
 import { auditKey, OUTBOX_SHARDS, outboxDuePartition } from '#domain/table/keys.ts';
 import type { DomainEvent } from '#events/catalog.ts';
 import { parseEvent } from '#events/catalog.ts';
-import { deliver, deliverPending } from '#events/outbox.ts';
+import { deliver, deliverPending, MARK_PARALLEL } from '#events/outbox.ts';
 import type { EventPublisher } from '#events/publisher.ts';
 import { inProcessPublisher } from '#local/bus.ts';
 import { handler as auditLog } from '#functions/events/audit-log.ts';
@@ -109,6 +110,20 @@ describe('outbox', () => {
     expect(report.delivered).toBe(0);
     expect((await pending()).map((e) => e.entity.id)).toContain(account.id);
     await deliverPending(inProcessPublisher());
+    expect(await pending()).toEqual([]);
+  });
+
+  it('marks a delivery\'s events a few at a time, not all at once (a burst would queue every request\'s table calls behind it)', async () => {
+    await deliverPending(inProcessPublisher());
+    for (let i = 0; i < 3 * MARK_PARALLEL; i++) await as(rep).post('/v1/tasks', { title: `Burst ${i}`, dueAt: '2031-01-01T09:00:00.000Z' });
+    const events = (await pending()).filter((e) => e.tenantId === rep.tenant);
+    expect(events.length).toBeGreaterThanOrEqual(3 * MARK_PARALLEL);
+    const nothingToDo: EventPublisher = { publish: async () => ({ failedIds: [] }) };
+    const stats = emptyStats();
+    const report = await countingInto(stats, () => deliver(events, nothingToDo));
+    expect(report.delivered).toBe(events.length);
+    expect(stats.dbCalls).toBe(events.length);
+    expect(stats.peakCalls).toBe(MARK_PARALLEL);
     expect(await pending()).toEqual([]);
   });
 

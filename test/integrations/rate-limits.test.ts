@@ -203,6 +203,14 @@ describe('cost', () => {
     expect(counter?.used).toBe(60);
   });
 
+  it('requests arriving while a lease is in flight wait for it: 20 at once in a new window are one write, not one each', async () => {
+    const T = 'rl-herd';
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => api(rep(T, i % 2 ? 'alice' : 'bob')).get('/v1/tasks')));
+    expect(answers.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 200));
+    expect(answers.map((r) => limits(r).tenant!.r!).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => 980 + i));
+    expect((await getItem(rateLimitCounterKey(T, 'tenant', window / 1000)))?.used).toBe(20);
+  });
+
   it('near the limit the batches shrink to one, so the shared counter never passes the limit', async () => {
     const T = 'rl-edge';
     expect((await api(admin(T)).put('/v1/rate-limits', { requestsPerMinute: 100 })).status).toBe(200);
