@@ -26,6 +26,17 @@ export const functionEntry = (kind: 'http' | 'jobs' | 'events' | 'auth', name: s
   path.join(REPO_ROOT, 'functions', kind, `${name}.ts`);
 
 /**
+ * Build-time substitutions (esbuild `alias`, resolved from REPO_ROOT), the same for CDK and
+ * bench/bundles.ts. Only bundles see them: the local runtime and the tests run the sources.
+ */
+export const BUNDLE_ALIASES = {
+  // The SDK's default credential chain (ini/SSO/process/web-identity files and the SSO/STS clients
+  // they nest: ~28 KB gzip) finds nothing in Lambda but the environment, where Lambda puts the
+  // role's credentials, and the environment is the chain's first link: same credentials, less code.
+  '@aws-sdk/credential-provider-node': './infra/bundling/lambda-credentials.ts',
+} as const;
+
+/**
  * How every function is bundled (NodejsFunction's esbuild options). bench/bundles.ts builds
  * with these same settings, so its sizes and start-up times are the deployed ones.
  */
@@ -45,6 +56,7 @@ export const BUNDLING = {
   // unpinned copy in the Lambda runtime (and bundled, it loads faster).
   bundleAwsSDK: true,
   externalModules: [] as string[],
+  esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`) },
 } satisfies nodejs.BundlingOptions;
 
 /**
@@ -61,6 +73,7 @@ export const ESBUILD_OPTIONS = {
   mainFields: BUNDLING.mainFields,
   banner: { js: BUNDLING.banner },
   external: BUNDLING.externalModules,
+  alias: BUNDLE_ALIASES,
 } as const;
 
 export interface CrmFunctionProps {

@@ -84,7 +84,13 @@ describe('real bundling', () => {
         expect(existsSync(bundle), `${id}: ${bundle}`).toBe(true);
         expect(existsSync(`${bundle}.map`), `${id}: no source map ships`).toBe(false);
         expectLambdaBundle(readFileSync(bundle, 'utf8'), id);
-        if (fn.Properties!.Description === 'HTTP: accounts') realBundles++;
+        if (fn.Properties!.Description === 'HTTP: accounts') {
+          realBundles++;
+          // BUNDLE_ALIASES reach CDK's esbuild too: the environment provider, not the default chain's other links.
+          const code = readFileSync(bundle, 'utf8');
+          expect(code).toContain('AWS_SECRET_ACCESS_KEY');
+          for (const link of ['AWS_WEB_IDENTITY_TOKEN_FILE', 'sso_start_url', 'AWS_CONTAINER_CREDENTIALS_FULL_URI']) expect(code, link).not.toContain(link);
+        }
         // The reference page's renderer is in the docs function's asset, and in no other.
         const isDocs = fn.Properties!.Description === 'HTTP: docs';
         if (isDocs) docsBundles++;
