@@ -30,7 +30,7 @@ import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
 import { buildApp } from '#infra/build-app.ts';
-import { buildNormalizersLayer } from '#infra/bundling/normalizers-layer.ts';
+import { buildNormalizersLayer, NORMALIZERS_LAYER_PATH } from '#infra/bundling/normalizers-layer.ts';
 import { BUNDLING, CrmFunction, ESBUILD_OPTIONS } from '#infra/crm-function.ts';
 import { isEntry, updateResults } from './standalone.ts';
 
@@ -158,6 +158,12 @@ function topInputs(meta: Metafile, outfile: string, n = 6): { name: string; byte
 /** Runs in the fresh process: times the import of the bundle and checks it exports a handler. */
 const PROBE = `
 const url = process.env.BENCH_BUNDLE_URL;
+// The layer's file where Lambda would extract it (/opt/...): resolved to the one the bench built.
+const layer = process.env.BENCH_LAYER_PATH;
+if (layer) {
+  const { registerHooks } = await import('node:module');
+  registerHooks({ resolve: (spec, context, next) => (spec === layer ? { url: process.env.BENCH_LAYER_URL, shortCircuit: true } : next(spec, context)) });
+}
 const t0 = performance.now();
 const mod = await import(url);
 const t1 = performance.now();
@@ -286,7 +292,10 @@ export async function measureBundles(runs: number, progress: (msg: string) => vo
   const normalizersLayer = { bytes: statSync(layerFile).size, gzBytes: gz(layerFile) };
   const baseline: FunctionFigures = { bundle: await bundle(BASELINE_DDB) };
   const measured = [...functions, empty, baseline].filter((f) => f.bundle.outfile);
-  const targets = measured.map((f) => ({ outfile: f.bundle.outfile!, env: functionEnvironment(f.bundle.entry.name) }));
+  // A function with the layer loads it as in Lambda (a function that normalizes at load, duplicates, pays for it there).
+  const withLayer = (f: FunctionFigures): Record<string, string> =>
+    f.bundle.entry.normalizersLayer ? { BENCH_LAYER_PATH: NORMALIZERS_LAYER_PATH, BENCH_LAYER_URL: pathToFileURL(layerFile).href } : {};
+  const targets = measured.map((f) => ({ outfile: f.bundle.outfile!, env: { ...functionEnvironment(f.bundle.entry.name), ...withLayer(f) } }));
   progress(`measuring start-up: ${runs} + 1 rounds of ${targets.length} fresh processes`);
   const before = loadavg()[0]!;
   const results = await measureInits(targets, runs);
