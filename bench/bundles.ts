@@ -48,6 +48,8 @@ export interface FunctionEntry {
   bundledFiles?: { folder: string; files: string[] };
   /** The function has the normalizers layer (infra/bundling/normalizers-layer.ts). */
   normalizersLayer?: boolean;
+  /** Built without BUNDLE_ALIASES (the SDK's own default credential chain): a reference only. */
+  withoutAliases?: boolean;
 }
 
 /**
@@ -80,6 +82,13 @@ export const BASELINE_DDB: FunctionEntry = {
   kind: 'baseline',
   file: path.join(REPO_ROOT, 'bench', 'baseline-ddb.ts'),
 };
+
+/**
+ * `init.baseline_ddb_sdk_chain.ms`: the same client built without BUNDLE_ALIASES, i.e. with the SDK's
+ * default credential chain as a function built with the SDK's defaults has it. Reported, no target:
+ * it shows how much of the gap to `init.baseline_ddb.ms` the aliases took from both sides.
+ */
+export const BASELINE_DDB_SDK_CHAIN: FunctionEntry = { ...BASELINE_DDB, name: 'baseline_ddb_sdk_chain', withoutAliases: true };
 
 export interface BundleResult {
   entry: FunctionEntry;
@@ -114,6 +123,7 @@ export async function bundle(entry: FunctionEntry, { withSourceMap = false } = {
       ...ESBUILD_OPTIONS,
       mainFields: [...ESBUILD_OPTIONS.mainFields],
       sourcemap: ESBUILD_OPTIONS.sourcemap || withSourceMap,
+      ...(entry.withoutAliases ? { alias: {} } : {}),
       metafile: true,
       logLevel: 'silent',
     });
@@ -272,6 +282,7 @@ export interface BundlesReport {
   /** The normalizers layer, built as the stacks build it: its own figure, shared by the functions that have it. */
   normalizersLayer: { bytes: number; gzBytes: number };
   baseline: FunctionFigures;
+  baselineSdkChain: FunctionFigures;
   /** 1-minute load average before and after the start-up measurements. */
   load: [number, number];
 }
@@ -291,7 +302,8 @@ export async function measureBundles(runs: number, progress: (msg: string) => vo
   const layerFile = buildNormalizersLayer(layerDir, { ...ESBUILD_OPTIONS, mainFields: [...ESBUILD_OPTIONS.mainFields] });
   const normalizersLayer = { bytes: statSync(layerFile).size, gzBytes: gz(layerFile) };
   const baseline: FunctionFigures = { bundle: await bundle(BASELINE_DDB) };
-  const measured = [...functions, empty, baseline].filter((f) => f.bundle.outfile);
+  const baselineSdkChain: FunctionFigures = { bundle: await bundle(BASELINE_DDB_SDK_CHAIN) };
+  const measured = [...functions, empty, baseline, baselineSdkChain].filter((f) => f.bundle.outfile);
   // A function with the layer loads it as in Lambda (a function that normalizes at load, duplicates, pays for it there).
   const withLayer = (f: FunctionFigures): Record<string, string> =>
     f.bundle.entry.normalizersLayer ? { BENCH_LAYER_PATH: NORMALIZERS_LAYER_PATH, BENCH_LAYER_URL: pathToFileURL(layerFile).href } : {};
@@ -300,7 +312,7 @@ export async function measureBundles(runs: number, progress: (msg: string) => vo
   const before = loadavg()[0]!;
   const results = await measureInits(targets, runs);
   measured.forEach((f, i) => (f.init = results[i]));
-  return { functions, empty, baseline, normalizersLayer, load: [before, loadavg()[0]!] };
+  return { functions, empty, baseline, baselineSdkChain, normalizersLayer, load: [before, loadavg()[0]!] };
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
@@ -311,7 +323,7 @@ export const kib = (bytes: number) => round1(bytes / 1024);
  * every function and both baselines, and `init.max_ratio` (the slowest function ÷ the baseline).
  */
 export function bundleFigures(report: BundlesReport, figures: Record<string, number>): void {
-  for (const f of [...report.functions, report.empty, report.baseline]) {
+  for (const f of [...report.functions, report.empty, report.baseline, report.baselineSdkChain]) {
     const name = f.bundle.entry.name;
     if (f.bundle.bytes !== undefined) figures[`bundle.${name}.kb`] = kib(f.bundle.bytes);
     if (f.bundle.gzBytes !== undefined) figures[`bundle.${name}.gz_kb`] = kib(f.bundle.gzBytes);
