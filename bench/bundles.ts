@@ -5,7 +5,9 @@
  * bundling skipped), so a function added to a stack is measured without a list here.
  * How: esbuild with the stack's own options (infra/crm-function.ts BUNDLING): bundle, minify,
  * no source map (see there why), platform node, ESM, target node22, main fields module,main, the
- * `require` banner, the AWS SDK bundled. What ships: the `.mjs` (and its `.map` if the stack
+ * `require` banner, the AWS SDK bundled, the build-time aliases (BUNDLE_ALIASES: the environment
+ * credential provider; the normalizers' module from the layer, measured once as its own figure,
+ * `bundle.normalizers_layer.gz_kb`). What ships: the `.mjs` (and its `.map` if the stack
  * ever ships maps again) and the files a function copies into its asset (the docs function's
  * renderer); `gz_kb` is their gzip -9 size, about what Lambda stores (the asset zip) and
  * fetches on a cold start.
@@ -28,6 +30,7 @@ import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
 import { buildApp } from '#infra/build-app.ts';
+import { buildNormalizersLayer, NORMALIZERS_LAYER_PATH } from '#infra/bundling/normalizers-layer.ts';
 import { BUNDLING, CrmFunction, ESBUILD_OPTIONS } from '#infra/crm-function.ts';
 import { isEntry, updateResults } from './standalone.ts';
 
@@ -43,6 +46,10 @@ export interface FunctionEntry {
   file: string;
   /** Files the asset holds besides the bundle, as the stack copies them: `<folder>/<basename>`. */
   bundledFiles?: { folder: string; files: string[] };
+  /** The function has the normalizers layer (infra/bundling/normalizers-layer.ts). */
+  normalizersLayer?: boolean;
+  /** Built without BUNDLE_ALIASES (the SDK's own default credential chain): a reference only. */
+  withoutAliases?: boolean;
 }
 
 /**
@@ -54,9 +61,9 @@ export function functionEntries(): FunctionEntry[] {
   const all = app.node
     .findAll()
     .filter((c): c is CrmFunction => c instanceof CrmFunction)
-    .map(({ bundleSource: { entry, name, bundledFiles } }): FunctionEntry => {
+    .map(({ bundleSource: { entry, name, bundledFiles, normalizersLayer } }): FunctionEntry => {
       const kind = path.basename(path.dirname(entry)) as FunctionKind;
-      return { name, kind, file: entry, ...(bundledFiles ? { bundledFiles } : {}) };
+      return { name, kind, file: entry, ...(bundledFiles ? { bundledFiles } : {}), ...(normalizersLayer ? { normalizersLayer } : {}) };
     });
   const seen = new Map<string, number>();
   for (const e of all) seen.set(e.name, (seen.get(e.name) ?? 0) + 1);
@@ -75,6 +82,13 @@ export const BASELINE_DDB: FunctionEntry = {
   kind: 'baseline',
   file: path.join(REPO_ROOT, 'bench', 'baseline-ddb.ts'),
 };
+
+/**
+ * `init.baseline_ddb_sdk_chain.ms`: the same client built without BUNDLE_ALIASES, i.e. with the SDK's
+ * default credential chain as a function built with the SDK's defaults has it. Reported, no target:
+ * it shows how much of the gap to `init.baseline_ddb.ms` the aliases took from both sides.
+ */
+export const BASELINE_DDB_SDK_CHAIN: FunctionEntry = { ...BASELINE_DDB, name: 'baseline_ddb_sdk_chain', withoutAliases: true };
 
 export interface BundleResult {
   entry: FunctionEntry;
@@ -109,6 +123,7 @@ export async function bundle(entry: FunctionEntry, { withSourceMap = false } = {
       ...ESBUILD_OPTIONS,
       mainFields: [...ESBUILD_OPTIONS.mainFields],
       sourcemap: ESBUILD_OPTIONS.sourcemap || withSourceMap,
+      ...(entry.withoutAliases ? { alias: {} } : {}),
       metafile: true,
       logLevel: 'silent',
     });
@@ -153,6 +168,12 @@ function topInputs(meta: Metafile, outfile: string, n = 6): { name: string; byte
 /** Runs in the fresh process: times the import of the bundle and checks it exports a handler. */
 const PROBE = `
 const url = process.env.BENCH_BUNDLE_URL;
+// The layer's file where Lambda would extract it (/opt/...): resolved to the one the bench built.
+const layer = process.env.BENCH_LAYER_PATH;
+if (layer) {
+  const { registerHooks } = await import('node:module');
+  registerHooks({ resolve: (spec, context, next) => (spec === layer ? { url: process.env.BENCH_LAYER_URL, shortCircuit: true } : next(spec, context)) });
+}
 const t0 = performance.now();
 const mod = await import(url);
 const t1 = performance.now();
@@ -258,7 +279,10 @@ export interface FunctionFigures {
 export interface BundlesReport {
   functions: FunctionFigures[];
   empty: FunctionFigures;
+  /** The normalizers layer, built as the stacks build it: its own figure, shared by the functions that have it. */
+  normalizersLayer: { bytes: number; gzBytes: number };
   baseline: FunctionFigures;
+  baselineSdkChain: FunctionFigures;
   /** 1-minute load average before and after the start-up measurements. */
   load: [number, number];
 }
@@ -273,14 +297,22 @@ export async function measureBundles(runs: number, progress: (msg: string) => vo
     functions.push({ bundle: await bundle(entry) });
   }
   const empty: FunctionFigures = { bundle: await bundle(EMPTY_HANDLER) };
+  const layerDir = path.join(BUILD_DIR, 'layer-normalizers');
+  rmSync(layerDir, { recursive: true, force: true });
+  const layerFile = buildNormalizersLayer(layerDir, { ...ESBUILD_OPTIONS, mainFields: [...ESBUILD_OPTIONS.mainFields] });
+  const normalizersLayer = { bytes: statSync(layerFile).size, gzBytes: gz(layerFile) };
   const baseline: FunctionFigures = { bundle: await bundle(BASELINE_DDB) };
-  const measured = [...functions, empty, baseline].filter((f) => f.bundle.outfile);
-  const targets = measured.map((f) => ({ outfile: f.bundle.outfile!, env: functionEnvironment(f.bundle.entry.name) }));
+  const baselineSdkChain: FunctionFigures = { bundle: await bundle(BASELINE_DDB_SDK_CHAIN) };
+  const measured = [...functions, empty, baseline, baselineSdkChain].filter((f) => f.bundle.outfile);
+  // A function with the layer loads it as in Lambda (a function that normalizes at load, duplicates, pays for it there).
+  const withLayer = (f: FunctionFigures): Record<string, string> =>
+    f.bundle.entry.normalizersLayer ? { BENCH_LAYER_PATH: NORMALIZERS_LAYER_PATH, BENCH_LAYER_URL: pathToFileURL(layerFile).href } : {};
+  const targets = measured.map((f) => ({ outfile: f.bundle.outfile!, env: { ...functionEnvironment(f.bundle.entry.name), ...withLayer(f) } }));
   progress(`measuring start-up: ${runs} + 1 rounds of ${targets.length} fresh processes`);
   const before = loadavg()[0]!;
   const results = await measureInits(targets, runs);
   measured.forEach((f, i) => (f.init = results[i]));
-  return { functions, empty, baseline, load: [before, loadavg()[0]!] };
+  return { functions, empty, baseline, baselineSdkChain, normalizersLayer, load: [before, loadavg()[0]!] };
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
@@ -291,11 +323,19 @@ export const kib = (bytes: number) => round1(bytes / 1024);
  * every function and both baselines, and `init.max_ratio` (the slowest function ÷ the baseline).
  */
 export function bundleFigures(report: BundlesReport, figures: Record<string, number>): void {
-  for (const f of [...report.functions, report.empty, report.baseline]) {
+  for (const f of [...report.functions, report.empty, report.baseline, report.baselineSdkChain]) {
     const name = f.bundle.entry.name;
     if (f.bundle.bytes !== undefined) figures[`bundle.${name}.kb`] = kib(f.bundle.bytes);
     if (f.bundle.gzBytes !== undefined) figures[`bundle.${name}.gz_kb`] = kib(f.bundle.gzBytes);
     if (f.init?.medianMs !== undefined) figures[`init.${name}.ms`] = round1(f.init.medianMs);
+  }
+  figures['bundle.normalizers_layer.kb'] = kib(report.normalizersLayer.bytes);
+  figures['bundle.normalizers_layer.gz_kb'] = kib(report.normalizersLayer.gzBytes);
+  // What a function with the layer ships in all (its bundle + the layer), not held to the 150 of the bundle alone.
+  for (const f of report.functions) {
+    if (f.bundle.entry.normalizersLayer && f.bundle.gzBytes !== undefined) {
+      figures[`bundle.${f.bundle.entry.name}.with_layers_gz_kb`] = kib(f.bundle.gzBytes + report.normalizersLayer.gzBytes);
+    }
   }
   const base = report.baseline.init?.medianMs;
   const inits = report.functions.map((f) => f.init?.medianMs).filter((ms) => ms !== undefined);
@@ -314,7 +354,8 @@ export function bundleNotes(report: BundlesReport): string[] {
     if (!b.topInputs || !b.gzParts) continue;
     const parts = `${kib(b.gzParts.code)} + ${kib(b.gzParts.map)}${b.gzParts.files ? ` + ${kib(b.gzParts.files)}` : ''}`;
     const inputs = b.topInputs.map((i) => `${i.name} ${kib(i.bytes)}`).join(', ');
-    notes.push(`  ${b.entry.kind}/${b.entry.name}: gz ${kib(b.gzBytes!)} (${parts}); ${inputs}`);
+    const layer = b.entry.normalizersLayer ? ` + normalizers layer ${kib(report.normalizersLayer.gzBytes)}` : '';
+    notes.push(`  ${b.entry.kind}/${b.entry.name}: gz ${kib(b.gzBytes!)} (${parts})${layer}; ${inputs}`);
   }
   const [before, after] = report.load;
   notes.push(`load average ${before.toFixed(2)} before / ${after.toFixed(2)} after the start-up measurements: init figures are indicative on a busy machine, their ratio to init.baseline_ddb.ms less so.`);

@@ -280,7 +280,7 @@ async function main(): Promise<void> {
     const cell = (key: string) => (figures[key] === undefined ? '-' : figures[key]!.toFixed(1));
     fnRows.push([`${f.bundle.entry.kind}/${name}`, cell(`bundle.${name}.kb`), cell(b.key), String(TARGET.bundleGzKb), verdict(b), cell(i.key), initTarget === undefined ? '-' : initTarget.toFixed(1), verdict(i)]);
   }
-  for (const f of [bundles.baseline, bundles.empty]) {
+  for (const f of [bundles.baseline, bundles.baselineSdkChain, bundles.empty]) {
     const name = f.bundle.entry.name;
     const cell = (key: string) => (figures[key] === undefined ? '-' : figures[key]!.toFixed(1));
     fnRows.push([`baseline/${name}`, cell(`bundle.${name}.kb`), cell(`bundle.${name}.gz_kb`), '', '', cell(`init.${name}.ms`), '', f.init?.error ? `error: ${f.init.error}` : '(baseline, no target)']);

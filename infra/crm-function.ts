@@ -5,7 +5,7 @@
  * actions, on the table and its indexes only.
  */
 import path from 'node:path';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -18,12 +18,26 @@ import { Construct } from 'constructs';
 import type { TableAction } from '#functions/routes.ts';
 import { indexes } from '#domain/table/definition.ts';
 import { TENANT_TAG, tenantKeyPrefix } from '#domain/table/tenant-scope.ts';
+import { buildNormalizersLayer, NORMALIZER_LIBRARIES, NORMALIZERS_LAYER_PATH, normalizes } from '#infra/bundling/normalizers-layer.ts';
 
 export const REPO_ROOT = path.join(import.meta.dirname, '..');
 
 /** Absolute path of a function entry file: `functionEntry('http', 'accounts')` → functions/http/accounts.ts. */
 export const functionEntry = (kind: 'http' | 'jobs' | 'events' | 'auth', name: string) =>
   path.join(REPO_ROOT, 'functions', kind, `${name}.ts`);
+
+/**
+ * Build-time substitutions (esbuild `alias`, resolved from REPO_ROOT), the same for CDK and
+ * bench/bundles.ts. Only bundles see them: the local runtime and the tests run the sources.
+ */
+export const BUNDLE_ALIASES = {
+  // The SDK's default credential chain (ini/SSO/process/web-identity files and the SSO/STS clients
+  // they nest: ~28 KB gzip) finds nothing in Lambda but the environment, where Lambda puts the
+  // role's credentials, and the environment is the chain's first link: same credentials, less code.
+  '@aws-sdk/credential-provider-node': './infra/bundling/lambda-credentials.ts',
+  // The normalizers' data: from the layer the functions that normalize have (infra/bundling/normalizers-layer.ts).
+  '#domain/accounts/normalizer-libraries.ts': NORMALIZERS_LAYER_PATH,
+} as const;
 
 /**
  * How every function is bundled (NodejsFunction's esbuild options). bench/bundles.ts builds
@@ -44,7 +58,9 @@ export const BUNDLING = {
   // Bundle the AWS SDK we pin in package-lock.json instead of relying on the
   // unpinned copy in the Lambda runtime (and bundled, it loads faster).
   bundleAwsSDK: true,
-  externalModules: [] as string[],
+  // Layers' files (the normalizers'), loaded at run time from /opt.
+  externalModules: ['/opt/*'] as string[],
+  esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`) },
 } satisfies nodejs.BundlingOptions;
 
 /**
@@ -61,6 +77,7 @@ export const ESBUILD_OPTIONS = {
   mainFields: BUNDLING.mainFields,
   banner: { js: BUNDLING.banner },
   external: BUNDLING.externalModules,
+  alias: BUNDLE_ALIASES,
 } as const;
 
 export interface CrmFunctionProps {
@@ -90,13 +107,18 @@ export class CrmFunction extends Construct {
   public readonly logGroup: logs.LogGroup;
   public readonly role: iam.Role;
   /** The entry and the files its asset holds besides the bundle (bench/bundles.ts measures what each function ships). */
-  public readonly bundleSource: Pick<CrmFunctionProps, 'entry' | 'name' | 'bundledFiles'>;
+  public readonly bundleSource: Pick<CrmFunctionProps, 'entry' | 'name' | 'bundledFiles'> & { normalizersLayer?: boolean };
   private readonly table: dynamodb.ITableV2;
 
   constructor(scope: Construct, id: string, props: CrmFunctionProps) {
     super(scope, id);
     this.table = props.table;
-    this.bundleSource = { entry: props.entry, name: props.name, ...(props.bundledFiles ? { bundledFiles: props.bundledFiles } : {}) };
+    this.bundleSource = {
+      entry: props.entry,
+      name: props.name,
+      ...(props.bundledFiles ? { bundledFiles: props.bundledFiles } : {}),
+      ...(normalizes(props.entry) ? { normalizersLayer: true } : {}),
+    };
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: logs.RetentionDays.ONE_MONTH,
@@ -145,6 +167,7 @@ export class CrmFunction extends Construct {
         ...props.environment,
       },
     });
+    if (normalizes(props.entry)) this.fn.addLayers(normalizersLayer(this));
     this.grantSecretRead(props.cursorSecret);
     Validations.of(this.fn).acknowledge({
       id: 'AwsSolutions-L1',
@@ -227,6 +250,34 @@ export function tableStatement(table: dynamodb.ITableV2, actions: readonly Table
     actions: [...new Set(actions)].sort(),
     resources: [table.tableArn, ...Object.keys(indexes).map((name) => `${table.tableArn}/index/${name}`)],
     ...(leadingKeys ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...leadingKeys] } } } : {}),
+  });
+}
+
+/** The stack's one normalizers layer (created on first use), bundled locally like the functions (no Docker). */
+function normalizersLayer(scope: Construct): lambda.ILayerVersion {
+  const stack = Stack.of(scope);
+  // The stack's name in the id: logical ids stay unique across the compute stacks (test/infra/support.ts).
+  const id = `NormalizersLayer${stack.node.id}`;
+  const existing = stack.node.tryFindChild(id) as lambda.LayerVersion | undefined;
+  if (existing) return existing;
+  return new lambda.LayerVersion(stack, id, {
+    description: 'Phone and domain normalizer data: libphonenumber-js (min metadata) and tldts (public suffix list)',
+    compatibleRuntimes: [lambda.Runtime.NODEJS_22_X],
+    compatibleArchitectures: [lambda.Architecture.ARM_64],
+    code: lambda.Code.fromAsset(path.dirname(NORMALIZER_LIBRARIES), {
+      // The bundle's bytes are the hash: they change with the module and with the packages' versions.
+      assetHashType: AssetHashType.OUTPUT,
+      bundling: {
+        // Never pulled: local bundling always succeeds (esbuild is a dependency), as NodejsFunction's does here.
+        image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22'),
+        local: {
+          tryBundle(outputDir: string) {
+            buildNormalizersLayer(outputDir, { ...ESBUILD_OPTIONS, mainFields: [...ESBUILD_OPTIONS.mainFields] });
+            return true;
+          },
+        },
+      },
+    }),
   });
 }
 

@@ -10,7 +10,8 @@ import { t } from '#domain/table/keys.ts';
 import { getItem, queryPage, type Page, type PageRequest } from '#domain/table/query.ts';
 import { attributeFilter } from '#domain/listing.ts';
 import { substitute } from '#domain/marketing/merge-tags.ts';
-import { formatAddress, type BulkMail, type Mailer, type MailSource, type OutgoingMail, type SendResult } from '#domain/mail/mailer.ts';
+import type { BulkMail, Mailer, MailSource, OutgoingMail, SendResult } from '#domain/mail/mailer.ts';
+import { formatAddress } from '#domain/mail/message.ts';
 
 type Item = Record<string, unknown>;
 

@@ -10,6 +10,11 @@
  * `ReplacementHeaders`), at most 50 recipients a request.
  */
 
+import { mailboxMailer } from '#domain/mail/mailbox.ts';
+import type { MailAddress } from '#domain/mail/message.ts';
+
+export { formatAddress, MailRefused, type MailAddress } from '#domain/mail/message.ts';
+
 export const MAX_BULK_ENTRIES = 50;
 
 export interface MailSource {
@@ -19,11 +24,6 @@ export interface MailSource {
   workflowId?: string;
   /** The campaign recipient, survey invitation or workflow run the mail is for. */
   recipientId?: string;
-}
-
-export interface MailAddress {
-  address: string;
-  name?: string;
 }
 
 /** One message. */
@@ -63,13 +63,6 @@ export type SendResult =
   /** `retryable`: a throttle or transient fault, worth another try later; otherwise the address or message was refused. */
   | { status: 'failed'; error: string; retryable: boolean };
 
-/**
- * `send` throws this when the provider refused the message or the address for good (retrying will
- * not change it); any other error from `send` is worth another try later.
- */
-export class MailRefused extends Error {
-  override name = 'MailRefused';
-}
 
 export interface Mailer {
   send(mail: OutgoingMail): Promise<{ messageId: string }>;
@@ -88,10 +81,7 @@ export async function mailerFromEnvironment(): Promise<Mailer> {
     const { sesMailer } = await import('#domain/mail/ses.ts');
     return sesMailer();
   }
-  if (transport === 'mailbox') {
-    const { mailboxMailer } = await import('#domain/mail/mailbox.ts');
-    return mailboxMailer();
-  }
+  if (transport === 'mailbox') return mailboxMailer();
   throw new Error(`MAIL_TRANSPORT must be ses or mailbox, not ${transport}`);
 }
 
@@ -110,10 +100,4 @@ export async function sendBulk(mail: BulkMail): Promise<SendResult[]> {
   if (mail.entries.length === 0) return [];
   if (mail.entries.length > MAX_BULK_ENTRIES) throw new Error(`a bulk send takes at most ${MAX_BULK_ENTRIES} entries`);
   return (await mailer()).sendBulk(mail);
-}
-
-/** `"名字" <a@b.c>` with the display name quoted (RFC 5322), or the bare address. */
-export function formatAddress(a: MailAddress): string {
-  if (!a.name) return a.address;
-  return `"${a.name.replace(/[\\"]/g, (c) => `\\${c}`)}" <${a.address}>`;
 }

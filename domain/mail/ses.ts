@@ -16,7 +16,8 @@ import {
   type SendBulkEmailCommandInput,
   type SendEmailCommandInput,
 } from '@aws-sdk/client-sesv2';
-import { formatAddress, MailRefused, type BulkMail, type Mailer, type MailSource, type OutgoingMail, type SendResult } from '#domain/mail/mailer.ts';
+import type { BulkMail, Mailer, MailSource, OutgoingMail, SendResult } from '#domain/mail/mailer.ts';
+import { formatAddress, MailRefused } from '#domain/mail/message.ts';
 
 /** Tag values may hold only letters, digits, `_` and `-`: ids are base64url-encoded. */
 export const encodeTag = (value: string) => Buffer.from(value, 'utf8').toString('base64url');

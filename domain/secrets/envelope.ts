@@ -9,7 +9,9 @@
  * The sealed value is a plain map the table stores; it holds no plaintext.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { DecryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
+// Named imports, not `import('@aws-sdk/client-kms')`: a dynamic import keeps the whole client in the
+// bundle (every command and schema, ~50 KB minified); the client is still only built on first use.
+import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { localKeyText } from '#domain/secrets/local-key.ts';
 import { registerResultOpener } from '#domain/secrets/sealed-results.ts';
 
@@ -76,13 +78,11 @@ export function kmsDataKeys(keyId: string, kms: KmsPort): DataKeyProvider {
   return {
     name: 'kms',
     async generate(context) {
-      const { GenerateDataKeyCommand } = await import('@aws-sdk/client-kms');
       const out = await kms.send(new GenerateDataKeyCommand(generateDataKeyInput(keyId, context)));
       if (!out.Plaintext || !out.CiphertextBlob) throw new Error('GenerateDataKey answered no key');
       return { plaintext: Buffer.from(out.Plaintext), encrypted: Buffer.from(out.CiphertextBlob) };
     },
     async decrypt(encrypted, context) {
-      const { DecryptCommand } = await import('@aws-sdk/client-kms');
       const out = await kms.send(new DecryptCommand(decryptInput(keyId, encrypted, context)));
       if (!out.Plaintext) throw new Error('Decrypt answered no key');
       return Buffer.from(out.Plaintext);
@@ -114,8 +114,8 @@ export function dataKeyProvider(): DataKeyProvider {
   if (provider) return provider;
   const keyId = process.env.SECRETS_KMS_KEY_ID;
   if (keyId) {
-    let client: Promise<KmsPort> | undefined;
-    const kms: KmsPort = { send: async (command) => (await (client ??= import('@aws-sdk/client-kms').then(({ KMSClient }) => new KMSClient({})))).send(command as never) as Awaited<ReturnType<KmsPort['send']>> };
+    let client: KMSClient | undefined;
+    const kms: KmsPort = { send: async (command) => (client ??= new KMSClient({})).send(command as never) as Awaited<ReturnType<KmsPort['send']>> };
     return (provider = kmsDataKeys(keyId, kms));
   }
   if (process.env.AWS_LAMBDA_FUNCTION_NAME) throw new Error('SECRETS_KMS_KEY_ID is not set');

@@ -5,17 +5,18 @@
  * (Lambda's init phase, before the first request), so the key's users stay synchronous.
  * Without an ARN (local runtime, tests, bench) `<NAME>` itself may hold the value.
  */
-import type { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+// Named imports, not `import('@aws-sdk/client-secrets-manager')`: a dynamic import keeps the whole client
+// in the bundle; the client is still only built where an ARN is configured.
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 /** The part of Secrets Manager we use: one GetSecretValue (mocked at this edge in tests). */
 export interface SecretsPort {
   send(command: GetSecretValueCommand): Promise<{ SecretString?: string }>;
 }
 
-let defaultPort: Promise<SecretsPort> | undefined;
-/** Loaded only where an ARN is configured: the client stays out of local and test start-up. */
-const awsSecretsManager = (): Promise<SecretsPort> =>
-  (defaultPort ??= import('@aws-sdk/client-secrets-manager').then(({ SecretsManagerClient }) => new SecretsManagerClient({})));
+let defaultPort: SecretsPort | undefined;
+/** Built only where an ARN is configured. */
+const awsSecretsManager = (): SecretsPort => (defaultPort ??= new SecretsManagerClient({}));
 
 /** The GetSecretValue request for one secret: its current version. */
 export const getSecretValueInput = (secretArn: string) => ({ SecretId: secretArn, VersionStage: 'AWSCURRENT' });
@@ -27,8 +28,7 @@ export function readSecret(secretArn: string, port?: SecretsPort): Promise<strin
   const known = cache.get(secretArn);
   if (known) return known;
   const read = (async () => {
-    const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-    const out = await (port ?? (await awsSecretsManager())).send(new GetSecretValueCommand(getSecretValueInput(secretArn)));
+    const out = await (port ?? awsSecretsManager()).send(new GetSecretValueCommand(getSecretValueInput(secretArn)));
     if (!out.SecretString) throw new Error(`secret ${secretArn} has no string value`);
     return out.SecretString;
   })();

@@ -10,7 +10,9 @@
  * tenant. Locally (no STS) the base client is the tenant's client; the key guard still refuses
  * any other tenant's key.
  */
-import type { AssumeRoleCommand } from '@aws-sdk/client-sts';
+// Named imports, not `import('@aws-sdk/client-sts')`: a dynamic import keeps the whole client in the
+// bundle; the client is still only built where a tenant role is configured.
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient, db } from '#domain/table/client.ts';
@@ -64,8 +66,6 @@ export function stsClientProvider(options: StsProviderOptions): TenantClientProv
   const cache = new Map<string, { client: Promise<DynamoDBDocumentClient>; renewAt: number }>();
 
   async function assume(tenantId: string, entry: { renewAt: number }): Promise<DynamoDBDocumentClient> {
-    // Loaded on first use: the STS client stays out of local and test start-up.
-    const { AssumeRoleCommand } = await import('@aws-sdk/client-sts');
     const out = await options.sts.send(new AssumeRoleCommand(assumeRoleInput(options.roleArn, tenantId)));
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error('AssumeRole answered no credentials');
@@ -99,8 +99,8 @@ export function tenantClientProvider(): TenantClientProvider {
   if (provider) return provider;
   const roleArn = process.env.TENANT_TABLE_ROLE_ARN;
   if (!roleArn) return (provider = baseClientProvider);
-  let sts: Promise<StsPort> | undefined;
-  const lazySts: StsPort = { send: async (command) => (await (sts ??= import('@aws-sdk/client-sts').then(({ STSClient }) => new STSClient({})))).send(command) };
+  let sts: STSClient | undefined;
+  const lazySts: StsPort = { send: (command) => (sts ??= new STSClient({})).send(command) };
   return (provider = stsClientProvider({ roleArn, sts: lazySts }));
 }
 

@@ -14,11 +14,13 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Template } from 'aws-cdk-lib/assertions';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { DOCS_ASSETS } from '#functions/openapi/assets.ts';
 import { buildApp } from '#infra/build-app.ts';
+import { buildNormalizersLayer, NORMALIZERS_LAYER_PATH, normalizes } from '#infra/bundling/normalizers-layer.ts';
 import { ESBUILD_OPTIONS, functionEntry } from '#infra/crm-function.ts';
 import { expectedEntries, missingEntries, resourcesOfType, type CfnTemplate } from './support.ts';
 
@@ -49,7 +51,25 @@ describe('real bundling', () => {
       logLevel: 'silent',
     });
     expect(result.errors).toEqual([]);
-    for (const [name, file] of names) expectLambdaBundle(readFileSync(path.join(outdir, `${name}.mjs`), 'utf8'), path.relative(REPO_ROOT, file));
+    for (const [name, file] of names) {
+      const code = readFileSync(path.join(outdir, `${name}.mjs`), 'utf8');
+      expectLambdaBundle(code, path.relative(REPO_ROOT, file));
+      // NORMALIZING_FUNCTIONS is exact: a listed function loads the layer, an unlisted one must not
+      // (it would fail in Lambda). The docs function only describes the handlers, never runs them.
+      const loadsLayer = code.includes(NORMALIZERS_LAYER_PATH);
+      if (file === functionEntry('http', 'docs')) continue;
+      expect(loadsLayer, `${path.relative(REPO_ROOT, file)}: loads the normalizers layer iff NORMALIZING_FUNCTIONS names it`).toBe(normalizes(file));
+    }
+  });
+
+  it('the normalizers layer\'s module, built as the stacks build it, runs alone and keeps the data builds (private suffixes too)', async () => {
+    const outdir = mkdtempSync(path.join(os.tmpdir(), 'crm-layer-'));
+    const file = buildNormalizersLayer(outdir, { ...ESBUILD_OPTIONS, mainFields: [...ESBUILD_OPTIONS.mainFields] });
+    const lib = (await import(pathToFileURL(file).href)) as typeof import('#domain/accounts/normalizer-libraries.ts');
+    expect(lib.getDomain('www.example.co.uk')).toBe('example.co.uk');
+    // foo.github.io and bar.github.io are two domains, not one (the private part of the list, as domain/accounts/normalize.ts asks).
+    expect(lib.getDomain('foo.github.io', { allowPrivateDomains: true })).toBe('foo.github.io');
+    expect(lib.parsePhoneNumberFromString('+44 20 7946 0958')?.number).toBe('+442079460958');
   });
 
   it.skipIf(missing.length > 0)(
@@ -69,12 +89,12 @@ describe('real bundling', () => {
         const t = Template.fromStack(stack).toJSON() as CfnTemplate;
         // Each stack's asset manifest maps each code asset (S3 key = <hash>.zip) to its staged directory.
         const manifest = JSON.parse(readFileSync(path.join(outdir, `${stack.artifactId}.assets.json`), 'utf8'));
-        return resourcesOfType(t, 'AWS::Lambda::Function').map(([id, fn]) => [id, fn, manifest] as const);
+        return resourcesOfType(t, 'AWS::Lambda::Function').map(([id, fn]) => [id, fn, manifest, t] as const);
       });
       expect(fns.length).toBe(expectedEntries().length);
       let docsBundles = 0;
       let realBundles = 0;
-      for (const [id, fn, manifest] of fns) {
+      for (const [id, fn, manifest, template] of fns) {
         const hash = String(fn.Properties!.Code.S3Key).replace(/\.zip$/, '');
         const asset = manifest.files[hash];
         expect(asset, `${id}: asset ${hash} in the manifest`).toBeDefined();
@@ -84,7 +104,24 @@ describe('real bundling', () => {
         expect(existsSync(bundle), `${id}: ${bundle}`).toBe(true);
         expect(existsSync(`${bundle}.map`), `${id}: no source map ships`).toBe(false);
         expectLambdaBundle(readFileSync(bundle, 'utf8'), id);
-        if (fn.Properties!.Description === 'HTTP: accounts') realBundles++;
+        if (fn.Properties!.Description === 'HTTP: accounts') {
+          realBundles++;
+          // The normalizers' data comes from the stack's layer, built for real beside the functions.
+          const layers = fn.Properties!.Layers as { Ref: string }[];
+          expect(layers).toHaveLength(1);
+          const layer = template.Resources[layers[0]!.Ref]!;
+          expect(layer.Type).toBe('AWS::Lambda::LayerVersion');
+          const layerAsset = manifest.files[String(layer.Properties!.Content.S3Key).replace(/\.zip$/, '')];
+          expect(layerAsset.source.packaging).toBe('zip');
+          const layerFile = path.join(outdir, layerAsset.source.path, path.relative('/opt', NORMALIZERS_LAYER_PATH));
+          expect(/export\s*\{[^}]*\bgetDomain\b/.test(readFileSync(layerFile, 'utf8')), `${layerFile} exports getDomain`).toBe(true);
+
+          // BUNDLE_ALIASES reach CDK's esbuild too: the environment provider, not the default chain's other links.
+          const code = readFileSync(bundle, 'utf8');
+          expect(code).toContain('AWS_SECRET_ACCESS_KEY');
+          for (const link of ['AWS_WEB_IDENTITY_TOKEN_FILE', 'sso_start_url', 'AWS_CONTAINER_CREDENTIALS_FULL_URI']) expect(code, link).not.toContain(link);
+          expect(code).toContain(`import("${NORMALIZERS_LAYER_PATH}")`);
+        }
         // The reference page's renderer is in the docs function's asset, and in no other.
         const isDocs = fn.Properties!.Description === 'HTTP: docs';
         if (isDocs) docsBundles++;
