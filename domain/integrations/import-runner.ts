@@ -199,23 +199,23 @@ async function applyBatch(
     else alone.push(r);
   });
 
-  // 3. The rest in transactions of several rows: up to 100 items (one of them the rows' marker), no item twice in one.
+  // 3. The rest in transactions of several rows: up to 100 items (their events sharing outbox
+  //    items, plus the rows' marker), no item twice in one.
   const groups: { i: number; ready: ReadyRow }[][] = [];
   let group: { i: number; ready: ReadyRow }[] = [];
-  let items = 1;
+  let units: UnitOfWork[] = [];
   let keys = new Set<string>();
   for (const r of together) {
     const uow = r.ready.prepared.write(new UnitOfWork(r.ready.ctx));
-    const size = uow.size;
     const mine = uow.keys();
-    if (group.length > 0 && (items + size > MAX_TRANSACTION_ITEMS || mine.some((k) => keys.has(k)))) {
+    if (group.length > 0 && (UnitOfWork.sizeTogether([...units, uow]) + 1 > MAX_TRANSACTION_ITEMS || mine.some((k) => keys.has(k)))) {
       groups.push(group);
       group = [];
-      items = 1;
+      units = [];
       keys = new Set();
     }
     group.push(r);
-    items += size;
+    units.push(uow);
     for (const k of mine) keys.add(k);
   }
   if (group.length > 0) groups.push(group);
