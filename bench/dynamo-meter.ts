@@ -158,6 +158,8 @@ export interface RequestRecord {
   gsiWcu: number;
   /** Items in a transaction, for the breakdown. */
   transactItems?: number;
+  /** Items a BatchWriteItem puts or deletes (not in `writes`: no images are read for them). */
+  batchWrites?: number;
   /** Each written item: action and size in bytes (the larger of before and after). */
   writes?: { kind: WriteAction['kind']; bytes: number }[];
   error?: string;
@@ -176,6 +178,8 @@ export interface Usage {
   byOperation: Record<string, number>;
   /** Each request in order: `GetItem`, `TransactWriteItems[3]` (with its item count). */
   calls: string[];
+  /** Items written (Put, Update, Delete; a ConditionCheck writes nothing): DynamoDB Local's work grows with them. */
+  itemsWritten: number;
   /** Capacity of the transactional requests only: formula and DynamoDB Local's report. */
   transactWcu: number;
   transactLocalWcu: number;
@@ -279,6 +283,9 @@ export class DynamoMeter {
         const record: RequestRecord = { op, ok: false, attempts: 1, localRcu: 0, localWcu: 0, localGsiWcu: 0, rcu: 0, wcu: 0, gsiWcu: 0 };
         if (op === 'TransactWriteItems' || op === 'TransactGetItems') {
           record.transactItems = ((input.TransactItems as unknown[] | undefined) ?? []).length;
+        }
+        if (op === 'BatchWriteItem') {
+          record.batchWrites = Object.values((input.RequestItems as Record<string, unknown[]> | undefined) ?? {}).reduce((n, reqs) => n + reqs.length, 0);
         }
         this.records.push(record);
         try {
@@ -425,7 +432,7 @@ function reported(op: string, cc: ConsumedCapacityLike | ConsumedCapacityLike[] 
 export function summarize(records: readonly RequestRecord[]): Usage {
   const usage: Usage = {
     requests: 0, attempts: 0, rcu: 0, wcu: 0, gsiWcu: 0, localRcu: 0, localWcu: 0, localGsiWcu: 0,
-    byOperation: {}, calls: [], transactWcu: 0, transactLocalWcu: 0, errors: [],
+    byOperation: {}, calls: [], itemsWritten: 0, transactWcu: 0, transactLocalWcu: 0, errors: [],
   };
   for (const r of records) {
     usage.requests += 1;
@@ -437,6 +444,7 @@ export function summarize(records: readonly RequestRecord[]): Usage {
     usage.localWcu += r.localWcu;
     usage.localGsiWcu += r.localGsiWcu;
     usage.byOperation[r.op] = (usage.byOperation[r.op] ?? 0) + 1;
+    if (r.ok) usage.itemsWritten += (r.writes ?? []).filter((w) => w.kind !== 'ConditionCheck').length + (r.batchWrites ?? 0);
     usage.calls.push(r.transactItems === undefined ? r.op : `${r.op}[${r.transactItems}]`);
     if (r.op === 'TransactWriteItems') {
       usage.transactWcu += r.wcu;

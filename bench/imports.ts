@@ -5,6 +5,8 @@
  *   import `done`, its run being what the `imports` consumer does for `import.created`;
  * - `import.10k.requests_per_row`: every DynamoDB request of the POST and the run ÷ rows
  *   (`import.10k.requests` beside it, by operation in the notes);
+ * - `import.10k.items_per_row`: items the POST and the run write ÷ rows: DynamoDB Local's work,
+ *   and so the time, grows with them; the load-independent figure;
  * - `import.10k.created`, `.skipped`: what the import reports.
  *
  * The timed import runs unmetered; the same import again, metered, in another tenant, gives the
@@ -40,13 +42,14 @@ export async function importScenarios({ call, meter, figures, notes }: ImportBen
     figures['import.10k.seconds'] = round2(timed.seconds);
     figures['import.10k.requests'] = usage.requests;
     figures['import.10k.requests_per_row'] = round4(usage.requests / ROWS);
+    figures['import.10k.items_per_row'] = round4(usage.itemsWritten / ROWS);
     figures['import.10k.wcu_per_row'] = round2(usage.wcu / ROWS);
     figures['import.10k.created'] = counted.done.created;
     figures['import.10k.skipped'] = counted.done.skipped;
     notes.push(
       `import.10k: ${ROWS} account rows (${counted.duplicates} duplicates of stored accounts, skipped) in ${round2(timed.seconds)} s unmetered ` +
         `(${round2(counted.seconds)} s metered); ${usage.requests} DynamoDB requests (${describeOperations(usage.byOperation)}): ` +
-        `${round4(usage.requests / ROWS)} per row; created ${counted.done.created}, skipped ${counted.done.skipped}, failed ${counted.done.failed}.`,
+        `${round4(usage.requests / ROWS)} per row; ${usage.itemsWritten} items written: ${round4(usage.itemsWritten / ROWS)} per row; created ${counted.done.created}, skipped ${counted.done.skipped}, failed ${counted.done.failed}.`,
     );
   } catch (err) {
     notes.push(`import.10k: no figures: ${err instanceof Error ? err.message : String(err)}`);

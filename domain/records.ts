@@ -49,8 +49,19 @@ export interface PreparedCreate<R> {
   write(uow: UnitOfWork): UnitOfWork;
 }
 
+/** A new id: a ULID of the context's time. */
 export function newId(ctx: UseCaseContext): string {
   return ulid(ctx.now.getTime());
+}
+
+/** A new record's id already exists: an import row committed twice (its id is derived from the row), else a bug. */
+export class RecordExists extends Error {
+  constructor(
+    readonly noun: string,
+    readonly id: string,
+  ) {
+    super(`id collision on ${noun} ${id}`);
+  }
 }
 
 export function toItem<R extends StoredRecord>(spec: RecordSpec<R>, tenantId: string, record: R): Item {
@@ -108,7 +119,7 @@ export async function loadWritable<R extends StoredRecord>(ctx: UseCaseContext, 
 
 export function stamp<R extends StoredRecord>(ctx: UseCaseContext, fields: Omit<R, keyof StoredRecord>, owner: { ownerId: string | null; ownerTeamId: string | null }): R {
   const at = ctx.now.toISOString();
-  return { id: newId(ctx), createdAt: at, updatedAt: at, version: 1, ...owner, ...fields } as R;
+  return { id: ctx.recordId ?? newId(ctx), createdAt: at, updatedAt: at, version: 1, ...owner, ...fields } as R;
 }
 
 /** Writes a new record and its `created` event; `extra` adds the use case's other writes to the same transaction. */
@@ -116,7 +127,7 @@ export function insert<R extends StoredRecord>(ctx: UseCaseContext, spec: Record
   return uow
     .put(toItem(spec, ctx.identity.tenantId, record), {
       condition: 'attribute_not_exists(PK)',
-      onConditionFailed: () => new Error(`id collision on ${spec.noun} ${record.id}`),
+      onConditionFailed: () => new RecordExists(spec.noun, record.id),
     })
     .emit(spec.events.created as 'account.created', { type: spec.noun, id: record.id }, snapshot(record));
 }

@@ -10,10 +10,14 @@
  * whose item is refused there (a guard taken meanwhile, a twin runner's idempotency record) is
  * committed alone, where the refusal becomes its outcome, and the others go together again.
  *
- * Exactly once: every row runs with the idempotency key `import:<importId>:<row>` of the
- * importer, so its write lands in the same transaction as the record that it happened
- * (UnitOfWork.commit / commitTogether). A row found applied (by the batch's BatchGetItem of those
- * records, or by a twin runner winning the race) is counted from its stored result, never applied again.
+ * Exactly once: a row's record has an id derived from the import and the row (`rowRecordId`), so
+ * a second commit of the row meets its own record (the record's `attribute_not_exists`, or its own
+ * id as the holder of a guard) and counts as created instead of landing twice. Rows committed
+ * together also write ONE marker per transaction (`IMPORTROWS`, the rows it created and their
+ * owners) instead of an idempotency record per row; a row committed alone (or merged into a
+ * duplicate) keeps the importer's idempotency key `import:<importId>:<row>`. A batch reads both
+ * before it starts (`appliedRows`): rows applied by a run that died are counted from them, never
+ * applied again, even if their record has been deleted or reassigned since.
  */
 import type * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
@@ -27,15 +31,17 @@ import { commitCreate, guardKeysOf, guardsOf, valuesOfRecord, type GuardEntity, 
 import { leadCreate, leadPatch } from '#domain/sales/lead.ts';
 import { prepareLead, updateLead } from '#domain/sales/leads.ts';
 import { checkCustomInput, type FieldDefinition } from '#domain/marketing/custom-fields.ts';
+import { createHash } from 'node:crypto';
+import { ulid } from 'ulid';
 import { idempotencyKey } from '#domain/table/keys.ts';
-import { getItem } from '#domain/table/query.ts';
-import type { PreparedCreate } from '#domain/records.ts';
+import { getItem, getItems, queryAll } from '#domain/table/query.ts';
+import { RecordExists, type PreparedCreate } from '#domain/records.ts';
 import { IdempotencyRecordExists, UnitOfWork, UnitsRefused } from '#domain/table/transaction.ts';
 import { splitList, type ColumnMap, type ImportEntity } from '#domain/integrations/csv-mapping.ts';
-import { IMPORT_ROLES, type OnDuplicate, type RowError } from '#domain/integrations/import.ts';
+import { IMPORT_ROLES, importPartition, type OnDuplicate, type RowError } from '#domain/integrations/import.ts';
 
 type Input = Record<string, unknown>;
-type Stored = { version?: number; ownerId?: string | null };
+type Stored = { id: string; version?: number; ownerId?: string | null };
 
 interface EntityUseCases {
   guard: GuardEntity;
@@ -90,6 +96,68 @@ export interface ImportJob {
 export const rowKey = (job: Pick<ImportJob, 'id'>, row: number) => `import:${job.id}:${row}`;
 export const rowIdempotencyKey = (job: Pick<ImportJob, 'id' | 'importer'>, row: number) =>
   idempotencyKey(job.importer.tenantId, job.importer.userId, rowKey(job, row));
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const base32 = (n: bigint, length: number) => {
+  let out = '';
+  for (let i = 0; i < length; i++, n >>= 5n) out = CROCKFORD[Number(n & 31n)]! + out;
+  return out;
+};
+
+/**
+ * The id of the record a row creates, the same in every run: ULID-shaped, with the import's
+ * time (its id's first 10 characters), then the row number (25 bits: rows of an import sort in
+ * file order) and 55 bits of a hash of the tenant and the import (no two imports share ids).
+ */
+export function rowRecordId(job: Pick<ImportJob, 'id' | 'importer'>, row: number): string {
+  const hash = createHash('sha256').update(`${job.importer.tenantId}\u0000${job.id}`).digest();
+  return `${job.id.slice(0, 10)}${base32(BigInt(row), 5)}${base32(hash.readBigUInt64BE(0) >> 9n, 11)}`;
+}
+
+/** Rows created together are kept this long as applied (as an import's chunks): a resume reads them. */
+const MARKER_TTL_SECONDS = 30 * 24 * 60 * 60;
+const MARKER_SK = 'ROWS#';
+const rowSk = (row: number) => String(row).padStart(6, '0');
+
+/**
+ * The marker of rows created in one transaction: `rows` maps each row to its record's owner
+ * (the runner counts new accounts per owner). Keyed by its first row: the rows of a transaction
+ * lie within one batch of at most 100, so a batch finds its markers by a range of first rows.
+ */
+function rowsMarker(job: ImportJob, created: ReadyRow[], now: Date) {
+  const first = Math.min(...created.map((r) => r.row));
+  return {
+    PK: importPartition(job.importer.tenantId, job.id),
+    SK: `${MARKER_SK}${rowSk(first)}#${ulid(now.getTime())}`,
+    tenantId: job.importer.tenantId,
+    entityType: 'IMPORTROWS',
+    rows: Object.fromEntries(created.map((r) => [String(r.row), r.prepared.result.ownerId ?? null])),
+    expiresAt: Math.floor(now.getTime() / 1000) + MARKER_TTL_SECONDS,
+  };
+}
+
+/**
+ * Rows `first`..`last` already applied (by this import's earlier runs, or a twin runner): from
+ * the markers of rows created together (one Query) and the idempotency records of rows committed
+ * alone (one BatchGetItem). Index `i` is row `first + i`; undefined where not applied.
+ */
+export async function appliedRows(job: ImportJob, first: number, last: number, now: Date): Promise<(Outcome | undefined)[]> {
+  const numbers = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  const [markers, records] = await Promise.all([
+    queryAll({
+      pk: importPartition(job.importer.tenantId, job.id),
+      sk: { between: [`${MARKER_SK}${rowSk(Math.max(1, first - 99))}`, `${MARKER_SK}${rowSk(last)}#~`] },
+    }),
+    getItems(numbers.map((row) => rowIdempotencyKey(job, row))),
+  ]);
+  const owners = new Map<number, string | null>();
+  for (const m of markers) for (const [row, owner] of Object.entries(m.rows as Record<string, string | null>)) owners.set(Number(row), owner);
+  return numbers.map((row, i) => {
+    const item = records[i];
+    if (item && !(typeof item.expiresAt === 'number' && item.expiresAt < now.getTime() / 1000)) return outcomeOfStored(item.result as string);
+    return owners.has(row) ? { kind: 'created', ownerId: owners.get(row)! } : undefined;
+  });
+}
 
 /** A row's applied write, from its stored result: a create answers version 1, an update more. */
 export function outcomeOfStored(result: string): Outcome {
@@ -148,7 +216,12 @@ export interface ReadyRow {
 
 /** Checks and builds one row; a row that cannot be created (invalid, an owner it may not name) has its outcome already. Never throws for anything the row holds. */
 export async function prepareRow(job: ImportJob, row: number, cells: string[], now: Date): Promise<ReadyRow | Outcome> {
-  const ctx: UseCaseContext = { identity: job.importer, now, idempotency: { key: rowKey(job, row), requestHash: rowKey(job, row) } };
+  const ctx: UseCaseContext = {
+    identity: job.importer,
+    now,
+    idempotency: { key: rowKey(job, row), requestHash: rowKey(job, row) },
+    recordId: rowRecordId(job, row),
+  };
   const uc = USE_CASES[job.entity];
   const input = rowInput(job, cells);
   try {
@@ -162,6 +235,15 @@ export async function prepareRow(job: ImportJob, row: number, cells: string[], n
 }
 
 export const isReady = (r: ReadyRow | Outcome): r is ReadyRow => 'prepared' in r;
+
+/**
+ * The row created its record: now, or before (a twin runner, an earlier commit: the record with
+ * the row's id is there). Its owner is the prepared one: the same row prepares the same owner.
+ */
+export const createdOutcome = (ready: ReadyRow): Outcome => ({ kind: 'created', ownerId: ready.prepared.result.ownerId ?? null });
+
+/** A guard read ahead names its holder: the row's own record means the row was applied already. */
+export const heldByRow = (ready: ReadyRow, guard: Record<string, unknown> | undefined) => guard?.recordId === ready.prepared.result.id;
 
 /** The guard items a ready row will claim: a batch reads them ahead, to commit the rows they refuse alone. */
 export function guardKeysOfRow(job: ImportJob, ready: ReadyRow): { PK: string; SK: string }[] {
@@ -180,11 +262,14 @@ export async function commitRow(job: ImportJob, ready: ReadyRow): Promise<Outcom
   const { ctx, input } = ready;
   try {
     try {
-      const made = await commitCreate(ctx, ready.prepared);
-      return { kind: 'created', ownerId: made.ownerId ?? null };
+      await commitCreate(ctx, ready.prepared);
+      return createdOutcome(ready);
     } catch (err) {
+      if (err instanceof RecordExists) return createdOutcome(ready);
       if (!(err instanceof DomainError && err.code === 'duplicate')) throw err;
       const existingId = err.extra.existingId as string | null;
+      // The guard is held by this row's own record: it was applied already.
+      if (existingId === ready.prepared.result.id) return createdOutcome(ready);
       if (job.onDuplicate === 'skip') return { kind: 'skipped' };
       if (job.onDuplicate === 'fail' || !existingId) return failed(err.code, err.message);
       return await mergeInto(ctx, USE_CASES[job.entity], job, existingId, input);
@@ -197,17 +282,24 @@ export async function commitRow(job: ImportJob, ready: ReadyRow): Promise<Outcom
 }
 
 /**
- * Commits ready rows together, in one transaction (their items, idempotency records included, at
- * most 100, no item twice: the caller groups them). A row refused there is committed alone, the
- * rest together again; nothing lands twice, as every attempt carries each row's idempotency record.
+ * Commits ready rows together, in one transaction: their items (at most 99, no item twice: the
+ * caller groups them) and one marker naming the rows (`rowsMarker`), in place of a per-row
+ * idempotency record. A row refused there (a guard taken meanwhile, its own record already
+ * there) is committed alone, where the refusal becomes its outcome; the rest go together again.
  */
 export async function commitRows(job: ImportJob, rows: ReadyRow[]): Promise<Outcome[]> {
   const outcomes: Outcome[] = new Array(rows.length);
   let pending = rows.map((_, i) => i);
   while (pending.length > 0) {
+    const units = pending.map((i) => {
+      const { idempotency: _alone, ...ctx } = rows[i]!.ctx;
+      return { uow: rows[i]!.prepared.write(new UnitOfWork(ctx)), result: rows[i]!.prepared.result };
+    });
+    const marker = new UnitOfWork({ identity: job.importer, now: rows[0]!.ctx.now });
+    marker.put(rowsMarker(job, pending.map((i) => rows[i]!), rows[0]!.ctx.now));
     try {
-      await UnitOfWork.commitTogether(pending.map((i) => ({ uow: rows[i]!.prepared.write(new UnitOfWork(rows[i]!.ctx)), result: rows[i]!.prepared.result })));
-      for (const i of pending) outcomes[i] = { kind: 'created', ownerId: rows[i]!.prepared.result.ownerId ?? null };
+      await UnitOfWork.commitTogether([...units, { uow: marker, result: undefined }]);
+      for (const i of pending) outcomes[i] = createdOutcome(rows[i]!);
       return outcomes;
     } catch (err) {
       // A refusal that names no row (a hot item never settling): each row alone reports its own.

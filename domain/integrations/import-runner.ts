@@ -6,8 +6,9 @@
  * A run:
  *  1. takes the import's lease (one runner at a time; a dead runner's lease lapses after 5 minutes);
  *  2. goes on from the cursor (`processed`) in batches of at most 100 rows of one chunk:
- *     one BatchGetItem of the batch's per-row idempotency records (rows already applied are
- *     counted from them, never applied again); the other rows prepared by the create use cases
+ *     the rows already applied are read first (`appliedRows`: the markers of rows created
+ *     together, the idempotency records of rows committed alone) and counted from them, never
+ *     applied again; the other rows prepared by the create use cases
  *     (import-rows.ts), their guards read ahead (BatchGetItem), then committed several rows to a
  *     transaction (up to 100 items, no item twice), a few transactions at a time. A row whose
  *     guard is already taken is skipped at once (`skip`: the create would only be refused) or
@@ -19,8 +20,9 @@
  *     from the rows, which would otherwise all contend on one owner's counter item);
  *  4. stops when its time is nearly up (releasing the lease: the next run goes on at once), or
  *     marks the import `done` and takes it off the due index.
- * Killed anywhere, a rerun applies each row at most once (the idempotency record lands in the
- * row's own transaction) and counts it exactly once (the cursor only moves with the counters).
+ * Killed anywhere, a rerun applies each row at most once (its record's id is derived from the row,
+ * and its marker or idempotency record lands in the row's own transaction) and counts it exactly
+ * once (the cursor only moves with the counters).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UnitOfWork } from '#domain/table/transaction.ts';
@@ -28,19 +30,20 @@ import { addOwnedAccounts } from '#domain/pool/writes.ts';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { db, tableName } from '#domain/table/client.ts';
-import { getItem, getItems, getManyItems, queryAll } from '#domain/table/query.ts';
+import { getItem, getManyItems, queryAll } from '#domain/table/query.ts';
 import { fieldDefinitions } from '#domain/marketing/custom-fields.ts';
 import { loadNormalizers } from '#domain/accounts/normalize.ts';
 import {
   applyRow,
+  appliedRows,
   commitRow,
   commitRows,
+  createdOutcome,
   guardKeysOfRow,
   guardValuesOf,
+  heldByRow,
   isReady,
-  outcomeOfStored,
   prepareRow,
-  rowIdempotencyKey,
   rowInput,
   type ImportJob,
   type Outcome,
@@ -119,12 +122,12 @@ export async function runImport(tenantId: string, id: string, opts: RunOptions):
     const cells = chunk.rows.slice(at - chunk.first, at - chunk.first + limit);
     const rows = cells.map((c, i) => ({ row: at + i + 1, cells: c }));
 
-    // 2. Rows applied before (a run that died after them) count from their records.
-    const done = await getItems(rows.map((r) => rowIdempotencyKey(job, r.row)));
+    // 2. Rows applied before (a run that died after them) count from their markers and records.
+    const done = rows.length > 0 ? await appliedRows(job, rows[0]!.row, rows.at(-1)!.row, clock()) : [];
     const outcomes: Outcome[] = new Array(rows.length);
     const todo: number[] = [];
-    done.forEach((item, i) => {
-      if (item && !(typeof item.expiresAt === 'number' && item.expiresAt < clock().getTime() / 1000)) outcomes[i] = outcomeOfStored(item.result as string);
+    done.forEach((outcome, i) => {
+      if (outcome) outcomes[i] = outcome;
       else todo.push(i);
     });
     const beforeCrash = () => {
@@ -184,35 +187,36 @@ async function applyBatch(
   const keysOf = ready.map((r) => guardKeysOfRow(job, r.ready));
   const held = await getManyItems(keysOf.flat());
   let at = 0;
-  const taken = keysOf.map((keys) => held.slice(at, (at += keys.length)).some(Boolean));
+  const guards = keysOf.map((keys) => held.slice(at, (at += keys.length)));
   const alone: { i: number; ready: ReadyRow }[] = [];
   const together: { i: number; ready: ReadyRow }[] = [];
-  const skipped: { i: number; ready: ReadyRow }[] = [];
-  ready.forEach((r, n) => (!taken[n] ? together : job.onDuplicate === 'skip' ? skipped : alone).push(r));
-  if (skipped.length > 0) {
-    // `skip` needs no write; unless a twin runner applied the row since our first read (its guard
-    // and its idempotency record land together, so this read, after the guards', sees it).
-    const twins = await getItems(skipped.map((r) => rowIdempotencyKey(job, r.ready.row)));
-    skipped.forEach((r, n) => (outcomes[r.i] = twins[n] ? outcomeOfStored(twins[n].result as string) : { kind: 'skipped' }));
-  }
+  ready.forEach((r, n) => {
+    const taken = guards[n]!.filter(Boolean);
+    // A guard held by the row's own record (its id is the row's): a twin runner applied it since our first read.
+    if (taken.some((g) => heldByRow(r.ready, g))) outcomes[r.i] = createdOutcome(r.ready);
+    else if (taken.length === 0) together.push(r);
+    // `skip` needs no write: the create would only be refused.
+    else if (job.onDuplicate === 'skip') outcomes[r.i] = { kind: 'skipped' };
+    else alone.push(r);
+  });
 
-  // 3. The rest in transactions of several rows: up to 100 items, no item twice in one.
+  // 3. The rest in transactions of several rows: up to 100 items (their events sharing outbox
+  //    items, plus the rows' marker), no item twice in one.
   const groups: { i: number; ready: ReadyRow }[][] = [];
   let group: { i: number; ready: ReadyRow }[] = [];
-  let items = 0;
+  let units: UnitOfWork[] = [];
   let keys = new Set<string>();
   for (const r of together) {
     const uow = r.ready.prepared.write(new UnitOfWork(r.ready.ctx));
-    const size = uow.size + 1; // its idempotency record
     const mine = uow.keys();
-    if (group.length > 0 && (items + size > MAX_TRANSACTION_ITEMS || mine.some((k) => keys.has(k)))) {
+    if (group.length > 0 && (UnitOfWork.sizeTogether([...units, uow]) + 1 > MAX_TRANSACTION_ITEMS || mine.some((k) => keys.has(k)))) {
       groups.push(group);
       group = [];
-      items = 0;
+      units = [];
       keys = new Set();
     }
     group.push(r);
-    items += size;
+    units.push(uow);
     for (const k of mine) keys.add(k);
   }
   if (group.length > 0) groups.push(group);

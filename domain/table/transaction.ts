@@ -32,6 +32,8 @@ interface Condition {
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 const OUTBOX_TTL_SECONDS = 14 * 24 * 60 * 60;
+/** Events of units committed together share outbox items up to this size (DynamoDB's item limit is 400 KB). */
+const OUTBOX_ITEM_BYTES = 300_000;
 
 /** Thrown when the idempotency record already exists: the request is a replay or a reuse of its key. */
 export class IdempotencyRecordExists extends Error {}
@@ -62,6 +64,9 @@ export class UnitOfWork {
   private readonly items: TransactItem[] = [];
   private readonly failures: (OnConditionFailed | undefined)[] = [];
   readonly events: DomainEvent[] = [];
+  /** Indexes of the outbox items in `items`, and each event's size: `commitTogether` merges them. */
+  private readonly outboxAt = new Set<number>();
+  private readonly eventBytes: number[] = [];
 
   constructor(private readonly ctx: UseCaseContext) {}
 
@@ -136,15 +141,9 @@ export class UnitOfWork {
       data: entry.data.parse(data),
     };
     this.events.push(event);
-    return this.put({
-      ...outboxKey(identity.tenantId, event.id),
-      tenantId: identity.tenantId,
-      entityType: 'OUTBOX',
-      event,
-      duePk: outboxDuePartition(outboxShard(event.id)),
-      dueSk: event.id,
-      expiresAt: Math.floor(this.ctx.now.getTime() / 1000) + OUTBOX_TTL_SECONDS,
-    });
+    this.eventBytes.push(JSON.stringify(event).length);
+    this.outboxAt.add(this.items.length);
+    return this.put(outboxItem(identity.tenantId, [event], this.ctx.now));
   }
 
   /** The table keys its items touch: a transaction may touch an item only once (`commitTogether` keeps units apart by them). */
@@ -215,9 +214,19 @@ export class UnitOfWork {
     const owner: number[] = [];
     for (const [u, { uow, result }] of units.entries()) {
       await uow.seal(result);
-      items.push(...uow.items);
-      failures.push(...uow.failures);
-      owner.push(...uow.items.map(() => u));
+      uow.items.forEach((item, i) => {
+        if (uow.outboxAt.has(i)) return;
+        items.push(item);
+        failures.push(uow.failures[i]);
+        owner.push(u);
+      });
+    }
+    // The units' events in as few outbox items as fit (the relay and the sweep publish each event of an item).
+    for (const events of UnitOfWork.outboxBatches(units.map((u) => u.uow))) {
+      const { ctx } = units[0]!.uow;
+      items.push({ Put: { TableName: tableName(), Item: outboxItem(events[0]!.tenantId, events, ctx.now) } });
+      failures.push(undefined);
+      owner.push(-1);
     }
     try {
       await transactWrite(items, failures);
@@ -233,11 +242,55 @@ export class UnitOfWork {
     }
   }
 
+  /** Items `commitTogether` writes for these units: theirs, with their events merged into shared outbox items. */
+  static sizeTogether(units: UnitOfWork[]): number {
+    return units.reduce((n, u) => n + u.items.length - u.outboxAt.size, 0) + UnitOfWork.outboxBatches(units).length;
+  }
+
+  /** The units' events, per tenant, in batches of at most OUTBOX_ITEM_BYTES. */
+  private static outboxBatches(units: UnitOfWork[]): DomainEvent[][] {
+    const batches: DomainEvent[][] = [];
+    const open = new Map<string, { events: DomainEvent[]; bytes: number }>();
+    for (const uow of units) {
+      uow.events.forEach((event, i) => {
+        const bytes = uow.eventBytes[i]!;
+        let batch = open.get(event.tenantId);
+        if (!batch || batch.bytes + bytes > OUTBOX_ITEM_BYTES) {
+          batch = { events: [], bytes: 0 };
+          open.set(event.tenantId, batch);
+          batches.push(batch.events);
+        }
+        batch.events.push(event);
+        batch.bytes += bytes;
+      });
+    }
+    return batches;
+  }
+
   private add(item: TransactItem, onFailed: OnConditionFailed | undefined): this {
     this.items.push(item);
     this.failures.push(onFailed);
     return this;
   }
+}
+
+/**
+ * An outbox item: pending in the sparse `byDue` index until delivered. One event is `event`; the
+ * events of units committed together share one item as `events` (events/outbox.ts `outboxEntry`),
+ * keyed by the first one's id.
+ */
+function outboxItem(tenantId: string, events: DomainEvent[], now: Date): Item {
+  const id = events[0]!.id;
+  return {
+    ...outboxKey(tenantId, id),
+    tenantId,
+    entityType: 'OUTBOX',
+    // Several events as one JSON string: one attribute to store instead of every field of every event.
+    ...(events.length === 1 ? { event: events[0] } : { outboxId: id, events: JSON.stringify(events), eventCount: events.length }),
+    duePk: outboxDuePartition(outboxShard(id)),
+    dueSk: id,
+    expiresAt: Math.floor(now.getTime() / 1000) + OUTBOX_TTL_SECONDS,
+  };
 }
 
 function conditionParts(cond: Condition | undefined) {

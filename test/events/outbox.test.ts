@@ -9,8 +9,11 @@ import { countingInto, emptyStats } from '#domain/table/request-stats.ts';
 import { auditKey, OUTBOX_SHARDS, outboxDuePartition } from '#domain/table/keys.ts';
 import type { DomainEvent } from '#events/catalog.ts';
 import { parseEvent } from '#events/catalog.ts';
-import { deliver, deliverPending, MARK_PARALLEL } from '#events/outbox.ts';
-import type { EventPublisher } from '#events/publisher.ts';
+import { deliver, deliverPending, MARK_PARALLEL, outboxEntry } from '#events/outbox.ts';
+import { publisher as currentPublisher, usePublisher, type EventPublisher } from '#events/publisher.ts';
+import { UnitOfWork } from '#domain/table/transaction.ts';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { handler as outboxRelay } from '#functions/events/outbox-relay.ts';
 import { inProcessPublisher } from '#local/bus.ts';
 import { handler as auditLog } from '#functions/events/audit-log.ts';
 import { as } from '#test/support/api.ts';
@@ -18,7 +21,11 @@ import { as } from '#test/support/api.ts';
 const rep = { tenant: 'events', user: 'erin', role: 'rep' } as const;
 
 async function pending(): Promise<DomainEvent[]> {
-  const out: DomainEvent[] = [];
+  return (await pendingItems()).flatMap((i) => outboxEntry(i).events);
+}
+
+async function pendingItems(): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
   for (let shard = 0; shard < OUTBOX_SHARDS; shard++) {
     const page = await db.send(
       new QueryCommand({
@@ -28,7 +35,7 @@ async function pending(): Promise<DomainEvent[]> {
         ExpressionAttributeValues: { ':p': outboxDuePartition(shard) },
       }),
     );
-    out.push(...(page.Items ?? []).map((i) => parseEvent(i.event)));
+    out.push(...(page.Items ?? []));
   }
   return out;
 }
@@ -125,6 +132,56 @@ describe('outbox', () => {
     expect(stats.dbCalls).toBe(events.length);
     expect(stats.peakCalls).toBe(MARK_PARALLEL);
     expect(await pending()).toEqual([]);
+  });
+
+  it('the events of units committed together share one outbox item: each is published, and one failing publishes them all again', async () => {
+    await deliverPending(inProcessPublisher());
+    const ctx = { identity: { tenantId: 'events-together', userId: 'erin', role: 'rep' as const }, now: new Date() };
+    const ids = ['a', 'b', 'c'];
+    await UnitOfWork.commitTogether(ids.map((id) => ({ uow: new UnitOfWork(ctx).emit('account.deleted', { type: 'account', id }, { id }), result: undefined })));
+    const items = (await pendingItems()).filter((i) => i.tenantId === 'events-together');
+    expect(items).toHaveLength(1);
+    expect(outboxEntry(items[0]!).events.map((e) => e.entity.id)).toEqual(ids);
+
+    // A publisher refusing b the first time: the item stays pending, and all three go out again.
+    const seen: string[] = [];
+    const refusingB: EventPublisher = {
+      async publish(events) {
+        const mine = events.filter((e) => e.tenantId === 'events-together');
+        seen.push(...mine.map((e) => e.entity.id));
+        return { failedIds: seen.length <= 3 ? mine.filter((e) => e.entity.id === 'b').map((e) => e.id) : [] };
+      },
+    };
+    expect((await deliverPending(refusingB)).failedIds).toHaveLength(1);
+    expect((await pending()).filter((e) => e.tenantId === 'events-together').map((e) => e.entity.id)).toEqual(ids);
+    expect((await deliverPending(refusingB)).failedIds).toEqual([]);
+    expect(seen.sort()).toEqual(['a', 'a', 'b', 'b', 'c', 'c']);
+    expect((await pending()).filter((e) => e.tenantId === 'events-together')).toEqual([]);
+  });
+
+  it('the stream relay publishes every event of a shared item, and reports the record when one of them failed', async () => {
+    await deliverPending(inProcessPublisher());
+    const ctx = { identity: { tenantId: 'events-relay', userId: 'erin', role: 'rep' as const }, now: new Date() };
+    await UnitOfWork.commitTogether(['x', 'y'].map((id) => ({ uow: new UnitOfWork(ctx).emit('account.deleted', { type: 'account', id }, { id }), result: undefined })));
+    const [item] = (await pendingItems()).filter((i) => i.tenantId === 'events-relay');
+    const record = { eventName: 'INSERT' as const, dynamodb: { SequenceNumber: '7', NewImage: marshall(item!) as never } };
+    const before = currentPublisher();
+    const seen: string[] = [];
+    try {
+      usePublisher({
+        async publish(events) {
+          seen.push(...events.map((e) => e.entity.id));
+          return { failedIds: events.filter((e) => e.entity.id === 'y').map((e) => e.id) };
+        },
+      });
+      expect(await outboxRelay({ Records: [record] })).toEqual({ batchItemFailures: [{ itemIdentifier: '7' }] });
+      usePublisher({ publish: async (events) => (seen.push(...events.map((e) => e.entity.id)), { failedIds: [] }) });
+      expect(await outboxRelay({ Records: [record] })).toEqual({ batchItemFailures: [] });
+    } finally {
+      usePublisher(before);
+    }
+    expect(seen).toEqual(['x', 'y', 'x', 'y']);
+    expect((await pending()).filter((e) => e.tenantId === 'events-relay')).toEqual([]);
   });
 
   it('rejects events that do not match the catalog', () => {

@@ -319,6 +319,24 @@ describe('the background run', () => {
     expect((await getItem(repCounterKey(root.tenant, 'root')))?.owned).toBe(250);
   });
 
+  it('KILLED, a landed record deleted, then RESUMED: its row is not imported again (the marker of its transaction says it was), and its owner counted once', async () => {
+    const { root } = callers('kill-del');
+    const started = await startJson(root, { entity: 'accounts', csv: rowsOf(200, 'Del') });
+    await expect(runImport(root.tenant, started.id, { now, crashAfterRows: 110 })).rejects.toBeInstanceOf(InjectedCrash);
+    expect(await getImport(root, started.id)).toMatchObject({ processed: 100 });
+    // A row past the saved cursor whose record landed: someone deletes it before the resume.
+    const landed = (await everything(root, 'accounts')).find((a) => Number(String(a.name).split(' ')[1]) > 100);
+    expect(landed).toBeDefined();
+    expect((await api(root).delete(`/v1/accounts/${landed!.id}`)).status).toBe(204);
+    await runImport(root.tenant, started.id, { now: new Date(now.getTime() + 6 * 60 * 1000) });
+    expect(await getImport(root, started.id)).toMatchObject({ status: 'done', processed: 200, created: 200 });
+    const names = (await everything(root, 'accounts')).map((a) => a.name);
+    expect(names).not.toContain(landed!.name);
+    expect(names.length).toBe(199);
+    // 200 created (counted per batch from the rows and the markers), one deleted.
+    expect((await getItem(repCounterKey(root.tenant, 'root')))?.owned).toBe(199);
+  });
+
   it('an import whose rows are gone (their 30 days passed) ends failed, off the due list, instead of retrying forever', async () => {
     const { root } = callers('gone');
     const started = await startJson(root, { entity: 'leads', csv: rowsOf(5, 'Gone') });
@@ -385,7 +403,7 @@ describe('several rows in one transaction', () => {
     expect((await commitRows(job, ready)).map((o) => o.kind)).toEqual(['created', 'skipped', 'created']);
     const names = async () => (await everything(root, 'accounts')).map((a) => a.name).sort();
     expect(await names()).toEqual(['One Co', 'Three Co', 'Two Co.']);
-    // The same rows again (a twin runner, a rerun): their idempotency records answer, nothing lands twice.
+    // The same rows again (a twin runner, a rerun): their records (ids derived from the rows) are there, nothing lands twice.
     expect((await commitRows(job, ready)).map((o) => o.kind)).toEqual(['created', 'skipped', 'created']);
     expect(await names()).toEqual(['One Co', 'Three Co', 'Two Co.']);
   });
