@@ -39,6 +39,7 @@ export async function campaignScenarios({ call, figures, notes, tenant }: Campai
     normalizeEmail: (e) => e.trim().toLowerCase(),
     suppressedAmong: async () => new Set(),
     suppress: async () => ({ created: true }),
+    suppressWithin: async () => ({ created: true }),
     segmentEntity: async () => 'contacts',
     walkSegmentMembers: async function* (_t, segmentId, opts) {
       const all = segments[segmentId] ?? [];

@@ -6,7 +6,8 @@
  */
 import { fieldDefinitions } from '#domain/marketing/custom-fields.ts';
 import { loadSegment, walkSegmentMembers, type SegmentMember } from '#domain/marketing/segments.ts';
-import { normalizeEmail, suppress, suppressedAmong } from '#domain/marketing/suppressions.ts';
+import { normalizeEmail, suppress, suppressedAmong, suppressWithin } from '#domain/marketing/suppressions.ts';
+import type { UnitOfWork } from '#domain/table/transaction.ts';
 /** A member of a mailing's audience: a segment's member as the segments context walks it. */
 export type AudienceMember = SegmentMember;
 
@@ -16,6 +17,8 @@ export interface Audience {
   normalizeEmail(email: string): string;
   suppressedAmong(tenantId: string, emails: string[]): Promise<Set<string>>;
   suppress(tenantId: string, email: string, entry: { reason: SuppressionReason; campaignId?: string; now: Date }): Promise<{ created: boolean }>;
+  /** The suppression as part of `uow` (nothing joins when the address is listed); a race ends in `VersionRace` (suppressions.ts). */
+  suppressWithin(uow: UnitOfWork, tenantId: string, email: string, entry: { reason: Exclude<SuppressionReason, 'complained'>; campaignId?: string; now: Date }): Promise<{ created: boolean }>;
   /** The segment's entity (`contacts` | `leads`); 404 `not_found` when unknown. */
   segmentEntity(tenantId: string, segmentId: string): Promise<'contacts' | 'leads'>;
   walkSegmentMembers(tenantId: string, segmentId: string, opts?: { pageSize?: number }): AsyncGenerator<AudienceMember[]>;
@@ -34,6 +37,7 @@ export const audienceContext: Audience = {
   normalizeEmail,
   suppressedAmong,
   suppress,
+  suppressWithin,
   segmentEntity: async (tenantId, segmentId) => (await loadSegment(tenantId, segmentId)).entity,
   walkSegmentMembers,
   customFieldKeys: async (tenantId, entity) => (await fieldDefinitions(tenantId, entity)).map((f) => f.key),

@@ -156,6 +156,25 @@ async function escalateToComplained(tenantId: string, s: Suppression): Promise<v
   }
 }
 
+/**
+ * Lists `email` within the caller's transaction, for a use case whose other writes must land with
+ * it or not at all (an unsubscribe: the suppression, the recipient's mark, its count and event).
+ * Absent now: a Put conditioned on its absence joins `uow`; listed already: nothing joins (the
+ * entry stays as it is). An entry written between this read and the commit fails the condition
+ * with `VersionRace`, so `retryOnVersionRace` around the use case reads again. Not for
+ * complaints, which change an existing entry (`suppress`).
+ */
+export async function suppressWithin(
+  uow: UnitOfWork,
+  tenantId: string,
+  email: string,
+  entry: { reason: Exclude<SuppressionReason, 'complained'>; campaignId?: string; now: Date },
+): Promise<{ created: boolean }> {
+  if (await getItem(suppressionKey(tenantId, email))) return { created: false };
+  uow.put(toItem(tenantId, newSuppression(email, entry)), { condition: 'attribute_not_exists(PK)', onConditionFailed: () => new VersionRace() });
+  return { created: true };
+}
+
 // ---------------------------------------------------------------------------------------
 // Use cases (HTTP)
 

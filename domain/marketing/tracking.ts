@@ -7,6 +7,7 @@ import type { UseCaseContext } from '#domain/context.ts';
 import { notFound } from '#domain/errors.ts';
 import { getItems } from '#domain/table/query.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
+import { retryOnVersionRace, VersionRace } from '#domain/records.ts';
 import { audience } from '#domain/marketing/audience.ts';
 import { campaignKey, campaignStatsKey, recipientKey, recipientStatusPartition } from '#domain/marketing/keys.ts';
 import { verifyToken, type TokenKind } from '#domain/marketing/tokens.ts';
@@ -49,15 +50,14 @@ const subject = (t: Target) => ({
   ...(t.recipient.leadId ? { leadId: String(t.recipient.leadId) } : {}),
 });
 
-/** Sets `field` on the recipient and counts it, once; false when it was already set. */
-async function firstTime(uow: UnitOfWork, t: Target, field: string, stat: string, at: string): Promise<boolean> {
+/** Sets `field` on the recipient and counts it, in `uow`; the commit fails with `alreadySet()` when it was already set. */
+function firstTime(uow: UnitOfWork, t: Target, field: string, stat: string, at: string, alreadySet: () => Error = () => new AlreadyDone()): void {
   uow.update(
     recipientKey(t.tenantId, t.campaignId, t.recipientId),
     { expression: 'SET #f = :at', names: { '#f': field }, values: { ':at': at } },
-    { condition: 'attribute_not_exists(#f)', names: { '#f': field }, onConditionFailed: () => new AlreadyDone() },
+    { condition: 'attribute_not_exists(#f)', names: { '#f': field }, onConditionFailed: alreadySet },
   );
   uow.update(campaignStatsKey(t.tenantId, t.campaignId), { expression: 'ADD #n :one', names: { '#n': stat }, values: { ':one': 1 } });
-  return true;
 }
 
 class AlreadyDone extends Error {}
@@ -78,31 +78,40 @@ export async function unsubscribeTarget(token: string): Promise<{ email: string 
   return { email: String(t.recipient.email) };
 }
 
-/** RFC 8058 one-click or the page's form: suppress the address, count once, emit once. */
+/**
+ * RFC 8058 one-click or the page's form: suppress the address, mark the recipient, count and emit
+ * once, in ONE transaction, so a fault leaves all of it or none (never a suppression without its
+ * count and event). What is done already (the address listed, the recipient marked) stays out of
+ * it; an unsubscribe or suppression that lands between the reads and the commit fails a condition
+ * (`VersionRace`) and the request reads again, so a repeat or a race changes nothing twice.
+ */
 export async function unsubscribe(token: string, now: Date): Promise<{ email: string }> {
-  const t = await target(token, 'unsubscribe');
-  const email = String(t.recipient.email);
-  await audience().suppress(t.tenantId, email, { reason: 'unsubscribed', campaignId: t.campaignId, now });
-  const ctx = systemContext(t.tenantId, now);
-  const uow = new UnitOfWork(ctx);
-  await firstTime(uow, t, 'unsubscribedAt', 'unsubscribed', now.toISOString());
-  const person = t.recipient.contactId ? { type: 'contact', id: String(t.recipient.contactId) } : t.recipient.leadId ? { type: 'lead', id: String(t.recipient.leadId) } : undefined;
-  if (person) {
-    uow.emit(person.type === 'contact' ? 'contact.unsubscribed' : 'lead.unsubscribed', person, {
-      id: person.id,
-      email,
-      campaignId: t.campaignId,
-      unsubscribedAt: now.toISOString(),
-    });
-  }
-  await commitOnce(uow);
-  return { email };
+  return retryOnVersionRace(undefined, async () => {
+    const t = await target(token, 'unsubscribe');
+    const email = String(t.recipient.email);
+    const uow = new UnitOfWork(systemContext(t.tenantId, now));
+    await audience().suppressWithin(uow, t.tenantId, email, { reason: 'unsubscribed', campaignId: t.campaignId, now });
+    if (t.recipient.unsubscribedAt === undefined) {
+      firstTime(uow, t, 'unsubscribedAt', 'unsubscribed', now.toISOString(), () => new VersionRace());
+      const person = t.recipient.contactId ? { type: 'contact', id: String(t.recipient.contactId) } : t.recipient.leadId ? { type: 'lead', id: String(t.recipient.leadId) } : undefined;
+      if (person) {
+        uow.emit(person.type === 'contact' ? 'contact.unsubscribed' : 'lead.unsubscribed', person, {
+          id: person.id,
+          email,
+          campaignId: t.campaignId,
+          unsubscribedAt: now.toISOString(),
+        });
+      }
+    }
+    if (uow.size > 0) await uow.commit(null);
+    return { email };
+  });
 }
 
 export async function recordOpen(token: string, now: Date): Promise<void> {
   const t = await target(token, 'open');
   const uow = new UnitOfWork(systemContext(t.tenantId, now));
-  await firstTime(uow, t, 'openedAt', 'opened', now.toISOString());
+  firstTime(uow, t, 'openedAt', 'opened', now.toISOString());
   uow.emit('email.opened', { type: 'campaign', id: t.campaignId }, { ...subject(t), openedAt: now.toISOString() });
   await commitOnce(uow);
 }
@@ -116,7 +125,7 @@ export async function recordClick(token: string, now: Date): Promise<string> {
   const at = now.toISOString();
   const ctx = systemContext(t.tenantId, now);
   const first = new UnitOfWork(ctx);
-  await firstTime(first, t, 'clickedAt', 'clicked', at);
+  firstTime(first, t, 'clickedAt', 'clicked', at);
   first.emit('email.clicked', { type: 'campaign', id: t.campaignId }, { ...subject(t), url, clickedAt: at, first: true });
   if (!(await commitOnce(first))) {
     await new UnitOfWork(ctx).emit('email.clicked', { type: 'campaign', id: t.campaignId }, { ...subject(t), url, clickedAt: at, first: false }).commit(null);

@@ -18,11 +18,15 @@ import { signedHeaders } from '#domain/integrations/standard-webhooks.ts';
 import { dynamoFaults, type FaultKind, type FaultPlan } from '#test/support/faults.ts';
 import { bodyFor, collectionOf, hasBody, hasIdParam, keyOf, seed, seederFor, urlOf, validBody, type Caller, type Refs } from '#test/support/fixtures.ts';
 import { isRateLimitPartition } from '#domain/integrations/rate-limits.ts';
+import { runCampaignDispatch } from '#domain/marketing/dispatch.ts';
+import { sendCsatInvitation } from '#domain/service/surveys-csat.ts';
+import type { DomainEvent } from '#events/catalog.ts';
+import { linkIn, mailbox } from '#test/marketing/support.ts';
 
 /** Every route that writes: POST, PUT, PATCH, DELETE of the route table. */
 export const writeRoutes: readonly Route[] = routes.filter((r) => r.method !== 'GET');
-/** The write routes with a fault case: every one of the API, and the public ones PUBLIC_CASES knows how to call. */
-export const faultableRoutes = (): Route[] => writeRoutes.filter((r) => !r.public || PUBLIC_CASES[keyOf(r)]);
+/** The write routes with a fault case (every one of the API, and the public ones PUBLIC_CASES knows how to call), those `also` keeps. */
+export const faultableRoutes = (also: (r: Route) => boolean = () => true): Route[] => writeRoutes.filter((r) => (!r.public || PUBLIC_CASES[keyOf(r)]) && also(r));
 
 /**
  * Routes whose use case is documented as steps each safe to repeat (a merge is too big for one
@@ -141,6 +145,29 @@ async function refsFor(route: Route, who: Caller): Promise<Refs> {
 
 let messages = 0;
 
+/**
+ * The campaign-dispatch job, one run at a time: twins are prepared at once, and a run that found
+ * the other's campaign leased would return before it was sent. A run sends every campaign due.
+ */
+let dispatching: Promise<unknown> = Promise.resolve();
+function dispatchSerially(): Promise<unknown> {
+  const run = dispatching.then(() => runCampaignDispatch({ sleep: async () => undefined }));
+  dispatching = run.catch(() => undefined);
+  return run;
+}
+
+/** A page's form posted by a client that asks for JSON: a failure is then problem+json (a browser gets the same status and Retry-After as a page). */
+const formPost = (fields: Record<string, string>): RequestOptions => ({
+  raw: new URLSearchParams(fields).toString(),
+  headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+});
+
+/** A created resource's id, or the seeding's failure named. */
+function created(res: Answer, what: string): string {
+  if (res.status !== 201) throw new Error(`${what} for the fault case: ${res.status} ${res.body.slice(0, 200)}`);
+  return String(res.json.id);
+}
+
 /** Public write routes, which prove themselves by a signature instead of a token: how to make a genuine request of each. */
 export const PUBLIC_CASES: Record<string, (tenant: string) => Promise<Prepared>> = {
   // A submission to an inbound form, signed with the form's secret (Standard Webhooks).
@@ -154,7 +181,41 @@ export const PUBLIC_CASES: Record<string, (tenant: string) => Promise<Prepared>>
     const signed = signedHeaders([form.json.secret as string], `msg_faults_${++messages}_${tenant}`, new Date(), raw);
     return { tenant, caller: null, method: 'POST', url: `/in/forms/${form.json.id}`, body: undefined, opts: { raw, headers: { 'content-type': 'application/json', ...signed } } };
   },
+  // RFC 8058 one-click from a campaign mail's List-Unsubscribe link: a contact in a segment, the campaign sent to it.
+  'POST /u/{token}': async (tenant) => {
+    const admin: Caller = { tenant, user: 'root', role: 'admin' };
+    const email = `fan-${tenant}@example.cn`;
+    created(await call(admin, 'POST', '/v1/contacts', { name: '范先生', email, tags: ['vip'] }), 'a contact');
+    const segmentId = created(await call(admin, 'POST', '/v1/segments', validBody['POST /v1/segments']!({})), 'a segment');
+    const campaignId = created(await call(admin, 'POST', '/v1/campaigns', validBody['POST /v1/campaigns']!({ segmentId })), 'a campaign');
+    const sent = await call(admin, 'POST', `/v1/campaigns/${campaignId}/send`);
+    if (sent.status !== 200) throw new Error(`sending the campaign for the fault case: ${sent.status} ${sent.body.slice(0, 200)}`);
+    await dispatchSerially();
+    const [mail] = await mailbox(tenant, `&campaignId=${campaignId}`);
+    if (!mail) throw new Error(`no campaign mail for the fault case of ${tenant}`);
+    return { tenant, caller: null, method: 'POST', url: linkIn(mail.headers['List-Unsubscribe'], '/u/'), body: undefined, opts: formPost({ 'List-Unsubscribe': 'One-Click' }) };
+  },
+  // A CSAT answer from the invitation mailed when a ticket is first solved (the consumer given the solve's event).
+  'POST /s/{token}': async (tenant) => {
+    const admin: Caller = { tenant, user: 'root', role: 'admin' };
+    const sam: Caller = { tenant, user: 'sam', role: 'support' };
+    for (const c of [admin, sam]) await call(c, 'GET', '/v1/notifications');
+    const email = `lin-${tenant}@example.cn`;
+    const accountId = created(await call(admin, 'POST', '/v1/accounts', { name: `满意度 ${tenant}` }), 'an account');
+    const contactId = created(await call(admin, 'POST', '/v1/contacts', { name: '林女士', email, accountId }), 'a contact');
+    const ticketId = created(await call(sam, 'POST', '/v1/tickets', { subject: '无法登录', contactId }), 'a ticket');
+    const solved = await call(sam, 'PATCH', `/v1/tickets/${ticketId}`, { status: 'solved' });
+    if (solved.status !== 200) throw new Error(`solving the ticket for the fault case: ${solved.status} ${solved.body.slice(0, 200)}`);
+    const event = [...(await tenantItems(tenant)).values()].map((json) => JSON.parse(json) as Item).find((i) => i.entityType === 'OUTBOX' && (i.event as DomainEvent).type === 'ticket.solved')?.event;
+    if (!event || (await sendCsatInvitation(event as DomainEvent)) !== 'sent') throw new Error(`no CSAT invitation for the fault case of ${tenant}`);
+    const [mail] = await mailbox(tenant, `&to=${encodeURIComponent(email)}`);
+    if (!mail) throw new Error(`no CSAT mail for the fault case of ${tenant}`);
+    return { tenant, caller: null, method: 'POST', url: linkIn(mail.html, '/s/'), body: undefined, opts: formPost({ score: '4', comment: '很好 great' }) };
+  },
 };
+
+/** The public routes whose proof is a token mailed to someone: their own file (test/faults/public-tokens.test.ts) faults them at each write. */
+export const TOKEN_ROUTES = new Set(['POST /u/{token}', 'POST /s/{token}']);
 
 /** The twin (no fault) and the tenant under test, seeded alike, at once. */
 export async function prepareTwins(route: Route, tenant: string): Promise<{ twin: Prepared; main: Prepared }> {

@@ -1,16 +1,17 @@
 /**
  * One injected fault per write route (issue 11 point 3), fixed choices: the kinds in turn, each
  * at the route's last write call and lasting (so the SDK's retries run out), except every third
- * route whose fault lasts one attempt (so the SDK's retry wins). The long run, every kind at
+ * route whose fault lasts one attempt (so the SDK's retry wins). The public routes a mailed token
+ * opens have their own file (test/faults/public-tokens.test.ts). The long run, every kind at
  * every call of every route, is bench/faults.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { FAULT_KINDS, type FaultKind } from '#test/support/faults.ts';
-import { faultableRoutes, callsFor, faulted, keyOf, planAt, prepareTwins, reference, RESUMABLE, WRITE_OPS } from '#test/faults/support.ts';
+import { faultableRoutes, callsFor, faulted, keyOf, planAt, prepareTwins, reference, RESUMABLE, TOKEN_ROUTES, WRITE_OPS } from '#test/faults/support.ts';
 
 export function writeRouteFaults(part: number, parts: number): void {
   describe(`injected faults, write routes (part ${part + 1} of ${parts})`, () => {
-    faultableRoutes().forEach((route, i) => {
+    faultableRoutes((route) => !TOKEN_ROUTES.has(keyOf(route))).forEach((route, i) => {
       if (i % parts !== part) return;
       const preferred: FaultKind = FAULT_KINDS[i % FAULT_KINDS.length]!;
       const once = i % 3 === 2;

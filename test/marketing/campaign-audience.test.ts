@@ -1,11 +1,12 @@
 /**
  * A campaign over a real segment and the real suppression list: the audience frozen from
  * the segment's members (one per normalized email, suppressed ones marked), sent, and an
- * unsubscribe landing in the suppression list with the campaign's id.
+ * unsubscribe landing in the suppression list with the campaign's id (once, under concurrent one-clicks).
  */
 import { describe, expect, it } from 'vitest';
 import { call, as } from '#test/support/api.ts';
 import { admin, dispatch, linkIn, mailbox, marketer } from '#test/marketing/support.ts';
+import { outboxEvents } from '#test/sales/orders-support.ts';
 
 const T = 'camp-audience';
 const rep = { tenant: T, user: 'alice', role: 'rep' as const };
@@ -33,10 +34,15 @@ describe('campaign over a real segment', () => {
     const mails = await mailbox(T, `&campaignId=${c.json.id}`);
     expect(mails.map((m) => m.to).sort()).toEqual(['jia@example.com', 'yi@example.com']);
 
+    // Four one-clicks at once (a mail client and its scanner): one suppression, one mark, one count, one event.
     const path = linkIn(mails.find((m) => m.to === 'yi@example.com').headers['List-Unsubscribe'], '/u/');
-    expect((await call(null, 'POST', path, undefined, { raw: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(200);
+    const oneClick = { raw: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } };
+    const clicks = await Promise.all(Array.from({ length: 4 }, () => call(null, 'POST', path, undefined, oneClick)));
+    expect(clicks.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     const suppressions = (await as(marketer(T)).get('/v1/suppressions')).json.items;
-    expect(suppressions).toContainEqual(expect.objectContaining({ email: 'yi@example.com', reason: 'unsubscribed', campaignId: c.json.id }));
+    expect(suppressions.filter((s: any) => s.email === 'yi@example.com')).toEqual([expect.objectContaining({ reason: 'unsubscribed', campaignId: c.json.id, version: 1 })]);
+    expect((await as(marketer(T)).get(`/v1/campaigns/${c.json.id}`)).json.stats.unsubscribed).toBe(1);
+    expect((await outboxEvents(T)).filter((e) => e.type === 'contact.unsubscribed').map((e) => (e.data as any).email)).toEqual(['yi@example.com']);
 
     // A permanent bounce of jia's mail: suppressed as bounced.
     const jia = mails.find((m) => m.to === 'jia@example.com');

@@ -25,6 +25,10 @@ export function fixedAudience(segments: Record<string, { entity: 'contacts' | 'l
       suppressed.set(key, { reason: entry.reason, ...(entry.campaignId ? { campaignId: entry.campaignId } : {}) });
       return { created: true };
     },
+    // In memory at once, not with the caller's transaction: these tests are about the mechanics around it.
+    async suppressWithin(_uow, t, email, entry) {
+      return a.suppress(t, email, entry);
+    },
     async segmentEntity(_t, segmentId) {
       const s = segments[segmentId];
       if (!s) throw notFound('segment');
