@@ -14,8 +14,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -83,13 +81,18 @@ async function settled(server: Server, expected: number, quietMs = 3000, maxMs =
   }
 }
 
-/** `npm start` (local/start.ts) as a child process on a free port, in its own data directory. */
+/**
+ * `npm start` (local/start.ts) as a child process on a free port and its own table, as `npm start`
+ * runs: DynamoDB Local in memory (a data directory would put it on disk, whose transactions are
+ * about twice as slow under load) and the JWT keys in the default folder, `.crm-local/keys`.
+ */
 async function startServer(): Promise<Server> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'crm-load-'));
+  const dataDir = path.join(REPO_ROOT, '.crm-local');
   const tableName = `crm-load-${randomUUID().slice(0, 8)}`;
   // CRM_REQUEST_STATS: each answer line carries the request's table calls and retries (domain/table/request-stats.ts).
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', CRM_DATA_DIR: dataDir, TABLE_NAME: tableName, LOG_LEVEL: 'SILENT', CRM_REQUEST_STATS: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', TABLE_NAME: tableName, LOG_LEVEL: 'SILENT', CRM_REQUEST_STATS: '1' };
   delete env.DYNAMODB_ENDPOINT;
+  delete env.CRM_DATA_DIR;
   // LOAD_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
   const profile = process.env.LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.LOAD_CPU_PROF)}`] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'local/start.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -103,7 +106,6 @@ async function startServer(): Promise<Server> {
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
-    await rm(dataDir, { recursive: true, force: true });
   };
   try {
     const started = await new Promise<{ url: string; endpoint: string }>((resolve, reject) => {
