@@ -25,13 +25,6 @@ export interface DynamoDbLocal {
 export interface StartOptions {
   /** Persist tables in this folder (created if missing); in memory when absent. */
   dataDir?: string;
-  /**
-   * For a run of minutes with many small requests (the test suite): the JVM compiles with C1 only
-   * and collects with the serial collector. Its optimizing C2 compiler spends more CPU than it
-   * saves within such a run, on a machine whose cores the test workers need; a long run (the
-   * bench, a local session) keeps the JVM's defaults.
-   */
-  shortRun?: boolean;
 }
 
 const STARTUP_TIMEOUT_MS = 20_000;
@@ -48,7 +41,7 @@ export async function startDynamoDbLocal(opts: StartOptions = {}): Promise<Dynam
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     try {
-      return await launch(dir, port, opts.dataDir, opts.shortRun ?? false);
+      return await launch(dir, port, opts.dataDir);
     } catch (err) {
       if (err instanceof PortTakenError && attempt < 3) continue;
       throw err;
@@ -105,12 +98,11 @@ function freePort(): Promise<number> {
   });
 }
 
-async function launch(dir: string, port: number, dataDir: string | undefined, shortRun: boolean): Promise<DynamoDbLocal> {
+async function launch(dir: string, port: number, dataDir: string | undefined): Promise<DynamoDbLocal> {
   const args = [
     // Headroom for the bench's 300,000-item tables and long local sessions; the heap only grows
     // as far as it is used.
     '-Xmx1g',
-    ...(shortRun ? ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'] : []),
     `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`,
     '-jar',
     path.join(dir, 'DynamoDBLocal.jar'),

@@ -27,7 +27,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   let ddb;
   try {
-    ddb = await startDynamoDbLocal({ shortRun: true });
+    ddb = await startDynamoDbLocal();
   } catch (err) {
     await rm(crmDataDir, { recursive: true, force: true });
     throw err;
