@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startDynamoDbLocal } from '#local/dynamodb-local.ts';
+import { processCpuSeconds, reportLine } from '#test/support/cost-report.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -35,6 +36,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('dynamoEndpoint', ddb.endpoint);
 
   return async () => {
+    reportLine({ file: 'DynamoDB Local (JVM)', jvmCpuSeconds: processCpuSeconds(ddb.pid) });
     await ddb.stop();
     await rm(crmDataDir, { recursive: true, force: true });
   };

@@ -54,14 +54,25 @@ beforeAll(async () => {
   await send(admin, 'GET', '/v1/reports/funnel');
 });
 
+/**
+ * The item count as the last refused request left it: requests run one at a time, so it is still
+ * the count before the next request, unread (a Scan of the whole table, as long as the table grows).
+ * Forgotten after an answer that may have written.
+ */
+let countAfterRefusal: number | undefined;
+
 async function expectClean(req: FuzzRequest, res: Awaited<ReturnType<typeof call>>, before: number): Promise<void> {
   const label = `${req.method} ${req.url} [${req.headers['content-type']}] ${req.raw?.slice(0, 120) ?? ''}`;
   expect(answerDefect(res), `${label} → ${res.status} ${res.body.slice(0, 300)}`).toBeUndefined();
-  if (res.status >= 400) expect(await itemCount(), `${label} was refused (${res.status}) but wrote`).toBe(before);
+  if (res.status >= 400) {
+    expect(await itemCount(), `${label} was refused (${res.status}) but wrote`).toBe(before);
+    countAfterRefusal = before;
+  }
 }
 
 async function sendAndCheck(req: FuzzRequest): Promise<void> {
-  const before = await itemCount();
+  const before = countAfterRefusal ?? (await itemCount());
+  countAfterRefusal = undefined;
   const res = await call(req.who, req.method, req.url, undefined, { headers: req.headers, ...(req.raw !== undefined ? { raw: req.raw } : {}) });
   await expectClean(req, res, before);
 }

@@ -4,9 +4,11 @@
  * parallel without seeing each other's data.
  */
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, inject } from 'vitest';
+import { afterAll, expect, inject } from 'vitest';
 import { createTableInput } from '#domain/table/definition.ts';
+import { trackFileCost } from '#test/support/cost-report.ts';
 
 process.env.DYNAMODB_ENDPOINT = inject('dynamoEndpoint');
 process.env.CRM_DATA_DIR = inject('crmDataDir');
@@ -20,10 +22,12 @@ process.env.RATE_LIMIT_API_KEY_REQUESTS_PER_MINUTE ??= '1000000';
 process.env.RATE_LIMIT_PUBLIC_REQUESTS_PER_MINUTE ??= '1000000';
 
 const { db } = await import('#domain/table/client.ts');
+const reportCost = trackFileCost(db, path.relative(process.cwd(), expect.getState().testPath ?? '?'));
 await db.send(new CreateTableCommand(createTableInput(process.env.TABLE_NAME)));
 // The shared DynamoDB Local keeps every table in memory: drop this file's when it is done.
 afterAll(async () => {
   await db.send(new DeleteTableCommand({ TableName: process.env.TABLE_NAME }));
+  reportCost?.();
 });
 
 const { usePublisher } = await import('#events/publisher.ts');
