@@ -277,6 +277,9 @@ function buildCatalog() {
 
 type EventCatalog = ReturnType<typeof buildCatalog>;
 
+/** The source name every domain event carries on the bus (here, not with the consumers: a publisher needs no consumer table). */
+export const EVENT_SOURCE = 'crm';
+
 /** Every event type's version and payload schema. */
 export const eventCatalog: () => EventCatalog = builtOnFirstUse(buildCatalog);
 

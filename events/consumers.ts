@@ -130,5 +130,4 @@ export const consumers: Consumer[] = [
   },
 ];
 
-/** The source name every domain event carries on the bus. */
-export const EVENT_SOURCE = 'crm';
+export { EVENT_SOURCE } from '#events/catalog.ts';
