@@ -4,10 +4,10 @@
  * the same handler. Consumers must be idempotent: delivery is at least once.
  */
 import type { TableAction } from '#functions/routes.ts';
-import { eventCatalog } from '#events/catalog.ts';
+import { eventDescriptions } from '#events/descriptions.ts';
 
 /** Every event type of the catalog, for a consumer that takes them all (its rule then matches on the source alone). */
-export const ALL_EVENT_TYPES: string[] = Object.keys(eventCatalog);
+export const ALL_EVENT_TYPES: string[] = Object.keys(eventDescriptions);
 
 export interface Consumer {
   name: string;
@@ -130,5 +130,4 @@ export const consumers: Consumer[] = [
   },
 ];
 
-/** The source name every domain event carries on the bus. */
-export const EVENT_SOURCE = 'crm';
+export { EVENT_SOURCE } from '#events/catalog.ts';

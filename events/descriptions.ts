@@ -3,6 +3,7 @@
  * beside the catalog rather than in it so that its entries stay one schema each; the type makes a
  * catalog entry without a description a compile error.
  */
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import { eventCatalog, type EventType } from '#events/catalog.ts';
 
 export const eventDescriptions = {
@@ -83,9 +84,12 @@ export interface EventTypeInfo {
   description: string;
 }
 
-/** Every event type the API emits, in name order. */
-export const eventTypes: EventTypeInfo[] = (Object.keys(eventCatalog) as EventType[])
-  .sort()
-  .map((type) => ({ type, version: eventCatalog[type].version, description: eventDescriptions[type] }));
+/** Every event type the API emits, in name order (the catalog is built on the first call, not at load). */
+export const eventTypes: () => EventTypeInfo[] = builtOnFirstUse(() =>
+  (Object.keys(eventDescriptions) as EventType[])
+    .sort()
+    .map((type) => ({ type, version: eventCatalog()[type].version, description: eventDescriptions[type] })),
+);
 
-export const isEventType = (type: string): type is EventType => Object.hasOwn(eventCatalog, type);
+// The descriptions have exactly the catalog's keys (their type says so), without building its schemas.
+export const isEventType = (type: string): type is EventType => Object.hasOwn(eventDescriptions, type);

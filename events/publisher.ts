@@ -4,8 +4,7 @@
  * `usePublisher`); nothing in the domain knows which one it is talking to.
  */
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import type { DomainEvent } from '#events/catalog.ts';
-import { EVENT_SOURCE } from '#events/consumers.ts';
+import { EVENT_SOURCE, type DomainEvent } from '#events/catalog.ts';
 
 export interface EventPublisher {
   /** Publishes a batch; answers the ids that did NOT get through (they stay pending and are retried). */

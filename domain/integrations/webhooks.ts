@@ -151,7 +151,7 @@ export async function rotateWebhookSecret(ctx: UseCaseContext, id: string): Prom
 export function listEventTypes(ctx: UseCaseContext, page: PageRequest): Page<EventTypeInfo> {
   requireRole(ctx.identity, 'admin');
   const after = page.cursor ? decodeCursor(page.scope, page.cursor).type : undefined;
-  const rest = typeof after === 'string' ? eventTypes.filter((e) => e.type > after) : eventTypes;
+  const rest = typeof after === 'string' ? eventTypes().filter((e) => e.type > after) : eventTypes();
   const items = rest.slice(0, page.limit);
   const more = rest.length > items.length;
   return { items, nextCursor: more ? encodeCursor(page.scope, { type: items.at(-1)!.type }) : null };

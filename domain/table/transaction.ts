@@ -129,7 +129,7 @@ export class UnitOfWork {
   /** Records a domain event in the outbox, in this same transaction. */
   emit<T extends EventType>(type: T, entity: { type: string; id: string }, data: EventData<T>): this {
     const { identity } = this.ctx;
-    const entry = eventCatalog[type];
+    const entry = eventCatalog()[type];
     const event: DomainEvent = {
       id: ulid(this.ctx.now.getTime()),
       type,

@@ -153,7 +153,7 @@ async function serve(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStru
     }
   } catch (err) {
     if (err instanceof DomainError) return problemResponse(err);
-    logger.error('unhandled error', { error: err as Error, routeKey: event.routeKey });
+    logger().error('unhandled error', { error: err as Error, routeKey: event.routeKey });
     return problemResponse(new DomainError(500, 'internal_error', 'Something went wrong on our side.'));
   }
 }

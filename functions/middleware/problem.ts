@@ -53,16 +53,16 @@ export function problemOf(err: unknown, routeKey: string): { problem: DomainErro
   if (isMiddyTimeout(err)) {
     // middy answers shortly before the function's time runs out. The change may still land:
     // a retry with the same Idempotency-Key then answers what it did, without doing it twice.
-    logger.warn('request timed out', { routeKey });
+    logger().warn('request timed out', { routeKey });
     return { problem: new DomainError(503, 'timeout', 'The request took too long to finish; retry it with the same Idempotency-Key.'), retryAfter: '1' };
   }
   if (isServiceUnavailable(err)) {
     // Throttled, failing or unreachable after the SDK's retries: the request's change is one
     // request or one transaction, so nothing of it landed, and retrying it is safe.
-    logger.warn('AWS service unavailable after the SDK retries', { error: err as Error, routeKey });
+    logger().warn('AWS service unavailable after the SDK retries', { error: err as Error, routeKey });
     return { problem: new DomainError(503, 'unavailable', 'A service this request needs is busy or unavailable; retry it shortly.'), retryAfter: '1' };
   }
-  logger.error('unhandled error', { error: err as Error, routeKey });
+  logger().error('unhandled error', { error: err as Error, routeKey });
   return { problem: new DomainError(500, 'internal_error', 'Something went wrong on our side.') };
 }
 

@@ -14,7 +14,6 @@ import { DomainError, notFound, payloadTooLarge, unsupportedMediaType, validatio
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { tokenTenant } from '#domain/marketing/tokens.ts';
 import { runAsTenant } from '#domain/table/tenant-client.ts';
-import { logger } from '#functions/middleware/logger.ts';
 import { problemOf, problemResponse } from '#functions/middleware/problem.ts';
 import { limitPublicRequest, rateLimited, withRateLimitHeaders } from '#functions/middleware/rate-limit.ts';
 import { lowerCaseHeaders, MAX_BODY_BYTES, readJsonBody } from '#functions/middleware/request.ts';

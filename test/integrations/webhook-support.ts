@@ -10,7 +10,7 @@ export function domainEvent(tenant: string, type: EventType, at = new Date()): D
   return {
     id,
     type,
-    version: eventCatalog[type].version,
+    version: eventCatalog()[type].version,
     tenantId: tenant,
     occurredAt: at.toISOString(),
     actor: { userId: 'root', role: 'admin' },
