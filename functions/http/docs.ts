@@ -15,7 +15,7 @@ import * as f from '#domain/fields.ts';
 import { DomainError, notFound } from '#domain/errors.ts';
 import { logger } from '#functions/middleware/logger.ts';
 import { problemResponse } from '#functions/middleware/problem.ts';
-import { limitPublicRequest, rateLimited, withRateLimitHeaders } from '#functions/middleware/rate-limit.ts';
+import { limitPublicRequest, rateLimited, withRateLimitHeaders } from '#functions/middleware/public-rate-limit.ts';
 import { lowerCaseHeaders } from '#functions/middleware/request.ts';
 import { DOCS_ASSETS, OPENAPI_DOCUMENT, type DocsAsset } from '#functions/openapi/assets.ts';
 import { docsFiles } from '#functions/openapi/docs-files.ts';
@@ -129,7 +129,7 @@ function answer(f: File, headers: Record<string, string>, extra: Record<string, 
     : { statusCode: 200, headers: { ...common, 'content-type': f.contentType }, body: f.body.toString('utf8') };
 }
 
-/** Limited per client IP like the other public routes (functions/middleware/rate-limit.ts). */
+/** Limited per client IP like the other public routes (functions/middleware/public-rate-limit.ts). */
 async function dispatch(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   const decision = limitPublicRequest(event);
   return withRateLimitHeaders(decision.allowed ? await serve(event) : problemResponse(rateLimited(decision.retryAfter!)), decision);
