@@ -90,8 +90,8 @@ export const httpFunctions = {
   // Tickets (api/service.md): a create reads policy, counter, account, contact and assignee in one BatchGetItem;
   // lists of reps and managers read each page's accounts in one BatchGetItem. The SLA policy routes live here too.
   tickets: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
-  // The OpenAPI document and the reference page (functions/http/docs.ts): no table access; its
-  // bundle carries the renderer's files (functions/openapi/assets.ts).
+  // The OpenAPI document and the reference page (functions/http/docs.ts): no table access; it reads
+  // the document and the renderer's files from the stack's S3 assets (functions/openapi/assets.ts).
   docs: { tableActions: [], docsAssets: true },
   // Outbound webhooks (api/integrations.md): one partition of the tenant's webhooks (Get, Query, conditional
   // Put / Delete), deliveries (Query); a manual retry claims (Update), sends, and records the outcome

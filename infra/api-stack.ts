@@ -5,7 +5,8 @@
  * CrmWorkers (workers-stack.ts): split so that neither stack nears CloudFormation's
  * 500-resource limit as routes are added.
  */
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import path from 'node:path';
+import { AssetHashType, BundlingOutput, CfnOutput, DockerImage, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -17,13 +18,15 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { CONTAINER_CACHE_TTL_SECONDS, GATEWAY_CACHE_TTL_SECONDS } from '#functions/auth/cache-ttl.ts';
-import { assetSource, DOCS_ASSETS, DOCS_ASSETS_DIR } from '#functions/openapi/assets.ts';
+import { assetSource, DOCS_ASSETS, DOCS_BUCKET, DOCS_OBJECTS, OPENAPI_DOCUMENT } from '#functions/openapi/assets.ts';
 import { httpFunctions, routes, type HttpFunctionName, type Route, type TableAction } from '#functions/routes.ts';
 import { SHARED_KEY_PREFIXES } from '#domain/table/tenant-scope.ts';
-import { CrmFunction, functionEntry, type CrmFunctionProps } from './crm-function.ts';
+import { buildOpenApiDocumentFile } from '#infra/bundling/openapi-document.ts';
+import { CrmFunction, functionEntry, REPO_ROOT, type CrmFunctionProps } from './crm-function.ts';
 import { contextList, pascal, type EntryResolver } from './stack-parts.ts';
 
 export interface ApiStackProps extends StackProps {
@@ -51,6 +54,8 @@ export class ApiStack extends Stack {
   public readonly authorizerHandler: CrmFunction;
   /** Large CSV files on their way to an import (domain/integrations/upload-store.ts). */
   public readonly importUploads: s3.Bucket;
+  /** The docs function's files by name (functions/openapi/assets.ts DOCS_FILES), each an S3 asset. */
+  public readonly docsFiles: Record<string, Asset>;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -131,10 +136,11 @@ export class ApiStack extends Stack {
     // Functions that sign or check public-link tokens get the key's ARN and may read that secret.
     const tokenEnv = { MARKETING_TOKEN_SECRET_ARN: marketingTokenSecret.secretArn };
 
-    // The reference page's renderer travels in the docs function's bundle (Lambda's /var/task).
-    const docsAssets = {
-      bundledFiles: { folder: 'docs-assets', files: DOCS_ASSETS.map(assetSource) },
-      environment: { [DOCS_ASSETS_DIR]: '/var/task/docs-assets' },
+    // The docs function's files (the OpenAPI document, the reference page's renderer): S3 assets it reads.
+    this.docsFiles = docsFileAssets(this);
+    const docsEnv = {
+      [DOCS_BUCKET]: Object.values(this.docsFiles)[0]!.s3BucketName,
+      [DOCS_OBJECTS]: JSON.stringify(Object.fromEntries(Object.entries(this.docsFiles).map(([name, a]) => [name, a.s3ObjectKey]))),
     };
 
     // Large CSV files (Lambda's 6 MB payload limit keeps them out of requests and answers): an
@@ -176,10 +182,9 @@ export class ApiStack extends Stack {
         name,
         entry: entry('http', name),
         description: `HTTP: ${name}`,
-        ...(def.marketing || def.importUploads
-          ? { environment: { ...(def.marketing ? tokenEnv : {}), ...(def.importUploads ? uploadsEnv : {}) } }
+        ...(def.marketing || def.importUploads || def.docsAssets
+          ? { environment: { ...(def.marketing ? tokenEnv : {}), ...(def.importUploads ? uploadsEnv : {}), ...(def.docsAssets ? docsEnv : {}) } }
           : {}),
-        ...(def.docsAssets ? docsAssets : {}),
         ...(timeoutOf(name) ? { timeout: Duration.seconds(timeoutOf(name)!) } : {}),
       });
       // Table access only as the caller's tenant (a role assumed with the tenant's session tag);
@@ -188,6 +193,7 @@ export class ApiStack extends Stack {
       // The public function learns a form's tenant from its pointer before it has a tenant: GetItem of `FORM#<id>` only.
       if (name === 'public') fn.grantTable(['dynamodb:GetItem'], { leadingKeys: [`${SHARED_KEY_PREFIXES.formPointer}*`] });
       if (def.importUploads) grantImportUploads(fn, this.importUploads);
+      if (def.docsAssets) grantDocsFiles(fn, Object.values(this.docsFiles));
       if (def.marketing) fn.grantSecretRead(marketingTokenSecret);
       if (def.secrets) fn.grantSecretsKey(secretsKey, def.secrets);
       httpHandlers[name] = fn;
@@ -251,6 +257,37 @@ function grantImportUploads(fn: CrmFunction, bucket: s3.Bucket): void {
       reason: `An object's key, ${prefix}/<tenantId>/<id>.csv, is made per request; the grant is the two object actions under ${prefix}/ of this one bucket.`,
     });
   }
+}
+
+/**
+ * The docs function's files as S3 assets, uploaded by `cdk deploy` to the bootstrap bucket (no
+ * custom resource): Swagger UI's files from node_modules, and the OpenAPI document, built at synth
+ * time from the handlers (infra/bundling/openapi-document.ts; locally, like the other bundles, no Docker).
+ */
+function docsFileAssets(scope: Construct): Record<string, Asset> {
+  const document = new Asset(scope, 'DocsOpenApiDocument', {
+    // The folder only names the bundling's input; the file's bytes are its hash.
+    path: path.join(REPO_ROOT, 'functions', 'openapi'),
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Never pulled: local bundling always succeeds.
+      image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22'),
+      outputType: BundlingOutput.SINGLE_FILE,
+      local: {
+        tryBundle(outputDir: string) {
+          buildOpenApiDocumentFile(path.join(outputDir, OPENAPI_DOCUMENT));
+          return true;
+        },
+      },
+    },
+  });
+  const assets = Object.fromEntries(DOCS_ASSETS.map((a) => [a.name, new Asset(scope, `DocsFile${pascal(a.name.replace(/\W/g, '-'))}`, { path: assetSource(a) })]));
+  return { [OPENAPI_DOCUMENT]: document, ...assets };
+}
+
+/** GetObject on exactly the docs function's objects: no listing, no other key of the bootstrap bucket. */
+function grantDocsFiles(fn: CrmFunction, files: Asset[]): void {
+  fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: files.map((a) => a.bucket.arnForObjects(a.s3ObjectKey)) }));
 }
 
 /** Why a public route has no authorizer: what proves its requests instead (cdk-nag AwsSolutions-APIG4). */

@@ -37,6 +37,8 @@ export const BUNDLE_ALIASES = {
   '@aws-sdk/credential-provider-node': './infra/bundling/lambda-credentials.ts',
   // The normalizers' data: from the layer the functions that normalize have (infra/bundling/normalizers-layer.ts).
   '#domain/accounts/normalizer-libraries.ts': NORMALIZERS_LAYER_PATH,
+  // The docs function's local files (the document built from every handler): deployed, it reads S3 (functions/openapi/docs-files.ts).
+  '#functions/openapi/local-docs-files.ts': './infra/bundling/no-local-docs-files.ts',
 } as const;
 
 /**

@@ -18,9 +18,9 @@ import { db, tableName } from '#domain/table/client.ts';
 import { t } from '#domain/table/keys.ts';
 import { getItem } from '#domain/table/query.ts';
 import { UnitOfWork } from '#domain/table/transaction.ts';
+import { RATE_LIMIT_WINDOW_SECONDS } from '#domain/integrations/rate-limit-window.ts';
 
-/** Every policy counts requests over fixed windows of this many seconds, aligned to the epoch minute. */
-export const RATE_LIMIT_WINDOW_SECONDS = 60;
+export { RATE_LIMIT_WINDOW_SECONDS };
 export const MAX_REQUESTS_PER_MINUTE = 1_000_000;
 
 /** The documented defaults (README, docs/api-decisions.md), in force until an admin changes them. */

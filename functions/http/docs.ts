@@ -3,9 +3,10 @@
  * (`GET /v1/openapi.json`), the reference page that renders it (`GET /docs`, Swagger UI) and
  * the page's files (`GET /docs/{asset}`), all from the API itself: the page loads nothing from
  * anywhere else. Each answer is made once per container and served with an ETag (304 on
- * `If-None-Match`), gzipped when the client accepts it.
+ * `If-None-Match`), gzipped when the client accepts it. The document and the renderer are files
+ * this function reads (functions/openapi/docs-files.ts: S3 in the cloud, built and node_modules
+ * locally), not code it carries.
  */
-import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
@@ -14,11 +15,11 @@ import * as f from '#domain/fields.ts';
 import { DomainError, notFound } from '#domain/errors.ts';
 import { logger } from '#functions/middleware/logger.ts';
 import { problemResponse } from '#functions/middleware/problem.ts';
-import { limitPublicRequest, rateLimited, withRateLimitHeaders } from '#functions/middleware/rate-limit.ts';
+import { limitPublicRequest, rateLimited, withRateLimitHeaders } from '#functions/middleware/public-rate-limit.ts';
 import { lowerCaseHeaders } from '#functions/middleware/request.ts';
-import { assetPath, DOCS_ASSETS, type DocsAsset } from '#functions/openapi/assets.ts';
+import { DOCS_ASSETS, OPENAPI_DOCUMENT, type DocsAsset } from '#functions/openapi/assets.ts';
+import { docsFiles } from '#functions/openapi/docs-files.ts';
 import type { DescribedOperation } from '#functions/openapi/document.ts';
-import { apiDocument } from '#functions/openapi/operations.ts';
 
 /** What `GET /v1/openapi.json` answers, as far as a client relies on it. */
 export const openApiDocumentView = z.looseObject({
@@ -110,9 +111,10 @@ const once = (key: string, make: () => Promise<File>) => {
   return p;
 };
 
-const documentFile = () => once('document', async () => file(Buffer.from(JSON.stringify((await apiDocument()).document)), 'application/json; charset=utf-8'));
+const read = async (name: string) => (await docsFiles()).read(name);
+const documentFile = () => once('document', async () => file(await read(OPENAPI_DOCUMENT), 'application/json; charset=utf-8'));
 const pageFile = () => once('page', async () => file(Buffer.from(PAGE), 'text/html; charset=utf-8'));
-const assetFile = (asset: DocsAsset) => once(`asset:${asset.name}`, async () => file(await readFile(assetPath(asset)), asset.contentType));
+const assetFile = (asset: DocsAsset) => once(`asset:${asset.name}`, async () => file(await read(asset.name), asset.contentType));
 const initFile = () => once('init', async () => file(Buffer.from(INIT), 'text/javascript; charset=utf-8'));
 
 const BASE_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' };
@@ -127,7 +129,7 @@ function answer(f: File, headers: Record<string, string>, extra: Record<string, 
     : { statusCode: 200, headers: { ...common, 'content-type': f.contentType }, body: f.body.toString('utf8') };
 }
 
-/** Limited per client IP like the other public routes (functions/middleware/rate-limit.ts). */
+/** Limited per client IP like the other public routes (functions/middleware/public-rate-limit.ts). */
 async function dispatch(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   const decision = limitPublicRequest(event);
   return withRateLimitHeaders(decision.allowed ? await serve(event) : problemResponse(rateLimited(decision.retryAfter!)), decision);

@@ -11,44 +11,42 @@
  * that is one write per 20 requests of a tenant (per 12 of an API key). The tenant's limits are
  * read once a minute per container (cached). Locally, one process is one container.
  *
- * Public routes (links, forms: functions/middleware/public-function.ts) have no tenant before
- * their token is checked: they are limited per client IP, in memory per container, at no cost.
+ * Public routes (links, forms: functions/middleware/public-function.ts; the docs) have no tenant before
+ * their token is checked: they are limited per client IP, in memory per container, at no cost
+ * (functions/middleware/public-rate-limit.ts).
  */
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { DomainError } from '#domain/errors.ts';
 import type { Identity } from '#domain/identity.ts';
 import { apiKeyIdOf } from '#domain/integrations/api-key.ts';
-import { cachedRateLimits, leaseRequests, RATE_LIMIT_WINDOW_SECONDS } from '#domain/integrations/rate-limits.ts';
+import { cachedRateLimits, leaseRequests } from '#domain/integrations/rate-limits.ts';
+import {
+  clock,
+  pruneBefore,
+  rateLimited,
+  resetPublicLimiter,
+  windowOf,
+  withRateLimitHeaders,
+  type PolicyState,
+  type RateDecision,
+} from '#functions/middleware/public-rate-limit.ts';
+
+// What every limiter shares, and the public routes' limiter: a module of their own, free of the table layer.
+export {
+  DEFAULT_PUBLIC_REQUESTS_PER_MINUTE,
+  limitPublicRequest,
+  rateLimited,
+  rateLimitHeaders,
+  setRateLimitClock,
+  withRateLimitHeaders,
+  type PolicyState,
+  type RateDecision,
+} from '#functions/middleware/public-rate-limit.ts';
 
 /** A batch never holds more than this many requests (what one container may strand unused). */
 export const MAX_LEASE = 20;
 /** …nor more than this fraction of the limit, so small limits lease one request at a time (exact). */
 const LEASE_FRACTION = 1 / 25;
-/** Public routes: requests a minute per client IP and container. */
-export const DEFAULT_PUBLIC_REQUESTS_PER_MINUTE = 600;
-
-let clock: () => Date = () => new Date();
-/** Tests fix the limiter's time (windows, Retry-After) instead of waiting for it. */
-export function setRateLimitClock(next?: () => Date): void {
-  clock = next ?? (() => new Date());
-}
-
-/** One policy's state for the headers. */
-export interface PolicyState {
-  name: 'tenant' | 'apikey' | 'ip';
-  quota: number;
-  remaining: number;
-  resetSeconds: number;
-}
-
-export interface RateDecision {
-  allowed: boolean;
-  policies: PolicyState[];
-  /** Seconds until the refusing policy's window ends. */
-  retryAfter?: number;
-}
-
 /** A container's allowance of one policy in one window. */
 interface Allowance {
   windowStart: number;
@@ -74,17 +72,11 @@ const allowances = new Map<string, Allowance>();
 /** Forgets every allowance (tests that start over). */
 export function resetRateLimiter(): void {
   allowances.clear();
-  publicCounts.clear();
+  resetPublicLimiter();
 }
 
 export const leaseSize = (limit: number, used: number) =>
   Math.max(1, Math.min(MAX_LEASE, Math.floor(limit * LEASE_FRACTION), limit - used));
-
-function windowOf(now: Date) {
-  const seconds = now.getTime() / 1000;
-  const windowStart = Math.floor(seconds / RATE_LIMIT_WINDOW_SECONDS) * RATE_LIMIT_WINDOW_SECONDS;
-  return { windowStart, resetSeconds: Math.max(1, Math.ceil(windowStart + RATE_LIMIT_WINDOW_SECONDS - seconds)) };
-}
 
 function allowanceOf(key: string, windowStart: number): Allowance {
   let a = allowances.get(key);
@@ -94,10 +86,6 @@ function allowanceOf(key: string, windowStart: number): Allowance {
     allowances.set(key, a);
   }
   return a;
-}
-
-function pruneBefore(map: Map<string, { windowStart: number }>, windowStart: number) {
-  for (const [k, v] of map) if (v.windowStart < windowStart) map.delete(k);
 }
 
 /** Spends one request of a policy: from the local batch, else from a new lease. */
@@ -166,53 +154,6 @@ export async function limitRequest(identity: Identity): Promise<RateDecision> {
     if (!allowed) return { allowed: false, policies, retryAfter: resetSeconds };
   }
   return { allowed: true, policies };
-}
-
-// ---------------------------------------------------------------------------------------
-// Public routes: per client IP, per container
-
-const publicCounts = new Map<string, { windowStart: number; count: number }>();
-
-function publicLimit(): number {
-  const v = Number(process.env.RATE_LIMIT_PUBLIC_REQUESTS_PER_MINUTE);
-  return Number.isInteger(v) && v > 0 ? v : DEFAULT_PUBLIC_REQUESTS_PER_MINUTE;
-}
-
-export function limitPublicRequest(event: APIGatewayProxyEventV2): RateDecision {
-  const { windowStart, resetSeconds } = windowOf(clock());
-  const quota = publicLimit();
-  const ip = event.requestContext?.http?.sourceIp ?? 'unknown';
-  let entry = publicCounts.get(ip);
-  if (!entry || entry.windowStart !== windowStart) {
-    if (!entry && publicCounts.size >= 10_000) pruneBefore(publicCounts, windowStart);
-    entry = { windowStart, count: 0 };
-    publicCounts.set(ip, entry);
-  }
-  const allowed = entry.count < quota;
-  if (allowed) entry.count++;
-  const policies: PolicyState[] = [{ name: 'ip', quota, remaining: quota - entry.count, resetSeconds }];
-  return allowed ? { allowed, policies } : { allowed, policies, retryAfter: resetSeconds };
-}
-
-// ---------------------------------------------------------------------------------------
-// Answers
-
-export const rateLimited = (retryAfter: number) =>
-  new DomainError(429, 'rate_limited', `Too many requests; retry in ${retryAfter} s.`, { retryAfter });
-
-/** The IETF headers of a decision (and `Retry-After` when it refused). */
-export function rateLimitHeaders(decision: RateDecision): Record<string, string> {
-  const headers: Record<string, string> = {
-    'ratelimit-policy': decision.policies.map((p) => `"${p.name}";q=${p.quota};w=${RATE_LIMIT_WINDOW_SECONDS}`).join(', '),
-    ratelimit: decision.policies.map((p) => `"${p.name}";r=${p.remaining};t=${p.resetSeconds}`).join(', '),
-  };
-  if (decision.retryAfter !== undefined) headers['retry-after'] = String(decision.retryAfter);
-  return headers;
-}
-
-export function withRateLimitHeaders(response: APIGatewayProxyStructuredResultV2, decision: RateDecision | undefined): APIGatewayProxyStructuredResultV2 {
-  if (!decision) return response;
-  return { ...response, headers: { ...response.headers, ...rateLimitHeaders(decision) } };
 }
 
 const decisions = new WeakMap<object, RateDecision>();

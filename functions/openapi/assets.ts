@@ -1,16 +1,18 @@
 /**
- * The reference page's files: the renderer's standalone bundle, served by the API itself
- * (`GET /docs/{asset}`), so the page needs no network beyond the API.
+ * The files the docs function serves as they are: the OpenAPI document and the reference page's
+ * renderer (Swagger UI's prebuilt browser files), so the page needs no network beyond the API.
  *
- * Where they are read from: `DOCS_ASSETS_DIR` when set (in Lambda: the folder the CDK stack
- * copies them into, next to the bundle, see infra/api-stack.ts), else the npm package in
- * node_modules (`npm start`, tests).
+ * Where they come from (functions/openapi/docs-files.ts):
+ * - in the cloud, S3: each file is an asset of the stack (infra/api-stack.ts), uploaded by
+ *   `cdk deploy`; the document is built at synth time (infra/bundling/openapi-document.ts), so the
+ *   function carries neither the renderer (458 KB gzip) nor the handlers the document describes;
+ * - locally (`npm start`, tests): the document built in-process from the handlers, the renderer
+ *   from node_modules (functions/openapi/local-docs-files.ts). Same bytes, same answers.
  */
 import { createRequire } from 'node:module';
-import path from 'node:path';
 
 export interface DocsAsset {
-  /** The name in `/docs/{asset}`. */
+  /** The name in `/docs/{asset}`, and the file's key in `DOCS_OBJECTS`. */
   name: string;
   /** The file inside node_modules, as `require.resolve` takes it. */
   module: string;
@@ -23,16 +25,20 @@ export const DOCS_ASSETS: readonly DocsAsset[] = [
   { name: 'swagger-ui.css', module: 'swagger-ui-dist/swagger-ui.css', contentType: 'text/css; charset=utf-8' },
 ];
 
-/** The environment variable naming the folder the deployed function reads its assets from. */
-export const DOCS_ASSETS_DIR = 'DOCS_ASSETS_DIR';
+/** The OpenAPI document's file name, beside the assets' names. */
+export const OPENAPI_DOCUMENT = 'openapi.json';
 
-/** Absolute path of an asset in node_modules (what the CDK stack copies into the bundle). */
+/** Every file the docs function reads: the document and the assets. */
+export const DOCS_FILES: readonly string[] = [OPENAPI_DOCUMENT, ...DOCS_ASSETS.map((a) => a.name)];
+
+/** The environment of the deployed function: the bucket, and `{ <file name>: <object key> }` as JSON. */
+export const DOCS_BUCKET = 'DOCS_BUCKET';
+export const DOCS_OBJECTS = 'DOCS_OBJECTS';
+
+/** Absolute path of an asset in node_modules (the local source, and what the stack uploads). */
 export function assetSource(asset: DocsAsset): string {
   return createRequire(import.meta.url).resolve(asset.module);
 }
 
-/** Where the running function reads an asset. */
-export function assetPath(asset: DocsAsset): string {
-  const dir = process.env[DOCS_ASSETS_DIR];
-  return dir ? path.join(dir, asset.name) : assetSource(asset);
-}
+/** The document's bytes as served: one serialization for the synth-time file and the local runtime. */
+export const documentBytes = (document: unknown): Buffer => Buffer.from(JSON.stringify(document));

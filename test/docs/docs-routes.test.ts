@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { assetPath, DOCS_ASSETS } from '#functions/openapi/assets.ts';
+import { assetSource, DOCS_ASSETS } from '#functions/openapi/assets.ts';
 import { call } from '#test/support/api.ts';
 import { expectProblem, send } from '#test/support/fixtures.ts';
 
@@ -50,7 +50,7 @@ describe('the docs routes', () => {
       expect(gz.headers.etag, asset).toBe(plain.headers.etag);
     }
     const bundle = DOCS_ASSETS.find((a) => a.name === 'swagger-ui-bundle.js')!;
-    expect((await call(null, 'GET', '/docs/swagger-ui-bundle.js')).body).toBe(await readFile(assetPath(bundle), 'utf8'));
+    expect((await call(null, 'GET', '/docs/swagger-ui-bundle.js')).body).toBe(await readFile(assetSource(bundle), 'utf8'));
   });
 
   it('a file that is not there is a 404 problem', async () => {

@@ -2,7 +2,9 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { httpFunctions, routeKey, routes, type HttpFunctionName } from '#functions/routes.ts';
-import { buildTestApp, resourcesOfType, type CfnTemplate } from './support.ts';
+import { allStatements, asArray, buildTestApp, resourcesOfType, type CfnTemplate } from './support.ts';
+import type { CfnRole } from 'aws-cdk-lib/aws-iam';
+import { DOCS_BUCKET, DOCS_FILES, DOCS_OBJECTS } from '#functions/openapi/assets.ts';
 import type { ApiStack } from '#infra/api-stack.ts';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { CONTAINER_CACHE_TTL_SECONDS, GATEWAY_CACHE_TTL_SECONDS } from '#functions/auth/cache-ttl.ts';
@@ -14,6 +16,9 @@ beforeAll(() => {
   compute = buildTestApp({ nag: false }).api;
   t = Template.fromStack(compute).toJSON() as CfnTemplate;
 }, 180_000);
+
+/** The logical id of the policy attached to a role (CDK's DefaultPolicy). */
+const docsPolicyOf = (roleId: string) => resourcesOfType(t, 'AWS::IAM::Policy').find(([, p]) => asArray<any>(p.Properties!.Roles).some((r) => r.Ref === roleId))![0];
 
 const routeResources = () => resourcesOfType(t, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties!);
 
@@ -102,9 +107,23 @@ describe('HTTP API routes', () => {
     expect(open.map((p) => p.RouteKey).sort()).toEqual(['GET /health', ...publicRoutes.map(routeKey)].sort());
   });
 
-  it('the docs function reads the renderer from its own bundle and has no table access', () => {
+  it('the docs function knows where its S3 assets are (the document and the renderer), may only GetObject those objects, and has no table access', () => {
     const docs = t.Resources[compute.getLogicalId(compute.httpHandlers.docs.fn.node.defaultChild as CfnFunction)]!;
-    expect(docs.Properties!.Environment.Variables.DOCS_ASSETS_DIR).toBe('/var/task/docs-assets');
+    const env = docs.Properties!.Environment.Variables;
+    const assets = compute.docsFiles;
+    expect(Object.keys(assets).sort()).toEqual([...DOCS_FILES].sort());
+    // The bootstrap bucket cdk deploy uploads the assets to, and each file's object key.
+    expect(env[DOCS_BUCKET]).toEqual({ 'Fn::Sub': 'cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}' });
+    const keys = JSON.parse(env[DOCS_OBJECTS]) as Record<string, string>;
+    expect(keys).toEqual(Object.fromEntries(Object.entries(assets).map(([name, a]) => [name, a.s3ObjectKey])));
+    // Only its read: s3:GetObject on exactly those objects, in one statement of its own role.
+    const docsRole = compute.getLogicalId(compute.httpHandlers.docs.role.node.defaultChild as CfnRole);
+    const s3 = allStatements(t).filter(({ statement }) => asArray<string>(statement.Action).some((a) => a.startsWith('s3:')) && JSON.stringify(statement.Resource).includes('cdk-hnb659fds-assets'));
+    expect(s3).toHaveLength(1);
+    const [{ where, statement }] = s3 as [(typeof s3)[number]];
+    expect(where).toBe(docsPolicyOf(docsRole));
+    expect(statement.Action).toBe('s3:GetObject');
+    expect(asArray<any>(statement.Resource).map((r) => r['Fn::Join'][1].at(-1))).toEqual(Object.values(keys).map((k) => `/${k}`));
     expect(httpFunctions.docs.tableActions).toEqual([]);
   });
 

@@ -4,8 +4,8 @@
  *  1. every function entry the stacks deploy, built in ONE esbuild run with the stack's own
  *     options (infra/crm-function.ts `BUNDLING`, as `ESBUILD_OPTIONS`): each output is an ESM bundle with the `require`
  *     banner that exports `handler` (a build that fails names the entry);
- *  2. the CDK path itself, NodejsFunction bundling for real, for the functions whose asset has
- *     more than the bundle (the docs function's Swagger UI files) and one plain function; every
+ *  2. the CDK path itself, NodejsFunction bundling for real, for the docs function (its S3 assets:
+ *     the OpenAPI document built at synth time, Swagger UI's files) and one plain function; every
  *     other entry points at a one-line placeholder, so the app still synthesizes whole.
  *
  * Building each of the 50-odd functions through CDK (one esbuild process each) took 70-90 s of
@@ -18,7 +18,8 @@ import { pathToFileURL } from 'node:url';
 import { Template } from 'aws-cdk-lib/assertions';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { DOCS_ASSETS } from '#functions/openapi/assets.ts';
+import { assetSource, DOCS_ASSETS, DOCS_OBJECTS, documentBytes, OPENAPI_DOCUMENT } from '#functions/openapi/assets.ts';
+import { apiDocument } from '#functions/openapi/operations.ts';
 import { buildApp } from '#infra/build-app.ts';
 import { buildNormalizersLayer, NORMALIZERS_LAYER_PATH, normalizes } from '#infra/bundling/normalizers-layer.ts';
 import { ESBUILD_OPTIONS, functionEntry } from '#infra/crm-function.ts';
@@ -27,7 +28,7 @@ import { expectedEntries, missingEntries, resourcesOfType, type CfnTemplate } fr
 const missing = missingEntries();
 const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 const PLACEHOLDER = path.join(import.meta.dirname, 'fixtures', 'placeholder-handler.ts');
-/** Bundled by CDK for real in part 2: the docs function (its copied files) and one plain function. */
+/** Bundled by CDK for real in part 2: the docs function (its S3 assets) and one plain function. */
 const REAL = new Set([functionEntry('http', 'docs'), functionEntry('http', 'accounts')]);
 
 /** The banner and the handler export every deployed bundle must have. */
@@ -55,9 +56,8 @@ describe('real bundling', () => {
       const code = readFileSync(path.join(outdir, `${name}.mjs`), 'utf8');
       expectLambdaBundle(code, path.relative(REPO_ROOT, file));
       // NORMALIZING_FUNCTIONS is exact: a listed function loads the layer, an unlisted one must not
-      // (it would fail in Lambda). The docs function only describes the handlers, never runs them.
+      // (it would fail in Lambda).
       const loadsLayer = code.includes(NORMALIZERS_LAYER_PATH);
-      if (file === functionEntry('http', 'docs')) continue;
       expect(loadsLayer, `${path.relative(REPO_ROOT, file)}: loads the normalizers layer iff NORMALIZING_FUNCTIONS names it`).toBe(normalizes(file));
     }
   });
@@ -73,8 +73,8 @@ describe('real bundling', () => {
   });
 
   it.skipIf(missing.length > 0)(
-    'CDK stages each function as a zip asset: bundled for real (no source map, the docs function with its files), the others beside them',
-    () => {
+    'CDK stages each function as a zip asset: bundled for real (no source map), the others beside them; the docs function\'s files are S3 file assets, the document the local runtime serves',
+    async () => {
       const outdir = mkdtempSync(path.join(os.tmpdir(), 'crm-cdk-bundle-'));
       const { api, workers } = buildApp({
         bundle: true,
@@ -122,10 +122,24 @@ describe('real bundling', () => {
           for (const link of ['AWS_WEB_IDENTITY_TOKEN_FILE', 'sso_start_url', 'AWS_CONTAINER_CREDENTIALS_FULL_URI']) expect(code, link).not.toContain(link);
           expect(code).toContain(`import("${NORMALIZERS_LAYER_PATH}")`);
         }
-        // The reference page's renderer is in the docs function's asset, and in no other.
-        const isDocs = fn.Properties!.Description === 'HTTP: docs';
-        if (isDocs) docsBundles++;
-        for (const a of DOCS_ASSETS) expect(existsSync(path.join(assetDir, 'docs-assets', a.name)), `${id}: docs-assets/${a.name}`).toBe(isDocs);
+        if (fn.Properties!.Description !== 'HTTP: docs') continue;
+        docsBundles++;
+        // The function carries neither the renderer nor the handlers the document describes: it reads S3 assets,
+        // each staged as the file itself (packaging `file`, uploaded as is), under the key its environment names.
+        const code = readFileSync(bundle, 'utf8');
+        expect(code).not.toContain('Minified React error');
+        expect(code).not.toContain('createAccount');
+        const keys = JSON.parse(fn.Properties!.Environment.Variables[DOCS_OBJECTS]) as Record<string, string>;
+        const staged = (name: string) => {
+          const file = manifest.files[keys[name]!.replace(/\.\w+$/, '')];
+          expect(file?.source.packaging, name).toBe('file');
+          expect(file.destinations[Object.keys(file.destinations)[0]!].objectKey, name).toBe(keys[name]);
+          return readFileSync(path.join(outdir, file.source.path));
+        };
+        expect(keys[OPENAPI_DOCUMENT]).toMatch(/\.json$/);
+        // Built at synth time, the same bytes the local runtime serves (same answers, same ETag).
+        expect(staged(OPENAPI_DOCUMENT).equals(documentBytes((await apiDocument()).document))).toBe(true);
+        for (const a of DOCS_ASSETS) expect(staged(a.name).equals(readFileSync(assetSource(a))), a.name).toBe(true);
       }
       expect(docsBundles).toBe(1);
       expect(realBundles).toBe(1);

@@ -48,8 +48,8 @@ describe('every Lambda function', () => {
   it('gets the table, bus, service name, source maps and the cursor key\'s ARN from its environment (and only the mail senders, link checkers, the docs and imports functions more; HTTP functions with table access their tenant role)', () => {
     const extra: Record<string, string[]> = {
       [fnId(compute.httpHandlers.public)]: ['MARKETING_TOKEN_SECRET_ARN'],
-      // Where the reference page's files are in its bundle (functions/openapi/assets.ts).
-      [fnId(compute.httpHandlers.docs)]: ['DOCS_ASSETS_DIR'],
+      // Where the document and the reference page's files are: the stack's S3 assets (functions/openapi/assets.ts).
+      [fnId(compute.httpHandlers.docs)]: ['DOCS_BUCKET', 'DOCS_OBJECTS'],
       // The bucket of large CSV uploads (domain/integrations/upload-store.ts).
       [fnId(compute.httpHandlers.imports)]: ['IMPORT_UPLOADS_BUCKET'],
       [fnId(compute.jobs['campaign-dispatch']!)]: ['MAIL_TRANSPORT', 'MARKETING_TOKEN_SECRET_ARN', 'PUBLIC_BASE_URL', 'SES_CONFIGURATION_SET'],
