@@ -45,7 +45,6 @@ export interface FunctionEntry {
   kind: FunctionKind;
   file: string;
   /** Files the asset holds besides the bundle, as the stack copies them: `<folder>/<basename>`. */
-  bundledFiles?: { folder: string; files: string[] };
   /** The function has the normalizers layer (infra/bundling/normalizers-layer.ts). */
   normalizersLayer?: boolean;
   /** Built without BUNDLE_ALIASES (the SDK's own default credential chain): a reference only. */
@@ -61,9 +60,9 @@ export function functionEntries(): FunctionEntry[] {
   const all = app.node
     .findAll()
     .filter((c): c is CrmFunction => c instanceof CrmFunction)
-    .map(({ bundleSource: { entry, name, bundledFiles, normalizersLayer } }): FunctionEntry => {
+    .map(({ bundleSource: { entry, name, normalizersLayer } }): FunctionEntry => {
       const kind = path.basename(path.dirname(entry)) as FunctionKind;
-      return { name, kind, file: entry, ...(bundledFiles ? { bundledFiles } : {}), ...(normalizersLayer ? { normalizersLayer } : {}) };
+      return { name, kind, file: entry, ...(normalizersLayer ? { normalizersLayer } : {}) };
     });
   const seen = new Map<string, number>();
   for (const e of all) seen.set(e.name, (seen.get(e.name) ?? 0) + 1);
@@ -96,10 +95,10 @@ export interface BundleResult {
   outfile?: string;
   /** The minified `.mjs`. */
   bytes?: number;
-  /** gzip -9 of everything the asset ships: the `.mjs`, its map, the copied files. */
+  /** gzip -9 of everything the asset ships: the `.mjs` and its map, if any. */
   gzBytes?: number;
-  /** gzip -9 of each part of the asset: `code`, `map`, `files`. */
-  gzParts?: { code: number; map: number; files: number };
+  /** gzip -9 of each part of the asset: `code`, `map`. */
+  gzParts?: { code: number; map: number };
   missing?: boolean;
   error?: string;
   /** Largest inputs of the `.mjs` (bytes in the output): an npm package, or a project file. */
@@ -129,13 +128,12 @@ export async function bundle(entry: FunctionEntry, { withSourceMap = false } = {
     });
     const code = gz(outfile);
     const map = BUNDLING.sourceMap ? gz(`${outfile}.map`) : 0;
-    const files = (entry.bundledFiles?.files ?? []).reduce((sum, f) => sum + gz(f), 0);
     return {
       entry,
       outfile,
       bytes: statSync(outfile).size,
-      gzBytes: code + map + files,
-      gzParts: { code, map, files },
+      gzBytes: code + map,
+      gzParts: { code, map },
       topInputs: topInputs(result.metafile, outfile),
     };
   } catch (err) {
@@ -348,11 +346,11 @@ export function bundleFigures(report: BundlesReport, figures: Record<string, num
 export function bundleNotes(report: BundlesReport): string[] {
   const notes: string[] = [];
   const byGz = [...report.functions].sort((a, b) => (b.bundle.gzBytes ?? 0) - (a.bundle.gzBytes ?? 0));
-  notes.push('Biggest inputs of each bundle (KiB of minified output, by the esbuild metafile), largest asset first; gz = code + map + files:');
+  notes.push('Biggest inputs of each bundle (KiB of minified output, by the esbuild metafile), largest asset first; gz = code + map:');
   for (const f of byGz) {
     const b = f.bundle;
     if (!b.topInputs || !b.gzParts) continue;
-    const parts = `${kib(b.gzParts.code)} + ${kib(b.gzParts.map)}${b.gzParts.files ? ` + ${kib(b.gzParts.files)}` : ''}`;
+    const parts = `${kib(b.gzParts.code)} + ${kib(b.gzParts.map)}`;
     const inputs = b.topInputs.map((i) => `${i.name} ${kib(i.bytes)}`).join(', ');
     const layer = b.entry.normalizersLayer ? ` + normalizers layer ${kib(report.normalizersLayer.gzBytes)}` : '';
     notes.push(`  ${b.entry.kind}/${b.entry.name}: gz ${kib(b.gzBytes!)} (${parts})${layer}; ${inputs}`);

@@ -97,19 +97,14 @@ export interface CrmFunctionProps {
   timeout?: Duration;
   reservedConcurrentExecutions?: number;
   environment?: Record<string, string>;
-  /**
-   * Files copied into the bundle, next to index.mjs, under `folder` (the reference page's
-   * renderer): read at run time, so no other function's bundle changes.
-   */
-  bundledFiles?: { folder: string; files: string[] };
 }
 
 export class CrmFunction extends Construct {
   public readonly fn: nodejs.NodejsFunction;
   public readonly logGroup: logs.LogGroup;
   public readonly role: iam.Role;
-  /** The entry and the files its asset holds besides the bundle (bench/bundles.ts measures what each function ships). */
-  public readonly bundleSource: Pick<CrmFunctionProps, 'entry' | 'name' | 'bundledFiles'> & { normalizersLayer?: boolean };
+  /** The entry and whether the normalizers' layer is attached (bench/bundles.ts measures what each function ships). */
+  public readonly bundleSource: Pick<CrmFunctionProps, 'entry' | 'name'> & { normalizersLayer?: boolean };
   private readonly table: dynamodb.ITableV2;
 
   constructor(scope: Construct, id: string, props: CrmFunctionProps) {
@@ -118,7 +113,6 @@ export class CrmFunction extends Construct {
     this.bundleSource = {
       entry: props.entry,
       name: props.name,
-      ...(props.bundledFiles ? { bundledFiles: props.bundledFiles } : {}),
       ...(normalizes(props.entry) ? { normalizersLayer: true } : {}),
     };
 
@@ -156,10 +150,7 @@ export class CrmFunction extends Construct {
         : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      bundling: {
-        ...BUNDLING,
-        ...(props.bundledFiles ? { commandHooks: copyInto(props.bundledFiles.folder, props.bundledFiles.files) } : {}),
-      },
+      bundling: BUNDLING,
       environment: {
         TABLE_NAME: props.table.tableName,
         EVENT_BUS_NAME: props.bus.eventBusName,
@@ -281,17 +272,4 @@ function normalizersLayer(scope: Construct): lambda.ILayerVersion {
       },
     }),
   });
-}
-
-/** esbuild command hooks that copy `files` into `<bundle>/<folder>/` once the bundle is built (no Docker: local shell). */
-function copyInto(folder: string, files: string[]): nodejs.ICommandHooks {
-  const quote = (p: string) => `'${p.replaceAll("'", "'\\''")}'`;
-  return {
-    beforeBundling: () => [],
-    beforeInstall: () => [],
-    afterBundling: (_inputDir: string, outputDir: string) => [
-      `mkdir -p ${quote(path.join(outputDir, folder))}`,
-      ...files.map((f) => `cp ${quote(f)} ${quote(path.join(outputDir, folder, path.basename(f)))}`),
-    ],
-  };
 }
