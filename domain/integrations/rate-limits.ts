@@ -12,12 +12,11 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
-import { conflict } from '#domain/errors.ts';
 import { requireRole } from '#domain/identity.ts';
 import { db, tableName } from '#domain/table/client.ts';
 import { t } from '#domain/table/keys.ts';
 import { getItem } from '#domain/table/query.ts';
-import { UnitOfWork } from '#domain/table/transaction.ts';
+import { stillAtVersion, UnitOfWork } from '#domain/table/transaction.ts';
 import { RATE_LIMIT_WINDOW_SECONDS } from '#domain/integrations/rate-limit-window.ts';
 
 export { RATE_LIMIT_WINDOW_SECONDS };
@@ -132,11 +131,7 @@ export async function putRateLimits(ctx: UseCaseContext, body: RateLimits): Prom
   await new UnitOfWork(ctx)
     .put(
       { ...rateLimitSettingsKey(tenantId), tenantId, entityType: 'RATELIMIT', ...stored },
-      {
-        condition: before.version === 0 ? 'attribute_not_exists(PK)' : '#v = :v',
-        ...(before.version === 0 ? {} : { names: { '#v': 'version' }, values: { ':v': before.version } }),
-        onConditionFailed: () => conflict('concurrent_update', 'The rate limits changed meanwhile; retry.'),
-      },
+      stillAtVersion(before.version, 'The rate limits'),
     )
     .commit(next);
   // In force at once here (no stale eventually consistent read); other containers read it when their cache runs out.

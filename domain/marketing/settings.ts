@@ -2,10 +2,9 @@
 import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { requireRole } from '#domain/identity.ts';
-import { conflict } from '#domain/errors.ts';
 import * as f from '#domain/fields.ts';
 import { getItem } from '#domain/table/query.ts';
-import { UnitOfWork } from '#domain/table/transaction.ts';
+import { stillAtVersion, UnitOfWork } from '#domain/table/transaction.ts';
 import { settingsKey } from '#domain/marketing/keys.ts';
 
 export const MAX_SEND_RATE = 1000;
@@ -57,11 +56,7 @@ export async function putSettings(ctx: UseCaseContext, body: MarketingSettings):
   await new UnitOfWork(ctx)
     .put(
       { ...settingsKey(tenantId), tenantId, entityType: 'MKTSET', ...next },
-      {
-        condition: before.version === 0 ? 'attribute_not_exists(PK)' : '#v = :v',
-        ...(before.version === 0 ? {} : { names: { '#v': 'version' }, values: { ':v': before.version } }),
-        onConditionFailed: () => conflict('concurrent_update', 'The settings changed meanwhile; retry.'),
-      },
+      stillAtVersion(before.version, 'The settings'),
     )
     .commit(next);
   return next;

@@ -30,6 +30,18 @@ interface Condition {
   onConditionFailed: OnConditionFailed;
 }
 
+/**
+ * For a Put that replaces a versioned item (a tenant's settings): it must still be at the version
+ * read, 0 meaning not stored yet; otherwise `409 concurrent_update` naming `what`.
+ */
+export function stillAtVersion(version: number, what: string): Condition {
+  return {
+    condition: version === 0 ? 'attribute_not_exists(PK)' : '#v = :v',
+    ...(version === 0 ? {} : { names: { '#v': 'version' }, values: { ':v': version } }),
+    onConditionFailed: () => conflict('concurrent_update', `${what} changed meanwhile; retry.`),
+  };
+}
+
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 const OUTBOX_TTL_SECONDS = 14 * 24 * 60 * 60;
 /** Events of units committed together share outbox items up to this size (DynamoDB's item limit is 400 KB). */
