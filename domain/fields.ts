@@ -2,6 +2,13 @@
  * Field rules shared by every resource (API.md §3): trimmed, non-empty, bounded.
  * Schemas use zod's tree-shakable "mini" build: the classic build put 440 KB into
  * every Lambda bundle (see bench/README.md).
+ *
+ * Schemas are built on first use. A module's exported schemas are `z.lazy(() => …)` and a field
+ * map shared by several of them is `builtOnFirstUse(() => ({ … }))`, so no module outside this one
+ * calls a zod constructor at its top level: a cold start builds only the schemas its request
+ * needs. Building every schema of every imported module at load was a third of a function's
+ * start-up (issue 11 point 6, docs/api-decisions.md "Lean bundles"). This file's bricks are the
+ * exception: few, and needed by nearly every request.
  */
 import * as z from 'zod/mini';
 
