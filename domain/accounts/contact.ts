@@ -1,10 +1,11 @@
 /** The contact (联系人): a person at an account, or on its own. */
 import * as z from 'zod/mini';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import * as f from '#domain/fields.ts';
 import type { RecordSpec, StoredRecord } from '#domain/records.ts';
 import { accountCollection, nameKey, ownerPartition, rank, teamPartition, typePartition } from '#domain/table/keys.ts';
 
-const fields = {
+const fields = builtOnFirstUse(() => ({
   accountId: z.optional(f.id),
   name: f.name,
   email: z.optional(f.email),
@@ -13,28 +14,30 @@ const fields = {
   tags: z._default(f.tags, []),
   ownerId: z.optional(f.id),
   custom: f.customValues,
-};
+}));
 
-export const contactCreate = z.strictObject(fields);
-export const contactPatch = f.patchOf(fields, ['accountId', 'email', 'phone', 'title']);
+export const contactCreate = z.lazy(() => z.strictObject(fields()));
+export const contactPatch = z.lazy(() => f.patchOf(fields(), ['accountId', 'email', 'phone', 'title']));
 export type ContactCreate = z.infer<typeof contactCreate>;
 export type ContactPatch = z.infer<typeof contactPatch>;
 
 /** The contact as every route answers it. */
-export const contactView = z
-  .object({
-    ...f.storedFields,
-    accountId: z.optional(f.out.id),
-    name: f.out.name,
-    email: z.optional(f.out.email),
-    phone: z.optional(f.out.phone),
-    title: z.optional(f.out.name),
-    tags: f.out.tags,
-    custom: f.customOut,
-    ownerId: z.nullable(f.out.id),
-    createdBy: f.out.id,
-  })
-  .check(z.meta({ id: 'Contact', description: 'A person at an account, or on its own (联系人).' }));
+export const contactView = z.lazy(() =>
+  z
+    .object({
+      ...f.storedFields,
+      accountId: z.optional(f.out.id),
+      name: f.out.name,
+      email: z.optional(f.out.email),
+      phone: z.optional(f.out.phone),
+      title: z.optional(f.out.name),
+      tags: f.out.tags,
+      custom: f.customOut,
+      ownerId: z.nullable(f.out.id),
+      createdBy: f.out.id,
+    })
+    .check(z.meta({ id: 'Contact', description: 'A person at an account, or on its own (联系人).' })),
+);
 
 export interface Contact extends StoredRecord {
   accountId?: string;

@@ -38,19 +38,21 @@ export interface Customer360 {
 }
 
 /** The answer: each part in the shape its own route answers. */
-export const customer360View = z
-  .object({
-    account: accountView,
-    contacts: z.array(contactView).check(z.maxLength(MAX_PER_SECTION)),
-    opportunities: z.array(opportunityView).check(z.maxLength(MAX_PER_SECTION)),
-    activities: z.array(activityView).check(z.maxLength(NEWEST_ACTIVITIES), z.describe(`the newest ${NEWEST_ACTIVITIES}, newest first`)),
-    tasks: z.array(taskView).check(z.maxLength(MAX_PER_SECTION), z.describe(`open ones, at most ${MAX_PER_SECTION}`)),
-    quotes: z.array(quoteView).check(z.maxLength(MAX_PER_SECTION)),
-    orders: z.array(orderView).check(z.maxLength(MAX_PER_SECTION)),
-    // As GET /v1/tickets/{id} answers them.
-    tickets: z.array(ticketView).check(z.maxLength(MAX_PER_SECTION), z.describe(`tickets that are not closed, at most ${MAX_PER_SECTION}`)),
-  })
-  .check(z.meta({ id: 'Customer360', description: 'An account with everything about it, in one answer.' }));
+export const customer360View = z.lazy(() =>
+  z
+    .object({
+      account: accountView,
+      contacts: z.array(contactView).check(z.maxLength(MAX_PER_SECTION)),
+      opportunities: z.array(opportunityView).check(z.maxLength(MAX_PER_SECTION)),
+      activities: z.array(activityView).check(z.maxLength(NEWEST_ACTIVITIES), z.describe(`the newest ${NEWEST_ACTIVITIES}, newest first`)),
+      tasks: z.array(taskView).check(z.maxLength(MAX_PER_SECTION), z.describe(`open ones, at most ${MAX_PER_SECTION}`)),
+      quotes: z.array(quoteView).check(z.maxLength(MAX_PER_SECTION)),
+      orders: z.array(orderView).check(z.maxLength(MAX_PER_SECTION)),
+      // As GET /v1/tickets/{id} answers them.
+      tickets: z.array(ticketView).check(z.maxLength(MAX_PER_SECTION), z.describe(`tickets that are not closed, at most ${MAX_PER_SECTION}`)),
+    })
+    .check(z.meta({ id: 'Customer360', description: 'An account with everything about it, in one answer.' })),
+);
 
 const bucketOf: Record<string, keyof Omit<Customer360, 'account'>> = {
   CONTACT: 'contacts',

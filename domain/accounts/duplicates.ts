@@ -379,15 +379,17 @@ export interface DuplicateCandidate {
 const QUERY_KINDS: readonly GuardKind[] = ['name', 'email', 'phone', 'domain'];
 
 /** A candidate as `GET /v1/duplicates` lists it. */
-export const duplicateCandidateView = z
-  .object({
-    id: f.out.id,
-    entity: z.enum(ENTITIES),
-    matchedOn: z.array(z.enum(QUERY_KINDS)).check(z.maxLength(QUERY_KINDS.length)),
-    inPool: z.boolean(),
-    ownerId: z.optional(z.nullable(f.out.id).check(z.describe('present only when the caller may open the record'))),
-  })
-  .check(z.meta({ id: 'DuplicateCandidate' }));
+export const duplicateCandidateView = z.lazy(() =>
+  z
+    .object({
+      id: f.out.id,
+      entity: z.enum(ENTITIES),
+      matchedOn: z.array(z.enum(QUERY_KINDS)).check(z.maxLength(QUERY_KINDS.length)),
+      inPool: z.boolean(),
+      ownerId: z.optional(z.nullable(f.out.id).check(z.describe('present only when the caller may open the record'))),
+    })
+    .check(z.meta({ id: 'DuplicateCandidate' })),
+);
 
 /**
  * `GET /v1/duplicates`: every account, contact and lead holding one of the values, whoever

@@ -63,7 +63,7 @@ import { accountPoolWrites } from '#domain/pool/writes.ts';
 
 type Item = Record<string, unknown>;
 
-export const mergeBody = z.strictObject({ sourceId: f.id });
+export const mergeBody = z.lazy(() => z.strictObject({ sourceId: f.id }));
 export type MergeBody = z.infer<typeof mergeBody>;
 
 /** Children per move transaction: each is an Update and an outbox Put, so 2 × 25 = 50 items. */

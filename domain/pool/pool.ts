@@ -11,6 +11,7 @@
  */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import * as z from 'zod/mini';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import type { DirectoryUser } from '#domain/directory/users.ts';
 import { conflict, forbidden, notFound, validationFailed } from '#domain/errors.ts';
@@ -48,11 +49,11 @@ const claimCooldown = (availableAt: string) =>
 // ---------------------------------------------------------------------------------------
 // Bodies
 
-export const releaseBody = z.strictObject({ reason: f.text(1, 1000) });
+export const releaseBody = z.lazy(() => z.strictObject({ reason: f.text(1, 1000) }));
 export type ReleaseBody = z.infer<typeof releaseBody>;
-export const assignBody = z.strictObject({ userId: f.id });
+export const assignBody = z.lazy(() => z.strictObject({ userId: f.id }));
 export type AssignBody = z.infer<typeof assignBody>;
-export const poolListFilters = { tier: z.optional(z.enum(TIERS)), prevOwnerId: z.optional(f.id) };
+export const poolListFilters = builtOnFirstUse(() => ({ tier: z.optional(z.enum(TIERS)), prevOwnerId: z.optional(f.id) }));
 
 // ---------------------------------------------------------------------------------------
 // Reads

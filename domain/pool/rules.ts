@@ -53,23 +53,25 @@ export interface PoolRules extends RuleFields {
 }
 
 /** The rules as `GET` and `PUT /v1/pool/rules` answer them. */
-export const poolRulesView = z
-  .object({
-    releaseAfterDays: z.int(),
-    releaseIfNotWonDays: z.nullable(z.int()),
-    remindBeforeDays: z.array(z.int()).check(z.maxLength(MAX_REMINDERS), z.describe('descending')),
-    maxAccountsPerRep: z.int(),
-    maxLockedPerRep: z.int(),
-    maxClaimsPerDay: z.int(),
-    reclaimCooldownDays: z.int(),
-    exemptTiers: z.array(z.enum(TIERS)).check(z.maxLength(TIERS.length)),
-    exemptWithOpenOpportunity: z.boolean(),
-    timeZone: f.out.code.check(z.describe("IANA name: the tenant's time zone for every day and period of the API")),
-    version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
-    updatedAt: z.nullable(f.out.timestamp),
-    updatedBy: z.nullable(f.out.id),
-  })
-  .check(z.meta({ id: 'PoolRules', description: 'The public-pool (公海) rules in force.' }));
+export const poolRulesView = z.lazy(() =>
+  z
+    .object({
+      releaseAfterDays: z.int(),
+      releaseIfNotWonDays: z.nullable(z.int()),
+      remindBeforeDays: z.array(z.int()).check(z.maxLength(MAX_REMINDERS), z.describe('descending')),
+      maxAccountsPerRep: z.int(),
+      maxLockedPerRep: z.int(),
+      maxClaimsPerDay: z.int(),
+      reclaimCooldownDays: z.int(),
+      exemptTiers: z.array(z.enum(TIERS)).check(z.maxLength(TIERS.length)),
+      exemptWithOpenOpportunity: z.boolean(),
+      timeZone: f.out.code.check(z.describe("IANA name: the tenant's time zone for every day and period of the API")),
+      version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
+      updatedAt: z.nullable(f.out.timestamp),
+      updatedBy: z.nullable(f.out.id),
+    })
+    .check(z.meta({ id: 'PoolRules', description: 'The public-pool (公海) rules in force.' })),
+);
 
 /** What the job needs besides the rules: how many stage partitions of the due index can hold items. */
 export interface StoredPoolRules extends PoolRules {
@@ -81,7 +83,7 @@ export interface StoredPoolRules extends PoolRules {
 }
 
 const days = (max: number) => z.int().check(z.minimum(1), z.maximum(max));
-const count = z.int().check(z.minimum(0), z.maximum(1_000_000));
+const count = z.lazy(() => z.int().check(z.minimum(0), z.maximum(1_000_000)));
 
 function isTimeZone(tz: string): boolean {
   try {
@@ -97,38 +99,40 @@ function isTimeZone(tz: string): boolean {
  * days ≥ 1 ("no negative days"; 0 would release an account the moment it is owned), at least
  * one reminder day, each earlier than `releaseAfterDays`.
  */
-export const rulesBody = z
-  .strictObject({
-    releaseAfterDays: z._default(days(3650), DEFAULT_RULES.releaseAfterDays),
-    releaseIfNotWonDays: z._default(z.nullable(days(3650)), null),
-    remindBeforeDays: z._default(
-      z.array(days(365)).check(
-        z.minLength(1, 'at least one reminder day'),
-        z.maxLength(MAX_REMINDERS, `at most ${MAX_REMINDERS} reminder days`),
-        z.refine((ds: number[]) => new Set(ds).size === ds.length, 'reminder days must be distinct'),
+export const rulesBody = z.lazy(() =>
+  z
+    .strictObject({
+      releaseAfterDays: z._default(days(3650), DEFAULT_RULES.releaseAfterDays),
+      releaseIfNotWonDays: z._default(z.nullable(days(3650)), null),
+      remindBeforeDays: z._default(
+        z.array(days(365)).check(
+          z.minLength(1, 'at least one reminder day'),
+          z.maxLength(MAX_REMINDERS, `at most ${MAX_REMINDERS} reminder days`),
+          z.refine((ds: number[]) => new Set(ds).size === ds.length, 'reminder days must be distinct'),
+        ),
+        [...DEFAULT_RULES.remindBeforeDays],
       ),
-      [...DEFAULT_RULES.remindBeforeDays],
+      maxAccountsPerRep: z._default(count, DEFAULT_RULES.maxAccountsPerRep),
+      maxLockedPerRep: z._default(count, DEFAULT_RULES.maxLockedPerRep),
+      maxClaimsPerDay: z._default(count, DEFAULT_RULES.maxClaimsPerDay),
+      reclaimCooldownDays: z._default(z.int().check(z.minimum(0), z.maximum(3650)), DEFAULT_RULES.reclaimCooldownDays),
+      exemptTiers: z._default(
+        z.array(z.enum(TIERS)).check(z.maxLength(TIERS.length), z.refine((ts: string[]) => new Set(ts).size === ts.length, 'tiers must be distinct')),
+        [],
+      ),
+      exemptWithOpenOpportunity: z._default(z.boolean(), DEFAULT_RULES.exemptWithOpenOpportunity),
+      timeZone: z._default(
+        z.string().check(z.trim(), z.minLength(1), z.maxLength(f.MAX.code), z.refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)')),
+        DEFAULT_TIME_ZONE,
+      ),
+    })
+    .check(
+      z.refine((r) => r.remindBeforeDays.every((d) => d < r.releaseAfterDays), {
+        message: 'every reminder day must be fewer than releaseAfterDays',
+        path: ['remindBeforeDays'],
+      }),
     ),
-    maxAccountsPerRep: z._default(count, DEFAULT_RULES.maxAccountsPerRep),
-    maxLockedPerRep: z._default(count, DEFAULT_RULES.maxLockedPerRep),
-    maxClaimsPerDay: z._default(count, DEFAULT_RULES.maxClaimsPerDay),
-    reclaimCooldownDays: z._default(z.int().check(z.minimum(0), z.maximum(3650)), DEFAULT_RULES.reclaimCooldownDays),
-    exemptTiers: z._default(
-      z.array(z.enum(TIERS)).check(z.maxLength(TIERS.length), z.refine((ts: string[]) => new Set(ts).size === ts.length, 'tiers must be distinct')),
-      [],
-    ),
-    exemptWithOpenOpportunity: z._default(z.boolean(), DEFAULT_RULES.exemptWithOpenOpportunity),
-    timeZone: z._default(
-      z.string().check(z.trim(), z.minLength(1), z.maxLength(f.MAX.code), z.refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)')),
-      DEFAULT_TIME_ZONE,
-    ),
-  })
-  .check(
-    z.refine((r) => r.remindBeforeDays.every((d) => d < r.releaseAfterDays), {
-      message: 'every reminder day must be fewer than releaseAfterDays',
-      path: ['remindBeforeDays'],
-    }),
-  );
+);
 export type RulesBody = z.infer<typeof rulesBody>;
 
 const RULE_KEYS = Object.keys(DEFAULT_RULES) as (keyof RuleFields)[];

@@ -7,6 +7,7 @@
  * reaches and nothing leaves: a converted lead is the record of where a customer came from.
  */
 import * as z from 'zod/mini';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import * as f from '#domain/fields.ts';
 import { canSee, type Identity } from '#domain/identity.ts';
 import { fromItem, type RecordSpec, type StoredRecord } from '#domain/records.ts';
@@ -26,7 +27,7 @@ export const CONVERT_ROLES = ['admin', 'manager', 'rep'] as const;
 /** Roles a lead may be handed to (the owner of a conversion's account must be one). */
 export const SALES_ROLES = ['admin', 'manager', 'rep'] as const;
 
-const fields = {
+const fields = builtOnFirstUse(() => ({
   name: f.name,
   company: z.optional(f.name),
   title: z.optional(f.shortText),
@@ -42,60 +43,66 @@ const fields = {
   campaignId: z.optional(f.id),
   ownerId: z.optional(f.id),
   custom: f.customValues,
-};
+}));
 
-export const leadCreate = z.strictObject(fields);
+export const leadCreate = z.lazy(() => z.strictObject(fields()));
 /**
  * PATCH accepts every status so that asking for `converted` is a clear `409 invalid_transition`
  * ("convert it") rather than a schema error.
  */
-export const leadPatch = z.extend(
-  f.patchOf(fields, ['company', 'title', 'email', 'phone', 'source', 'disqualifiedReason', 'description', 'campaignId']),
-  { status: z.optional(z.enum(LEAD_STATUSES)) },
+export const leadPatch = z.lazy(() =>
+  z.extend(
+    f.patchOf(fields(), ['company', 'title', 'email', 'phone', 'source', 'disqualifiedReason', 'description', 'campaignId']),
+    { status: z.optional(z.enum(LEAD_STATUSES)) },
+  ),
 );
 export type LeadCreate = z.infer<typeof leadCreate>;
 export type LeadPatch = z.infer<typeof leadPatch>;
 
-export const leadConvert = z.strictObject({
-  /** An existing account (one the caller may open) to attach the contact and opportunity to. */
-  accountId: z.optional(f.id),
-  opportunity: z.optional(
-    z.strictObject({
-      name: f.name,
-      amount: amount(0),
-      currency: z.optional(currency),
-      expectedCloseDate: z.optional(f.date),
-      pipelineId: z.optional(f.id),
-    }),
-  ),
-});
+export const leadConvert = z.lazy(() =>
+  z.strictObject({
+    /** An existing account (one the caller may open) to attach the contact and opportunity to. */
+    accountId: z.optional(f.id),
+    opportunity: z.optional(
+      z.strictObject({
+        name: f.name,
+        amount: amount(0),
+        currency: z.optional(currency),
+        expectedCloseDate: z.optional(f.date),
+        pipelineId: z.optional(f.id),
+      }),
+    ),
+  }),
+);
 export type LeadConvert = z.infer<typeof leadConvert>;
 
 /** The lead as every route answers it (the conversion too: the converted lead). */
-export const leadView = z
-  .object({
-    ...f.storedFields,
-    name: f.out.name,
-    company: z.optional(f.out.name),
-    title: z.optional(f.out.name),
-    email: z.optional(f.out.email),
-    phone: z.optional(f.out.phone),
-    source: z.optional(f.out.name),
-    status: z.enum(LEAD_STATUSES),
-    disqualifiedReason: z.optional(f.out.text),
-    description: z.optional(f.out.text),
-    tags: f.out.tags,
-    campaignId: z.optional(f.out.id),
-    custom: f.customOut,
-    ownerId: z.nullable(f.out.id),
-    createdBy: f.out.id,
-    convertedAt: z.optional(f.out.timestamp),
-    convertedBy: z.optional(f.out.id),
-    accountId: z.optional(f.out.id.check(z.describe('set by the conversion: the account it became'))),
-    contactId: z.optional(f.out.id.check(z.describe('set by the conversion: the contact it became'))),
-    opportunityId: z.optional(f.out.id.check(z.describe('set by a conversion that made an opportunity'))),
-  })
-  .check(z.meta({ id: 'Lead', description: 'A person, usually at a company, not yet qualified as a customer (潜在客户).' }));
+export const leadView = z.lazy(() =>
+  z
+    .object({
+      ...f.storedFields,
+      name: f.out.name,
+      company: z.optional(f.out.name),
+      title: z.optional(f.out.name),
+      email: z.optional(f.out.email),
+      phone: z.optional(f.out.phone),
+      source: z.optional(f.out.name),
+      status: z.enum(LEAD_STATUSES),
+      disqualifiedReason: z.optional(f.out.text),
+      description: z.optional(f.out.text),
+      tags: f.out.tags,
+      campaignId: z.optional(f.out.id),
+      custom: f.customOut,
+      ownerId: z.nullable(f.out.id),
+      createdBy: f.out.id,
+      convertedAt: z.optional(f.out.timestamp),
+      convertedBy: z.optional(f.out.id),
+      accountId: z.optional(f.out.id.check(z.describe('set by the conversion: the account it became'))),
+      contactId: z.optional(f.out.id.check(z.describe('set by the conversion: the contact it became'))),
+      opportunityId: z.optional(f.out.id.check(z.describe('set by a conversion that made an opportunity'))),
+    })
+    .check(z.meta({ id: 'Lead', description: 'A person, usually at a company, not yet qualified as a customer (潜在客户).' })),
+);
 
 export interface Lead extends StoredRecord {
   name: string;

@@ -156,36 +156,42 @@ export const amount = (min: 0 | 1 = 0) =>
   );
 
 /** A quantity (> 0, at most 3 decimals) → thousandths of a unit. */
-export const quantity = z.pipe(
-  z.number().check(
-    z.refine((v) => toScaled(v, QUANTITY_DECIMALS) !== undefined || v <= 0, { message: decimalsMessage(QUANTITY_DECIMALS) }),
-    z.gt(0),
-    z.maximum(MAX_QUANTITY),
+export const quantity = z.lazy(() =>
+  z.pipe(
+    z.number().check(
+      z.refine((v) => toScaled(v, QUANTITY_DECIMALS) !== undefined || v <= 0, { message: decimalsMessage(QUANTITY_DECIMALS) }),
+      z.gt(0),
+      z.maximum(MAX_QUANTITY),
+    ),
+    z.transform((v: number) => toScaled(v, QUANTITY_DECIMALS)!),
   ),
-  z.transform((v: number) => toScaled(v, QUANTITY_DECIMALS)!),
 );
 
 /** A discount percentage (0..100, at most 2 decimals) → basis points. */
-export const discountPct = z.pipe(
-  z.number().check(
-    z.refine((v) => toScaled(v, PCT_DECIMALS) !== undefined || v < 0, { message: decimalsMessage(PCT_DECIMALS) }),
-    z.minimum(0),
-    z.maximum(100),
+export const discountPct = z.lazy(() =>
+  z.pipe(
+    z.number().check(
+      z.refine((v) => toScaled(v, PCT_DECIMALS) !== undefined || v < 0, { message: decimalsMessage(PCT_DECIMALS) }),
+      z.minimum(0),
+      z.maximum(100),
+    ),
+    z.transform((v: number) => toScaled(v, PCT_DECIMALS)!),
   ),
-  z.transform((v: number) => toScaled(v, PCT_DECIMALS)!),
 );
 
 const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
 /** A 3-letter ISO 4217 code, any case in, upper case out. */
-export const currency = z.pipe(
-  z.string().check(
-    z.maxLength(f.MAX.code),
-    z.trim(),
-    z.regex(/^[A-Za-z]{3}$/, 'a 3-letter ISO 4217 currency code'),
-    z.refine((c) => ISO_CURRENCIES.has(c.toUpperCase()), { message: 'not an ISO 4217 currency code' }),
+export const currency = z.lazy(() =>
+  z.pipe(
+    z.string().check(
+      z.maxLength(f.MAX.code),
+      z.trim(),
+      z.regex(/^[A-Za-z]{3}$/, 'a 3-letter ISO 4217 currency code'),
+      z.refine((c) => ISO_CURRENCIES.has(c.toUpperCase()), { message: 'not an ISO 4217 currency code' }),
+    ),
+    z.transform((c: string) => c.toUpperCase()),
   ),
-  z.transform((c: string) => c.toUpperCase()),
 );
 
 /** Back to the edge: a scaled bigint (thousandths, basis points) as the JSON number it came from. */

@@ -15,6 +15,7 @@
  * partition: the board of a pipeline). `<state>` is O (open), W (won), L (lost).
  */
 import * as z from 'zod/mini';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import * as f from '#domain/fields.ts';
 import { canSee, type Identity } from '#domain/identity.ts';
 import { VersionRace, type RecordSpec, type StoredRecord } from '#domain/records.ts';
@@ -39,13 +40,15 @@ export const MAX_COMPETITORS = 20;
 /** Who may ever touch opportunities (API.md §4: support and marketers get 403). */
 export const OPPORTUNITY_ROLES = ['admin', 'manager', 'rep'] as const;
 
-const competitor = z.strictObject({ name: f.name, notes: z.optional(f.text(1, 2000)) });
-const contactIds = z.pipe(
-  z.array(f.id).check(z.maxLength(MAX_CONTACTS)),
-  z.transform((ids: string[]) => [...new Set(ids)]),
+const competitor = z.lazy(() => z.strictObject({ name: f.name, notes: z.optional(f.text(1, 2000)) }));
+const contactIds = z.lazy(() =>
+  z.pipe(
+    z.array(f.id).check(z.maxLength(MAX_CONTACTS)),
+    z.transform((ids: string[]) => [...new Set(ids)]),
+  ),
 );
 
-const fields = {
+const fields = builtOnFirstUse(() => ({
   accountId: f.id,
   contactIds: z._default(contactIds, []),
   name: f.name,
@@ -63,15 +66,15 @@ const fields = {
   competitors: z._default(z.array(competitor).check(z.maxLength(MAX_COMPETITORS)), []),
   description: z.optional(f.freeText),
   ownerId: z.optional(f.id),
-};
+}));
 
-export const opportunityCreate = z.strictObject(fields);
+export const opportunityCreate = z.lazy(() => z.strictObject(fields()));
 /**
  * PATCH: `accountId` is not here (an opportunity stays with its account; a merge moves it).
  * `stageId` (and `pipelineId`) move it; `null` clears the optional fields.
  */
-const { accountId: _account, ...patchable } = fields;
-export const opportunityPatch = f.patchOf(patchable, ['lostReason', 'needs', 'budget', 'description']);
+const { accountId: _account, ...patchable } = fields();
+export const opportunityPatch = z.lazy(() => f.patchOf(patchable, ['lostReason', 'needs', 'budget', 'description']));
 export type OpportunityCreate = z.infer<typeof opportunityCreate>;
 export type OpportunityPatch = z.infer<typeof opportunityPatch>;
 
@@ -121,49 +124,53 @@ export interface Opportunity extends StoredRecord {
 }
 
 /** The opportunity as every route answers it (`presentOpportunity` renders it). */
-export const opportunityView = z
-  .object({
-    ...f.storedFields,
-    accountId: f.out.id,
-    contactIds: f.out.ids(MAX_CONTACTS),
-    name: f.out.name,
-    amount: z.number().check(z.describe('major units, at most 2 decimals')),
-    currency: f.out.code,
-    pipelineId: f.out.id,
-    stageId: f.out.id,
-    probability: z.int(),
-    status: z.enum(OPPORTUNITY_STATUSES),
-    lostReason: z.optional(f.out.text),
-    expectedCloseDate: f.out.timestamp.check(z.describe('YYYY-MM-DD')),
-    closedAt: z.nullable(f.out.timestamp),
-    forecastCategory: z.enum(FORECAST_CATEGORIES),
-    needs: z.optional(f.out.text),
-    budget: z.optional(z.number()),
-    competitors: z.array(z.object({ name: f.out.name, notes: z.optional(f.out.text) })).check(z.maxLength(MAX_COMPETITORS)),
-    description: z.optional(f.out.text),
-    ownerId: z.nullable(f.out.id),
-    lastStageChangeAt: f.out.timestamp,
-    lastActivityAt: z.nullable(f.out.timestamp),
-    createdBy: f.out.id,
-  })
-  .check(z.meta({ id: 'Opportunity', description: 'A deal with an account (商机), moving through the stages of a pipeline.' }));
+export const opportunityView = z.lazy(() =>
+  z
+    .object({
+      ...f.storedFields,
+      accountId: f.out.id,
+      contactIds: f.out.ids(MAX_CONTACTS),
+      name: f.out.name,
+      amount: z.number().check(z.describe('major units, at most 2 decimals')),
+      currency: f.out.code,
+      pipelineId: f.out.id,
+      stageId: f.out.id,
+      probability: z.int(),
+      status: z.enum(OPPORTUNITY_STATUSES),
+      lostReason: z.optional(f.out.text),
+      expectedCloseDate: f.out.timestamp.check(z.describe('YYYY-MM-DD')),
+      closedAt: z.nullable(f.out.timestamp),
+      forecastCategory: z.enum(FORECAST_CATEGORIES),
+      needs: z.optional(f.out.text),
+      budget: z.optional(z.number()),
+      competitors: z.array(z.object({ name: f.out.name, notes: z.optional(f.out.text) })).check(z.maxLength(MAX_COMPETITORS)),
+      description: z.optional(f.out.text),
+      ownerId: z.nullable(f.out.id),
+      lastStageChangeAt: f.out.timestamp,
+      lastActivityAt: z.nullable(f.out.timestamp),
+      createdBy: f.out.id,
+    })
+    .check(z.meta({ id: 'Opportunity', description: 'A deal with an account (商机), moving through the stages of a pipeline.' })),
+);
 export type OpportunityView = z.infer<typeof opportunityView>;
 
 /** One entry of `GET /v1/opportunities/{id}/history`, oldest first. */
-export const stageHistoryView = z
-  .object({
-    pipelineId: f.out.id,
-    fromStageId: z.nullable(f.out.id.check(z.describe('null for the creation'))),
-    toStageId: f.out.id,
-    status: z.enum(STAGE_KINDS).check(z.describe('the kind of the stage entered')),
-    probability: z.int(),
-    at: f.out.timestamp,
-    byUserId: f.out.id,
-    leftAt: z.nullable(f.out.timestamp),
-    secondsInStage: z.int(),
-    lostReason: z.optional(f.out.text),
-  })
-  .check(z.meta({ id: 'StageHistoryEntry' }));
+export const stageHistoryView = z.lazy(() =>
+  z
+    .object({
+      pipelineId: f.out.id,
+      fromStageId: z.nullable(f.out.id.check(z.describe('null for the creation'))),
+      toStageId: f.out.id,
+      status: z.enum(STAGE_KINDS).check(z.describe('the kind of the stage entered')),
+      probability: z.int(),
+      at: f.out.timestamp,
+      byUserId: f.out.id,
+      leftAt: z.nullable(f.out.timestamp),
+      secondsInStage: z.int(),
+      lostReason: z.optional(f.out.text),
+    })
+    .check(z.meta({ id: 'StageHistoryEntry' })),
+);
 
 /** Stalled: open, and neither a stage change nor an activity for STALL_DAYS up to `now`. */
 export function isStalled(o: Pick<Opportunity, 'status' | 'lastStageChangeAt' | 'lastActivityAt'>, now: Date): boolean {

@@ -17,50 +17,58 @@ export const PAYMENT_STATUSES = ['unpaid', 'partial', 'paid'] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 export const PAYMENT_METHODS = ['bank_transfer', 'cash', 'check', 'card', 'online', 'other'] as const;
 
-export const orderCreate = z.strictObject({
-  /** Required unless `quoteId` names an accepted quote (then it is the quote's account). */
-  accountId: z.optional(f.id),
-  opportunityId: z.optional(f.id),
-  quoteId: z.optional(f.id),
-  name: z.optional(f.name),
-  /** Required unless `quoteId` is given (then it defaults to the quote's total). */
-  amount: z.optional(money.amount(1)),
-  currency: z.optional(money.currency),
-  signedAt: f.timestamp,
-  notes: z.optional(f.freeText),
-  ownerId: z.optional(f.id),
-});
+export const orderCreate = z.lazy(() =>
+  z.strictObject({
+    /** Required unless `quoteId` names an accepted quote (then it is the quote's account). */
+    accountId: z.optional(f.id),
+    opportunityId: z.optional(f.id),
+    quoteId: z.optional(f.id),
+    name: z.optional(f.name),
+    /** Required unless `quoteId` is given (then it defaults to the quote's total). */
+    amount: z.optional(money.amount(1)),
+    currency: z.optional(money.currency),
+    signedAt: f.timestamp,
+    notes: z.optional(f.freeText),
+    ownerId: z.optional(f.id),
+  }),
+);
 export type OrderCreate = z.infer<typeof orderCreate>;
 
 /** `POST /v1/quotes/{id}/order`: the quote gives account, opportunity, currency and (by default) the amount. */
-export const orderFromQuote = z.strictObject({
-  name: z.optional(f.name),
-  amount: z.optional(money.amount(1)),
-  signedAt: f.timestamp,
-  notes: z.optional(f.freeText),
-  ownerId: z.optional(f.id),
-});
+export const orderFromQuote = z.lazy(() =>
+  z.strictObject({
+    name: z.optional(f.name),
+    amount: z.optional(money.amount(1)),
+    signedAt: f.timestamp,
+    notes: z.optional(f.freeText),
+    ownerId: z.optional(f.id),
+  }),
+);
 export type OrderFromQuote = z.infer<typeof orderFromQuote>;
 
-export const orderPatch = z.strictObject({
-  name: z.optional(f.name),
-  amount: z.optional(money.amount(1)),
-  signedAt: z.optional(f.timestamp),
-  notes: z.optional(z.nullable(f.freeText)),
-  ownerId: z.optional(f.id),
-});
+export const orderPatch = z.lazy(() =>
+  z.strictObject({
+    name: z.optional(f.name),
+    amount: z.optional(money.amount(1)),
+    signedAt: z.optional(f.timestamp),
+    notes: z.optional(z.nullable(f.freeText)),
+    ownerId: z.optional(f.id),
+  }),
+);
 export type OrderPatch = z.infer<typeof orderPatch>;
 
-export const paymentCreate = z.strictObject({
-  amount: money.amount(1),
-  /** Defaults to now. */
-  receivedAt: z.optional(f.timestamp),
-  /** The order's currency; another one is a 400 (no conversion). */
-  currency: z.optional(money.currency),
-  method: z.optional(z.enum(PAYMENT_METHODS)),
-  reference: z.optional(f.text(1, 200)),
-  notes: z.optional(f.freeText),
-});
+export const paymentCreate = z.lazy(() =>
+  z.strictObject({
+    amount: money.amount(1),
+    /** Defaults to now. */
+    receivedAt: z.optional(f.timestamp),
+    /** The order's currency; another one is a 400 (no conversion). */
+    currency: z.optional(money.currency),
+    method: z.optional(z.enum(PAYMENT_METHODS)),
+    reference: z.optional(f.text(1, 200)),
+    notes: z.optional(f.freeText),
+  }),
+);
 export type PaymentCreate = z.infer<typeof paymentCreate>;
 
 /** The stored order. */
@@ -85,26 +93,28 @@ export interface Order extends StoredRecord {
 }
 
 /** The order as every route answers it (`presentOrder` renders it); a payment answers it too. */
-export const orderView = z
-  .object({
-    ...f.storedFields,
-    accountId: f.out.id,
-    opportunityId: z.optional(f.out.id),
-    quoteId: z.optional(f.out.id),
-    name: f.out.name,
-    amount: z.number(),
-    currency: f.out.code,
-    collectedAmount: z.number(),
-    outstandingAmount: z.number(),
-    paymentStatus: z.enum(PAYMENT_STATUSES),
-    paymentCount: z.int(),
-    lastPaymentAt: z.optional(f.out.timestamp),
-    signedAt: f.out.timestamp,
-    notes: z.optional(f.out.text),
-    ownerId: z.nullable(f.out.id),
-    createdBy: f.out.id,
-  })
-  .check(z.meta({ id: 'Order', description: 'A signed contract (订单/合同) and what has been collected on it.' }));
+export const orderView = z.lazy(() =>
+  z
+    .object({
+      ...f.storedFields,
+      accountId: f.out.id,
+      opportunityId: z.optional(f.out.id),
+      quoteId: z.optional(f.out.id),
+      name: f.out.name,
+      amount: z.number(),
+      currency: f.out.code,
+      collectedAmount: z.number(),
+      outstandingAmount: z.number(),
+      paymentStatus: z.enum(PAYMENT_STATUSES),
+      paymentCount: z.int(),
+      lastPaymentAt: z.optional(f.out.timestamp),
+      signedAt: f.out.timestamp,
+      notes: z.optional(f.out.text),
+      ownerId: z.nullable(f.out.id),
+      createdBy: f.out.id,
+    })
+    .check(z.meta({ id: 'Order', description: 'A signed contract (订单/合同) and what has been collected on it.' })),
+);
 export type OrderView = z.infer<typeof orderView>;
 
 export function paymentStatusOf(amount: Minor, collected: Minor): PaymentStatus {
@@ -182,19 +192,21 @@ export interface Payment {
 }
 
 /** A payment (回款) as `GET /v1/orders/{id}/payments` lists it. */
-export const paymentView = z
-  .object({
-    ...f.storedFields,
-    orderId: f.out.id,
-    amount: z.number(),
-    currency: f.out.code,
-    receivedAt: f.out.timestamp,
-    method: z.optional(z.enum(PAYMENT_METHODS)),
-    reference: z.optional(f.out.text),
-    notes: z.optional(f.out.text),
-    createdBy: f.out.id,
-  })
-  .check(z.meta({ id: 'Payment' }));
+export const paymentView = z.lazy(() =>
+  z
+    .object({
+      ...f.storedFields,
+      orderId: f.out.id,
+      amount: z.number(),
+      currency: f.out.code,
+      receivedAt: f.out.timestamp,
+      method: z.optional(z.enum(PAYMENT_METHODS)),
+      reference: z.optional(f.out.text),
+      notes: z.optional(f.out.text),
+      createdBy: f.out.id,
+    })
+    .check(z.meta({ id: 'Payment' })),
+);
 export type PaymentView = z.infer<typeof paymentView>;
 
 export const PAYMENT_PREFIX = 'PAYMENT#';

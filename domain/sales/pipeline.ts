@@ -44,22 +44,24 @@ export interface Pipeline {
 }
 
 /** The pipeline as every route answers it. */
-export const pipelineView = z
-  .object({
-    ...f.storedFields,
-    name: f.out.name,
-    description: z.optional(f.out.text),
-    isDefault: z.boolean(),
-    stages: z.array(
-      z.object({
-        id: f.out.id,
-        name: f.out.name,
-        probability: z.int().check(z.minimum(0), z.maximum(100), z.describe('0..100: what an opportunity entering the stage takes')),
-        kind: z.enum(STAGE_KINDS),
-      }),
-    ).check(z.maxLength(MAX_STAGES)),
-  })
-  .check(z.meta({ id: 'Pipeline', description: 'A sales pipeline (销售阶段) and its ordered stages.' }));
+export const pipelineView = z.lazy(() =>
+  z
+    .object({
+      ...f.storedFields,
+      name: f.out.name,
+      description: z.optional(f.out.text),
+      isDefault: z.boolean(),
+      stages: z.array(
+        z.object({
+          id: f.out.id,
+          name: f.out.name,
+          probability: z.int().check(z.minimum(0), z.maximum(100), z.describe('0..100: what an opportunity entering the stage takes')),
+          kind: z.enum(STAGE_KINDS),
+        }),
+      ).check(z.maxLength(MAX_STAGES)),
+    })
+    .check(z.meta({ id: 'Pipeline', description: 'A sales pipeline (销售阶段) and its ordered stages.' })),
+);
 
 /** A stage's definition as the STAGE item holds it. */
 export interface StageRecord extends Stage {
@@ -100,58 +102,66 @@ export const DEFAULT_PIPELINE_NAME = '默认销售流程';
 // ---------------------------------------------------------------------------------------
 // Input
 
-const probability = z.int().check(z.minimum(0), z.maximum(100));
+const probability = z.lazy(() => z.int().check(z.minimum(0), z.maximum(100)));
 
 /**
  * A stage in a create or PATCH body. In a PATCH, `stages` is the whole new ordered list: an
  * entry with the `id` of an existing stage keeps that stage (renamed, moved, re-weighted), one
  * without `id` adds a stage, and a stage whose id is absent from the list is removed.
  */
-const stageInput = z.strictObject({
-  id: z.optional(f.id),
-  name: f.name,
-  probability,
-  kind: z._default(z.enum(STAGE_KINDS), 'open'),
-});
+const stageInput = z.lazy(() =>
+  z.strictObject({
+    id: z.optional(f.id),
+    name: f.name,
+    probability,
+    kind: z._default(z.enum(STAGE_KINDS), 'open'),
+  }),
+);
 export type StageInput = z.infer<typeof stageInput>;
 
-const stages = z.array(stageInput).check(
-  z.minLength(3),
-  z.maxLength(MAX_STAGES),
-  z.refine((list) => list.length === 0 || list[0]!.kind === 'open', {
-    message: 'the first stage must be open: new opportunities start in it',
-  }),
-  z.refine((list) => STAGE_KINDS.every((k) => list.some((s) => s.kind === k)), {
-    message: 'a pipeline needs at least one open, one won and one lost stage',
-  }),
-  z.refine((list) => new Set(list.map((s) => s.name.normalize('NFKC').toLowerCase())).size === list.length, {
-    message: 'stage names must be unique within the pipeline',
-  }),
-  z.refine((list) => {
-    const ids = list.map((s) => s.id).filter((id) => id !== undefined);
-    return new Set(ids).size === ids.length;
-  }, { message: 'a stage id may appear only once' }),
+const stages = z.lazy(() =>
+  z.array(stageInput).check(
+    z.minLength(3),
+    z.maxLength(MAX_STAGES),
+    z.refine((list) => list.length === 0 || list[0]!.kind === 'open', {
+      message: 'the first stage must be open: new opportunities start in it',
+    }),
+    z.refine((list) => STAGE_KINDS.every((k) => list.some((s) => s.kind === k)), {
+      message: 'a pipeline needs at least one open, one won and one lost stage',
+    }),
+    z.refine((list) => new Set(list.map((s) => s.name.normalize('NFKC').toLowerCase())).size === list.length, {
+      message: 'stage names must be unique within the pipeline',
+    }),
+    z.refine((list) => {
+      const ids = list.map((s) => s.id).filter((id) => id !== undefined);
+      return new Set(ids).size === ids.length;
+    }, { message: 'a stage id may appear only once' }),
+  ),
 );
 
-export const pipelineCreate = z.strictObject({
-  name: f.name,
-  description: z.optional(f.freeText),
-  /** True makes this the tenant's default pipeline (the previous default stops being one). */
-  isDefault: z._default(z.boolean(), false),
-  stages: stages.check(
-    z.refine((list) => list.every((s) => s.id === undefined), { message: 'stage ids are assigned by the server' }),
-  ),
-});
+export const pipelineCreate = z.lazy(() =>
+  z.strictObject({
+    name: f.name,
+    description: z.optional(f.freeText),
+    /** True makes this the tenant's default pipeline (the previous default stops being one). */
+    isDefault: z._default(z.boolean(), false),
+    stages: stages.check(
+      z.refine((list) => list.every((s) => s.id === undefined), { message: 'stage ids are assigned by the server' }),
+    ),
+  }),
+);
 export type PipelineCreate = z.infer<typeof pipelineCreate>;
 
-export const pipelinePatch = z.strictObject({
-  name: z.optional(f.name),
-  /** `null` clears it. */
-  description: z.optional(z.nullable(f.freeText)),
-  /** Only `true`: there is always exactly one default; make another pipeline the default instead. */
-  isDefault: z.optional(z.literal(true)),
-  stages: z.optional(stages),
-});
+export const pipelinePatch = z.lazy(() =>
+  z.strictObject({
+    name: z.optional(f.name),
+    /** `null` clears it. */
+    description: z.optional(z.nullable(f.freeText)),
+    /** Only `true`: there is always exactly one default; make another pipeline the default instead. */
+    isDefault: z.optional(z.literal(true)),
+    stages: z.optional(stages),
+  }),
+);
 export type PipelinePatch = z.infer<typeof pipelinePatch>;
 
 // ---------------------------------------------------------------------------------------

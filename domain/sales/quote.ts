@@ -11,6 +11,7 @@
  * change is appended to `history` with who, when and an optional note.
  */
 import * as z from 'zod/mini';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import * as f from '#domain/fields.ts';
 import { validationFailed } from '#domain/errors.ts';
 import type { RecordSpec, StoredRecord } from '#domain/records.ts';
@@ -22,17 +23,19 @@ export const QUOTE_STATUSES = ['draft', 'sent', 'accepted', 'rejected'] as const
 export type QuoteStatus = (typeof QUOTE_STATUSES)[number];
 export const MAX_LINES = 200;
 
-const line = z.strictObject({
-  product: f.name,
-  description: z.optional(f.text(1, 2000)),
-  quantity: money.quantity,
-  unitPrice: money.amount(0),
-  discountPct: z.optional(money.discountPct),
-});
-const lines = z.array(line).check(z.minLength(1), z.maxLength(MAX_LINES));
+const line = z.lazy(() =>
+  z.strictObject({
+    product: f.name,
+    description: z.optional(f.text(1, 2000)),
+    quantity: money.quantity,
+    unitPrice: money.amount(0),
+    discountPct: z.optional(money.discountPct),
+  }),
+);
+const lines = z.lazy(() => z.array(line).check(z.minLength(1), z.maxLength(MAX_LINES)));
 export type LineInput = z.infer<typeof line>;
 
-const fields = {
+const fields = builtOnFirstUse(() => ({
   /** Defaults to the opportunity's name. */
   name: z.optional(f.name),
   lines,
@@ -40,22 +43,24 @@ const fields = {
   currency: z.optional(money.currency),
   validUntil: z.optional(f.date),
   notes: z.optional(f.freeText),
-};
-export const quoteCreate = z.strictObject(fields);
-export const quotePatch = z.strictObject({
-  name: z.optional(f.name),
-  lines: z.optional(lines),
-  currency: z.optional(money.currency),
-  validUntil: z.optional(z.nullable(f.date)),
-  notes: z.optional(z.nullable(f.freeText)),
-});
+}));
+export const quoteCreate = z.lazy(() => z.strictObject(fields()));
+export const quotePatch = z.lazy(() =>
+  z.strictObject({
+    name: z.optional(f.name),
+    lines: z.optional(lines),
+    currency: z.optional(money.currency),
+    validUntil: z.optional(z.nullable(f.date)),
+    notes: z.optional(z.nullable(f.freeText)),
+  }),
+);
 export type QuoteCreate = z.infer<typeof quoteCreate>;
 export type QuotePatch = z.infer<typeof quotePatch>;
 
 /** Bodies of the status actions: an optional note for the history (and a validity on sending). */
-export const quoteSend = z.strictObject({ validUntil: z.optional(f.date), note: z.optional(f.text(1, 2000)) });
-export const quoteAccept = z.strictObject({ note: z.optional(f.text(1, 2000)) });
-export const quoteReject = z.strictObject({ reason: z.optional(f.text(1, 2000)), note: z.optional(f.text(1, 2000)) });
+export const quoteSend = z.lazy(() => z.strictObject({ validUntil: z.optional(f.date), note: z.optional(f.text(1, 2000)) }));
+export const quoteAccept = z.lazy(() => z.strictObject({ note: z.optional(f.text(1, 2000)) }));
+export const quoteReject = z.lazy(() => z.strictObject({ reason: z.optional(f.text(1, 2000)), note: z.optional(f.text(1, 2000)) }));
 export type QuoteSend = z.infer<typeof quoteSend>;
 export type QuoteAccept = z.infer<typeof quoteAccept>;
 export type QuoteReject = z.infer<typeof quoteReject>;
@@ -98,40 +103,42 @@ export interface Quote extends StoredRecord {
 }
 
 /** The quote as every route answers it (`presentQuote` renders it): money in major units. */
-export const quoteView = z
-  .object({
-    ...f.storedFields,
-    opportunityId: f.out.id,
-    accountId: f.out.id,
-    name: f.out.name,
-    status: z.enum(QUOTE_STATUSES),
-    currency: f.out.code,
-    lines: z.array(
-      z.object({
-        product: f.out.name,
-        description: z.optional(f.out.text),
-        quantity: z.number(),
-        unitPrice: z.number(),
-        discountPct: z.optional(z.number()),
-        subtotal: z.number(),
-        discount: z.number(),
-        total: z.number(),
-      }),
-    ).check(z.maxLength(MAX_LINES)),
-    subtotal: z.number(),
-    discount: z.number(),
-    total: z.number(),
-    validUntil: z.optional(f.out.timestamp.check(z.describe('YYYY-MM-DD'))),
-    notes: z.optional(f.out.text),
-    rejectionReason: z.optional(f.out.text),
-    orderId: z.optional(f.out.id.check(z.describe('the order it became'))),
-    history: z
-      .array(z.object({ status: z.enum(QUOTE_STATUSES), at: f.out.timestamp, byUserId: f.out.id, note: z.optional(f.out.text) }))
-      .check(z.maxLength(QUOTE_STATUSES.length), z.describe('one entry per status it reached (draft, sent, then accepted or rejected)')),
-    ownerId: z.nullable(f.out.id.check(z.describe("the opportunity's owner when it was made"))),
-    createdBy: f.out.id,
-  })
-  .check(z.meta({ id: 'Quote', description: 'Line items for an opportunity (报价单), with totals the server computes.' }));
+export const quoteView = z.lazy(() =>
+  z
+    .object({
+      ...f.storedFields,
+      opportunityId: f.out.id,
+      accountId: f.out.id,
+      name: f.out.name,
+      status: z.enum(QUOTE_STATUSES),
+      currency: f.out.code,
+      lines: z.array(
+        z.object({
+          product: f.out.name,
+          description: z.optional(f.out.text),
+          quantity: z.number(),
+          unitPrice: z.number(),
+          discountPct: z.optional(z.number()),
+          subtotal: z.number(),
+          discount: z.number(),
+          total: z.number(),
+        }),
+      ).check(z.maxLength(MAX_LINES)),
+      subtotal: z.number(),
+      discount: z.number(),
+      total: z.number(),
+      validUntil: z.optional(f.out.timestamp.check(z.describe('YYYY-MM-DD'))),
+      notes: z.optional(f.out.text),
+      rejectionReason: z.optional(f.out.text),
+      orderId: z.optional(f.out.id.check(z.describe('the order it became'))),
+      history: z
+        .array(z.object({ status: z.enum(QUOTE_STATUSES), at: f.out.timestamp, byUserId: f.out.id, note: z.optional(f.out.text) }))
+        .check(z.maxLength(QUOTE_STATUSES.length), z.describe('one entry per status it reached (draft, sent, then accepted or rejected)')),
+      ownerId: z.nullable(f.out.id.check(z.describe("the opportunity's owner when it was made"))),
+      createdBy: f.out.id,
+    })
+    .check(z.meta({ id: 'Quote', description: 'Line items for an opportunity (报价单), with totals the server computes.' })),
+);
 export type QuoteView = z.infer<typeof quoteView>;
 export type LineView = QuoteView['lines'][number];
 

@@ -16,14 +16,16 @@ import * as money from '#domain/sales/money.ts';
 import type { Minor } from '#domain/sales/money.ts';
 
 /** `YYYY-MM`, months 01..12. */
-export const period = z.string().check(z.maxLength(7), z.regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a month as YYYY-MM'));
+export const period = z.lazy(() => z.string().check(z.maxLength(7), z.regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a month as YYYY-MM')));
 
-export const targetPut = z.strictObject({
-  userId: z.optional(f.id),
-  teamId: z.optional(f.id),
-  amount: money.amount(0),
-  currency: z.optional(money.currency),
-});
+export const targetPut = z.lazy(() =>
+  z.strictObject({
+    userId: z.optional(f.id),
+    teamId: z.optional(f.id),
+    amount: money.amount(0),
+    currency: z.optional(money.currency),
+  }),
+);
 export type TargetPut = z.infer<typeof targetPut>;
 
 export interface Target {
@@ -42,17 +44,19 @@ export interface Target {
 }
 
 /** The target as every route answers it: a user's or a team's (exactly one of `userId`, `teamId`). */
-export const targetView = z
-  .object({
-    ...f.storedFields,
-    period: f.out.code.check(z.describe('YYYY-MM')),
-    userId: z.optional(f.out.id),
-    teamId: z.optional(f.out.id),
-    amount: z.number(),
-    currency: f.out.code,
-    setBy: f.out.id,
-  })
-  .check(z.meta({ id: 'Target', description: 'A sales target (目标) of a user or team for a month.' }));
+export const targetView = z.lazy(() =>
+  z
+    .object({
+      ...f.storedFields,
+      period: f.out.code.check(z.describe('YYYY-MM')),
+      userId: z.optional(f.out.id),
+      teamId: z.optional(f.out.id),
+      amount: z.number(),
+      currency: f.out.code,
+      setBy: f.out.id,
+    })
+    .check(z.meta({ id: 'Target', description: 'A sales target (目标) of a user or team for a month.' })),
+);
 export type TargetView = z.infer<typeof targetView>;
 
 export function presentTarget(x: Target): TargetView {

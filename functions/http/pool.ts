@@ -17,7 +17,7 @@ import { pageOf } from '#domain/fields.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({ ...listParams, ...poolListFilters });
+const listQuery = z.strictObject({ ...listParams, ...poolListFilters() });
 /** Every pool route but the rules answers accounts: their custom values show as everywhere else. */
 const accounts = { shows: 'accounts' as const };
 /** The actions on one account answer it as it now is. */
