@@ -399,7 +399,8 @@ export const duplicateCandidateView = z.lazy(() =>
  * Ordered by entity (accounts, contacts, leads), then id; pages are cut from that list.
  */
 export async function findDuplicates(ctx: UseCaseContext, query: DuplicateQuery, page: PageRequest): Promise<Page<DuplicateCandidate>> {
-  await loadNormalizers(); // its duplicate guards normalize phones and domains
+  // Only phones and domains need the normalizers' data: a search by name or email does not load it.
+  if (query.phone !== undefined || query.domain !== undefined) await loadNormalizers();
   const asked = QUERY_KINDS.filter((k) => query[k] !== undefined);
   if (asked.length === 0) {
     throw validationFailed([{ path: 'query', message: 'give at least one of name, email, phone, domain' }], 'The query is not valid.');

@@ -48,6 +48,9 @@ export function loadNormalizers(): Promise<void> {
   return loading;
 }
 
+/** Whether the libraries are loaded (tests of what loads them on demand). */
+export const normalizersLoaded = (): boolean => libraries !== undefined;
+
 function loaded(): Libraries {
   if (!libraries) throw new Error('a phone or domain normalized before loadNormalizers() resolved');
   return libraries;

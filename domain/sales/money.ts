@@ -12,6 +12,7 @@
  * equals the sum of its lines to the cent.
  */
 import * as z from 'zod/mini';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import * as f from '#domain/fields.ts';
 
 /** An integer number of minor units (1/100 of the currency's major unit). */
@@ -179,7 +180,7 @@ export const discountPct = z.lazy(() =>
   ),
 );
 
-const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+const isoCurrencies = builtOnFirstUse(() => new Set(Intl.supportedValuesOf('currency')));
 
 /** A 3-letter ISO 4217 code, any case in, upper case out. */
 export const currency = z.lazy(() =>
@@ -188,7 +189,7 @@ export const currency = z.lazy(() =>
       z.maxLength(f.MAX.code),
       z.trim(),
       z.regex(/^[A-Za-z]{3}$/, 'a 3-letter ISO 4217 currency code'),
-      z.refine((c) => ISO_CURRENCIES.has(c.toUpperCase()), { message: 'not an ISO 4217 currency code' }),
+      z.refine((c) => isoCurrencies().has(c.toUpperCase()), { message: 'not an ISO 4217 currency code' }),
     ),
     z.transform((c: string) => c.toUpperCase()),
   ),

@@ -73,8 +73,10 @@ export const opportunityCreate = z.lazy(() => z.strictObject(fields()));
  * PATCH: `accountId` is not here (an opportunity stays with its account; a merge moves it).
  * `stageId` (and `pipelineId`) move it; `null` clears the optional fields.
  */
-const { accountId: _account, ...patchable } = fields();
-export const opportunityPatch = z.lazy(() => f.patchOf(patchable, ['lostReason', 'needs', 'budget', 'description']));
+export const opportunityPatch = z.lazy(() => {
+  const { accountId: _account, ...patchable } = fields();
+  return f.patchOf(patchable, ['lostReason', 'needs', 'budget', 'description']);
+});
 export type OpportunityCreate = z.infer<typeof opportunityCreate>;
 export type OpportunityPatch = z.infer<typeof opportunityPatch>;
 

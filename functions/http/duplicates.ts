@@ -6,9 +6,6 @@ import * as f from '#domain/fields.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-// Its one route normalizes what it is asked, the query's domain check included: loaded at start-up.
-await loadNormalizers();
-
 /**
  * At least one of the four keys (checked by the use case, which names them all in its 400),
  * each validated as the field it searches; the use case normalizes them.
@@ -24,6 +21,8 @@ const searchQuery = z.strictObject({
 export const handler = httpFunction({
   'GET /v1/duplicates': operation({
     query: searchQuery,
+    // Only a phone or a domain needs the normalizers' data; the query's domain rule runs on it.
+    beforeQuery: (query) => (query.domain !== undefined ? loadNormalizers() : undefined),
     response: f.pageOf(duplicateCandidateView),
     run: ({ ctx, query, page }) => findDuplicates(ctx, query, page),
   }),

@@ -61,6 +61,8 @@ export interface Operation<B = unknown, Q = unknown, R = unknown> {
   summary?: string;
   body?: z.ZodMiniType<B>;
   query?: z.ZodMiniType<Q>;
+  /** Loads what the query's rules need, before they run (the duplicate search's domain rule needs the public suffix list). */
+  beforeQuery?: (query: Record<string, string | undefined>) => Promise<void> | undefined;
   /**
    * Set for a create: answers 201 with `Location: <creates>/<id>`, or the Location the function
    * names (a sub-resource without a route of its own: a ticket's comment). Otherwise 200, or 204 for no result.
@@ -141,6 +143,7 @@ export function httpFunction(operations: Record<string, Operation>, options: Htt
     // Custom values are typed by the tenant's definitions of the moment: the strict schema, extended.
     const body = op.custom ? await applyCustomInput(identity.tenantId, op.custom, parsedBody) : parsedBody;
     const rawQuery = event.queryStringParameters ?? {};
+    await op.beforeQuery?.(rawQuery);
     const query = validate(op.query ?? noQuery, rawQuery, 'query') as Record<string, unknown>;
 
     const { limit, cursor, ...filters } = query as { limit?: number; cursor?: string };
