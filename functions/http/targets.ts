@@ -16,7 +16,8 @@ const listQuery = z.lazy(() =>
 );
 
 /** The month in the path: `YYYY-MM`, else 400 (it is input, not an id that may not exist). */
-const periodOf = (params: Record<string, string>) => validate(z.strictObject({ period }), { period: params.period }, 'path').period;
+const periodPath = z.lazy(() => z.strictObject({ period }));
+const periodOf = (params: Record<string, string>) => validate(periodPath, { period: params.period }, 'path').period;
 
 export const handler = httpFunction({
   'PUT /v1/targets/{period}': operation({
