@@ -24,7 +24,7 @@ const mailEventBody = z.strictObject({
 
 export const mailboxHandler = httpFunction({
   'GET /_local/mail': operation({
-    query: z.strictObject({ ...listParams, to: z.optional(f.text(1, 254)), campaignId: z.optional(f.id) }),
+    query: z.strictObject({ ...listParams(), to: z.optional(f.text(1, 254)), campaignId: z.optional(f.id) }),
     run: async ({ ctx, query, page }) => {
       requireRole(ctx.identity, 'admin');
       return listMailbox(ctx.identity.tenantId, query, page);

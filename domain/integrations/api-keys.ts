@@ -15,6 +15,7 @@ import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { notFound, validationFailed, versionMismatch } from '#domain/errors.ts';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import { requireRole, ROLES } from '#domain/identity.ts';
 import { newId } from '#domain/records.ts';
 import { stripKeys } from '#domain/table/keys.ts';
@@ -31,31 +32,37 @@ import {
   type ApiKeyRecord,
 } from '#domain/integrations/api-key.ts';
 
-export const createApiKeyBody = z.strictObject({
-  name: f.name,
-  role: z.enum(ROLES),
-  /** The team a manager key sees, and the team of what a key owns. */
-  teamId: z.optional(f.id),
-  expiresAt: z.optional(f.timestamp),
-});
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+export const createApiKeyBody = z.lazy(() =>
+  z.strictObject({
+    name: f.name,
+    role: z.enum(ROLES),
+    /** The team a manager key sees, and the team of what a key owns. */
+    teamId: z.optional(f.id),
+    expiresAt: z.optional(f.timestamp),
+  }),
+);
 export type CreateApiKeyBody = z.infer<typeof createApiKeyBody>;
 
 /** A key as the API shows it: never the key, never its hash. */
-export const apiKeyView = z.object({
-  id: f.out.id,
-  name: f.out.name,
-  role: z.enum(ROLES),
-  teamId: z.nullable(f.out.id),
-  prefix: f.out.code,
-  createdAt: f.out.timestamp,
-  updatedAt: f.out.timestamp,
-  version: z.int(),
-  expiresAt: z.nullable(f.out.timestamp),
-  lastUsedAt: z.nullable(f.out.timestamp),
-});
+const apiKeyViewObject = builtOnFirstUse(() =>
+  z.object({
+    id: f.out.id,
+    name: f.out.name,
+    role: z.enum(ROLES),
+    teamId: z.nullable(f.out.id),
+    prefix: f.out.code,
+    createdAt: f.out.timestamp,
+    updatedAt: f.out.timestamp,
+    version: z.int(),
+    expiresAt: z.nullable(f.out.timestamp),
+    lastUsedAt: z.nullable(f.out.timestamp),
+  }),
+);
+export const apiKeyView = z.lazy(apiKeyViewObject);
 export type ApiKeyView = z.infer<typeof apiKeyView>;
 /** The create answer: the view and, the first time only, the key (an Idempotency-Key replay has none). */
-export const createdApiKeyView = z.extend(apiKeyView, { key: z.optional(f.out.code) });
+export const createdApiKeyView = z.lazy(() => z.extend(apiKeyViewObject(), { key: z.optional(f.out.code) }));
 export type CreatedApiKey = z.infer<typeof createdApiKeyView>;
 
 export function apiKeyViewOf(key: ApiKeyRecord): ApiKeyView {

@@ -28,24 +28,29 @@ import { EXPORT_CONTENT_TYPE, uploadStore } from '#domain/integrations/upload-st
 
 export const EXPORT_ROLES: Role[] = ['admin', 'manager', 'marketer'];
 export const EXPORT_FILES = ['accounts.csv', 'contacts.csv', 'leads.csv'] as const;
-export const exportParams = z.strictObject({ file: z.enum(EXPORT_FILES) });
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+export const exportParams = z.lazy(() => z.strictObject({ file: z.enum(EXPORT_FILES) }));
 
 /** Each entity's list filters, as its list route takes them. */
 export const EXPORT_FILTERS = {
-  accounts: z.strictObject({
-    ownerId: z.optional(f.id),
-    tier: z.optional(z.enum(TIERS)),
-    lifecycleStage: z.optional(z.enum(LIFECYCLE_STAGES)),
-    tag: z.optional(f.tag),
-    q: z.optional(f.text(1, 200)),
-  }),
-  contacts: z.strictObject({ accountId: z.optional(f.id), tag: z.optional(f.tag), q: z.optional(f.text(1, 200)) }),
-  leads: z.strictObject({
-    ownerId: z.optional(f.id),
-    status: z.optional(z.enum(LEAD_STATUSES)),
-    campaignId: z.optional(f.id),
-    q: z.optional(f.text(1, 200)),
-  }),
+  accounts: z.lazy(() =>
+    z.strictObject({
+      ownerId: z.optional(f.id),
+      tier: z.optional(z.enum(TIERS)),
+      lifecycleStage: z.optional(z.enum(LIFECYCLE_STAGES)),
+      tag: z.optional(f.tag),
+      q: z.optional(f.text(1, 200)),
+    }),
+  ),
+  contacts: z.lazy(() => z.strictObject({ accountId: z.optional(f.id), tag: z.optional(f.tag), q: z.optional(f.text(1, 200)) })),
+  leads: z.lazy(() =>
+    z.strictObject({
+      ownerId: z.optional(f.id),
+      status: z.optional(z.enum(LEAD_STATUSES)),
+      campaignId: z.optional(f.id),
+      q: z.optional(f.text(1, 200)),
+    }),
+  ),
 } satisfies Record<ImportEntity, z.ZodMiniType>;
 
 /** The columns, in order: the record's id, the fields an import takes (so it imports back), then its times. */
@@ -77,15 +82,17 @@ export const EXPORT_URL_SECONDS = 15 * 60;
 export const inlineExportLimit = () => Number(process.env.EXPORT_INLINE_MAX_BYTES ?? 5 * 1024 * 1024);
 
 /** A stored export: where to download it, until when, and what it holds. */
-export const exportLinkView = z
-  .object({
-    url: f.upTo(f.MAX.presignedUrl).check(z.describe('Downloads the CSV (UTF-8 with a BOM) with a GET and no other credential, until expiresAt.')),
-    expiresAt: f.out.timestamp,
-    filename: f.out.name,
-    rows: z.int().check(z.minimum(0), z.maximum(MAX_ROWS)),
-    bytes: z.int().check(z.minimum(0)),
-  })
-  .check(z.meta({ id: 'ExportLink' }));
+export const exportLinkView = z.lazy(() =>
+  z
+    .object({
+      url: f.upTo(f.MAX.presignedUrl).check(z.describe('Downloads the CSV (UTF-8 with a BOM) with a GET and no other credential, until expiresAt.')),
+      expiresAt: f.out.timestamp,
+      filename: f.out.name,
+      rows: z.int().check(z.minimum(0), z.maximum(MAX_ROWS)),
+      bytes: z.int().check(z.minimum(0)),
+    })
+    .check(z.meta({ id: 'ExportLink' })),
+);
 export type ExportLink = z.infer<typeof exportLinkView>;
 
 export type ExportAnswer = { file: CsvFile } | { link: ExportLink };

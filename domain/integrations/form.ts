@@ -16,12 +16,14 @@ import { isSealed, open, seal, type SealContext } from '#domain/secrets/envelope
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import type { RotatingSecret } from '#domain/integrations/standard-webhooks.ts';
 import { t } from '#domain/table/keys.ts';
 
 type Item = Record<string, unknown>;
 
-const fields = {
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+const fields = builtOnFirstUse(() => ({
   name: f.name,
   /** Copied onto every lead the form makes (`source` of leads). */
   source: f.shortText,
@@ -31,11 +33,11 @@ const fields = {
   campaignId: z.optional(f.id),
   /** Added to every lead's tags, with the submission's own. */
   tags: z._default(f.tags, []),
-};
+}));
 
-export const formCreate = z.strictObject(fields);
+export const formCreate = z.lazy(() => z.strictObject(fields()));
 /** `null` clears `ownerId` (leads go to the form's creator again) and `campaignId`. */
-export const formPatch = f.patchOf(fields, ['ownerId', 'campaignId']);
+export const formPatch = z.lazy(() => f.patchOf(fields(), ['ownerId', 'campaignId']));
 export type FormCreate = z.infer<typeof formCreate>;
 export type FormPatch = z.infer<typeof formPatch>;
 
@@ -53,39 +55,44 @@ export interface Form {
 }
 
 /** The form as the API shows it (`response:` of its routes): never its secret. */
-export const formView = z.object({
-  id: f.out.id,
-  name: f.out.name,
-  source: f.out.name,
-  ownerId: z.nullable(f.out.id),
-  campaignId: z.nullable(f.out.id),
-  tags: f.out.tags,
-  /** Where the form posts: `/in/forms/{id}` on the API's own host. */
-  url: f.out.url,
-  createdBy: f.out.id,
-  createdAt: f.out.timestamp,
-  updatedAt: f.out.timestamp,
-  version: z.int(),
-});
+const formViewObject = builtOnFirstUse(() =>
+  z.object({
+    id: f.out.id,
+    name: f.out.name,
+    source: f.out.name,
+    ownerId: z.nullable(f.out.id),
+    campaignId: z.nullable(f.out.id),
+    tags: f.out.tags,
+    /** Where the form posts: `/in/forms/{id}` on the API's own host. */
+    url: f.out.url,
+    createdBy: f.out.id,
+    createdAt: f.out.timestamp,
+    updatedAt: f.out.timestamp,
+    version: z.int(),
+  }),
+);
+export const formView = z.lazy(formViewObject);
 export type FormView = z.infer<typeof formView>;
 
 /** Create and rotate-secret answers: the view and the secret, shown this once. */
-export const formWithSecret = z.extend(formView, { secret: f.out.code });
+export const formWithSecret = z.lazy(() => z.extend(formViewObject(), { secret: f.out.code }));
 export type FormWithSecret = z.infer<typeof formWithSecret>;
 
 export const formUrl = (id: string) => `/in/forms/${id}`;
 export const viewOf = (form: Form): FormView => ({ ...form, url: formUrl(form.id) });
 
 /** What a submission's body may hold (the public route validates it strictly, after the signature). */
-export const formSubmission = z.strictObject({
-  name: f.name,
-  company: z.optional(f.name),
-  email: z.optional(f.email),
-  phone: z.optional(f.phone),
-  message: z.optional(f.freeText),
-  tags: z.optional(f.tags),
-  custom: f.customValues,
-});
+export const formSubmission = z.lazy(() =>
+  z.strictObject({
+    name: f.name,
+    company: z.optional(f.name),
+    email: z.optional(f.email),
+    phone: z.optional(f.phone),
+    message: z.optional(f.freeText),
+    tags: z.optional(f.tags),
+    custom: f.customValues,
+  }),
+);
 export type FormSubmission = z.infer<typeof formSubmission>;
 
 /**
@@ -98,11 +105,13 @@ export interface SubmissionAnswer {
 }
 
 /** What `POST /in/forms/{id}` answers: 201 `{leadId}` for a new lead, 200 with `duplicate: true` for an existing record. */
-export const submissionAnswerView = z.object({
-  leadId: z.optional(f.out.id),
-  contactId: z.optional(f.out.id),
-  duplicate: z.optional(z.literal(true)),
-});
+export const submissionAnswerView = z.lazy(() =>
+  z.object({
+    leadId: z.optional(f.out.id),
+    contactId: z.optional(f.out.id),
+    duplicate: z.optional(z.literal(true)),
+  }),
+);
 
 export const formKey = (tenantId: string, id: string) => ({ PK: `${t(tenantId)}#FORM#${id}`, SK: 'FORM' });
 export const formPartition = (tenantId: string) => `${t(tenantId)}#FORM`;

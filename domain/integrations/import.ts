@@ -15,6 +15,7 @@ import { parse } from 'csv-parse/sync';
 import * as z from 'zod/mini';
 import { validationFailed, DomainError } from '#domain/errors.ts';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import type { Identity } from '#domain/identity.ts';
 import { t } from '#domain/table/keys.ts';
 import { CUSTOM_ENTITIES } from '#domain/marketing/custom-fields.ts';
@@ -46,29 +47,32 @@ export const IMPORT_ROLES: Record<ImportEntity, readonly Identity['role'][]> = {
 /** Roles that may name another owner in an `ownerId` column. */
 export const OWNER_COLUMN_ROLES: readonly Identity['role'][] = ['admin', 'manager'];
 
-export const importEntity = z.enum(CUSTOM_ENTITIES);
-const options = {
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+export const importEntity = z.lazy(() => z.enum(CUSTOM_ENTITIES));
+const options = builtOnFirstUse(() => ({
   entity: importEntity,
   encoding: z.optional(z.enum(ENCODINGS)),
   onDuplicate: z._default(z.enum(ON_DUPLICATE), 'skip'),
-};
+}));
 
 /**
  * `POST /v1/imports` with a JSON body: the CSV itself (`csv`) or the `uploadId` of a file uploaded
  * through `POST /v1/imports/uploads`, exactly one of them. `encoding` decodes an upload's bytes; a
  * `csv` string has nothing to decode (JSON text is Unicode) and the encoding is accepted as given.
  */
-export const importBody = z.strictObject({
-  ...options,
-  // Bounded by the body's own limit (413 first); over MAX_CSV_BYTES of UTF-8 it is a 413 too (csvTooLarge).
-  csv: z.optional(z.string().check(z.maxLength(MAX_JSON_IMPORT_BODY_BYTES), z.describe('the CSV text, at most 5 MiB of UTF-8 (413 beyond)'))),
-  uploadId: z.optional(f.id),
-  mapping: z.optional(z.record(f.text(1, 200), f.text(1, 200))),
-});
+export const importBody = z.lazy(() =>
+  z.strictObject({
+    ...options(),
+    // Bounded by the body's own limit (413 first); over MAX_CSV_BYTES of UTF-8 it is a 413 too (csvTooLarge).
+    csv: z.optional(z.string().check(z.maxLength(MAX_JSON_IMPORT_BODY_BYTES), z.describe('the CSV text, at most 5 MiB of UTF-8 (413 beyond)'))),
+    uploadId: z.optional(f.id),
+    mapping: z.optional(z.record(f.text(1, 200), f.text(1, 200))),
+  }),
+);
 export type ImportBody = z.infer<typeof importBody>;
 
 /** `POST /v1/imports?entity=&encoding=&onDuplicate=` with the CSV as the raw body. */
-export const importQuery = z.strictObject(options);
+export const importQuery = z.lazy(() => z.strictObject(options()));
 export type ImportQuery = z.infer<typeof importQuery>;
 
 export interface RowError {
@@ -107,26 +111,28 @@ export interface Import extends ImportCounts {
   leaseUntil?: string;
 }
 
-export const importView = z.object({
-  id: f.out.id,
-  entity: importEntity,
-  status: z.enum(IMPORT_STATUSES),
-  total: z.int(),
-  processed: z.int(),
-  created: z.int(),
-  updated: z.int(),
-  skipped: z.int(),
-  failed: z.int(),
-  errors: z.array(z.object({ row: z.int().check(z.minimum(1), z.maximum(MAX_ROWS + 1)), code: f.out.code, message: f.out.text })).check(z.maxLength(MAX_ERRORS)),
-  onDuplicate: z.enum(ON_DUPLICATE),
-  encoding: z.enum(ENCODINGS),
-  columns: z.array(z.object({ header: f.out.name, field: f.out.name })).check(z.maxLength(MAX_COLUMNS)),
-  createdBy: f.out.id,
-  createdAt: f.out.timestamp,
-  updatedAt: f.out.timestamp,
-  finishedAt: z.nullable(f.out.timestamp),
-  version: z.int(),
-});
+export const importView = z.lazy(() =>
+  z.object({
+    id: f.out.id,
+    entity: importEntity,
+    status: z.enum(IMPORT_STATUSES),
+    total: z.int(),
+    processed: z.int(),
+    created: z.int(),
+    updated: z.int(),
+    skipped: z.int(),
+    failed: z.int(),
+    errors: z.array(z.object({ row: z.int().check(z.minimum(1), z.maximum(MAX_ROWS + 1)), code: f.out.code, message: f.out.text })).check(z.maxLength(MAX_ERRORS)),
+    onDuplicate: z.enum(ON_DUPLICATE),
+    encoding: z.enum(ENCODINGS),
+    columns: z.array(z.object({ header: f.out.name, field: f.out.name })).check(z.maxLength(MAX_COLUMNS)),
+    createdBy: f.out.id,
+    createdAt: f.out.timestamp,
+    updatedAt: f.out.timestamp,
+    finishedAt: z.nullable(f.out.timestamp),
+    version: z.int(),
+  }),
+);
 
 // ---------------------------------------------------------------------------------------
 // Keys

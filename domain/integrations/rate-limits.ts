@@ -53,19 +53,24 @@ export function defaultRateLimits(): RateLimits {
 const perMinute = (min: number) => z.int().check(z.minimum(min), z.maximum(MAX_REQUESTS_PER_MINUTE));
 
 /** `PUT /v1/rate-limits`: replaces the limits; an omitted field takes its documented default. */
-export const rateLimitsBody = z.strictObject({
-  requestsPerMinute: z._default(perMinute(10), DEFAULT_RATE_LIMITS.requestsPerMinute),
-  apiKeyRequestsPerMinute: z._default(perMinute(1), DEFAULT_RATE_LIMITS.apiKeyRequestsPerMinute),
-});
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+export const rateLimitsBody = z.lazy(() =>
+  z.strictObject({
+    requestsPerMinute: z._default(perMinute(10), DEFAULT_RATE_LIMITS.requestsPerMinute),
+    apiKeyRequestsPerMinute: z._default(perMinute(1), DEFAULT_RATE_LIMITS.apiKeyRequestsPerMinute),
+  }),
+);
 
 /** What `GET` and `PUT /v1/rate-limits` answer: the limits in force. */
-export const rateLimitsView = z.object({
-  requestsPerMinute: z.int().check(z.describe('Requests a minute for the whole tenant (users and API keys together).')),
-  apiKeyRequestsPerMinute: z.int().check(z.describe('Requests a minute for each API key (also counted in the tenant\'s).')),
-  windowSeconds: z.int().check(z.describe('The length of the fixed window every limit counts over.')),
-  version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
-  updatedAt: z.nullable(z.string().check(z.maxLength(40))),
-});
+export const rateLimitsView = z.lazy(() =>
+  z.object({
+    requestsPerMinute: z.int().check(z.describe('Requests a minute for the whole tenant (users and API keys together).')),
+    apiKeyRequestsPerMinute: z.int().check(z.describe('Requests a minute for each API key (also counted in the tenant\'s).')),
+    windowSeconds: z.int().check(z.describe('The length of the fixed window every limit counts over.')),
+    version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
+    updatedAt: z.nullable(z.string().check(z.maxLength(40))),
+  }),
+);
 
 export interface StoredRateLimits extends RateLimits {
   windowSeconds: number;

@@ -17,15 +17,18 @@ import { uploadStore } from '#domain/integrations/upload-store.ts';
 /** How long an upload URL accepts the file. */
 export const UPLOAD_URL_SECONDS = 15 * 60;
 
-export const uploadBody = z.strictObject({ entity: importEntity });
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+export const uploadBody = z.lazy(() => z.strictObject({ entity: importEntity }));
 
-export const uploadView = z.object({
-  uploadId: f.out.id,
-  uploadUrl: f.upTo(f.MAX.presignedUrl),
-  method: z.literal('PUT'),
-  headers: z.record(f.out.text, f.out.text),
-  expiresAt: f.out.timestamp,
-});
+export const uploadView = z.lazy(() =>
+  z.object({
+    uploadId: f.out.id,
+    uploadUrl: f.upTo(f.MAX.presignedUrl),
+    method: z.literal('PUT'),
+    headers: z.record(f.out.text, f.out.text),
+    expiresAt: f.out.timestamp,
+  }),
+);
 export type Upload = z.infer<typeof uploadView>;
 
 export const uploadMissing = () =>

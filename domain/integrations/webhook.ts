@@ -16,6 +16,7 @@
 import { isSealed, open, seal, type SealContext } from '#domain/secrets/envelope.ts';
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import type { RotatingSecret } from '#domain/integrations/standard-webhooks.ts';
 import { stripKeys, t } from '#domain/table/keys.ts';
 import { isEventType } from '#events/descriptions.ts';
@@ -126,63 +127,70 @@ export function deliveryFromItem(item: Item): StoredDelivery {
 }
 
 // ---------------------------------------------------------------------------------------
-// API shapes
+// API shapes, built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
 
 /** `["*"]`, or event types of the catalog (each at most once). */
-const events = z.pipe(
-  z.array(z.string().check(z.trim(), z.minLength(1), z.maxLength(f.MAX.code))).check(
-    z.minLength(1),
-    z.maxLength(MAX_EVENTS),
-    z.refine((types: string[]) => types.every((type) => type === '*' || isEventType(type)), {
-      message: 'unknown event type (GET /v1/webhooks/event-types lists them)',
-    }),
-    z.refine((types: string[]) => !types.includes('*') || types.length === 1, { message: '"*" stands alone: it already means every event type' }),
+const events = builtOnFirstUse(() =>
+  z.pipe(
+    z.array(z.string().check(z.trim(), z.minLength(1), z.maxLength(f.MAX.code))).check(
+      z.minLength(1),
+      z.maxLength(MAX_EVENTS),
+      z.refine((types: string[]) => types.every((type) => type === '*' || isEventType(type)), {
+        message: 'unknown event type (GET /v1/webhooks/event-types lists them)',
+      }),
+      z.refine((types: string[]) => !types.includes('*') || types.length === 1, { message: '"*" stands alone: it already means every event type' }),
+    ),
+    z.transform((types: string[]) => [...new Set(types)]),
   ),
-  z.transform((types: string[]) => [...new Set(types)]),
 );
 
 /** The URL's rules are the egress policy's (`400 invalid_url`); the schema only bounds it. */
-const url = f.text(1, 2048);
+const url = builtOnFirstUse(() => f.text(1, 2048));
 
-const webhookShape = {
-  url,
-  events,
+const webhookShape = builtOnFirstUse(() => ({
+  url: url(),
+  events: events(),
   description: z.optional(f.text(0, 1000)),
   enabled: z.optional(z.boolean()),
-};
+}));
 
-export const webhookBody = z.strictObject(webhookShape);
+export const webhookBody = z.lazy(() => z.strictObject(webhookShape()));
 export type WebhookBody = z.infer<typeof webhookBody>;
-export const webhookPatch = f.patchOf(webhookShape, ['description']);
+export const webhookPatch = z.lazy(() => f.patchOf(webhookShape(), ['description']));
 export type WebhookPatch = z.infer<typeof webhookPatch>;
 
-export const webhookView = z.object({
-  id: f.out.id,
-  url: f.out.url,
-  events: z.array(f.out.code).check(z.maxLength(MAX_EVENTS)),
-  description: z.optional(f.out.text),
-  enabled: z.boolean(),
-  createdAt: f.out.timestamp,
-  updatedAt: f.out.timestamp,
-  version: z.int(),
-});
+const webhookViewObject = builtOnFirstUse(() =>
+  z.object({
+    id: f.out.id,
+    url: f.out.url,
+    events: z.array(f.out.code).check(z.maxLength(MAX_EVENTS)),
+    description: z.optional(f.out.text),
+    enabled: z.boolean(),
+    createdAt: f.out.timestamp,
+    updatedAt: f.out.timestamp,
+    version: z.int(),
+  }),
+);
+export const webhookView = z.lazy(webhookViewObject);
 /** Create and rotate-secret: the webhook and its (new) secret, shown this once. */
-export const webhookWithSecretView = z.extend(webhookView, { secret: f.out.code });
+export const webhookWithSecretView = z.lazy(() => z.extend(webhookViewObject(), { secret: f.out.code }));
 
-export const deliveryView = z.object({
-  id: f.out.id,
-  eventId: f.out.id,
-  eventType: f.out.code,
-  status: z.enum(DELIVERY_STATUSES),
-  attempts: z.int(),
-  createdAt: f.out.timestamp,
-  lastAttemptAt: z.nullable(f.out.timestamp),
-  nextAttemptAt: z.nullable(f.out.timestamp),
-  lastStatusCode: z.nullable(z.int()),
-  lastError: z.nullable(f.out.text),
-});
+export const deliveryView = z.lazy(() =>
+  z.object({
+    id: f.out.id,
+    eventId: f.out.id,
+    eventType: f.out.code,
+    status: z.enum(DELIVERY_STATUSES),
+    attempts: z.int(),
+    createdAt: f.out.timestamp,
+    lastAttemptAt: z.nullable(f.out.timestamp),
+    nextAttemptAt: z.nullable(f.out.timestamp),
+    lastStatusCode: z.nullable(z.int()),
+    lastError: z.nullable(f.out.text),
+  }),
+);
 
-export const eventTypeView = z.object({ type: f.out.code, version: z.int().check(z.minimum(1), z.maximum(1_000)), description: f.out.text });
+export const eventTypeView = z.lazy(() => z.object({ type: f.out.code, version: z.int().check(z.minimum(1), z.maximum(1_000)), description: f.out.text }));
 
 /** `{deliveryId}` of the retry route: an event id. */
-export const deliveryParams = z.strictObject({ id: f.id, deliveryId: f.id });
+export const deliveryParams = z.lazy(() => z.strictObject({ id: f.id, deliveryId: f.id }));

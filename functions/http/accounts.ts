@@ -9,14 +9,16 @@ import * as f from '#domain/fields.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({
-  ...listParams,
-  ownerId: z.optional(f.id),
-  tier: z.optional(z.enum(TIERS)),
-  lifecycleStage: z.optional(z.enum(LIFECYCLE_STAGES)),
-  tag: z.optional(f.tag),
-  q: z.optional(f.text(1, 200)),
-});
+const listQuery = z.lazy(() =>
+  z.strictObject({
+    ...listParams(),
+    ownerId: z.optional(f.id),
+    tier: z.optional(z.enum(TIERS)),
+    lifecycleStage: z.optional(z.enum(LIFECYCLE_STAGES)),
+    tag: z.optional(f.tag),
+    q: z.optional(f.text(1, 200)),
+  }),
+);
 
 export const handler = httpFunction({
   'POST /v1/accounts': operation({
@@ -29,7 +31,7 @@ export const handler = httpFunction({
   'GET /v1/accounts': operation({
     query: listQuery,
     custom: { shows: 'accounts' },
-    response: f.pageOf(accountView),
+    response: z.lazy(() => f.pageOf(accountView)),
     run: ({ ctx, query, page }) => listAccounts(ctx, query, page),
   }),
   'GET /v1/accounts/{id}': operation({ custom: { shows: 'accounts' }, response: accountView, run: ({ ctx, params }) => getAccount(ctx, params.id!) }),

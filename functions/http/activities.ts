@@ -6,17 +6,19 @@ import * as f from '#domain/fields.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({
-  ...listParams,
-  accountId: z.optional(f.id),
-  contactId: z.optional(f.id),
-  opportunityId: z.optional(f.id),
-  leadId: z.optional(f.id),
-});
+const listQuery = z.lazy(() =>
+  z.strictObject({
+    ...listParams(),
+    accountId: z.optional(f.id),
+    contactId: z.optional(f.id),
+    opportunityId: z.optional(f.id),
+    leadId: z.optional(f.id),
+  }),
+);
 
 export const handler = httpFunction({
   'POST /v1/activities': operation({ body: activityCreate, creates: '/v1/activities', response: activityView, run: ({ ctx, body }) => logActivity(ctx, body) }),
-  'GET /v1/activities': operation({ query: listQuery, response: f.pageOf(activityView), run: ({ ctx, query, page }) => listActivities(ctx, query, page) }),
+  'GET /v1/activities': operation({ query: listQuery, response: z.lazy(() => f.pageOf(activityView)), run: ({ ctx, query, page }) => listActivities(ctx, query, page) }),
   'GET /v1/activities/{id}': operation({ response: activityView, run: ({ ctx, params }) => getActivity(ctx, params.id!) }),
   'PATCH /v1/activities/{id}': operation({
     body: activityPatch,

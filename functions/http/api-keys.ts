@@ -23,8 +23,8 @@ export const handler = httpFunction({
     run: ({ ctx, body }) => createApiKey(ctx, body),
   }),
   'GET /v1/api-keys': operation({
-    query: z.strictObject({ ...listParams }),
-    response: pageOf(apiKeyView),
+    query: z.lazy(() => z.strictObject({ ...listParams() })),
+    response: z.lazy(() => pageOf(apiKeyView)),
     run: ({ ctx, page }) => listApiKeys(ctx, page),
   }),
   'GET /v1/api-keys/{id}': operation({ response: apiKeyView, run: ({ ctx, params }) => getApiKey(ctx, params.id!) }),

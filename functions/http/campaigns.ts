@@ -32,8 +32,8 @@ export const handler = httpFunction({
 
   'POST /v1/campaigns': operation({ body: campaignCreate, creates: '/v1/campaigns', response: campaignView, run: ({ ctx, body }) => createCampaign(ctx, body) }),
   'GET /v1/campaigns': operation({
-    query: z.strictObject({ ...listParams, status: z.optional(z.enum(CAMPAIGN_STATUSES)) }),
-    response: pageOf(campaignListItem),
+    query: z.lazy(() => z.strictObject({ ...listParams(), status: z.optional(z.enum(CAMPAIGN_STATUSES)) })),
+    response: z.lazy(() => pageOf(campaignListItem)),
     run: ({ ctx, query, page }) => listCampaigns(ctx, query, page),
   }),
   'GET /v1/campaigns/{id}': operation({ response: campaignView, run: ({ ctx, params }) => getCampaign(ctx, params.id!) }),
@@ -51,8 +51,8 @@ export const handler = httpFunction({
   'POST /v1/campaigns/{id}/send': operation({ response: campaignView, run: ({ ctx, params, ifMatch }) => sendCampaign(ctx, params.id!, ifMatch) }),
   'POST /v1/campaigns/{id}/cancel': operation({ response: campaignView, run: ({ ctx, params, ifMatch }) => cancelCampaign(ctx, params.id!, ifMatch) }),
   'GET /v1/campaigns/{id}/recipients': operation({
-    query: z.strictObject({ ...listParams, status: z.optional(z.enum(RECIPIENT_STATUSES)) }),
-    response: pageOf(recipientView),
+    query: z.lazy(() => z.strictObject({ ...listParams(), status: z.optional(z.enum(RECIPIENT_STATUSES)) })),
+    response: z.lazy(() => pageOf(recipientView)),
     run: ({ ctx, params, query, page }) => listRecipients(ctx, params.id!, query, page),
   }),
 });

@@ -6,16 +6,18 @@ import * as f from '#domain/fields.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({
-  ...listParams,
-  accountId: z.optional(f.id),
-  tag: z.optional(f.tag),
-  q: z.optional(f.text(1, 200)),
-});
+const listQuery = z.lazy(() =>
+  z.strictObject({
+    ...listParams(),
+    accountId: z.optional(f.id),
+    tag: z.optional(f.tag),
+    q: z.optional(f.text(1, 200)),
+  }),
+);
 
 export const handler = httpFunction({
   'POST /v1/contacts': operation({ body: contactCreate, creates: '/v1/contacts', custom: { input: 'create', shows: 'contacts' }, response: contactView, run: ({ ctx, body }) => createContact(ctx, body) }),
-  'GET /v1/contacts': operation({ query: listQuery, custom: { shows: 'contacts' }, response: f.pageOf(contactView), run: ({ ctx, query, page }) => listContacts(ctx, query, page) }),
+  'GET /v1/contacts': operation({ query: listQuery, custom: { shows: 'contacts' }, response: z.lazy(() => f.pageOf(contactView)), run: ({ ctx, query, page }) => listContacts(ctx, query, page) }),
   'GET /v1/contacts/{id}': operation({ custom: { shows: 'contacts' }, response: contactView, run: ({ ctx, params }) => getContact(ctx, params.id!) }),
   'PATCH /v1/contacts/{id}': operation({
     body: contactPatch,

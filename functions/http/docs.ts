@@ -22,13 +22,15 @@ import { docsFiles } from '#functions/openapi/docs-files.ts';
 import type { DescribedOperation } from '#functions/openapi/document.ts';
 
 /** What `GET /v1/openapi.json` answers, as far as a client relies on it. */
-export const openApiDocumentView = z.looseObject({
-  openapi: z.string().check(z.maxLength(f.MAX.code), z.regex(/^3\.1\.\d+$/)),
-  info: z.looseObject({ title: f.out.text, version: f.out.text }),
-  servers: z.array(z.looseObject({ url: f.out.url })).check(z.maxLength(10)),
-  paths: z.record(f.out.text, z.record(f.out.text, z.unknown())),
-  components: z.looseObject({}),
-});
+export const openApiDocumentView = z.lazy(() =>
+  z.looseObject({
+    openapi: z.string().check(z.maxLength(f.MAX.code), z.regex(/^3\.1\.\d+$/)),
+    info: z.looseObject({ title: f.out.text, version: f.out.text }),
+    servers: z.array(z.looseObject({ url: f.out.url })).check(z.maxLength(10)),
+    paths: z.record(f.out.text, z.record(f.out.text, z.unknown())),
+    components: z.looseObject({}),
+  }),
+);
 
 const operations: Record<string, DescribedOperation> = {
   'GET /v1/openapi.json': { operationId: 'getOpenApiDocument', summary: 'Get this OpenAPI document', response: openApiDocumentView, neverFails: true },

@@ -4,7 +4,7 @@ import { entityParam, fieldSetBody, fieldSetView, getFieldSet, putFieldSet } fro
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 
 /** `{entity}`: accounts, contacts or leads; anything else names no resource (404). */
-const params = z.strictObject({ entity: entityParam });
+const params = z.lazy(() => z.strictObject({ entity: entityParam }));
 
 export const handler = httpFunction({
   'GET /v1/fields/{entity}': operation({ params, response: fieldSetView, run: ({ ctx, params }) => getFieldSet(ctx, entityParam.parse(params.entity)) }),

@@ -22,14 +22,16 @@ import type { ImportEntity } from '#domain/integrations/csv-mapping.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams, validate } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({ ...listParams });
+const listQuery = z.lazy(() => z.strictObject({ ...listParams() }));
 /** The query of `POST /v1/imports`: the options of a raw CSV body (a JSON body carries them itself, and takes no query). */
-const postQuery = z.strictObject({
-  entity: z.optional(f.out.code),
-  encoding: z.optional(f.out.code),
-  onDuplicate: z.optional(f.out.code),
-});
-const exportQuery = z.record(f.out.code, f.upTo(f.MAX.freeText));
+const postQuery = z.lazy(() =>
+  z.strictObject({
+    entity: z.optional(f.out.code),
+    encoding: z.optional(f.out.code),
+    onDuplicate: z.optional(f.out.code),
+  }),
+);
+const exportQuery = z.lazy(() => z.record(f.out.code, f.upTo(f.MAX.freeText)));
 
 /** `Accept: application/json` (and not text/csv): the caller wants the export's link as JSON. */
 const wantsJson = (accept: string | undefined) => !!accept && /\bapplication\/json\b/i.test(accept) && !/\btext\/csv\b/i.test(accept);
@@ -71,7 +73,7 @@ export const handler = httpFunction({
     outcome: (upload) => ({ created: true, body: upload }),
     run: ({ ctx, body }) => createUpload(ctx, body.entity),
   }),
-  'GET /v1/imports': operation({ query: listQuery, response: pageOf(importView), run: ({ ctx, page }) => listImports(ctx, page) }),
+  'GET /v1/imports': operation({ query: listQuery, response: z.lazy(() => pageOf(importView)), run: ({ ctx, page }) => listImports(ctx, page) }),
   'GET /v1/imports/{id}': operation({ response: importView, run: ({ ctx, params }) => getImport(ctx, params.id!) }),
   'GET /v1/exports/{file}': operation({
     params: exportParams,

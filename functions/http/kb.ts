@@ -6,16 +6,18 @@ import { createArticle, deleteArticle, getArticle, listArticles, updateArticle }
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({
-  ...listParams,
-  q: z.optional(f.text(1, 200)),
-  tag: z.optional(f.tag),
-  status: z.optional(z.enum(ARTICLE_STATUSES)),
-});
+const listQuery = z.lazy(() =>
+  z.strictObject({
+    ...listParams(),
+    q: z.optional(f.text(1, 200)),
+    tag: z.optional(f.tag),
+    status: z.optional(z.enum(ARTICLE_STATUSES)),
+  }),
+);
 
 export const handler = httpFunction({
   'POST /v1/kb/articles': operation({ body: articleCreate, creates: '/v1/kb/articles', response: articleView, run: ({ ctx, body }) => createArticle(ctx, body) }),
-  'GET /v1/kb/articles': operation({ query: listQuery, response: f.pageOf(articleSummaryView), run: ({ ctx, query, page }) => listArticles(ctx, query, page) }),
+  'GET /v1/kb/articles': operation({ query: listQuery, response: z.lazy(() => f.pageOf(articleSummaryView)), run: ({ ctx, query, page }) => listArticles(ctx, query, page) }),
   'GET /v1/kb/articles/{id}': operation({ response: articleView, run: ({ ctx, params }) => getArticle(ctx, params.id!) }),
   'PATCH /v1/kb/articles/{id}': operation({
     body: articlePatch,

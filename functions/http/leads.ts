@@ -7,13 +7,15 @@ import { convertLead } from '#domain/sales/conversion.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({
-  ...listParams,
-  ownerId: z.optional(f.id),
-  status: z.optional(z.enum(LEAD_STATUSES)),
-  campaignId: z.optional(f.id),
-  q: z.optional(f.text(1, 200)),
-});
+const listQuery = z.lazy(() =>
+  z.strictObject({
+    ...listParams(),
+    ownerId: z.optional(f.id),
+    status: z.optional(z.enum(LEAD_STATUSES)),
+    campaignId: z.optional(f.id),
+    q: z.optional(f.text(1, 200)),
+  }),
+);
 
 export const handler = httpFunction({
   'POST /v1/leads': operation({
@@ -26,7 +28,7 @@ export const handler = httpFunction({
   'GET /v1/leads': operation({
     query: listQuery,
     custom: { shows: 'leads' },
-    response: f.pageOf(leadView),
+    response: z.lazy(() => f.pageOf(leadView)),
     run: ({ ctx, query, page }) => listLeads(ctx, query, page),
   }),
   'GET /v1/leads/{id}': operation({ custom: { shows: 'leads' }, response: leadView, run: ({ ctx, params }) => getLead(ctx, params.id!) }),

@@ -13,21 +13,23 @@ import {
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({
-  ...listParams,
-  /** `me` means the caller. */
-  ownerId: z.optional(f.id),
-  accountId: z.optional(f.id),
-  pipelineId: z.optional(f.id),
-  stageId: z.optional(f.id),
-  /** `open` and `stalled` split the open opportunities; each item reads the status it was filtered by. */
-  status: z.optional(z.enum(OPPORTUNITY_STATUSES)),
-  /** On `expectedCloseDate`, inclusive. */
-  closeFrom: z.optional(f.date),
-  closeTo: z.optional(f.date),
-});
+const listQuery = z.lazy(() =>
+  z.strictObject({
+    ...listParams(),
+    /** `me` means the caller. */
+    ownerId: z.optional(f.id),
+    accountId: z.optional(f.id),
+    pipelineId: z.optional(f.id),
+    stageId: z.optional(f.id),
+    /** `open` and `stalled` split the open opportunities; each item reads the status it was filtered by. */
+    status: z.optional(z.enum(OPPORTUNITY_STATUSES)),
+    /** On `expectedCloseDate`, inclusive. */
+    closeFrom: z.optional(f.date),
+    closeTo: z.optional(f.date),
+  }),
+);
 
-const historyQuery = z.strictObject({ ...listParams });
+const historyQuery = z.lazy(() => z.strictObject({ ...listParams() }));
 
 export const handler = httpFunction({
   'POST /v1/opportunities': operation({
@@ -38,7 +40,7 @@ export const handler = httpFunction({
   }),
   'GET /v1/opportunities': operation({
     query: listQuery,
-    response: f.pageOf(opportunityView),
+    response: z.lazy(() => f.pageOf(opportunityView)),
     run: ({ ctx, query, page }) => listOpportunities(ctx, query, page),
   }),
   'GET /v1/opportunities/{id}': operation({ response: opportunityView, run: ({ ctx, params }) => getOpportunity(ctx, params.id!) }),
@@ -50,7 +52,7 @@ export const handler = httpFunction({
   'DELETE /v1/opportunities/{id}': operation({ run: ({ ctx, params, ifMatch }) => deleteOpportunity(ctx, params.id!, ifMatch) }),
   'GET /v1/opportunities/{id}/history': operation({
     query: historyQuery,
-    response: f.pageOf(stageHistoryView),
+    response: z.lazy(() => f.pageOf(stageHistoryView)),
     run: ({ ctx, params, page }) => opportunityHistory(ctx, params.id!, page),
   }),
 });

@@ -6,17 +6,19 @@ import { createOrder, getOrder, listOrders, listPayments, recordPayment, updateO
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({
-  ...listParams,
-  accountId: z.optional(f.id),
-  opportunityId: z.optional(f.id),
-  /** `me` means the caller. */
-  ownerId: z.optional(f.id),
-  paymentStatus: z.optional(z.enum(PAYMENT_STATUSES)),
-  /** `signedFrom ≤ signedAt < signedTo`. */
-  signedFrom: z.optional(f.timestamp),
-  signedTo: z.optional(f.timestamp),
-});
+const listQuery = z.lazy(() =>
+  z.strictObject({
+    ...listParams(),
+    accountId: z.optional(f.id),
+    opportunityId: z.optional(f.id),
+    /** `me` means the caller. */
+    ownerId: z.optional(f.id),
+    paymentStatus: z.optional(z.enum(PAYMENT_STATUSES)),
+    /** `signedFrom ≤ signedAt < signedTo`. */
+    signedFrom: z.optional(f.timestamp),
+    signedTo: z.optional(f.timestamp),
+  }),
+);
 
 export const handler = httpFunction({
   'POST /v1/orders': operation({
@@ -27,7 +29,7 @@ export const handler = httpFunction({
   }),
   'GET /v1/orders': operation({
     query: listQuery,
-    response: f.pageOf(orderView),
+    response: z.lazy(() => f.pageOf(orderView)),
     run: ({ ctx, query, page }) => listOrders(ctx, query, page),
   }),
   'GET /v1/orders/{id}': operation({ response: orderView, run: ({ ctx, params }) => getOrder(ctx, params.id!) }),
@@ -44,8 +46,8 @@ export const handler = httpFunction({
     run: ({ ctx, params, body }) => recordPayment(ctx, params.id!, body),
   }),
   'GET /v1/orders/{id}/payments': operation({
-    query: z.strictObject({ ...listParams }),
-    response: f.pageOf(paymentView),
+    query: z.lazy(() => z.strictObject({ ...listParams() })),
+    response: z.lazy(() => f.pageOf(paymentView)),
     run: ({ ctx, params, page }) => listPayments(ctx, params.id!, page),
   }),
 });

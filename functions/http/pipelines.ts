@@ -6,12 +6,12 @@ import { pageOf } from '#domain/fields.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({ ...listParams });
+const listQuery = z.lazy(() => z.strictObject({ ...listParams() }));
 
 export const handler = httpFunction({
   'GET /v1/pipelines': operation({
     query: listQuery,
-    response: pageOf(pipelineView),
+    response: z.lazy(() => pageOf(pipelineView)),
     run: ({ ctx, page }) => listPipelines(ctx, page),
   }),
   'POST /v1/pipelines': operation({

@@ -17,14 +17,14 @@ import { pageOf } from '#domain/fields.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({ ...listParams, ...poolListFilters() });
+const listQuery = z.lazy(() => z.strictObject({ ...listParams(), ...poolListFilters() }));
 /** Every pool route but the rules answers accounts: their custom values show as everywhere else. */
 const accounts = { shows: 'accounts' as const };
 /** The actions on one account answer it as it now is. */
 const anAccount = { custom: accounts, response: accountView };
 
 export const handler = httpFunction({
-  'GET /v1/pool': operation({ query: listQuery, custom: accounts, response: pageOf(accountView), run: ({ ctx, query, page }) => listPool(ctx, query, page) }),
+  'GET /v1/pool': operation({ query: listQuery, custom: accounts, response: z.lazy(() => pageOf(accountView)), run: ({ ctx, query, page }) => listPool(ctx, query, page) }),
   'GET /v1/pool/rules': operation({ response: poolRulesView, run: ({ ctx }) => getPoolRules(ctx) }),
   'PUT /v1/pool/rules': operation({ body: rulesBody, response: poolRulesView, run: ({ ctx, body }) => putPoolRules(ctx, body) }),
   'POST /v1/pool/{id}/claim': operation({ ...anAccount, run: ({ ctx, params }) => claimAccount(ctx, params.id!) }),

@@ -16,8 +16,8 @@ export const handler = httpFunction({
     run: ({ ctx, params, body }) => createQuote(ctx, params.id!, body),
   }),
   'GET /v1/opportunities/{id}/quotes': operation({
-    query: z.strictObject({ ...listParams }),
-    response: pageOf(quoteView),
+    query: z.lazy(() => z.strictObject({ ...listParams() })),
+    response: z.lazy(() => pageOf(quoteView)),
     run: ({ ctx, params, page }) => listQuotes(ctx, params.id!, page),
   }),
   'GET /v1/quotes/{id}': operation({ response: quoteView, run: ({ ctx, params }) => getQuote(ctx, params.id!) }),

@@ -15,10 +15,10 @@ import { pageOf } from '#domain/fields.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({ ...listParams });
+const listQuery = z.lazy(() => z.strictObject({ ...listParams() }));
 
 export const handler = httpFunction({
-  'GET /v1/suppressions': operation({ query: listQuery, response: pageOf(suppressionView), run: ({ ctx, page }) => listSuppressions(ctx, page) }),
+  'GET /v1/suppressions': operation({ query: listQuery, response: z.lazy(() => pageOf(suppressionView)), run: ({ ctx, page }) => listSuppressions(ctx, page) }),
   // Again for the same address: 200 with the entry as it is (the outcome says which).
   'POST /v1/suppressions': operation({
     body: suppressionBody,

@@ -9,12 +9,12 @@ import { getServiceReport, serviceReportView } from '#domain/service/service-rep
 
 export const handler = httpFunction({
   'GET /v1/reports/service': operation({
-    query: z.strictObject({ period: z.optional(month) }),
+    query: z.lazy(() => z.strictObject({ period: z.optional(month) })),
     response: serviceReportView,
     run: ({ ctx, query }) => getServiceReport(ctx, query),
   }),
   'POST /v1/surveys': operation({ body: surveyCreate, creates: '/v1/surveys', response: surveyView, run: ({ ctx, body }) => createSurvey(ctx, body) }),
-  'GET /v1/surveys': operation({ query: z.strictObject({ ...listParams }), response: pageOf(surveyView), run: ({ ctx, page }) => listSurveys(ctx, page) }),
+  'GET /v1/surveys': operation({ query: z.lazy(() => z.strictObject({ ...listParams() })), response: z.lazy(() => pageOf(surveyView)), run: ({ ctx, page }) => listSurveys(ctx, page) }),
   'GET /v1/surveys/{id}': operation({ response: surveyView, run: ({ ctx, params }) => getSurvey(ctx, params.id!) }),
   'POST /v1/surveys/{id}/send': operation({ response: surveyView, run: ({ ctx, params, ifMatch }) => sendSurvey(ctx, params.id!, ifMatch) }),
 });

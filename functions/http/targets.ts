@@ -6,15 +6,18 @@ import { listTargets, setTarget } from '#domain/sales/targets.ts';
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams, validate } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({
-  ...listParams,
-  /** `me` means the caller. */
-  userId: z.optional(f.id),
-  teamId: z.optional(f.id),
-});
+const listQuery = z.lazy(() =>
+  z.strictObject({
+    ...listParams(),
+    /** `me` means the caller. */
+    userId: z.optional(f.id),
+    teamId: z.optional(f.id),
+  }),
+);
 
 /** The month in the path: `YYYY-MM`, else 400 (it is input, not an id that may not exist). */
-const periodOf = (params: Record<string, string>) => validate(z.strictObject({ period }), { period: params.period }, 'path').period;
+const periodPath = z.lazy(() => z.strictObject({ period }));
+const periodOf = (params: Record<string, string>) => validate(periodPath, { period: params.period }, 'path').period;
 
 export const handler = httpFunction({
   'PUT /v1/targets/{period}': operation({
@@ -24,7 +27,7 @@ export const handler = httpFunction({
   }),
   'GET /v1/targets/{period}': operation({
     query: listQuery,
-    response: f.pageOf(targetView),
+    response: z.lazy(() => f.pageOf(targetView)),
     run: ({ ctx, params, query, page }) => listTargets(ctx, periodOf(params), query, page),
   }),
 });

@@ -17,23 +17,25 @@ import { addComment, createTicket, getTicket, listComments, listTickets, ticketS
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({
-  ...listParams,
-  status: z.optional(z.enum(TICKET_STATUSES)),
-  priority: z.optional(z.enum(TICKET_PRIORITIES)),
-  /** A user id, `me`, or `none` (the unassigned queue). */
-  assigneeId: z.optional(f.id),
-  accountId: z.optional(f.id),
-  /** `true`: either clock breached. */
-  breached: z.optional(z.pipe(z.enum(['true', 'false']), z.transform((v: 'true' | 'false') => v === 'true'))),
-  tag: z.optional(f.tag),
-});
+const listQuery = z.lazy(() =>
+  z.strictObject({
+    ...listParams(),
+    status: z.optional(z.enum(TICKET_STATUSES)),
+    priority: z.optional(z.enum(TICKET_PRIORITIES)),
+    /** A user id, `me`, or `none` (the unassigned queue). */
+    assigneeId: z.optional(f.id),
+    accountId: z.optional(f.id),
+    /** `true`: either clock breached. */
+    breached: z.optional(z.pipe(z.enum(['true', 'false']), z.transform((v: 'true' | 'false') => v === 'true'))),
+    tag: z.optional(f.tag),
+  }),
+);
 
-const commentsQuery = z.strictObject({ ...listParams });
+const commentsQuery = z.lazy(() => z.strictObject({ ...listParams() }));
 
 export const handler = httpFunction({
   'POST /v1/tickets': operation({ body: ticketCreate, creates: '/v1/tickets', response: ticketView, run: ({ ctx, body }) => createTicket(ctx, body) }),
-  'GET /v1/tickets': operation({ query: listQuery, response: f.pageOf(ticketView), run: ({ ctx, query, page }) => listTickets(ctx, query, page) }),
+  'GET /v1/tickets': operation({ query: listQuery, response: z.lazy(() => f.pageOf(ticketView)), run: ({ ctx, query, page }) => listTickets(ctx, query, page) }),
   'GET /v1/tickets/{id}': operation({ response: ticketView, run: ({ ctx, params }) => getTicket(ctx, params.id!) }),
   'PATCH /v1/tickets/{id}': operation({ body: ticketPatch, response: ticketView, run: ({ ctx, params, body, ifMatch }) => updateTicket(ctx, params.id!, body, ifMatch) }),
   'POST /v1/tickets/{id}/comments': operation({
@@ -45,11 +47,13 @@ export const handler = httpFunction({
   }),
   'GET /v1/tickets/{id}/comments': operation({
     query: commentsQuery,
-    response: f.pageOf(ticketCommentView),
+    response: z.lazy(() => f.pageOf(ticketCommentView)),
     run: ({ ctx, params, page }) => listComments(ctx, params.id!, page),
   }),
   'GET /v1/tickets/{id}/suggestions': operation({
-    response: f.pageOf(articleSummaryView).check(z.describe('published articles sharing terms with the subject, most shared first, at most 5; nextCursor is always null')),
+    response: z.lazy(() =>
+      f.pageOf(articleSummaryView).check(z.describe('published articles sharing terms with the subject, most shared first, at most 5; nextCursor is always null')),
+    ),
     run: ({ ctx, params }) => ticketSuggestions(ctx, params.id!),
   }),
   'GET /v1/sla/policy': operation({ response: slaPolicyView, run: ({ ctx }) => getSlaPolicy(ctx) }),

@@ -25,13 +25,13 @@ import {
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({ ...listParams });
-const deliveriesQuery = z.strictObject({ ...listParams, status: z.optional(z.enum(DELIVERY_STATUSES)) });
+const listQuery = z.lazy(() => z.strictObject({ ...listParams() }));
+const deliveriesQuery = z.lazy(() => z.strictObject({ ...listParams(), status: z.optional(z.enum(DELIVERY_STATUSES)) }));
 
 export const handler = httpFunction({
   'POST /v1/webhooks': operation({ body: webhookBody, creates: '/v1/webhooks', response: webhookWithSecretView, run: ({ ctx, body }) => createWebhook(ctx, body) }),
-  'GET /v1/webhooks': operation({ query: listQuery, response: pageOf(webhookView), run: ({ ctx, page }) => listWebhooks(ctx, page) }),
-  'GET /v1/webhooks/event-types': operation({ query: listQuery, response: pageOf(eventTypeView), run: async ({ ctx, page }) => listEventTypes(ctx, page) }),
+  'GET /v1/webhooks': operation({ query: listQuery, response: z.lazy(() => pageOf(webhookView)), run: ({ ctx, page }) => listWebhooks(ctx, page) }),
+  'GET /v1/webhooks/event-types': operation({ query: listQuery, response: z.lazy(() => pageOf(eventTypeView)), run: async ({ ctx, page }) => listEventTypes(ctx, page) }),
   'GET /v1/webhooks/{id}': operation({ response: webhookView, run: ({ ctx, params }) => getWebhook(ctx, params.id!) }),
   'PATCH /v1/webhooks/{id}': operation({
     body: webhookPatch,
@@ -42,7 +42,7 @@ export const handler = httpFunction({
   'POST /v1/webhooks/{id}/rotate-secret': operation({ response: webhookWithSecretView, run: ({ ctx, params }) => rotateWebhookSecret(ctx, params.id!) }),
   'GET /v1/webhooks/{id}/deliveries': operation({
     query: deliveriesQuery,
-    response: pageOf(deliveryView),
+    response: z.lazy(() => pageOf(deliveryView)),
     run: ({ ctx, params, query, page }) => listDeliveries(ctx, params.id!, query.status, page),
   }),
   'POST /v1/webhooks/{id}/deliveries/{deliveryId}/retry': operation({

@@ -6,7 +6,7 @@ import { createWorkflow, deleteWorkflow, getWorkflow, listRuns, listWorkflows, u
 import { httpFunction, operation } from '#functions/middleware/http-function.ts';
 import { listParams } from '#functions/middleware/request.ts';
 
-const listQuery = z.strictObject({ ...listParams });
+const listQuery = z.lazy(() => z.strictObject({ ...listParams() }));
 
 export const handler = httpFunction({
   'POST /v1/workflows': operation({
@@ -15,7 +15,7 @@ export const handler = httpFunction({
     response: workflowView,
     run: ({ ctx, body }) => createWorkflow(ctx, body),
   }),
-  'GET /v1/workflows': operation({ query: listQuery, response: pageOf(workflowView), run: ({ ctx, page }) => listWorkflows(ctx, page) }),
+  'GET /v1/workflows': operation({ query: listQuery, response: z.lazy(() => pageOf(workflowView)), run: ({ ctx, page }) => listWorkflows(ctx, page) }),
   'GET /v1/workflows/{id}': operation({ response: workflowView, run: ({ ctx, params }) => getWorkflow(ctx, params.id!) }),
   'PATCH /v1/workflows/{id}': operation({
     body: workflowPatch,
@@ -25,7 +25,7 @@ export const handler = httpFunction({
   'DELETE /v1/workflows/{id}': operation({ run: ({ ctx, params, ifMatch }) => deleteWorkflow(ctx, params.id!, ifMatch) }),
   'GET /v1/workflows/{id}/runs': operation({
     query: listQuery,
-    response: pageOf(workflowRunView),
+    response: z.lazy(() => pageOf(workflowRunView)),
     run: ({ ctx, params, page }) => listRuns(ctx, params.id!, page),
   }),
 });

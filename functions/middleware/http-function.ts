@@ -103,9 +103,10 @@ export function operation<B = undefined, Q = undefined, R = unknown>(op: Operati
   return op as Operation;
 }
 
-const emptyBody = z.strictObject({});
-const noQuery = z.strictObject({});
-const pathParams = z.record(z.string(), z.string().check(z.minLength(1), z.maxLength(128), z.regex(/^[A-Za-z0-9_-]+$/)));
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+const emptyBody = z.lazy(() => z.strictObject({}));
+const noQuery = z.lazy(() => z.strictObject({}));
+const pathParams = z.lazy(() => z.record(z.string(), z.string().check(z.minLength(1), z.maxLength(128), z.regex(/^[A-Za-z0-9_-]+$/))));
 
 /** The Lambda authorizer's context arrives under `requestContext.authorizer.lambda` (payload 2.0). */
 type Event = APIGatewayProxyEventV2 & { requestContext: { authorizer?: { lambda?: unknown } } };

@@ -6,20 +6,24 @@
  * `lastUsedAt` moves (each at most once per interval and container: nothing on a warm path).
  */
 import * as z from 'zod/mini';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import { unauthenticated } from '#domain/errors.ts';
 import { ROLES, type Identity } from '#domain/identity.ts';
 import { recordUser } from '#domain/directory/users.ts';
 import { apiKeyIdOf, touchApiKey } from '#domain/integrations/api-key.ts';
 
-const segment = z.string().check(z.regex(/^[A-Za-z0-9_.@-]{1,128}$/));
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+const segment = builtOnFirstUse(() => z.string().check(z.regex(/^[A-Za-z0-9_.@-]{1,128}$/)));
 
 /** The claims of a Cognito ID token (custom attributes as `custom:<name>`). */
-const claimsSchema = z.object({
-  sub: segment,
-  'custom:tenantId': segment,
-  'custom:role': z.enum(ROLES),
-  'custom:teamId': z.optional(segment),
-});
+const claimsSchema = z.lazy(() =>
+  z.object({
+    sub: segment(),
+    'custom:tenantId': segment(),
+    'custom:role': z.enum(ROLES),
+    'custom:teamId': z.optional(segment()),
+  }),
+);
 
 /** A verified token's claims → the caller; claims without a tenant or a known role → 401. */
 export function identityFromClaims(claims: unknown): Identity {
@@ -37,12 +41,14 @@ export function identityFromClaims(claims: unknown): Identity {
 /** What the authorizer passes on: a user's `sub`, or `apikey:<id>` for a key. */
 export type AuthorizerContext = { tenantId: string; userId: string; role: string; teamId?: string };
 
-const contextSchema = z.object({
-  tenantId: segment,
-  userId: z.string().check(z.regex(/^(apikey:)?[A-Za-z0-9_.@-]{1,128}$/)),
-  role: z.enum(ROLES),
-  teamId: z.optional(segment),
-});
+const contextSchema = z.lazy(() =>
+  z.object({
+    tenantId: segment(),
+    userId: z.string().check(z.regex(/^(apikey:)?[A-Za-z0-9_.@-]{1,128}$/)),
+    role: z.enum(ROLES),
+    teamId: z.optional(segment()),
+  }),
+);
 
 export function contextOf(identity: Identity): AuthorizerContext {
   return { tenantId: identity.tenantId, userId: identity.userId, role: identity.role, ...(identity.teamId ? { teamId: identity.teamId } : {}) };

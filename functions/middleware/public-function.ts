@@ -78,7 +78,7 @@ export interface PublicOperation {
 }
 
 /** The JSON answer of a page that names none: its title. */
-export const pageTitleView = z.object({ title: upTo(MAX.name) });
+export const pageTitleView = z.lazy(() => z.object({ title: upTo(MAX.name) }));
 
 /** A transparent 1×1 GIF. */
 export const PIXEL = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');

@@ -3,6 +3,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { en } from 'zod/locales';
 import { MAX, queryInt, text } from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import {
   malformedJson,
   payloadTooLarge,
@@ -81,11 +82,14 @@ export function parseIfMatch(headers: Record<string, string>): number | undefine
 
 export const etag = (version: number) => `"${version}"`;
 
-/** Query strings: strict, with the shared `limit` and `cursor` of every list. */
-export const listParams = {
+/**
+ * Query strings: strict, with the shared `limit` and `cursor` of every list. Built on first use
+ * (domain/fields.ts): spread as `...listParams()` inside a query's z.lazy.
+ */
+export const listParams = builtOnFirstUse(() => ({
   limit: z._default(queryInt(1, MAX.page), 25),
   cursor: z.optional(text(1, MAX.cursor)),
-};
+}));
 
 export function isDomainError(err: unknown): err is DomainError {
   return err instanceof DomainError;
