@@ -10,7 +10,6 @@
  *   receiver that answers after it, or never, is a `timeout`. The body of the answer is not read.
  * - No connection reuse (`agent: false`): each attempt resolves, checks and connects afresh.
  */
-import { createRequire } from 'node:module';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { checkUrl, egressConfig, InvalidWebhookUrl, resolveTarget, type EgressConfig, type ResolvedAddress } from '#domain/integrations/egress-policy.ts';
@@ -63,12 +62,12 @@ function pinnedLookup(pinned: ResolvedAddress): LookupFunction {
 class AttemptTimeout extends Error {}
 
 /**
- * node:http for a plain-HTTP receiver, loaded on first use through `require`: an ESM import of
+ * node:http for a plain-HTTP receiver, loaded on first use as a builtin: an ESM import of
  * node:http builds its module facade, which loads Node's whole fetch implementation (undici), a
  * third of these functions' start-up; https is what receivers use.
  */
 let plainHttp: typeof import('node:http') | undefined;
-const httpModule = () => (plainHttp ??= createRequire(import.meta.url)('node:http') as typeof import('node:http'));
+const httpModule = () => (plainHttp ??= process.getBuiltinModule('node:http'));
 
 function send(url: URL, address: ResolvedAddress, headers: Record<string, string>, body: string, timeoutMs: number): Promise<AttemptResult> {
   return new Promise((resolve) => {
