@@ -32,13 +32,16 @@ export interface Condition {
   value?: unknown;
 }
 
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
 /** The body shape of one condition; `value` is typed by field and op in `checkConditions`. */
-export const conditionInput = z.strictObject({
-  field: f.text(1, 100),
-  op: z.enum(OPS),
-  value: z.optional(z.unknown()),
-});
-export const conditionsInput = z.array(conditionInput).check(z.minLength(1), z.maxLength(MAX_CONDITIONS));
+export const conditionInput = z.lazy(() =>
+  z.strictObject({
+    field: f.text(1, 100),
+    op: z.enum(OPS),
+    value: z.optional(z.unknown()),
+  }),
+);
+export const conditionsInput = z.lazy(() => z.array(conditionInput).check(z.minLength(1), z.maxLength(MAX_CONDITIONS)));
 
 /** A value schema; `undefined` means the op takes no value. */
 type ValueRule = z.ZodMiniType | undefined;
