@@ -6,6 +6,7 @@
  */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { cachedRules } from '#domain/pool/rules.ts';
 import { monthRows, rowsByKey, scopeSk, type Row, type Scope } from '#domain/analytics/aggregates.ts';
@@ -29,37 +30,40 @@ import { addMonths, monthOf } from '#domain/analytics/periods.ts';
 import { resolveScope, type ScopeQuery } from '#domain/analytics/scope.ts';
 import { ACTIVITY_TYPES } from '#domain/accounts/activity.ts';
 
-const comparisonView = z.object({ won: countAmountView, collected: amountView });
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+const comparisonView = builtOnFirstUse(() => z.object({ won: countAmountView, collected: amountView }));
 
 /** `GET /v1/dashboard`: every key is present; a figure with nothing behind it is 0 (or null where said). */
-export const dashboardView = z
-  .object({
-    period: f.out.code,
-    scope: scopeView,
-    won: countAmountView,
-    lost: countAmountView,
-    created: countAmountView,
-    pipeline: z.object({ count: z.int(), amount: z.number(), weightedAmount: z.number() }),
-    orders: countAmountView,
-    collected: countAmountView,
-    outstanding: amountView,
-    target: z.nullable(z.number()),
-    attainment: ratioView,
-    previous: comparisonView,
-    yearAgo: comparisonView,
-    newAccounts: z.int(),
-    newLeads: z.int(),
-    convertedLeads: z.int(),
-    activities: z.object({
-      total: z.int(),
-      byType: z.object(Object.fromEntries(ACTIVITY_TYPES.map((type) => [type, z.int()])) as Record<(typeof ACTIVITY_TYPES)[number], ReturnType<typeof z.int>>),
-    }),
-    pool: z.object({ released: z.int(), claimed: z.int() }),
-    members: z
-      .array(z.object({ userId: f.out.id, won: countAmountView, collected: amountView, target: z.nullable(z.number()), attainment: ratioView }))
-      .check(z.maxLength(MAX_MEMBERS), z.describe(`the first ${MAX_MEMBERS} by amount won`)),
-  })
-  .check(z.meta({ id: 'Dashboard', description: 'The sales dashboard (仪表盘) of a period and scope.' }));
+export const dashboardView = z.lazy(() =>
+  z
+    .object({
+      period: f.out.code,
+      scope: scopeView,
+      won: countAmountView,
+      lost: countAmountView,
+      created: countAmountView,
+      pipeline: z.object({ count: z.int(), amount: z.number(), weightedAmount: z.number() }),
+      orders: countAmountView,
+      collected: countAmountView,
+      outstanding: amountView,
+      target: z.nullable(z.number()),
+      attainment: ratioView,
+      previous: comparisonView(),
+      yearAgo: comparisonView(),
+      newAccounts: z.int(),
+      newLeads: z.int(),
+      convertedLeads: z.int(),
+      activities: z.object({
+        total: z.int(),
+        byType: z.object(Object.fromEntries(ACTIVITY_TYPES.map((type) => [type, z.int()])) as Record<(typeof ACTIVITY_TYPES)[number], ReturnType<typeof z.int>>),
+      }),
+      pool: z.object({ released: z.int(), claimed: z.int() }),
+      members: z
+        .array(z.object({ userId: f.out.id, won: countAmountView, collected: amountView, target: z.nullable(z.number()), attainment: ratioView }))
+        .check(z.maxLength(MAX_MEMBERS), z.describe(`the first ${MAX_MEMBERS} by amount won`)),
+    })
+    .check(z.meta({ id: 'Dashboard', description: 'The sales dashboard (仪表盘) of a period and scope.' })),
+);
 
 export async function dashboard(ctx: UseCaseContext, q: ScopeQuery & { period?: string | undefined }) {
   const scope = await resolveScope(ctx, q);

@@ -9,10 +9,11 @@ import { fromMinor, type Minor } from '#domain/sales/money.ts';
 import { memberOfSk, scopeSk, sumRows, teamOfSk, type Row, type Scope } from '#domain/analytics/aggregates.ts';
 
 // The parts of the analytics answers (api/analytics.md): money in major units, ratios or null.
-export const countAmountView = z.object({ count: z.int(), amount: z.number() });
-export const amountView = z.object({ amount: z.number() });
-export const ratioView = z.nullable(z.number().check(z.describe('rounded half-up to 4 decimals; null where the denominator is 0')));
-export const scopeView = z.object({ kind: z.enum(['tenant', 'team', 'user']), id: f.out.id });
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+export const countAmountView = z.lazy(() => z.object({ count: z.int(), amount: z.number() }));
+export const amountView = z.lazy(() => z.object({ amount: z.number() }));
+export const ratioView = z.lazy(() => z.nullable(z.number().check(z.describe('rounded half-up to 4 decimals; null where the denominator is 0'))));
+export const scopeView = z.lazy(() => z.object({ kind: z.enum(['tenant', 'team', 'user']), id: f.out.id }));
 
 export const major = (minor: number | undefined): number => fromMinor(Math.round(minor ?? 0) as Minor);
 /** Σ amount × probability is kept in minor units × 100: back to money, half-up to the cent. */

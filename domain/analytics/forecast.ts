@@ -6,6 +6,7 @@
  */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { cachedRules } from '#domain/pool/rules.ts';
 import { aggPartition, MODEL_SK, monthRows, rowOf, scopeSk, sumRows, type Row, type Scope } from '#domain/analytics/aggregates.ts';
@@ -17,32 +18,37 @@ import { getItem } from '#domain/table/query.ts';
 
 export const FORECAST_CATEGORIES = ['commit', 'bestCase', 'pipeline', 'omitted'] as const;
 
-const predictedView = z.object({
-  amount: z.number().check(z.describe('the expected closed-won amount at the end of the period')),
-  low: z.number(),
-  high: z.number().check(z.describe('low..high: an 80 % interval')),
-  method: f.out.code,
-});
-const memberFigures = {
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+const predictedView = builtOnFirstUse(() =>
+  z.object({
+    amount: z.number().check(z.describe('the expected closed-won amount at the end of the period')),
+    low: z.number(),
+    high: z.number().check(z.describe('low..high: an 80 % interval')),
+    method: f.out.code,
+  }),
+);
+const memberFigures = builtOnFirstUse(() => ({
   closedWon: countAmountView,
   commit: countAmountView,
   bestCase: countAmountView,
   pipeline: countAmountView,
   weighted: z.number(),
-  predicted: predictedView,
-};
+  predicted: predictedView(),
+}));
 
 /** `GET /v1/forecast`: the scope's figures over the period, and its members'. */
-export const forecastView = z
-  .object({
-    period: f.out.code,
-    scope: scopeView,
-    ...memberFigures,
-    omitted: countAmountView,
-    target: z.nullable(z.number()),
-    members: z.array(z.object({ userId: f.out.id, ...memberFigures })).check(z.maxLength(MAX_MEMBERS), z.describe(`the first ${MAX_MEMBERS} by predicted amount`)),
-  })
-  .check(z.meta({ id: 'Forecast', description: 'The sales forecast (销售预测) of a period and scope.' }));
+export const forecastView = z.lazy(() =>
+  z
+    .object({
+      period: f.out.code,
+      scope: scopeView,
+      ...memberFigures(),
+      omitted: countAmountView,
+      target: z.nullable(z.number()),
+      members: z.array(z.object({ userId: f.out.id, ...memberFigures() })).check(z.maxLength(MAX_MEMBERS), z.describe(`the first ${MAX_MEMBERS} by predicted amount`)),
+    })
+    .check(z.meta({ id: 'Forecast', description: 'The sales forecast (销售预测) of a period and scope.' })),
+);
 
 /** The tenant's win history: `m|<stage>|<bucket>|n` / `|w` of its MODEL row. */
 export function historyOf(model: Row): History {

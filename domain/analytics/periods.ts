@@ -9,8 +9,9 @@ import { localDate } from '#domain/pool/rules.ts';
 export const monthPattern = /^\d{4}-(0[1-9]|1[0-2])$/;
 export const quarterPattern = /^\d{4}-Q[1-4]$/;
 
-export const month = z.string().check(z.maxLength(7), z.regex(monthPattern, 'a month as YYYY-MM'));
-export const monthOrQuarter = z.string().check(z.maxLength(7), z.regex(/^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$/, 'a month as YYYY-MM or a quarter as YYYY-Q1..YYYY-Q4'));
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+export const month = z.lazy(() => z.string().check(z.maxLength(7), z.regex(monthPattern, 'a month as YYYY-MM')));
+export const monthOrQuarter = z.lazy(() => z.string().check(z.maxLength(7), z.regex(/^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$/, 'a month as YYYY-MM or a quarter as YYYY-Q1..YYYY-Q4')));
 
 /** The month of an instant in a time zone. */
 export const monthOf = (at: string | Date, timeZone: string): string => localDate(typeof at === 'string' ? new Date(at) : at, timeZone).slice(0, 7);

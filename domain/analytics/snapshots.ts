@@ -150,35 +150,40 @@ async function putSnapshot(tenantId: string, period: string, scope: Scope, date:
   }
 }
 
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
 /** A nightly snapshot as `GET /v1/forecast/snapshots` lists it: each figure an amount. */
-export const snapshotView = z
-  .object({
-    date: f.out.timestamp.check(z.describe("YYYY-MM-DD, the tenant's day")),
-    closedWon: z.number(),
-    commit: z.number(),
-    bestCase: z.number(),
-    pipeline: z.number(),
-    weighted: z.number(),
-    predicted: z.number(),
-  })
-  .check(z.meta({ id: 'ForecastSnapshot' }));
+export const snapshotView = z.lazy(() =>
+  z
+    .object({
+      date: f.out.timestamp.check(z.describe("YYYY-MM-DD, the tenant's day")),
+      closedWon: z.number(),
+      commit: z.number(),
+      bestCase: z.number(),
+      pipeline: z.number(),
+      weighted: z.number(),
+      predicted: z.number(),
+    })
+    .check(z.meta({ id: 'ForecastSnapshot' })),
+);
 
 /** `GET /v1/forecast/accuracy`: one row per closed month with a snapshot at its start, and the mean errors. */
-export const accuracyView = z
-  .extend(
-    pageOf(
-      z.object({
-        period: f.out.code,
-        predictedAtStart: z.number(),
-        weightedAtStart: z.number(),
-        actual: z.number(),
-        error: ratioView,
-        weightedError: ratioView,
-      }),
-    ),
-    { mape: ratioView, weightedMape: ratioView },
-  )
-  .check(z.meta({ id: 'ForecastAccuracy', description: 'The published backtest of the forecast.' }));
+export const accuracyView = z.lazy(() =>
+  z
+    .extend(
+      pageOf(
+        z.object({
+          period: f.out.code,
+          predictedAtStart: z.number(),
+          weightedAtStart: z.number(),
+          actual: z.number(),
+          error: ratioView,
+          weightedError: ratioView,
+        }),
+      ),
+      { mape: ratioView, weightedMape: ratioView },
+    )
+    .check(z.meta({ id: 'ForecastAccuracy', description: 'The published backtest of the forecast.' })),
+);
 
 export interface SnapshotView {
   date: string;

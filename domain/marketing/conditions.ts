@@ -16,6 +16,7 @@
 import * as z from 'zod/mini';
 import { validationFailed, type FieldError } from '#domain/errors.ts';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import { LIFECYCLE_STAGES, TIERS } from '#domain/accounts/account.ts';
 import { LEAD_STATUSES } from '#domain/sales/lead.ts';
 import { valueProblem, visibleCustom, type FieldDefinition } from '#domain/marketing/custom-fields.ts';
@@ -32,13 +33,16 @@ export interface Condition {
   value?: unknown;
 }
 
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
 /** The body shape of one condition; `value` is typed by field and op in `checkConditions`. */
-export const conditionInput = z.strictObject({
-  field: f.text(1, 100),
-  op: z.enum(OPS),
-  value: z.optional(z.unknown()),
-});
-export const conditionsInput = z.array(conditionInput).check(z.minLength(1), z.maxLength(MAX_CONDITIONS));
+export const conditionInput = z.lazy(() =>
+  z.strictObject({
+    field: f.text(1, 100),
+    op: z.enum(OPS),
+    value: z.optional(z.unknown()),
+  }),
+);
+export const conditionsInput = z.lazy(() => z.array(conditionInput).check(z.minLength(1), z.maxLength(MAX_CONDITIONS)));
 
 /** A value schema; `undefined` means the op takes no value. */
 type ValueRule = z.ZodMiniType | undefined;
@@ -72,6 +76,9 @@ function builtinFields(entity: SegmentEntity): Record<string, Partial<Record<Op,
     campaignId: { eq: f.id },
   };
 }
+
+// Built once per entity, not on every segment write.
+const builtinFieldsOf = { contacts: builtOnFirstUse(() => builtinFields('contacts')), leads: builtOnFirstUse(() => builtinFields('leads')) } satisfies Record<SegmentEntity, unknown>;
 
 /** Ops of a custom field by its type; a value rule `'field'` takes one value the field itself accepts. */
 const CUSTOM_OPS: Record<FieldDefinition['type'], Op[]> = {
@@ -108,7 +115,7 @@ function customValueProblem(d: FieldDefinition, op: Op, value: unknown): string 
  */
 export function checkConditions(entity: SegmentEntity, defs: FieldDefinition[], conditions: Condition[]): Condition[] {
   const errors: FieldError[] = [];
-  const builtins = builtinFields(entity);
+  const builtins = builtinFieldsOf[entity]();
   const byKey = new Map(defs.map((d) => [d.key, d]));
   const out: Condition[] = [];
   conditions.forEach((c, i) => {

@@ -18,6 +18,7 @@ import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { validationFailed, versionMismatch, type FieldError } from '#domain/errors.ts';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import { requireRole } from '#domain/identity.ts';
 import { t } from '#domain/table/keys.ts';
 import { getItem } from '#domain/table/query.ts';
@@ -54,48 +55,55 @@ export const fieldsKey = (tenantId: string, entity: CustomEntity) => ({ PK: `${t
 const distinct = (xs: string[]) => new Set(xs).size === xs.length;
 const hasOptions = (type: FieldType) => type === 'select' || type === 'multiselect';
 
-const definition = z
-  .strictObject({
-    key: z.string().check(z.maxLength(40), z.regex(KEY_PATTERN, 'a key starts with a lower-case letter, then up to 39 letters or digits')),
-    label: f.name,
-    type: z.enum(FIELD_TYPES),
-    options: z.optional(
-      z.array(f.text(1, f.MAX.name)).check(z.minLength(1), z.maxLength(MAX_OPTIONS), z.refine(distinct, 'options must be distinct')),
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+const definition = builtOnFirstUse(() =>
+  z
+    .strictObject({
+      key: z.string().check(z.maxLength(40), z.regex(KEY_PATTERN, 'a key starts with a lower-case letter, then up to 39 letters or digits')),
+      label: f.name,
+      type: z.enum(FIELD_TYPES),
+      options: z.optional(
+        z.array(f.text(1, f.MAX.name)).check(z.minLength(1), z.maxLength(MAX_OPTIONS), z.refine(distinct, 'options must be distinct')),
+      ),
+      required: z._default(z.boolean(), false),
+    })
+    .check(
+      z.refine((d) => hasOptions(d.type) === (d.options !== undefined), {
+        message: 'options are given exactly for select and multiselect fields',
+        path: ['options'],
+      }),
     ),
-    required: z._default(z.boolean(), false),
-  })
-  .check(
-    z.refine((d) => hasOptions(d.type) === (d.options !== undefined), {
-      message: 'options are given exactly for select and multiselect fields',
-      path: ['options'],
-    }),
-  );
+);
 
 /** The PUT body: the whole set, replacing the one in force. */
-export const fieldSetBody = z.strictObject({
-  fields: z.array(definition).check(
-    z.maxLength(MAX_FIELDS, `at most ${MAX_FIELDS} fields`),
-    z.refine((ds: { key: string }[]) => distinct(ds.map((d) => d.key)), 'keys must be unique'),
-  ),
-});
+export const fieldSetBody = z.lazy(() =>
+  z.strictObject({
+    fields: z.array(definition()).check(
+      z.maxLength(MAX_FIELDS, `at most ${MAX_FIELDS} fields`),
+      z.refine((ds: { key: string }[]) => distinct(ds.map((d) => d.key)), 'keys must be unique'),
+    ),
+  }),
+);
 export type FieldSetBody = z.infer<typeof fieldSetBody>;
 
-export const entityParam = z.enum(CUSTOM_ENTITIES);
+export const entityParam = z.lazy(() => z.enum(CUSTOM_ENTITIES));
 
 /** What `GET` and `PUT /v1/fields/{entity}` answer: the set in force. */
-export const fieldSetView = z.object({
-  fields: z.array(
-    z.object({
-      key: f.out.code,
-      label: f.out.name,
-      type: z.enum(FIELD_TYPES),
-      options: z.optional(z.array(f.out.name).check(z.maxLength(MAX_OPTIONS))).check(z.describe('exactly for select and multiselect')),
-      required: z.boolean(),
-    }),
-  ).check(z.maxLength(MAX_FIELDS)),
-  version: z.int().check(z.describe('0 while the tenant never set this entity\'s fields; +1 per PUT')),
-  updatedAt: z.nullable(f.out.timestamp),
-});
+export const fieldSetView = z.lazy(() =>
+  z.object({
+    fields: z.array(
+      z.object({
+        key: f.out.code,
+        label: f.out.name,
+        type: z.enum(FIELD_TYPES),
+        options: z.optional(z.array(f.out.name).check(z.maxLength(MAX_OPTIONS))).check(z.describe('exactly for select and multiselect')),
+        required: z.boolean(),
+      }),
+    ).check(z.maxLength(MAX_FIELDS)),
+    version: z.int().check(z.describe('0 while the tenant never set this entity\'s fields; +1 per PUT')),
+    updatedAt: z.nullable(f.out.timestamp),
+  }),
+);
 
 // ---------------------------------------------------------------------------------------
 // Reading, with the per-container cache

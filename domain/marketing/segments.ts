@@ -21,6 +21,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { UseCaseContext } from '#domain/context.ts';
 import { notFound, versionMismatch } from '#domain/errors.ts';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import { requireRole } from '#domain/identity.ts';
 import { mergePatch, newId, retryOnVersionRace, VersionRace } from '#domain/records.ts';
 import { db } from '#domain/table/client.ts';
@@ -68,42 +69,47 @@ export interface SegmentMember {
   custom: Record<string, unknown>;
 }
 
-const fields = {
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+const fields = builtOnFirstUse(() => ({
   name: f.name,
   description: z.optional(f.text(1, 1000)),
   entity: z.enum(SEGMENT_ENTITIES),
   match: z._default(z.enum(['all', 'any']), 'all'),
   conditions: conditionsInput,
-};
-export const segmentCreate = z.strictObject(fields);
-export const segmentPatch = f.patchOf(fields, ['description']);
+}));
+export const segmentCreate = z.lazy(() => z.strictObject(fields()));
+export const segmentPatch = z.lazy(() => f.patchOf(fields(), ['description']));
 export type SegmentCreate = z.infer<typeof segmentCreate>;
 export type SegmentPatch = z.infer<typeof segmentPatch>;
 
 /** A segment as clients see it (create, get, list, patch). */
-export const segmentView = z.object({
-  id: f.out.id,
-  name: f.out.name,
-  description: z.optional(f.out.text),
-  entity: z.enum(SEGMENT_ENTITIES),
-  match: z.enum(['all', 'any']),
-  conditions: z.array(z.object({ field: f.out.name, op: z.enum(OPS), value: z.optional(z.unknown()) })).check(z.maxLength(MAX_CONDITIONS)),
-  createdBy: f.out.id,
-  createdAt: f.out.timestamp,
-  updatedAt: f.out.timestamp,
-  version: z.int(),
-});
+export const segmentView = z.lazy(() =>
+  z.object({
+    id: f.out.id,
+    name: f.out.name,
+    description: z.optional(f.out.text),
+    entity: z.enum(SEGMENT_ENTITIES),
+    match: z.enum(['all', 'any']),
+    conditions: z.array(z.object({ field: f.out.name, op: z.enum(OPS), value: z.optional(z.unknown()) })).check(z.maxLength(MAX_CONDITIONS)),
+    createdBy: f.out.id,
+    createdAt: f.out.timestamp,
+    updatedAt: f.out.timestamp,
+    version: z.int(),
+  }),
+);
 
 /** One record of `GET /v1/segments/{id}/members`: a contact or lead matching now. */
-export const segmentMemberView = z.object({
-  id: f.out.id,
-  entity: z.enum(['contact', 'lead']),
-  name: f.out.name,
-  email: z.nullable(f.out.email),
-  phone: z.nullable(f.out.phone),
-});
+export const segmentMemberView = z.lazy(() =>
+  z.object({
+    id: f.out.id,
+    entity: z.enum(['contact', 'lead']),
+    name: f.out.name,
+    email: z.nullable(f.out.email),
+    phone: z.nullable(f.out.phone),
+  }),
+);
 
-export const segmentCountView = z.object({ count: z.int().check(z.describe('the records matching now')) });
+export const segmentCountView = z.lazy(() => z.object({ count: z.int().check(z.describe('the records matching now')) }));
 
 export const segmentKey = (tenantId: string, id: string) => ({ PK: `${t(tenantId)}#SEG#${id}`, SK: 'SEG' });
 const segmentPartition = (tenantId: string) => `${t(tenantId)}#SEG`;

@@ -9,21 +9,26 @@ import { settingsKey } from '#domain/marketing/keys.ts';
 
 export const MAX_SEND_RATE = 1000;
 
-export const settingsBody = z.strictObject({
-  sendRatePerSecond: z._default(z.int().check(z.minimum(1), z.maximum(MAX_SEND_RATE)), 10),
-  fromAddress: z._default(f.email, 'noreply@example.com'),
-});
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+export const settingsBody = z.lazy(() =>
+  z.strictObject({
+    sendRatePerSecond: z._default(z.int().check(z.minimum(1), z.maximum(MAX_SEND_RATE)), 10),
+    fromAddress: z._default(f.email, 'noreply@example.com'),
+  }),
+);
 
 export type MarketingSettings = z.infer<typeof settingsBody>;
 export const DEFAULT_SETTINGS: MarketingSettings = { sendRatePerSecond: 10, fromAddress: 'noreply@example.com' };
 
 /** What `GET` and `PUT /v1/marketing/settings` answer: the settings in force. */
-export const settingsView = z.object({
-  sendRatePerSecond: z.int(),
-  fromAddress: f.out.email,
-  version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
-  updatedAt: z.nullable(f.out.timestamp),
-});
+export const settingsView = z.lazy(() =>
+  z.object({
+    sendRatePerSecond: z.int(),
+    fromAddress: f.out.email,
+    version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
+    updatedAt: z.nullable(f.out.timestamp),
+  }),
+);
 
 export interface StoredSettings extends MarketingSettings {
   version: number;

@@ -45,16 +45,19 @@ export interface Suppression {
   version: number;
 }
 
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
 /** An entry as clients see it (get, list, add). */
-export const suppressionView = z.object({
-  id: f.upTo(MAX_SUPPRESSION_ID).check(z.describe('the normalized address: the `{id}` of /v1/suppressions/{id}')),
-  email: f.out.email,
-  reason: z.enum(SUPPRESSION_REASONS),
-  campaignId: z.optional(f.out.id).check(z.describe('the campaign whose email led to it (unsubscribes, bounces, complaints)')),
-  createdAt: f.out.timestamp,
-  updatedAt: f.out.timestamp,
-  version: z.int(),
-});
+export const suppressionView = z.lazy(() =>
+  z.object({
+    id: f.upTo(MAX_SUPPRESSION_ID).check(z.describe('the normalized address: the `{id}` of /v1/suppressions/{id}')),
+    email: f.out.email,
+    reason: z.enum(SUPPRESSION_REASONS),
+    campaignId: z.optional(f.out.id).check(z.describe('the campaign whose email led to it (unsubscribes, bounces, complaints)')),
+    createdAt: f.out.timestamp,
+    updatedAt: f.out.timestamp,
+    version: z.int(),
+  }),
+);
 
 /** Who manages the list. */
 export const MARKETING_ROLES = ['admin', 'marketer'] as const;
@@ -66,7 +69,7 @@ export function normalizeEmail(email: string): string {
 export const suppressionKey = (tenantId: string, email: string) => ({ PK: `${t(tenantId)}#SUPP#${normalizeEmail(email)}`, SK: 'SUPP' });
 export const suppressionPartition = (tenantId: string) => `${t(tenantId)}#SUPP`;
 
-export const suppressionBody = z.strictObject({ email: f.email });
+export const suppressionBody = z.lazy(() => z.strictObject({ email: f.email }));
 export type SuppressionBody = z.infer<typeof suppressionBody>;
 /**
  * The `{id}` of `/v1/suppressions/{id}` is the address itself (an entry's id is its normalized
@@ -74,7 +77,7 @@ export type SuppressionBody = z.infer<typeof suppressionBody>;
  * any missing id. The local router percent-decodes path segments; should a gateway hand one over
  * still encoded (`a%40b.com`), it is decoded here: no stored address holds a `%`.
  */
-export const suppressionParams = z.strictObject({ id: f.text(1, MAX_SUPPRESSION_ID) });
+export const suppressionParams = z.lazy(() => z.strictObject({ id: f.text(1, MAX_SUPPRESSION_ID) }));
 
 export function emailFromPath(id: string): string {
   if (!id.includes('%')) return id;

@@ -18,6 +18,7 @@
  */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import { OPEN_LEAD_STATUSES } from '#domain/sales/lead.ts';
 import { t } from '#domain/table/keys.ts';
 
@@ -59,57 +60,66 @@ export const MAX_COUNT = 100;
 /** `"owner"` (the subject's owner) or a user of the tenant's directory. */
 const recipient = f.id;
 
-const sendEmail = z.strictObject({
-  type: z.literal('sendEmail'),
-  subject: f.text(1, 998),
-  html: f.text(1, 100_000),
-  text: z.optional(f.text(1, 100_000)),
-});
-const notify = z.strictObject({ type: z.literal('notify'), to: recipient, message: f.text(1, 1000) });
-const createTask = z.strictObject({
-  type: z.literal('createTask'),
-  title: f.name,
-  dueInDays: z.int().check(z.minimum(0), z.maximum(365)),
-  assignTo: recipient,
-});
-const addTag = z.strictObject({ type: z.literal('addTag'), tag: f.tag });
-const setLeadStatus = z.strictObject({ type: z.literal('setLeadStatus'), status: z.enum(OPEN_LEAD_STATUSES) });
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+const sendEmail = builtOnFirstUse(() =>
+  z.strictObject({
+    type: z.literal('sendEmail'),
+    subject: f.text(1, 998),
+    html: f.text(1, 100_000),
+    text: z.optional(f.text(1, 100_000)),
+  }),
+);
+const notify = builtOnFirstUse(() => z.strictObject({ type: z.literal('notify'), to: recipient, message: f.text(1, 1000) }));
+const createTask = builtOnFirstUse(() =>
+  z.strictObject({
+    type: z.literal('createTask'),
+    title: f.name,
+    dueInDays: z.int().check(z.minimum(0), z.maximum(365)),
+    assignTo: recipient,
+  }),
+);
+const addTag = builtOnFirstUse(() => z.strictObject({ type: z.literal('addTag'), tag: f.tag }));
+const setLeadStatus = builtOnFirstUse(() => z.strictObject({ type: z.literal('setLeadStatus'), status: z.enum(OPEN_LEAD_STATUSES) }));
 
-export const action = z.discriminatedUnion('type', [sendEmail, notify, createTask, addTag, setLeadStatus]);
+export const action = z.lazy(() => z.discriminatedUnion('type', [sendEmail(), notify(), createTask(), addTag(), setLeadStatus()]));
 export type Action = z.infer<typeof action>;
 
-const trigger = z.strictObject({
-  event: z.enum(TRIGGER_EVENTS),
-  // Which keys fit the event is checked in `checkWorkflow` (the error names the key).
-  conditions: z.optional(z.record(f.out.text, f.text(1, 500))),
-  count: z.optional(
-    z.strictObject({
-      n: z.int().check(z.minimum(1), z.maximum(MAX_COUNT)),
-      withinDays: z.int().check(z.minimum(1), z.maximum(365)),
-    }),
-  ),
-});
-export type Trigger = z.infer<typeof trigger>;
+const trigger = builtOnFirstUse(() =>
+  z.strictObject({
+    event: z.enum(TRIGGER_EVENTS),
+    // Which keys fit the event is checked in `checkWorkflow` (the error names the key).
+    conditions: z.optional(z.record(f.out.text, f.text(1, 500))),
+    count: z.optional(
+      z.strictObject({
+        n: z.int().check(z.minimum(1), z.maximum(MAX_COUNT)),
+        withinDays: z.int().check(z.minimum(1), z.maximum(365)),
+      }),
+    ),
+  }),
+);
+export type Trigger = z.infer<ReturnType<typeof trigger>>;
 
-const delay = z.strictObject({
-  minutes: z.optional(z.int().check(z.minimum(0), z.maximum(MAX_DELAY_MINUTES))),
-  hours: z.optional(z.int().check(z.minimum(0), z.maximum(90 * 24))),
-  days: z.optional(z.int().check(z.minimum(0), z.maximum(90))),
-});
-export type Delay = z.infer<typeof delay>;
+const delay = builtOnFirstUse(() =>
+  z.strictObject({
+    minutes: z.optional(z.int().check(z.minimum(0), z.maximum(MAX_DELAY_MINUTES))),
+    hours: z.optional(z.int().check(z.minimum(0), z.maximum(90 * 24))),
+    days: z.optional(z.int().check(z.minimum(0), z.maximum(90))),
+  }),
+);
+export type Delay = z.infer<ReturnType<typeof delay>>;
 
-const actions = z.array(action).check(z.minLength(1), z.maxLength(MAX_ACTIONS));
+const actions = builtOnFirstUse(() => z.array(action).check(z.minLength(1), z.maxLength(MAX_ACTIONS)));
 
-const fields = {
+const fields = builtOnFirstUse(() => ({
   name: f.name,
-  trigger,
-  delay: z.optional(delay),
-  actions,
+  trigger: trigger(),
+  delay: z.optional(delay()),
+  actions: actions(),
   enabled: z._default(z.boolean(), true),
-};
+}));
 
-export const workflowCreate = z.strictObject(fields);
-export const workflowPatch = f.patchOf(fields, ['delay']);
+export const workflowCreate = z.lazy(() => z.strictObject(fields()));
+export const workflowPatch = z.lazy(() => f.patchOf(fields(), ['delay']));
 export type WorkflowCreate = z.infer<typeof workflowCreate>;
 export type WorkflowPatch = z.infer<typeof workflowPatch>;
 
@@ -157,39 +167,43 @@ export interface WorkflowRun {
  * A workflow as clients see it. Its trigger, delay and actions are answered as they were given:
  * their body schemas describe them.
  */
-export const workflowView = z.object({
-  id: f.out.id,
-  name: f.out.name,
-  trigger,
-  delay: z.optional(delay),
-  actions: z.array(action).check(z.maxLength(MAX_ACTIONS)),
-  enabled: z.boolean(),
-  enabledSince: z.nullable(f.out.timestamp).check(z.describe('since when events count (null while disabled): set when it is enabled and when its trigger changes')),
-  createdBy: f.out.id,
-  createdAt: f.out.timestamp,
-  updatedAt: f.out.timestamp,
-  version: z.int(),
-});
+export const workflowView = z.lazy(() =>
+  z.object({
+    id: f.out.id,
+    name: f.out.name,
+    trigger: trigger(),
+    delay: z.optional(delay()),
+    actions: z.array(action).check(z.maxLength(MAX_ACTIONS)),
+    enabled: z.boolean(),
+    enabledSince: z.nullable(f.out.timestamp).check(z.describe('since when events count (null while disabled): set when it is enabled and when its trigger changes')),
+    createdBy: f.out.id,
+    createdAt: f.out.timestamp,
+    updatedAt: f.out.timestamp,
+    version: z.int(),
+  }),
+);
 
 const ACTION_TYPES = ['sendEmail', 'notify', 'createTask', 'addTag', 'setLeadStatus'] as const satisfies readonly Action['type'][];
 
 /** One run of `GET /v1/workflows/{id}/runs`. */
-export const workflowRunView = z.object({
-  id: f.out.id,
-  workflowId: f.out.id,
-  subjectType: z.enum(SUBJECT_TYPES),
-  subjectId: f.out.id,
-  eventId: f.out.id,
-  status: z.enum(['scheduled', 'done', 'skipped', 'failed'] satisfies RunStatus[]),
-  runAt: f.out.timestamp,
-  doneAt: z.nullable(f.out.timestamp),
-  error: z.optional(f.out.text),
-  skippedActions: z.optional(
-    z
-      .array(z.object({ action: z.int(), type: z.enum(ACTION_TYPES), reason: z.enum(['no_email', 'suppressed'] satisfies SkippedAction['reason'][]) }))
-      .check(z.maxLength(MAX_ACTIONS), z.describe('actions of a done run that had nothing to do: a sendEmail to a subject without an address, or a suppressed one')),
-  ),
-});
+export const workflowRunView = z.lazy(() =>
+  z.object({
+    id: f.out.id,
+    workflowId: f.out.id,
+    subjectType: z.enum(SUBJECT_TYPES),
+    subjectId: f.out.id,
+    eventId: f.out.id,
+    status: z.enum(['scheduled', 'done', 'skipped', 'failed'] satisfies RunStatus[]),
+    runAt: f.out.timestamp,
+    doneAt: z.nullable(f.out.timestamp),
+    error: z.optional(f.out.text),
+    skippedActions: z.optional(
+      z
+        .array(z.object({ action: z.int(), type: z.enum(ACTION_TYPES), reason: z.enum(['no_email', 'suppressed'] satisfies SkippedAction['reason'][]) }))
+        .check(z.maxLength(MAX_ACTIONS), z.describe('actions of a done run that had nothing to do: a sendEmail to a subject without an address, or a suppressed one')),
+    ),
+  }),
+);
 
 export const delayMinutes = (d: Delay | undefined) => (d ? (d.minutes ?? 0) + (d.hours ?? 0) * 60 + (d.days ?? 0) * 24 * 60 : 0);
 

@@ -43,18 +43,21 @@ export interface Notification {
   version: number;
 }
 
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
 /** The notification as every route answers it. */
-export const notificationView = z
-  .object({
-    ...f.storedFields,
-    kind: z.enum(NOTIFICATION_KINDS),
-    message: f.out.text,
-    entityType: z.optional(f.out.code.check(z.describe('what it is about: account, task, ticket…'))),
-    entityId: z.optional(f.out.id),
-    data: z.optional(z.record(f.out.text, z.unknown()).check(z.describe("facts behind the message, by kind (a reminder's releaseAt, daysBefore…)"))),
-    readAt: z.nullable(f.out.timestamp),
-  })
-  .check(z.meta({ id: 'Notification', description: "One of the caller's own notifications." }));
+export const notificationView = z.lazy(() =>
+  z
+    .object({
+      ...f.storedFields,
+      kind: z.enum(NOTIFICATION_KINDS),
+      message: f.out.text,
+      entityType: z.optional(f.out.code.check(z.describe('what it is about: account, task, ticket…'))),
+      entityId: z.optional(f.out.id),
+      data: z.optional(z.record(f.out.text, z.unknown()).check(z.describe("facts behind the message, by kind (a reminder's releaseAt, daysBefore…)"))),
+      readAt: z.nullable(f.out.timestamp),
+    })
+    .check(z.meta({ id: 'Notification', description: "One of the caller's own notifications." })),
+);
 
 /**
  * Kept 400 days: longer than any reminder cycle can look ahead (remindBeforeDays ≤ 365), so the

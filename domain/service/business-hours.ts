@@ -31,6 +31,7 @@
  */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 
 export const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -95,67 +96,77 @@ function dayNumber(date: string): number | null {
 const distinct = (xs: readonly unknown[]) => new Set(xs).size === xs.length;
 const D = DEFAULT_SLA_POLICY;
 
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
 /**
  * `businessHours`: ISO weekdays (1 = Monday … 7 = Sunday) and `start` ≤ t < `end` local time in
  * an IANA time zone. An omitted field takes its default (as everywhere in the PUT body).
  */
-export const businessHours = z
-  .strictObject({
-    timeZone: z._default(
-      z.string().check(z.maxLength(f.MAX.code), z.refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)')),
-      D.businessHours.timeZone,
-    ),
-    days: z._default(
-      z.array(z.int().check(z.minimum(1, 'an ISO weekday, 1 (Monday) to 7 (Sunday)'), z.maximum(7, 'an ISO weekday, 1 (Monday) to 7 (Sunday)'))).check(
-        z.minLength(1, 'at least one business day'),
-        z.maxLength(7),
-        z.refine(distinct, 'days must be distinct'),
+const businessHoursObject = builtOnFirstUse(() =>
+  z
+    .strictObject({
+      timeZone: z._default(
+        z.string().check(z.maxLength(f.MAX.code), z.refine(isTimeZone, 'not an IANA time zone (e.g. Asia/Shanghai)')),
+        D.businessHours.timeZone,
       ),
-      () => [...D.businessHours.days],
+      days: z._default(
+        z.array(z.int().check(z.minimum(1, 'an ISO weekday, 1 (Monday) to 7 (Sunday)'), z.maximum(7, 'an ISO weekday, 1 (Monday) to 7 (Sunday)'))).check(
+          z.minLength(1, 'at least one business day'),
+          z.maxLength(7),
+          z.refine(distinct, 'days must be distinct'),
+        ),
+        () => [...D.businessHours.days],
+      ),
+      start: z._default(z.string().check(z.maxLength(5), z.regex(HH_MM, 'a local time HH:MM, 00:00 to 23:59')), D.businessHours.start),
+      end: z._default(z.string().check(z.maxLength(5), z.regex(HH_MM_END, 'a local time HH:MM, 00:01 to 24:00')), D.businessHours.end),
+    })
+    .check(
+      z.refine(
+        (h) => !HH_MM.test(h.start) || !HH_MM_END.test(h.end) || minuteOfDay(h.start) < minuteOfDay(h.end),
+        { message: 'end must be later than start (hours within one local day; 24:00 ends at midnight)', path: ['end'] },
+      ),
     ),
-    start: z._default(z.string().check(z.maxLength(5), z.regex(HH_MM, 'a local time HH:MM, 00:00 to 23:59')), D.businessHours.start),
-    end: z._default(z.string().check(z.maxLength(5), z.regex(HH_MM_END, 'a local time HH:MM, 00:01 to 24:00')), D.businessHours.end),
-  })
-  .check(
-    z.refine(
-      (h) => !HH_MM.test(h.start) || !HH_MM_END.test(h.end) || minuteOfDay(h.start) < minuteOfDay(h.end),
-      { message: 'end must be later than start (hours within one local day; 24:00 ends at midnight)', path: ['end'] },
-    ),
-  );
+);
+export const businessHours = z.lazy(businessHoursObject);
 
-const holidays = z.array(z.string().check(z.maxLength(10), z.refine((s: string) => dayNumber(s) !== null, 'a local date YYYY-MM-DD'))).check(
-  z.maxLength(MAX_HOLIDAYS, `at most ${MAX_HOLIDAYS} holidays`),
-  z.refine(distinct, 'holidays must be distinct'),
+const holidays = builtOnFirstUse(() =>
+  z.array(z.string().check(z.maxLength(10), z.refine((s: string) => dayNumber(s) !== null, 'a local date YYYY-MM-DD'))).check(
+    z.maxLength(MAX_HOLIDAYS, `at most ${MAX_HOLIDAYS} holidays`),
+    z.refine(distinct, 'holidays must be distinct'),
+  ),
 );
 
-const calendarShape = {
+const calendarShape = builtOnFirstUse(() => ({
   /** `null`: 24/7. */
-  businessHours: z._default(z.nullable(businessHours), () => ({ ...D.businessHours, days: [...D.businessHours.days] })),
+  businessHours: z._default(z.nullable(businessHoursObject()), () => ({ ...D.businessHours, days: [...D.businessHours.days] })),
   /** Local dates (in `businessHours.timeZone`) on which nothing counts. */
-  holidays: z._default(holidays, () => []),
-};
+  holidays: z._default(holidays(), () => []),
+}));
 
 /** Holidays are dates of the business-hours time zone: 24/7 has none, so it takes none. */
-const holidaysNeedHours = z.refine<{ businessHours: unknown; holidays: string[] }>(
-  (c) => c.businessHours !== null || c.holidays.length === 0,
-  {
-    message: 'holidays need businessHours: with businessHours null (24/7) every minute counts and there is no time zone for the dates',
-    path: ['holidays'],
-  },
+const holidaysNeedHours = builtOnFirstUse(() =>
+  z.refine<{ businessHours: unknown; holidays: string[] }>(
+    (c) => c.businessHours !== null || c.holidays.length === 0,
+    {
+      message: 'holidays need businessHours: with businessHours null (24/7) every minute counts and there is no time zone for the dates',
+      path: ['holidays'],
+    },
+  ),
 );
 
 /** The calendar part of the policy: what the arithmetic below reads. */
-export const slaCalendar = z.strictObject(calendarShape).check(holidaysNeedHours);
+export const slaCalendar = z.lazy(() => z.strictObject(calendarShape()).check(holidaysNeedHours()));
 
-const targetMinutes = z.int().check(
-  z.minimum(1, 'a target is at least 1 business minute'),
-  z.maximum(MAX_TARGET_MINUTES, `a target is at most ${MAX_TARGET_MINUTES} business minutes`),
+const targetMinutes = builtOnFirstUse(() =>
+  z.int().check(
+    z.minimum(1, 'a target is at least 1 business minute'),
+    z.maximum(MAX_TARGET_MINUTES, `a target is at most ${MAX_TARGET_MINUTES} business minutes`),
+  ),
 );
 const priorityTargets = (p: SlaPriority) =>
   z._default(
     z.strictObject({
-      firstResponseMinutes: z._default(targetMinutes, D.targets[p].firstResponseMinutes),
-      resolutionMinutes: z._default(targetMinutes, D.targets[p].resolutionMinutes),
+      firstResponseMinutes: z._default(targetMinutes(), D.targets[p].firstResponseMinutes),
+      resolutionMinutes: z._default(targetMinutes(), D.targets[p].resolutionMinutes),
     }),
     () => ({ ...D.targets[p] }),
   );
@@ -164,24 +175,26 @@ const priorityTargets = (p: SlaPriority) =>
  * The PUT /v1/sla/policy body, and the policy in force: the whole policy, every omitted field
  * (at any depth) taking its default.
  */
-export const slaPolicyBody = z
-  .strictObject({
-    targets: z._default(
-      z.strictObject({
-        urgent: priorityTargets('urgent'),
-        high: priorityTargets('high'),
-        normal: priorityTargets('normal'),
-        low: priorityTargets('low'),
-      }),
-      () => ({ urgent: { ...D.targets.urgent }, high: { ...D.targets.high }, normal: { ...D.targets.normal }, low: { ...D.targets.low } }),
-    ),
-    ...calendarShape,
-    warnBeforeMinutes: z._default(
-      z.int().check(z.minimum(0, 'at least 0'), z.maximum(MAX_TARGET_MINUTES, `at most ${MAX_TARGET_MINUTES}`)),
-      D.warnBeforeMinutes,
-    ),
-  })
-  .check(holidaysNeedHours);
+export const slaPolicyBody = z.lazy(() =>
+  z
+    .strictObject({
+      targets: z._default(
+        z.strictObject({
+          urgent: priorityTargets('urgent'),
+          high: priorityTargets('high'),
+          normal: priorityTargets('normal'),
+          low: priorityTargets('low'),
+        }),
+        () => ({ urgent: { ...D.targets.urgent }, high: { ...D.targets.high }, normal: { ...D.targets.normal }, low: { ...D.targets.low } }),
+      ),
+      ...calendarShape(),
+      warnBeforeMinutes: z._default(
+        z.int().check(z.minimum(0, 'at least 0'), z.maximum(MAX_TARGET_MINUTES, `at most ${MAX_TARGET_MINUTES}`)),
+        D.warnBeforeMinutes,
+      ),
+    })
+    .check(holidaysNeedHours()),
+);
 
 export type BusinessHours = z.output<typeof businessHours>;
 export type SlaCalendar = z.output<typeof slaCalendar>;

@@ -12,6 +12,7 @@
  */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import type { Identity } from '#domain/identity.ts';
 import { stripKeys, t } from '#domain/table/keys.ts';
 
@@ -41,32 +42,36 @@ export interface Article extends ArticleSummary {
 export const EXCERPT_LENGTH = 200;
 export const MAX_BODY = 100_000;
 
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
 /** An article as lists, searches and suggestions show it: all but the body. */
-export const articleSummaryView = z.object({
-  id: f.out.id,
-  title: f.out.name,
-  tags: f.out.tags,
-  status: z.enum(ARTICLE_STATUSES),
-  excerpt: f.out.text.check(z.describe(`the body's first ${EXCERPT_LENGTH} characters`)),
-  createdBy: f.out.id,
-  updatedBy: f.out.id,
-  publishedAt: z.nullable(f.out.timestamp).check(z.describe('when it was first published')),
-  createdAt: f.out.timestamp,
-  updatedAt: f.out.timestamp,
-  version: z.int(),
-});
+const articleSummaryObject = builtOnFirstUse(() =>
+  z.object({
+    id: f.out.id,
+    title: f.out.name,
+    tags: f.out.tags,
+    status: z.enum(ARTICLE_STATUSES),
+    excerpt: f.out.text.check(z.describe(`the body's first ${EXCERPT_LENGTH} characters`)),
+    createdBy: f.out.id,
+    updatedBy: f.out.id,
+    publishedAt: z.nullable(f.out.timestamp).check(z.describe('when it was first published')),
+    createdAt: f.out.timestamp,
+    updatedAt: f.out.timestamp,
+    version: z.int(),
+  }),
+);
+export const articleSummaryView = z.lazy(articleSummaryObject);
 
 /** One article (create, get, patch): with its Markdown body. */
-export const articleView = z.extend(articleSummaryView, { body: f.upTo(MAX_BODY).check(z.describe('Markdown')) });
+export const articleView = z.lazy(() => z.extend(articleSummaryObject(), { body: f.upTo(MAX_BODY).check(z.describe('Markdown')) }));
 
-const fields = {
+const fields = builtOnFirstUse(() => ({
   title: f.name,
   body: f.text(1, MAX_BODY),
   tags: z._default(f.tags, []),
   status: z._default(z.enum(ARTICLE_STATUSES), 'draft'),
-};
-export const articleCreate = z.strictObject(fields);
-export const articlePatch = f.patchOf(fields, []);
+}));
+export const articleCreate = z.lazy(() => z.strictObject(fields()));
+export const articlePatch = z.lazy(() => f.patchOf(fields(), []));
 export type ArticleCreate = z.infer<typeof articleCreate>;
 export type ArticlePatch = z.infer<typeof articlePatch>;
 

@@ -21,6 +21,7 @@
  */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { requireRole } from '#domain/identity.ts';
 import { applySubject, rowOf, type Fact } from '#domain/analytics/aggregates.ts';
@@ -81,31 +82,34 @@ export interface ServiceReport {
   topTags: { tag: string; count: number }[];
 }
 
-const count = z.int();
-const attainment = z.nullable(z.number()).check(z.describe('met ÷ (met + breached), 4 decimals; null when neither'));
-const priorityRow = z.object({ created: count, solved: count });
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+const count = builtOnFirstUse(() => z.int());
+const attainment = builtOnFirstUse(() => z.nullable(z.number()).check(z.describe('met ÷ (met + breached), 4 decimals; null when neither')));
+const priorityRow = builtOnFirstUse(() => z.object({ created: count(), solved: count() }));
 
 /** What `GET /v1/reports/service` answers. */
-export const serviceReportView = z.object({
-  period: f.out.code.check(z.describe('YYYY-MM in the tenant\'s time zone')),
-  created: count,
-  solved: count,
-  backlog: count.check(z.describe('tickets neither solved nor closed now')),
-  firstResponse: z.object({
-    met: count,
-    breached: count,
-    attainment,
-    medianBusinessMinutes: z.nullable(z.int()).check(z.describe('whole business minutes from creation to the first response')),
+export const serviceReportView = z.lazy(() =>
+  z.object({
+    period: f.out.code.check(z.describe('YYYY-MM in the tenant\'s time zone')),
+    created: count(),
+    solved: count(),
+    backlog: count().check(z.describe('tickets neither solved nor closed now')),
+    firstResponse: z.object({
+      met: count(),
+      breached: count(),
+      attainment: attainment(),
+      medianBusinessMinutes: z.nullable(z.int()).check(z.describe('whole business minutes from creation to the first response')),
+    }),
+    resolution: z.object({ met: count(), breached: count(), attainment: attainment() }),
+    csat: z.object({
+      responses: count(),
+      satisfied: count().check(z.describe('scores 4–5')),
+      score: z.nullable(z.number()).check(z.describe('satisfied ÷ responses, 4 decimals; null without responses')),
+    }),
+    byPriority: z.object({ urgent: priorityRow(), high: priorityRow(), normal: priorityRow(), low: priorityRow() } satisfies Record<(typeof SLA_PRIORITIES)[number], z.ZodMiniType>),
+    topTags: z.array(z.object({ tag: f.out.name, count: count() })).check(z.maxLength(TOP_TAGS), z.describe(`the period's tickets' tags, most frequent first, at most ${TOP_TAGS}`)),
   }),
-  resolution: z.object({ met: count, breached: count, attainment }),
-  csat: z.object({
-    responses: count,
-    satisfied: count.check(z.describe('scores 4–5')),
-    score: z.nullable(z.number()).check(z.describe('satisfied ÷ responses, 4 decimals; null without responses')),
-  }),
-  byPriority: z.object({ urgent: priorityRow, high: priorityRow, normal: priorityRow, low: priorityRow } satisfies Record<(typeof SLA_PRIORITIES)[number], z.ZodMiniType>),
-  topTags: z.array(z.object({ tag: f.out.name, count })).check(z.maxLength(TOP_TAGS), z.describe(`the period's tickets' tags, most frequent first, at most ${TOP_TAGS}`)),
-});
+);
 
 const ratio = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 10_000) / 10_000 : null);
 

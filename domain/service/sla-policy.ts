@@ -7,6 +7,7 @@
  */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import type { UseCaseContext } from '#domain/context.ts';
 import { requireRole } from '#domain/identity.ts';
 import { t } from '#domain/table/keys.ts';
@@ -23,27 +24,30 @@ export interface SlaPolicyView extends SlaPolicy {
   updatedBy: string | null;
 }
 
-const targetView = z.object({ firstResponseMinutes: z.int(), resolutionMinutes: z.int() });
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+const targetView = builtOnFirstUse(() => z.object({ firstResponseMinutes: z.int(), resolutionMinutes: z.int() }));
 
 /** What `GET` and `PUT /v1/sla/policy` answer: the policy in force (minutes are business minutes). */
-export const slaPolicyView = z.object({
-  targets: z.object({ urgent: targetView, high: targetView, normal: targetView, low: targetView } satisfies Record<SlaPriority, z.ZodMiniType>),
-  businessHours: z
-    .nullable(
-      z.object({
-        timeZone: f.out.code.check(z.describe('an IANA name')),
-        days: z.array(z.int().check(z.minimum(1), z.maximum(7))).check(z.maxLength(7), z.describe('ISO weekdays, 1 = Monday … 7 = Sunday')),
-        start: f.out.timestamp.check(z.describe('local time HH:MM')),
-        end: f.out.timestamp.check(z.describe('local time HH:MM (24:00: midnight)')),
-      }),
-    )
-    .check(z.describe('null: 24/7')),
-  holidays: z.array(f.out.timestamp).check(z.maxLength(MAX_HOLIDAYS), z.describe('local dates YYYY-MM-DD on which nothing counts')),
-  warnBeforeMinutes: z.int(),
-  version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
-  updatedAt: z.nullable(f.out.timestamp),
-  updatedBy: z.nullable(f.out.id),
-});
+export const slaPolicyView = z.lazy(() =>
+  z.object({
+    targets: z.object({ urgent: targetView(), high: targetView(), normal: targetView(), low: targetView() } satisfies Record<SlaPriority, z.ZodMiniType>),
+    businessHours: z
+      .nullable(
+        z.object({
+          timeZone: f.out.code.check(z.describe('an IANA name')),
+          days: z.array(z.int().check(z.minimum(1), z.maximum(7))).check(z.maxLength(7), z.describe('ISO weekdays, 1 = Monday … 7 = Sunday')),
+          start: f.out.timestamp.check(z.describe('local time HH:MM')),
+          end: f.out.timestamp.check(z.describe('local time HH:MM (24:00: midnight)')),
+        }),
+      )
+      .check(z.describe('null: 24/7')),
+    holidays: z.array(f.out.timestamp).check(z.maxLength(MAX_HOLIDAYS), z.describe('local dates YYYY-MM-DD on which nothing counts')),
+    warnBeforeMinutes: z.int(),
+    version: z.int().check(z.describe('0 while the defaults were never changed; +1 per PUT')),
+    updatedAt: z.nullable(f.out.timestamp),
+    updatedBy: z.nullable(f.out.id),
+  }),
+);
 
 const POLICY_FIELDS = ['targets', 'businessHours', 'holidays', 'warnBeforeMinutes'] as const;
 

@@ -21,6 +21,7 @@ import * as z from 'zod/mini';
 import type { UseCaseContext } from '#domain/context.ts';
 import { DomainError, conflict, notFound, validationFailed } from '#domain/errors.ts';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import { requireRole } from '#domain/identity.ts';
 import type { BulkEntry } from '#domain/mail/mailer.ts';
 import { audience } from '#domain/marketing/audience.ts';
@@ -42,7 +43,8 @@ export const SURVEY_STATUSES = ['draft', 'sending', 'sent'] as const;
 export type SurveyStatus = (typeof SURVEY_STATUSES)[number];
 export const DEFAULT_NPS_QUESTION = 'How likely are you to recommend us to a friend or colleague?';
 
-export const surveyCreate = z.strictObject({ name: f.name, segmentId: f.id, question: z.optional(f.text(1, 500)) });
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+export const surveyCreate = z.lazy(() => z.strictObject({ name: f.name, segmentId: f.id, question: z.optional(f.text(1, 500)) }));
 export type SurveyCreate = z.infer<typeof surveyCreate>;
 
 export interface Survey {
@@ -70,30 +72,32 @@ export interface SurveyStats {
 }
 export type SurveyView = Survey & { stats: SurveyStats };
 
-const count = z.int();
+const count = builtOnFirstUse(() => z.int());
 /** An NPS survey with its stats (create, get, list, send). */
-export const surveyView = z.object({
-  id: f.out.id,
-  kind: z.literal('nps'),
-  name: f.out.name,
-  segmentId: f.out.id,
-  question: f.out.text,
-  status: z.enum(SURVEY_STATUSES),
-  sentAt: z.nullable(f.out.timestamp).check(z.describe('when `/send` was called')),
-  completedAt: z.optional(f.out.timestamp).check(z.describe('when the last invitation went out')),
-  createdBy: f.out.id,
-  createdAt: f.out.timestamp,
-  updatedAt: f.out.timestamp,
-  version: z.int(),
-  stats: z.object({
-    sent: count,
-    responses: count,
-    promoters: count.check(z.describe('scores 9–10')),
-    passives: count.check(z.describe('scores 7–8')),
-    detractors: count.check(z.describe('scores 0–6')),
-    nps: z.nullable(z.int()).check(z.describe('round(100 × (promoters − detractors) ÷ responses); null without responses')),
-  } satisfies Record<keyof SurveyStats, z.ZodMiniType>),
-});
+export const surveyView = z.lazy(() =>
+  z.object({
+    id: f.out.id,
+    kind: z.literal('nps'),
+    name: f.out.name,
+    segmentId: f.out.id,
+    question: f.out.text,
+    status: z.enum(SURVEY_STATUSES),
+    sentAt: z.nullable(f.out.timestamp).check(z.describe('when `/send` was called')),
+    completedAt: z.optional(f.out.timestamp).check(z.describe('when the last invitation went out')),
+    createdBy: f.out.id,
+    createdAt: f.out.timestamp,
+    updatedAt: f.out.timestamp,
+    version: z.int(),
+    stats: z.object({
+      sent: count(),
+      responses: count(),
+      promoters: count().check(z.describe('scores 9–10')),
+      passives: count().check(z.describe('scores 7–8')),
+      detractors: count().check(z.describe('scores 0–6')),
+      nps: z.nullable(z.int()).check(z.describe('round(100 × (promoters − detractors) ÷ responses); null without responses')),
+    } satisfies Record<keyof SurveyStats, z.ZodMiniType>),
+  }),
+);
 
 // ---------------------------------------------------------------------------------------
 // Keys

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import type { PublicResult } from '#domain/public-result.ts';
 import { answerCsat, csatInvitation } from '#domain/service/surveys-csat.ts';
@@ -24,21 +25,24 @@ async function invitation(target: SurveyTarget): Promise<Shown> {
   return npsInvitation(target.tenantId, target.surveyId, target.recipientId);
 }
 
-const surveyKind = z.enum(['csat', 'nps']);
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+const surveyKind = builtOnFirstUse(() => z.enum(['csat', 'nps']));
 
 /** `GET /s/{token}` as JSON: the question and its score range, or that it was already answered. */
-export const surveyFormView = z.union([
-  z.object({ answered: z.literal(true) }),
-  z.object({
-    kind: surveyKind,
-    question: f.out.text,
-    answered: z.literal(false),
-    scores: z.object({ min: z.int(), max: z.int() }).check(z.describe('CSAT 1..5, NPS 0..10')),
-  }),
-]);
+export const surveyFormView = z.lazy(() =>
+  z.union([
+    z.object({ answered: z.literal(true) }),
+    z.object({
+      kind: surveyKind(),
+      question: f.out.text,
+      answered: z.literal(false),
+      scores: z.object({ min: z.int(), max: z.int() }).check(z.describe('CSAT 1..5, NPS 0..10')),
+    }),
+  ]),
+);
 
 /** `POST /s/{token}` as JSON: the answer recorded. */
-export const surveyAnswerView = z.object({ kind: surveyKind, score: z.int(), comment: z.nullable(f.out.text), answeredAt: f.out.timestamp });
+export const surveyAnswerView = z.lazy(() => z.object({ kind: surveyKind(), score: z.int(), comment: z.nullable(f.out.text), answeredAt: f.out.timestamp }));
 
 const LABELS: Record<SurveyKind, [string, string]> = { csat: ['very unsatisfied', 'very satisfied'], nps: ['not at all likely', 'extremely likely'] };
 

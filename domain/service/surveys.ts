@@ -11,6 +11,7 @@
 import * as z from 'zod/mini';
 import { conflict, notFound } from '#domain/errors.ts';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import { signToken, verifyToken } from '#domain/marketing/tokens.ts';
 import { publicBaseUrl } from '#domain/marketing/tracking-links.ts';
 import { t } from '#domain/table/keys.ts';
@@ -20,11 +21,15 @@ export type SurveyKind = 'csat' | 'nps';
 /** The scores each kind takes (CSAT 1..5, NPS 0..10). */
 export const SCORE_RANGE: Record<SurveyKind, { min: number; max: number }> = { csat: { min: 1, max: 5 }, nps: { min: 0, max: 10 } };
 
-export const answerBody = (kind: SurveyKind) =>
+const answerBodyOf = (kind: SurveyKind) =>
   z.strictObject({
     score: z.int().check(z.gte(SCORE_RANGE[kind].min), z.lte(SCORE_RANGE[kind].max)),
     comment: z.optional(f.freeText),
   });
+// Built once per kind, not on every answer.
+const answerBodies = { csat: builtOnFirstUse(() => answerBodyOf('csat')), nps: builtOnFirstUse(() => answerBodyOf('nps')) };
+/** The body of a survey answer (public.ts): the score in the kind's range, an optional comment. */
+export const answerBody = (kind: SurveyKind) => answerBodies[kind]();
 export type SurveyAnswer = { score: number; comment?: string | undefined };
 
 /**

@@ -17,6 +17,7 @@
  */
 import * as z from 'zod/mini';
 import * as f from '#domain/fields.ts';
+import { builtOnFirstUse } from '#domain/built-on-first-use.ts';
 import type { RecordSpec, StoredRecord } from '#domain/records.ts';
 import { accountCollection, rank, stripKeys, t, typePartition } from '#domain/table/keys.ts';
 import { SLA_PRIORITIES, type SlaPolicy, type SlaPriority } from '#domain/service/business-hours.ts';
@@ -35,7 +36,8 @@ export const TICKET_ROLES = ['admin', 'support', 'manager', 'rep'] as const;
 /** Who sees every ticket and changes them. */
 export const AGENT_ROLES = ['admin', 'support'] as const;
 
-const fields = {
+// Built on first use (z.lazy, domain/fields.ts): a cold start builds only the schemas its request needs.
+const fields = builtOnFirstUse(() => ({
   subject: f.name,
   description: z.optional(f.freeText),
   accountId: z.optional(f.id),
@@ -45,16 +47,18 @@ const fields = {
   channel: z._default(z.enum(TICKET_CHANNELS), 'web'),
   assigneeId: z.optional(f.id),
   tags: z._default(f.tags, []),
-};
+}));
 
-export const ticketCreate = z.strictObject(fields);
+export const ticketCreate = z.lazy(() => z.strictObject(fields()));
 /** PATCH: `accountId` and `contactId` are fixed once created (a merge moves the ticket); `status` moves it. */
-const { accountId: _a, contactId: _c, ...patchable } = fields;
-export const ticketPatch = f.patchOf({ ...patchable, status: z.enum(TICKET_STATUSES) }, ['description', 'assigneeId']);
+export const ticketPatch = z.lazy(() => {
+  const { accountId: _a, contactId: _c, ...patchable } = fields();
+  return f.patchOf({ ...patchable, status: z.enum(TICKET_STATUSES) }, ['description', 'assigneeId']);
+});
 export type TicketCreate = z.infer<typeof ticketCreate>;
 export type TicketPatch = z.infer<typeof ticketPatch>;
 
-export const commentCreate = z.strictObject({ body: f.text(1, 10_000), public: z._default(z.boolean(), true) });
+export const commentCreate = z.lazy(() => z.strictObject({ body: f.text(1, 10_000), public: z._default(z.boolean(), true) }));
 export type CommentCreate = z.infer<typeof commentCreate>;
 
 export interface TicketSla {
@@ -111,49 +115,53 @@ export const ticketOf = (item: Record<string, unknown>): Ticket => stripKeys<Tic
 export const ticketViewOfItem = (item: Record<string, unknown>): TicketView => presentTicket(ticketOf(item));
 
 /** A ticket as clients see it (create, get, list, patch; Customer 360's `tickets`): `presentTicket`'s shape. */
-export const ticketView = z.object({
-  id: f.out.id,
-  number: z.int().check(z.describe('per tenant, 1, 2, 3… in creation order, never reused')),
-  subject: f.out.subject,
-  description: z.optional(f.out.text),
-  accountId: z.nullable(f.out.id),
-  contactId: z.nullable(f.out.id),
-  priority: z.enum(TICKET_PRIORITIES),
-  type: z.enum(TICKET_TYPES),
-  channel: z.enum(TICKET_CHANNELS),
-  status: z.enum(TICKET_STATUSES),
-  assigneeId: z.nullable(f.out.id),
-  tags: f.out.tags,
-  requesterEmail: z.optional(f.out.email).check(z.describe("the contact's email")),
-  firstRespondedAt: z.nullable(f.out.timestamp),
-  solvedAt: z.nullable(f.out.timestamp),
-  closedAt: z.nullable(f.out.timestamp),
-  csat: z.nullable(z.object({ score: z.int(), comment: z.optional(f.out.text), answeredAt: f.out.timestamp })),
-  sla: z.object({
-    policy: z.enum(SLA_PRIORITIES).check(z.describe('the priority whose targets set the due times')),
-    firstResponseDueAt: f.out.timestamp,
-    resolutionDueAt: f.out.timestamp,
-    firstResponseBreachedAt: z.nullable(f.out.timestamp),
-    resolutionBreachedAt: z.nullable(f.out.timestamp),
-    pausedSince: z.nullable(f.out.timestamp).check(z.describe('set while pending: the resolution clock is stopped')),
+export const ticketView = z.lazy(() =>
+  z.object({
+    id: f.out.id,
+    number: z.int().check(z.describe('per tenant, 1, 2, 3… in creation order, never reused')),
+    subject: f.out.subject,
+    description: z.optional(f.out.text),
+    accountId: z.nullable(f.out.id),
+    contactId: z.nullable(f.out.id),
+    priority: z.enum(TICKET_PRIORITIES),
+    type: z.enum(TICKET_TYPES),
+    channel: z.enum(TICKET_CHANNELS),
+    status: z.enum(TICKET_STATUSES),
+    assigneeId: z.nullable(f.out.id),
+    tags: f.out.tags,
+    requesterEmail: z.optional(f.out.email).check(z.describe("the contact's email")),
+    firstRespondedAt: z.nullable(f.out.timestamp),
+    solvedAt: z.nullable(f.out.timestamp),
+    closedAt: z.nullable(f.out.timestamp),
+    csat: z.nullable(z.object({ score: z.int(), comment: z.optional(f.out.text), answeredAt: f.out.timestamp })),
+    sla: z.object({
+      policy: z.enum(SLA_PRIORITIES).check(z.describe('the priority whose targets set the due times')),
+      firstResponseDueAt: f.out.timestamp,
+      resolutionDueAt: f.out.timestamp,
+      firstResponseBreachedAt: z.nullable(f.out.timestamp),
+      resolutionBreachedAt: z.nullable(f.out.timestamp),
+      pausedSince: z.nullable(f.out.timestamp).check(z.describe('set while pending: the resolution clock is stopped')),
+    }),
+    createdBy: f.out.id,
+    createdAt: f.out.timestamp,
+    updatedAt: f.out.timestamp,
+    version: z.int(),
   }),
-  createdBy: f.out.id,
-  createdAt: f.out.timestamp,
-  updatedAt: f.out.timestamp,
-  version: z.int(),
-});
+);
 
 /** A comment of `POST` and `GET /v1/tickets/{id}/comments`. */
-export const ticketCommentView = z.object({
-  id: f.out.id,
-  ticketId: f.out.id,
-  body: f.out.document,
-  public: z.boolean().check(z.describe('false: internal, seen by support and admins only')),
-  authorId: f.out.id,
-  createdAt: f.out.timestamp,
-  updatedAt: f.out.timestamp,
-  version: z.int(),
-});
+export const ticketCommentView = z.lazy(() =>
+  z.object({
+    id: f.out.id,
+    ticketId: f.out.id,
+    body: f.out.document,
+    public: z.boolean().check(z.describe('false: internal, seen by support and admins only')),
+    authorId: f.out.id,
+    createdAt: f.out.timestamp,
+    updatedAt: f.out.timestamp,
+    version: z.int(),
+  }),
+);
 
 /** What every ticket event says about the ticket (api/service.md: priority, status, account, contact, requester, assignee). */
 export function ticketSnapshot(ticket: Ticket) {
