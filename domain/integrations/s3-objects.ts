@@ -43,7 +43,7 @@ export interface S3ObjectsOptions {
   fetch?: typeof fetch;
   /** Attempts per request, the first included. Default 3. */
   maxAttempts?: number;
-  /** Bound of one attempt, its body included. Default 3 s: three fit in a function's 10 s. */
+  /** Bound of one attempt, its body included. Default 3 s: three attempts fit in a function's 10 s. */
   attemptTimeoutMs?: number;
   /** Waits between attempts (tests pass one that does not wait). */
   sleep?: (ms: number) => Promise<void>;
@@ -99,6 +99,8 @@ export const objectPath = (key: string) => `/${key.split('/').map(escapeUri).joi
 export function s3Objects(bucket: string, options: S3ObjectsOptions = {}): S3Objects {
   const region = options.region ?? process.env.AWS_REGION;
   if (!region) throw new Error('S3 objects: AWS_REGION is not set');
+  // S3's certificate covers one label before `.s3.`: a dotted name would fail TLS on every request.
+  if (!options.origin && bucket.includes('.')) throw new Error(`S3 objects: bucket ${bucket} has a dot; virtual-hosted HTTPS needs a name without`);
   const origin = new URL(options.origin ?? `https://${bucket}.s3.${region}.amazonaws.com`);
   const { maxAttempts = 3, attemptTimeoutMs = 3_000, sleep = sleepFor, random = Math.random, now = () => new Date() } = options;
   const signer = new SignatureV4({

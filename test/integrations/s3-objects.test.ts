@@ -130,6 +130,10 @@ describe('presigned URLs', () => {
     expect(sent).toEqual([]); // presigning sends nothing
   });
 
+  it('a bucket whose name has a dot is refused at once (its virtual host would fail TLS)', () => {
+    expect(() => s3Objects('crm.uploads', { region: 'eu-central-1', credentials: CREDENTIALS })).toThrow(/has a dot/);
+  });
+
   it('a GET: only host signed, nothing the client must send', async () => {
     const { objects } = withFetch([]);
     const url = new URL(await objects.presign('GET', 'exports/t1/e1.csv', { now: NOW, expiresInSeconds: 60 }));
