@@ -77,22 +77,33 @@ function watchedBody(chunks: Uint8Array[]) {
 const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
 const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
+/** SigV4 of a canonical request; `headers` are exactly the signed ones (lower-case names). */
+function sigv4(method: string, url: URL, canonicalQuery: string, headers: Record<string, string>, payloadHash: string, date: string, secretAccessKey: string, region: string): string {
+  const names = Object.keys(headers).sort();
+  const canonicalHeaders = names.map((n) => `${n}:${headers[n]!.trim()}\n`).join('');
+  const canonicalRequest = [method, url.pathname, canonicalQuery, canonicalHeaders, names.join(';'), payloadHash].join('\n');
+  const scope = `${date.slice(0, 8)}/${region}/s3/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', date, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
+  const key = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, date.slice(0, 8)), region), 's3'), 'aws4_request');
+  return hmac(key, toSign).toString('hex');
+}
+
 /** The signature a presigned URL must carry, computed from the URL's own query and the headers the client sends. */
 function expectedPresignature(url: URL, method: string, headers: Record<string, string>, secretAccessKey: string, region: string): string {
-  const query = [...url.searchParams.entries()].filter(([k]) => k !== 'X-Amz-Signature');
-  const canonicalQuery = query
+  const canonicalQuery = [...url.searchParams.entries()]
+    .filter(([k]) => k !== 'X-Amz-Signature')
     .map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`)
     .sort()
     .join('&');
-  const all = { host: url.host, ...headers };
-  const names = Object.keys(all).map((n) => n.toLowerCase()).sort();
-  const canonicalHeaders = names.map((n) => `${n}:${(all as Record<string, string>)[n]!.trim()}\n`).join('');
-  const canonicalRequest = [method, url.pathname, canonicalQuery, canonicalHeaders, names.join(';'), 'UNSIGNED-PAYLOAD'].join('\n');
-  const date = url.searchParams.get('X-Amz-Date')!;
-  const scope = `${date.slice(0, 8)}/${region}/s3/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', date, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
-  const key = ['aws4_request'].reduce((k, part) => hmac(k, part), hmac(hmac(hmac(`AWS4${secretAccessKey}`, date.slice(0, 8)), region), 's3'));
-  return hmac(key, toSign).toString('hex');
+  return sigv4(method, url, canonicalQuery, { host: url.host, ...headers }, 'UNSIGNED-PAYLOAD', url.searchParams.get('X-Amz-Date')!, secretAccessKey, region);
+}
+
+/** The signature a sent request's Authorization header must carry: over the headers it names, as sent (Host: the URL's). */
+function expectedSignature(req: Sent): string {
+  const signed = /SignedHeaders=([^,]+)/.exec(req.headers.authorization!)![1]!.split(';');
+  const all: Record<string, string> = { ...req.headers, host: req.url.host };
+  const headers = Object.fromEntries(signed.map((n) => [n, all[n]!]));
+  return sigv4(req.method, req.url, '', headers, req.headers['x-amz-content-sha256']!, req.headers['x-amz-date']!, CREDENTIALS.secretAccessKey, 'eu-central-1');
 }
 
 describe('presigned URLs', () => {
@@ -156,6 +167,7 @@ describe('GET and PUT', () => {
     expect(req!.headers.authorization).toMatch(
       /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20260601\/eu-central-1\/s3\/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token, Signature=[0-9a-f]{64}$/,
     );
+    expect(req!.headers.authorization!.split('Signature=')[1]).toBe(expectedSignature(req!));
     expect(req!.signal).toBeInstanceOf(AbortSignal); // each attempt is bounded
   });
 
@@ -197,6 +209,7 @@ describe('GET and PUT', () => {
       'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
     });
     expect(req!.headers.authorization).toContain('SignedHeaders=content-disposition;content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token,');
+    expect(req!.headers.authorization!.split('Signature=')[1]).toBe(expectedSignature(req!));
   });
 });
 
