@@ -250,6 +250,9 @@ export class ApiStack extends Stack {
 function grantImportUploads(fn: CrmFunction, bucket: s3.Bucket): void {
   const prefixes = ['imports', 'exports'];
   fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject'], resources: prefixes.map((p) => bucket.arnForObjects(`${p}/*`)) }));
+  // Without ListBucket, S3 answers a GET of a missing key 403 AccessDenied instead of 404 NoSuchKey:
+  // an upload never sent (or expired after its day) would be a 500 instead of 400 upload_missing.
+  fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
   const bucketId = Stack.of(fn).getLogicalId(bucket.node.defaultChild as s3.CfnBucket);
   for (const prefix of prefixes) {
     Validations.of(fn.role).acknowledge({

@@ -16,11 +16,10 @@
  */
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { csvTooLarge, MAX_CSV_BYTES } from '#domain/integrations/import.ts';
 import { signToken, verifyToken } from '#domain/marketing/tokens.ts';
 import { publicBaseUrl } from '#domain/marketing/tracking-links.ts';
+import { s3Objects, type S3Objects } from '#domain/integrations/s3-objects.ts';
 
 export const UPLOAD_CONTENT_TYPE = 'text/csv';
 
@@ -49,44 +48,19 @@ export const attachment = (filename: string) => `attachment; filename="${filenam
 
 // ---- S3 -------------------------------------------------------------------------------
 
-export function s3UploadStore(bucket: string, client: S3Client = new S3Client({})): UploadStore {
+export function s3UploadStore(bucket: string, objects: S3Objects = s3Objects(bucket)): UploadStore {
   return {
-    async presignPut(tenantId, uploadId, now, expiresIn) {
-      const command = new PutObjectCommand({ Bucket: bucket, Key: uploadKey(tenantId, uploadId), ContentType: UPLOAD_CONTENT_TYPE });
-      const url = await getSignedUrl(client, command, { expiresIn, signingDate: now, signableHeaders: new Set(['content-type']) });
-      return { url, headers: { 'content-type': UPLOAD_CONTENT_TYPE } };
+    async presignPut(tenantId, uploadId, now, expiresInSeconds) {
+      const headers = { 'content-type': UPLOAD_CONTENT_TYPE };
+      return { url: await objects.presign('PUT', uploadKey(tenantId, uploadId), { now, expiresInSeconds, headers }), headers };
     },
-    async read(tenantId, uploadId) {
-      let object: GetObjectCommandOutput;
-      try {
-        object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: uploadKey(tenantId, uploadId) }));
-      } catch (err) {
-        if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
-        throw err;
-      }
-      // Refused before reading: a presigned PUT cannot cap the size it accepts.
-      if ((object.ContentLength ?? 0) > MAX_CSV_BYTES) {
-        object.Body?.transformToWebStream().cancel().catch(() => undefined);
-        throw csvTooLarge();
-      }
-      const bytes = await object.Body?.transformToByteArray();
-      return bytes ? Buffer.from(bytes) : undefined;
-    },
+    // Refused before reading: a presigned PUT cannot cap the size it accepts.
+    read: (tenantId, uploadId) => objects.get(uploadKey(tenantId, uploadId), { maxBytes: MAX_CSV_BYTES, tooLarge: csvTooLarge }),
     async putExport(tenantId, exportId, bytes, filename) {
-      await client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: exportKey(tenantId, exportId),
-          Body: bytes,
-          ContentType: EXPORT_CONTENT_TYPE,
-          ContentDisposition: attachment(filename),
-        }),
-      );
+      await objects.put(exportKey(tenantId, exportId), bytes, { 'content-type': EXPORT_CONTENT_TYPE, 'content-disposition': attachment(filename) });
     },
-    presignGet(tenantId, exportId, _filename, now, expiresIn) {
-      // The object carries its media type and file name: the GET answers them as stored.
-      return getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: exportKey(tenantId, exportId) }), { expiresIn, signingDate: now });
-    },
+    // The object carries its media type and file name: the GET answers them as stored.
+    presignGet: (tenantId, exportId, _filename, now, expiresInSeconds) => objects.presign('GET', exportKey(tenantId, exportId), { now, expiresInSeconds }),
   };
 }
 

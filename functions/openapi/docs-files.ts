@@ -1,11 +1,11 @@
 /**
  * Where the docs function reads its files (functions/openapi/assets.ts): a port with two adapters,
- * chosen by configuration. `DOCS_BUCKET` set (the cloud): GetObject of the stack's assets, once
- * per file and container. Unset (`npm start`, tests): functions/openapi/local-docs-files.ts, loaded
+ * chosen by configuration. `DOCS_BUCKET` set (the cloud): a GET of each of the stack's assets
+ * (domain/integrations/s3-objects.ts), once per file and container. Unset (`npm start`, tests): functions/openapi/local-docs-files.ts, loaded
  * only then; the bundles alias it to a stub (infra/crm-function.ts BUNDLE_ALIASES), so the
  * handlers the local document is built from never reach the function's bundle.
  */
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { s3Objects, type S3Objects } from '#domain/integrations/s3-objects.ts';
 import { DOCS_BUCKET, DOCS_OBJECTS } from '#functions/openapi/assets.ts';
 
 export interface DocsFiles {
@@ -13,14 +13,14 @@ export interface DocsFiles {
   read(name: string): Promise<Buffer>;
 }
 
-export function s3DocsFiles(bucket: string, keys: Record<string, string>, client: Pick<S3Client, 'send'> = new S3Client({})): DocsFiles {
+export function s3DocsFiles(bucket: string, keys: Record<string, string>, objects: S3Objects = s3Objects(bucket)): DocsFiles {
   return {
     async read(name) {
       const key = keys[name];
       if (!key) throw new Error(`${DOCS_OBJECTS} names no object for ${name}`);
-      const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      if (!object.Body) throw new Error(`s3://${bucket}/${key} has no body`);
-      return Buffer.from(await object.Body.transformToByteArray());
+      const bytes = await objects.get(key);
+      if (!bytes) throw new Error(`s3://${bucket}/${key} does not exist`);
+      return bytes;
     },
   };
 }

@@ -40,17 +40,22 @@ describe('import uploads bucket', () => {
     expect(deny).toMatchObject({ Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Principal: { AWS: '*' } });
   });
 
-  it('only the imports function may use it: PutObject and GetObject under imports/ and exports/, nothing else; it knows the bucket by env', () => {
+  it('only the imports function may use it: PutObject and GetObject under imports/ and exports/, ListBucket (a missing key is then a 404, not a 403), nothing else; it knows the bucket by env', () => {
     // (The docs function's one other S3 statement reads its own assets in the bootstrap bucket: test/infra/api.test.ts.)
     const statements = s3Statements().filter(({ statement }) => !JSON.stringify(statement.Resource).includes('cdk-hnb659fds-assets'));
-    expect(statements).toHaveLength(1);
-    const { where, statement } = statements[0]!;
-    expect(where).toContain('HttpImports');
-    expect(statement.Effect).toBe('Allow');
-    expect(asArray<string>(statement.Action).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
-    expect(statement.Resource).toEqual(
+    expect(statements).toHaveLength(2);
+    for (const { where, statement } of statements) {
+      expect(where).toContain('HttpImports');
+      expect(statement.Effect).toBe('Allow');
+      expect(statement.Condition).toBeUndefined();
+    }
+    const [objects, listing] = statements.map(({ statement }) => statement);
+    expect(asArray<string>(objects!.Action).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
+    expect(objects!.Resource).toEqual(
       ['/imports/*', '/exports/*'].map((prefix) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, prefix]] })),
     );
+    expect(listing!.Action).toBe('s3:ListBucket');
+    expect(listing!.Resource).toEqual({ 'Fn::GetAtt': [bucketId, 'Arn'] });
 
     for (const name of Object.keys(httpFunctions) as HttpFunctionName[]) {
       const fn = t.Resources[api.getLogicalId(api.httpHandlers[name].fn.node.defaultChild as CfnFunction)]!;

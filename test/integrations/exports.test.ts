@@ -1,14 +1,14 @@
 /**
  * CSV export (api/integrations.md): UTF-8 with a BOM, the header row, the records the caller may
  * see through the entity's list filters, and an export that imports back as it was. A large one
- * (or one asked for as JSON) is stored and answered as a link: the S3 adapter's requests (its
- * client replaced at the edge), and the local flow end to end through the HTTP API, its answers
+ * (or one asked for as JSON) is stored and answered as a link: the S3 adapter's requests (`fetch`
+ * replaced at the edge), and the local flow end to end through the HTTP API, its answers
  * checked against the OpenAPI document.
  */
-import { S3Client, type PutObjectCommand } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse/sync';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { s3UploadStore, exportKey } from '#domain/integrations/upload-store.ts';
+import { s3Objects } from '#domain/integrations/s3-objects.ts';
 import { signToken } from '#domain/marketing/tokens.ts';
 import type { OpenApiDocument } from '#functions/openapi/document.ts';
 import { call } from '#test/support/api.ts';
@@ -91,27 +91,30 @@ describe('GET /v1/exports/{entity}.csv', () => {
   });
 });
 
-describe('the S3 store of exports (client replaced at the edge)', () => {
-  const client = new S3Client({ region: 'eu-central-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } });
+describe('the S3 store of exports (fetch replaced at the edge)', () => {
+  const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' };
+  const sent: { url: string; method: string; headers: Record<string, string>; body: Buffer }[] = [];
+  const fetch = (async (url: string, init: RequestInit) => {
+    sent.push({ url: String(url), method: init.method!, headers: init.headers as Record<string, string>, body: Buffer.from(init.body as Uint8Array) });
+    return new Response(null, { status: 200 });
+  }) as typeof globalThis.fetch;
+  const store = s3UploadStore('crm-uploads', s3Objects('crm-uploads', { region: 'eu-central-1', credentials, fetch }));
 
   it('writes exports/<tenant>/<export>.csv with its media type and file name', async () => {
-    const sent: PutObjectCommand[] = [];
-    const fake = { send: async (command: PutObjectCommand) => void sent.push(command) } as unknown as S3Client;
-    await s3UploadStore('crm-uploads', fake).putExport('t1', 'e123', Buffer.from('\uFEFFid,name\r\n'), 'accounts.csv');
-    expect(sent.map((c) => c.input)).toEqual([
+    await store.putExport('t1', 'e123', Buffer.from('\uFEFFid,name\r\n'), 'accounts.csv');
+    expect(sent).toEqual([
       {
-        Bucket: 'crm-uploads',
-        Key: 'exports/t1/e123.csv',
-        Body: Buffer.from('\uFEFFid,name\r\n'),
-        ContentType: 'text/csv; charset=utf-8',
-        ContentDisposition: 'attachment; filename="accounts.csv"',
+        method: 'PUT',
+        url: 'https://crm-uploads.s3.eu-central-1.amazonaws.com/exports/t1/e123.csv',
+        body: Buffer.from('\uFEFFid,name\r\n'),
+        headers: expect.objectContaining({ 'content-type': 'text/csv; charset=utf-8', 'content-disposition': 'attachment; filename="accounts.csv"' }),
       },
     ]);
     expect(exportKey('t9', 'abc')).toBe('exports/t9/abc.csv');
   });
 
   it('presigns a GET of it: virtual-hosted bucket, signature, 15 min, no header to send', async () => {
-    const url = new URL(await s3UploadStore('crm-uploads', client).presignGet('t1', 'e123', 'accounts.csv', new Date('2026-06-01T08:00:00Z'), 900));
+    const url = new URL(await store.presignGet('t1', 'e123', 'accounts.csv', new Date('2026-06-01T08:00:00Z'), 900));
     expect(url.host).toBe('crm-uploads.s3.eu-central-1.amazonaws.com');
     expect(url.pathname).toBe('/exports/t1/e123.csv');
     expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
