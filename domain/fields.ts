@@ -11,6 +11,7 @@
  * exception: few, and needed by nearly every request.
  */
 import * as z from 'zod/mini';
+import { builtOnRead } from '#domain/built-on-first-use.ts';
 
 /**
  * The bounds every string and list keeps (OWASP API4:2023, unrestricted resource consumption):
@@ -57,22 +58,22 @@ export const MAX = {
 /** A trimmed string of `min`..`max` characters. */
 export const text = (min: number, max: number) => z.string().check(z.trim(), z.minLength(min), z.maxLength(max));
 
-export const name = text(1, MAX.name);
-export const shortText = text(1, MAX.shortText);
-export const freeText = text(0, MAX.freeText);
+export const name = z.lazy(() => text(1, MAX.name));
+export const shortText = z.lazy(() => text(1, MAX.shortText));
+export const freeText = z.lazy(() => text(0, MAX.freeText));
 /** A record's or a user's id; an API key acts as the user `apikey:<id>` (domain/integrations/api-key.ts). */
-export const id = text(1, MAX.id).check(z.regex(/^(apikey:)?[A-Za-z0-9_.@-]+$/, 'not a valid id'));
-export const email = z.pipe(z.string().check(z.trim(), z.maxLength(MAX.email), z.email()), z.transform((s: string) => s.toLowerCase()));
-export const phone = text(3, MAX.phone).check(z.regex(/^[+\d][\d\s().-]*$/, 'not a phone number'));
-export const tag = text(1, MAX.tag);
-export const tags = z.pipe(z.array(tag).check(z.maxLength(MAX.tags)), z.transform((t: string[]) => [...new Set(t)]));
-export const timestamp = z.pipe(z.iso.datetime({ offset: true }).check(z.maxLength(MAX.timestamp)), z.transform((s: string) => new Date(s).toISOString()));
-export const date = z.iso.date().check(z.maxLength(10));
+export const id = z.lazy(() => text(1, MAX.id).check(z.regex(/^(apikey:)?[A-Za-z0-9_.@-]+$/, 'not a valid id')));
+export const email = z.lazy(() => z.pipe(z.string().check(z.trim(), z.maxLength(MAX.email), z.email()), z.transform((s: string) => s.toLowerCase())));
+export const phone = z.lazy(() => text(3, MAX.phone).check(z.regex(/^[+\d][\d\s().-]*$/, 'not a phone number')));
+export const tag = z.lazy(() => text(1, MAX.tag));
+export const tags = z.lazy(() => z.pipe(z.array(tag).check(z.maxLength(MAX.tags)), z.transform((t: string[]) => [...new Set(t)])));
+export const timestamp = z.lazy(() => z.pipe(z.iso.datetime({ offset: true }).check(z.maxLength(MAX.timestamp)), z.transform((s: string) => new Date(s).toISOString())));
+export const date = z.lazy(() => z.iso.date().check(z.maxLength(10)));
 /**
  * `custom` of accounts, contacts and leads: an object here; its values are typed against the
  * tenant's field definitions by functions/middleware/custom-fields.ts (domain/marketing/custom-fields.ts).
  */
-export const customValues = z.optional(z.record(z.string().check(z.maxLength(MAX.customKey)), z.unknown()));
+export const customValues = z.lazy(() => z.optional(z.record(z.string().check(z.maxLength(MAX.customKey)), z.unknown())));
 
 /** Query-string integer, e.g. `limit`. */
 export const queryInt = (min: number, max: number) => z.pipe(z.coerce.number(), z.int().check(z.minimum(min), z.maximum(max)));
@@ -108,29 +109,29 @@ export const upTo = (max: number) => z.string().check(z.maxLength(max));
  * Answer strings by what they hold. Each bound is at least the bound of what a body may send
  * for it (an answer is parsed with its schema: a stored value over the bound would be a 500).
  */
-export const out = {
-  id: upTo(MAX.id),
-  name: upTo(MAX.name),
-  text: upTo(MAX.freeText),
-  document: upTo(MAX.document),
-  subject: upTo(MAX.subject),
-  email: upTo(MAX.email),
-  phone: upTo(MAX.phone),
-  domain: upTo(MAX.domain),
-  url: upTo(MAX.url),
-  code: upTo(MAX.code),
-  timestamp: upTo(MAX.timestamp),
-  tags: z.array(upTo(MAX.tag)).check(z.maxLength(MAX.tags)),
-  ids: (max: number) => z.array(upTo(MAX.id)).check(z.maxLength(max)),
-};
+export const out = builtOnRead({
+  id: () => upTo(MAX.id),
+  name: () => upTo(MAX.name),
+  text: () => upTo(MAX.freeText),
+  document: () => upTo(MAX.document),
+  subject: () => upTo(MAX.subject),
+  email: () => upTo(MAX.email),
+  phone: () => upTo(MAX.phone),
+  domain: () => upTo(MAX.domain),
+  url: () => upTo(MAX.url),
+  code: () => upTo(MAX.code),
+  timestamp: () => upTo(MAX.timestamp),
+  tags: () => z.array(upTo(MAX.tag)).check(z.maxLength(MAX.tags)),
+  ids: () => (max: number) => z.array(upTo(MAX.id)).check(z.maxLength(max)),
+});
 
 /** The fields every stored resource answers with (API.md §3). */
-export const storedFields = {
-  id: out.id,
-  createdAt: out.timestamp.check(z.describe('ISO-8601 UTC')),
-  updatedAt: out.timestamp.check(z.describe('ISO-8601 UTC')),
-  version: z.int().check(z.minimum(1), z.describe('starts at 1, +1 per change; the ETag')),
-};
+export const storedFields = builtOnRead({
+  id: () => out.id,
+  createdAt: () => out.timestamp.check(z.describe('ISO-8601 UTC')),
+  updatedAt: () => out.timestamp.check(z.describe('ISO-8601 UTC')),
+  version: () => z.int().check(z.minimum(1), z.describe('starts at 1, +1 per change; the ETag')),
+});
 
 /** `custom` as answered: the values whose definitions exist now (functions/middleware/custom-fields.ts). */
-export const customOut = z.optional(z.record(upTo(MAX.customKey), z.unknown()));
+export const customOut = z.lazy(() => z.optional(z.record(upTo(MAX.customKey), z.unknown())));
