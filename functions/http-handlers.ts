@@ -31,6 +31,7 @@ export const httpHandlers: Record<HttpFunctionName, Load> = {
   analytics: () => import('#functions/http/analytics.ts') as Promise<HttpHandlerModule>,
   campaigns: () => import('#functions/http/campaigns.ts') as Promise<HttpHandlerModule>,
   public: () => import('#functions/http/public.ts') as Promise<HttpHandlerModule>,
+  intake: () => import('#functions/http/intake.ts') as Promise<HttpHandlerModule>,
   fields: () => import('#functions/http/fields.ts') as Promise<HttpHandlerModule>,
   suppressions: () => import('#functions/http/suppressions.ts') as Promise<HttpHandlerModule>,
   segments: () => import('#functions/http/segments.ts') as Promise<HttpHandlerModule>,

@@ -70,13 +70,15 @@ export const httpFunctions = {
   // Campaigns (CRUD, actions, recipients) and the marketing settings. The campaign and its
   // stats are one BatchGetItem; a change is one transaction (Put + outbox Put).
   campaigns: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'] },
-  // The public routes (unsubscribe, open pixel, click redirect): no identity. They read the
+  // The public token routes (unsubscribe, open pixel, click redirect, surveys): no identity. They read the
   // campaign and recipient (BatchGetItem), write the recipient, its counter and the outbox in one
-  // transaction, and the suppression list. Inbound forms: the form's pointer (GetItem), the form
-  // and the receipt, then the duplicate guards (BatchGetItems), the owner's directory entry
+  // transaction, and the suppression list.
+  public: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'], marketing: true },
+  // Inbound forms (public, signed): the form's pointer (GetItem, outside any tenant: infra/api-stack.ts),
+  // the form and the receipt, then the duplicate guards (BatchGetItems), the owner's directory entry
   // (GetItem), one transaction (lead, note, guards, receipt, outbox; a ConditionCheck of a matched record).
   // `secrets: 'open'`: a form's sealed signing secret (KMS Decrypt, domain/secrets/envelope.ts).
-  public: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'], marketing: true, secrets: 'open' },
+  intake: { tableActions: [...READ, ...WRITE, 'dynamodb:BatchGetItem'], secrets: 'open' },
   // Inbound forms (api/integrations.md), admin only: the form and its public pointer in one transaction
   // (Put / Delete), the directory and campaign checks of what a form names (GetItem), the list (Query).
   // `sharedKeys`: the public pointer `FORM#<id>` lies outside the tenant (domain/table/tenant-scope.ts).
@@ -286,8 +288,8 @@ export const routes: Route[] = [
   { method: 'PATCH', path: '/v1/forms/{id}', fn: 'forms' },
   { method: 'DELETE', path: '/v1/forms/{id}', fn: 'forms' },
   { method: 'POST', path: '/v1/forms/{id}/rotate-secret', fn: 'forms' },
-  // Signed by the form's secret (Standard Webhooks), not by a token: the `public` function.
-  { method: 'POST', path: '/in/forms/{id}', fn: 'public', public: true },
+  // Signed by the form's secret (Standard Webhooks), not by a token: the `intake` function.
+  { method: 'POST', path: '/in/forms/{id}', fn: 'intake', public: true },
   // The API's reference: the document describes every route of this table (test/docs/openapi.test.ts).
   { method: 'GET', path: '/v1/openapi.json', fn: 'docs', public: true },
   { method: 'GET', path: '/docs', fn: 'docs', public: true },

@@ -190,8 +190,8 @@ export class ApiStack extends Stack {
       // Table access only as the caller's tenant (a role assumed with the tenant's session tag);
       // a function with no table actions (docs) gets no table access at all.
       if (def.tableActions.length) fn.grantTenantScopedTable(def.tableActions, (def.sharedKeys ?? []).map((k) => SHARED_KEY_PREFIXES[k]));
-      // The public function learns a form's tenant from its pointer before it has a tenant: GetItem of `FORM#<id>` only.
-      if (name === 'public') fn.grantTable(['dynamodb:GetItem'], { leadingKeys: [`${SHARED_KEY_PREFIXES.formPointer}*`] });
+      // The intake function learns a form's tenant from its pointer before it has a tenant: GetItem of `FORM#<id>` only.
+      if (name === 'intake') fn.grantTable(['dynamodb:GetItem'], { leadingKeys: [`${SHARED_KEY_PREFIXES.formPointer}*`] });
       if (def.importUploads) grantImportUploads(fn, this.importUploads);
       if (def.docsAssets) grantDocsFiles(fn, Object.values(this.docsFiles));
       if (def.marketing) fn.grantSecretRead(marketingTokenSecret);

@@ -1,8 +1,9 @@
 /**
  * HTTP: the public routes (no bearer token; the signed token in the address is the proof):
  * unsubscribe (`/u/{token}`), the open pixel (`/t/o/{token}`), click redirects (`/t/c/{token}`)
- * and the survey form and its answer (`/s/{token}`); and inbound forms (`/in/forms/{id}`), whose
- * proof is the Standard Webhooks signature of the body.
+ * and the survey form and its answer (`/s/{token}`). Inbound forms have a function of their own
+ * (functions/http/intake.ts): the pixel and the links, the busiest public routes, do not load lead
+ * creation and KMS at start-up.
  */
 import { escapeHtml } from '#domain/marketing/merge-tags.ts';
 import { recordClick, recordOpen, unsubscribe, unsubscribeTarget } from '#domain/marketing/tracking.ts';
@@ -12,9 +13,6 @@ import { pageTitleView, publicFunction } from '#functions/middleware/public-func
 import { validate } from '#functions/middleware/request.ts';
 import { answerBody, answerInput, surveyTarget } from '#domain/service/surveys.ts';
 import { surveyForm, answerSurvey, surveyAnswerView, surveyFormView } from '#domain/service/surveys-pages.ts';
-import { formSubmission, submissionAnswerView } from '#domain/integrations/form.ts';
-import { openSubmission, submitForm, tenantOfForm } from '#domain/integrations/forms.ts';
-import { applyCustomInput } from '#functions/middleware/custom-fields.ts';
 
 export const handler = publicFunction({
   // A GET changes nothing (mail scanners fetch links): it shows one button that posts back.
@@ -69,26 +67,6 @@ export const handler = publicFunction({
       const raw = fields();
       const answer = validate(answerBody(target.kind), answerInput(raw.fields, raw.fromForm), 'body');
       return answerSurvey(target, answer, now);
-    },
-  },
-  // Inbound forms: the signature over the raw body first (401), then the body (413 before both, 415, 400).
-  'POST /in/forms/{id}': {
-    summary: 'Submit a signed form (Standard Webhooks): a new lead, or a note on the existing record',
-    operationId: 'submitForm',
-    jsonOnly: true,
-    signed: true,
-    jsonStatuses: [201, 200],
-    response: submissionAnswerView,
-    body: formSubmission,
-    // The form's pointer (outside any tenant) says whose form it is.
-    tenantOf: tenantOfForm,
-    run: async ({ token: formId, headers, rawBody, jsonBody, now }) => {
-      const opened = await openSubmission(formId, headers, rawBody(), now);
-      if (opened.replay) return { kind: 'json', ...opened.replay };
-      const parsed = validate(formSubmission, jsonBody() ?? {}, 'body');
-      // `custom` is typed by the tenant's lead fields, as for POST /v1/leads.
-      const input = await applyCustomInput(opened.tenantId, { input: 'create', shows: 'leads' }, parsed);
-      return { kind: 'json', ...(await submitForm(opened, input, now)) };
     },
   },
   'GET /t/o/{token}': {

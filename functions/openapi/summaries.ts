@@ -204,7 +204,10 @@ const TAG_OF: Partial<Record<HttpFunctionName, { name: string; description: stri
   docs: { name: 'Reference', description: 'This document.' },
 };
 
-export const tagOf = (route: Pick<Route, 'fn'>): string => TAG_OF[route.fn]?.name ?? route.fn;
+/** Functions whose routes are listed under another function's tag: a form's submissions with its forms. */
+const LISTED_WITH: Partial<Record<HttpFunctionName, HttpFunctionName>> = { intake: 'forms' };
+
+export const tagOf = (route: Pick<Route, 'fn'>): string => TAG_OF[LISTED_WITH[route.fn] ?? route.fn]?.name ?? route.fn;
 
 /** Every described tag, in the order a reader meets them. */
 export const TAGS: { name: string; description: string }[] = Object.values(TAG_OF).filter((t) => t !== undefined);

@@ -27,7 +27,7 @@ export const NORMALIZERS_LAYER_PATH = `/opt/${LAYER_FILE}`;
 
 /** The functions that normalize phones or domains: by kind, the entry's file name. */
 export const NORMALIZING_FUNCTIONS = {
-  http: ['accounts', 'contacts', 'leads', 'duplicates', 'public'],
+  http: ['accounts', 'contacts', 'leads', 'duplicates', 'intake'],
   jobs: ['import-runner', 'workflow-runner'],
   events: ['imports', 'workflows'],
   auth: [],

@@ -102,8 +102,8 @@ describe('HTTP API routes', () => {
       'POST /s/{token}',
       'POST /u/{token}',
     ]);
-    expect(publicRoutes.every((r) => r.fn === 'public' || r.fn === 'docs')).toBe(true);
-    expect(routes.filter((r) => (r.fn === 'public' || r.fn === 'docs') && !r.public)).toEqual([]);
+    expect(publicRoutes.every((r) => r.fn === 'public' || r.fn === 'intake' || r.fn === 'docs')).toBe(true);
+    expect(routes.filter((r) => (r.fn === 'public' || r.fn === 'intake' || r.fn === 'docs') && !r.public)).toEqual([]);
     expect(open.map((p) => p.RouteKey).sort()).toEqual(['GET /health', ...publicRoutes.map(routeKey)].sort());
   });
 

@@ -101,10 +101,10 @@ describe('least privilege', () => {
     }
   });
 
-  it("HTTP functions' own roles have no unconditioned table access (the public function: GetItem of form pointers only)", () => {
+  it("HTTP functions' own roles have no unconditioned table access (the intake function: GetItem of form pointers only)", () => {
     for (const [name, fn] of Object.entries(compute.httpHandlers)) {
       const own = tableStatements(fn);
-      if (name === 'public') {
+      if (name === 'intake') {
         expect(own.map((s) => [s.Action, leadingKeysOf(s)]), name).toEqual([['dynamodb:GetItem', [`${SHARED_KEY_PREFIXES.formPointer}*`]]]);
       } else expect(own, name).toEqual([]);
     }

@@ -44,7 +44,7 @@ describe.each(FUNCTIONS)('functions/http/%s.ts', (fn) => {
 
 describe('the public pages', () => {
   it('declare their JSON answer where they have one (the tracking pixel and the click redirect have none; a signed form answers only JSON)', async () => {
-    const operations = await operationsOf<PublicOperation>('public');
+    const operations = { ...(await operationsOf<PublicOperation>('public')), ...(await operationsOf<PublicOperation>('intake')) };
     const withJson = Object.entries(operations).filter(([, op]) => op.response).map(([key]) => key).sort();
     expect(withJson).toEqual(['GET /s/{token}', 'GET /u/{token}', 'POST /in/forms/{id}', 'POST /s/{token}', 'POST /u/{token}']);
     for (const key of withJson) expect(() => outputSchema(operations[key]!.response!), key).not.toThrow();
