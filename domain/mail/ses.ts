@@ -7,7 +7,7 @@
  * to EventBridge.
  *
  * The two operations are `fetch` requests signed by domain/aws/signed-fetch.ts, not the SES
- * client (`@aws-sdk/client-sesv2` and its REST-JSON protocol were ~95 KB minified of each
+ * client (`@aws-sdk/client-sesv2` and its REST-JSON protocol were ~100 KB minified of each
  * sender's bundle): SES v2 speaks restJson1, so a request is the operation's input as JSON
  * (member names as they are) POSTed to the operation's path, signed for service `ses`, and an
  * error answer names its error in `x-amzn-ErrorType` or the body (domain/aws/json-errors.ts).
