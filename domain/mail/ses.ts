@@ -5,19 +5,64 @@
  * `ReplacementTags` carrying the ids that SES's bounce, complaint and delivery events
  * bring back (domain/mail/provider-events.ts). The configuration set routes those events
  * to EventBridge.
+ *
+ * The two operations are `fetch` requests signed by domain/aws/signed-fetch.ts, not the SES
+ * client (`@aws-sdk/client-sesv2` and its REST-JSON protocol were ~100 KB minified of each
+ * sender's bundle): SES v2 speaks restJson1, so a request is the operation's input as JSON
+ * (member names as they are) POSTed to the operation's path, signed for service `ses`, and an
+ * error answer names its error in `x-amzn-ErrorType` or the body (domain/aws/json-errors.ts).
+ * The shapes below are the members of the SES v2 model this adapter sends and reads
+ * (test/marketing/ses-adapter.test.ts checks the requests against the model itself).
  */
-import {
-  SESv2Client,
-  SendBulkEmailCommand,
-  SendEmailCommand,
-  type BulkEmailEntry,
-  type MessageHeader,
-  type MessageTag,
-  type SendBulkEmailCommandInput,
-  type SendEmailCommandInput,
-} from '@aws-sdk/client-sesv2';
+import { AwsServiceError, requestTo, signedFetch, type SignedFetchOptions } from '#domain/aws/signed-fetch.ts';
+import { restJsonErrorOf } from '#domain/aws/json-errors.ts';
 import type { BulkMail, Mailer, MailSource, OutgoingMail, SendResult } from '#domain/mail/mailer.ts';
 import { formatAddress, MailRefused } from '#domain/mail/message.ts';
+
+// ---- the SES v2 shapes used (names as in the service model) ----------------------------------
+
+export interface MessageTag {
+  Name: string;
+  Value: string;
+}
+export interface MessageHeader {
+  Name: string;
+  Value: string;
+}
+interface Destination {
+  ToAddresses: string[];
+}
+interface Content {
+  Data: string;
+  Charset?: string;
+}
+export interface BulkEmailEntry {
+  Destination: Destination;
+  ReplacementTags?: MessageTag[];
+  ReplacementEmailContent?: { ReplacementTemplate?: { ReplacementTemplateData?: string } };
+  ReplacementHeaders?: MessageHeader[];
+}
+export interface SendBulkEmailInput {
+  FromEmailAddress?: string;
+  ReplyToAddresses?: string[];
+  ConfigurationSetName?: string;
+  DefaultContent: { Template?: { TemplateContent?: { Subject?: string; Html?: string; Text?: string }; TemplateData?: string } };
+  BulkEmailEntries: BulkEmailEntry[];
+}
+export interface SendEmailInput {
+  FromEmailAddress?: string;
+  Destination?: Destination;
+  ReplyToAddresses?: string[];
+  ConfigurationSetName?: string;
+  EmailTags?: MessageTag[];
+  Content: { Simple?: { Subject: Content; Body: { Html?: Content; Text?: Content }; Headers?: MessageHeader[] } };
+}
+export interface SendEmailOutput {
+  MessageId?: string;
+}
+export interface SendBulkEmailOutput {
+  BulkEmailEntryResults?: { Status?: string; Error?: string; MessageId?: string }[];
+}
 
 /** Tag values may hold only letters, digits, `_` and `-`: ids are base64url-encoded. */
 export const encodeTag = (value: string) => Buffer.from(value, 'utf8').toString('base64url');
@@ -39,7 +84,7 @@ export function sourceTags(tenantId: string, source: MailSource): MessageTag[] {
 
 const headerList = (headers: Record<string, string>): MessageHeader[] => Object.entries(headers).map(([Name, Value]) => ({ Name, Value }));
 
-export function bulkRequest(mail: BulkMail, configurationSet: string | undefined): SendBulkEmailCommandInput {
+export function bulkRequest(mail: BulkMail, configurationSet: string | undefined): SendBulkEmailInput {
   const entries: BulkEmailEntry[] = mail.entries.map((e) => ({
     Destination: { ToAddresses: [e.to] },
     ReplacementTags: sourceTags(mail.tenantId, e.source),
@@ -65,7 +110,7 @@ export function bulkRequest(mail: BulkMail, configurationSet: string | undefined
   };
 }
 
-export function singleRequest(mail: OutgoingMail, configurationSet: string | undefined): SendEmailCommandInput {
+export function singleRequest(mail: OutgoingMail, configurationSet: string | undefined): SendEmailInput {
   return {
     FromEmailAddress: formatAddress(mail.from),
     Destination: { ToAddresses: [mail.to] },
@@ -93,12 +138,39 @@ const RETRYABLE_ERRORS = new Set(['TooManyRequestsException', 'ThrottlingExcepti
 /** Whole-request errors that refuse the message for good (SES v2 SendEmail). */
 const REFUSING_ERRORS = new Set(['MessageRejected', 'MailFromDomainNotVerifiedException', 'AccountSuspendedException', 'BadRequestException', 'NotFoundException']);
 
-export function sesMailer(client: Pick<SESv2Client, 'send'> = new SESv2Client({}), configurationSet = process.env.SES_CONFIGURATION_SET): Mailer {
+/** The two SES v2 operations the mailer calls (a stand-in in tests). */
+export interface SesApi {
+  sendEmail(input: SendEmailInput): Promise<SendEmailOutput>;
+  sendBulkEmail(input: SendBulkEmailInput): Promise<SendBulkEmailOutput>;
+}
+
+export interface SesApiOptions extends SignedFetchOptions {
+  /** Default `https://email.<region>.amazonaws.com`. */
+  endpoint?: string;
+}
+
+/**
+ * SES v2 over signed `fetch`. An attempt may take 5 s (not the 3 s default): a send that times out
+ * is retried and may then go out twice, so the bound is there for a hung connection, not a slow SES;
+ * three attempts still fit in a consumer's 30 s.
+ */
+export function sesApi(options: SesApiOptions = {}): SesApi {
+  const ses = signedFetch({ title: 'SES', signingName: 'ses', errorOf: restJsonErrorOf }, { attemptTimeoutMs: 5_000, ...options });
+  const endpoint = new URL(options.endpoint ?? `https://email.${ses.region}.amazonaws.com`);
+  const post = <T>(operation: string, path: string, input: object) =>
+    ses.send(requestTo(endpoint, 'POST', path, { 'content-type': 'application/json' }, JSON.stringify(input)), (res) => res.json() as Promise<T>, operation);
+  return {
+    sendEmail: (input) => post<SendEmailOutput>('SendEmail', '/v2/email/outbound-emails', input),
+    sendBulkEmail: (input) => post<SendBulkEmailOutput>('SendBulkEmail', '/v2/email/outbound-bulk-emails', input),
+  };
+}
+
+export function sesMailer(ses: SesApi = sesApi(), configurationSet = process.env.SES_CONFIGURATION_SET): Mailer {
   return {
     async send(mail) {
-      const out = await client.send(new SendEmailCommand(singleRequest(mail, configurationSet))).catch((err: unknown) => {
+      const out = await ses.sendEmail(singleRequest(mail, configurationSet)).catch((err: unknown) => {
         const name = (err as { name?: string }).name ?? 'Error';
-        if (REFUSING_ERRORS.has(name)) throw new MailRefused(`${name}: ${(err as Error).message}`);
+        if (REFUSING_ERRORS.has(name)) throw new MailRefused(`${name}: ${serviceMessage(err)}`);
         throw err;
       });
       if (!out.MessageId) throw new Error('SES answered without a MessageId');
@@ -106,7 +178,7 @@ export function sesMailer(client: Pick<SESv2Client, 'send'> = new SESv2Client({}
     },
     async sendBulk(mail) {
       try {
-        const out = await client.send(new SendBulkEmailCommand(bulkRequest(mail, configurationSet)));
+        const out = await ses.sendBulkEmail(bulkRequest(mail, configurationSet));
         const results = out.BulkEmailEntryResults ?? [];
         return mail.entries.map((_e, i): SendResult => {
           const r = results[i];
@@ -116,9 +188,15 @@ export function sesMailer(client: Pick<SESv2Client, 'send'> = new SESv2Client({}
         });
       } catch (err) {
         const name = (err as { name?: string }).name ?? 'Error';
-        const retryable = RETRYABLE_ERRORS.has(name) || (err as { $retryable?: unknown }).$retryable !== undefined;
+        // Only errors SES names are worth another send: one it never answered (TimeoutError,
+        // NetworkingError) may have gone out already. So it was with the SES client, whose
+        // transport errors no list named (and SES models no error as retryable).
+        const retryable = RETRYABLE_ERRORS.has(name);
         return mail.entries.map(() => ({ status: 'failed', error: name, retryable }) as const);
       }
     },
   };
 }
+
+/** SES's own message (the SDK's `message`), without the request that `AwsServiceError.message` adds. */
+const serviceMessage = (err: unknown) => (err instanceof AwsServiceError ? err.reason : (err as Error).message);

@@ -9,9 +9,7 @@
  * The sealed value is a plain map the table stores; it holds no plaintext.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-// Named imports, not `import('@aws-sdk/client-kms')`: a dynamic import keeps the whole client in the
-// bundle (every command and schema, ~50 KB minified); the client is still only built on first use.
-import { DecryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { kmsApi, type KmsApi } from '#domain/secrets/kms.ts';
 import { localKeyText } from '#domain/secrets/local-key.ts';
 import { registerResultOpener } from '#domain/secrets/sealed-results.ts';
 
@@ -62,11 +60,6 @@ function gcmOpen(key: Buffer, box: { iv: Buffer; tag: Buffer; ct: Buffer }, addi
 
 // ---- the KMS adapter ---------------------------------------------------------------------
 
-/** The part of KMS we use (mocked at this edge in tests). */
-export interface KmsPort {
-  send(command: GenerateDataKeyCommand | DecryptCommand): Promise<{ Plaintext?: Uint8Array; CiphertextBlob?: Uint8Array }>;
-}
-
 export const generateDataKeyInput = (keyId: string, context: SealContext) => ({ KeyId: keyId, KeySpec: 'AES_256' as const, EncryptionContext: kmsContext(context) });
 export const decryptInput = (keyId: string, encrypted: Buffer, context: SealContext) => ({
   KeyId: keyId,
@@ -74,16 +67,16 @@ export const decryptInput = (keyId: string, encrypted: Buffer, context: SealCont
   EncryptionContext: kmsContext(context),
 });
 
-export function kmsDataKeys(keyId: string, kms: KmsPort): DataKeyProvider {
+export function kmsDataKeys(keyId: string, kms: KmsApi): DataKeyProvider {
   return {
     name: 'kms',
     async generate(context) {
-      const out = await kms.send(new GenerateDataKeyCommand(generateDataKeyInput(keyId, context)));
+      const out = await kms.generateDataKey(generateDataKeyInput(keyId, context));
       if (!out.Plaintext || !out.CiphertextBlob) throw new Error('GenerateDataKey answered no key');
       return { plaintext: Buffer.from(out.Plaintext), encrypted: Buffer.from(out.CiphertextBlob) };
     },
     async decrypt(encrypted, context) {
-      const out = await kms.send(new DecryptCommand(decryptInput(keyId, encrypted, context)));
+      const out = await kms.decrypt(decryptInput(keyId, encrypted, context));
       if (!out.Plaintext) throw new Error('Decrypt answered no key');
       return Buffer.from(out.Plaintext);
     },
@@ -113,11 +106,7 @@ let provider: DataKeyProvider | undefined;
 export function dataKeyProvider(): DataKeyProvider {
   if (provider) return provider;
   const keyId = process.env.SECRETS_KMS_KEY_ID;
-  if (keyId) {
-    let client: KMSClient | undefined;
-    const kms: KmsPort = { send: async (command) => (client ??= new KMSClient({})).send(command as never) as Awaited<ReturnType<KmsPort['send']>> };
-    return (provider = kmsDataKeys(keyId, kms));
-  }
+  if (keyId) return (provider = kmsDataKeys(keyId, kmsApi()));
   if (process.env.AWS_LAMBDA_FUNCTION_NAME) throw new Error('SECRETS_KMS_KEY_ID is not set');
   return (provider = localDataKeys(Buffer.from(localKeyText('envelope-master'), 'base64url')));
 }

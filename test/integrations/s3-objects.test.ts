@@ -6,43 +6,20 @@
  * Signatures are checked against AWS's documented example and against a SigV4 written here
  * from the specification (node:crypto), not only for their shape.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { AwsServiceError } from '#domain/aws/signed-fetch.ts';
 import { DomainError } from '#domain/errors.ts';
-import { S3Error, s3Objects, type S3ObjectsOptions } from '#domain/integrations/s3-objects.ts';
+import { s3Objects, type S3ObjectsOptions } from '#domain/integrations/s3-objects.ts';
 import { problemOf } from '#functions/middleware/problem.ts';
+import { connectionReset, CREDENTIALS, expectedSignature as signatureOf, NOW, recordingFetch, rfc3986, sigv4, timedOut, type Sent } from '#test/support/signed-fetch.ts';
 
-const NOW = new Date('2026-06-01T08:00:00Z');
-const CREDENTIALS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'token/with+special=' };
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-
-interface Sent {
-  url: URL;
-  method: string;
-  headers: Record<string, string>;
-  body?: Buffer;
-  signal?: AbortSignal;
-}
 
 /** An adapter whose `fetch` records each request and answers the next of `answers`. */
 function withFetch(answers: (() => Response | Promise<Response>)[], options: S3ObjectsOptions = {}) {
-  const sent: Sent[] = [];
-  const waits: number[] = [];
-  const objects = s3Objects('crm-uploads', {
-    region: 'eu-central-1',
-    credentials: CREDENTIALS,
-    now: () => NOW,
-    sleep: async (ms) => void waits.push(ms),
-    random: () => 0.5,
-    fetch: (async (input: string | URL, init: RequestInit = {}) => {
-      const headers = Object.fromEntries(Object.entries(init.headers as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]));
-      sent.push({ url: new URL(String(input)), method: init.method!, headers, ...(init.body ? { body: Buffer.from(init.body as Uint8Array) } : {}), signal: init.signal ?? undefined });
-      const answer = answers.shift();
-      if (!answer) throw new Error('no answer left');
-      return answer();
-    }) as typeof fetch,
-    ...options,
-  });
+  const { options: recording, sent, waits } = recordingFetch(answers, 'eu-central-1');
+  const objects = s3Objects('crm-uploads', { ...recording, ...options });
   return { objects, sent, waits };
 }
 
@@ -72,22 +49,6 @@ function watchedBody(chunks: Uint8Array[]) {
   return { stream, seen };
 }
 
-// ---- SigV4 from the specification, for presigned URLs (docs.aws.amazon.com, "Authenticating Requests: Using Query Parameters") ----
-
-const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
-const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
-/** SigV4 of a canonical request; `headers` are exactly the signed ones (lower-case names). */
-function sigv4(method: string, url: URL, canonicalQuery: string, headers: Record<string, string>, payloadHash: string, date: string, secretAccessKey: string, region: string): string {
-  const names = Object.keys(headers).sort();
-  const canonicalHeaders = names.map((n) => `${n}:${headers[n]!.trim()}\n`).join('');
-  const canonicalRequest = [method, url.pathname, canonicalQuery, canonicalHeaders, names.join(';'), payloadHash].join('\n');
-  const scope = `${date.slice(0, 8)}/${region}/s3/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', date, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
-  const key = hmac(hmac(hmac(hmac(`AWS4${secretAccessKey}`, date.slice(0, 8)), region), 's3'), 'aws4_request');
-  return hmac(key, toSign).toString('hex');
-}
-
 /** The signature a presigned URL must carry, computed from the URL's own query and the headers the client sends. */
 function expectedPresignature(url: URL, method: string, headers: Record<string, string>, secretAccessKey: string, region: string): string {
   const canonicalQuery = [...url.searchParams.entries()]
@@ -95,16 +56,14 @@ function expectedPresignature(url: URL, method: string, headers: Record<string, 
     .map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`)
     .sort()
     .join('&');
-  return sigv4(method, url, canonicalQuery, { host: url.host, ...headers }, 'UNSIGNED-PAYLOAD', url.searchParams.get('X-Amz-Date')!, secretAccessKey, region);
+  return sigv4(
+    { method, url, canonicalQuery, headers: { host: url.host, ...headers }, payloadHash: 'UNSIGNED-PAYLOAD' },
+    { date: url.searchParams.get('X-Amz-Date')!, secretAccessKey, region, service: 's3' },
+  );
 }
 
-/** The signature a sent request's Authorization header must carry: over the headers it names, as sent (Host: the URL's). */
-function expectedSignature(req: Sent): string {
-  const signed = /SignedHeaders=([^,]+)/.exec(req.headers.authorization!)![1]!.split(';');
-  const all: Record<string, string> = { ...req.headers, host: req.url.host };
-  const headers = Object.fromEntries(signed.map((n) => [n, all[n]!]));
-  return sigv4(req.method, req.url, '', headers, req.headers['x-amz-content-sha256']!, req.headers['x-amz-date']!, CREDENTIALS.secretAccessKey, 'eu-central-1');
-}
+/** The signature a sent request's Authorization header must carry. */
+const expectedSignature = (req: Sent) => signatureOf(req, 'eu-central-1', 's3');
 
 describe('presigned URLs', () => {
   it("AWS's documented example: GET examplebucket/test.txt, us-east-1, 2013-05-24, 86400 s, signed exactly", async () => {
@@ -225,7 +184,7 @@ describe('failures', () => {
   it('a 5xx through every attempt is thrown as S3 answered it, and the HTTP middleware answers 503 unavailable', async () => {
     const { objects, sent, waits } = withFetch([s3Error(500, 'InternalError'), s3Error(503, 'SlowDown'), s3Error(500, 'InternalError')]);
     const err = await objects.put('k', Buffer.from('x'), {}).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(S3Error);
+    expect(err).toBeInstanceOf(AwsServiceError);
     expect(err).toMatchObject({ name: 'InternalError', $fault: 'server', $metadata: { httpStatusCode: 500, attempts: 3 } });
     expect(sent).toHaveLength(3);
     expect(waits).toEqual([100, 200]);
@@ -233,9 +192,7 @@ describe('failures', () => {
   });
 
   it('no answer (connection reset, timeout) is retried, then a 503 unavailable', async () => {
-    const reset = () => Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) }));
-    const timedOut = () => Promise.reject(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
-    const { objects, sent } = withFetch([reset, timedOut, reset]);
+    const { objects, sent } = withFetch([connectionReset, timedOut, connectionReset]);
     const err = await objects.get('k').catch((e: unknown) => e);
     expect(sent).toHaveLength(3);
     expect(err).toMatchObject({ name: 'NetworkingError', $fault: 'server', $metadata: { attempts: 3 } });

@@ -1,11 +1,10 @@
 /**
  * Envelope encryption of per-tenant signing secrets (issue 11 point 5): the KMS adapter's request
- * shapes (KMS mocked at the client edge), seal/open bound to tenant + resource, the local provider,
+ * shapes (KMS replaced by a stand-in of its API; its requests on the wire: test/unit/kms.test.ts), seal/open bound to tenant + resource, the local provider,
  * and the table (DynamoDB Local, read raw) holding no plaintext secret: forms, webhooks and the
  * idempotency records that replay their creation.
  */
 import { randomBytes } from 'node:crypto';
-import type { DecryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -17,8 +16,8 @@ import {
   open,
   seal,
   setDataKeyProvider,
-  type KmsPort,
 } from '#domain/secrets/envelope.ts';
+import type { KmsApi } from '#domain/secrets/kms.ts';
 import { db, tableName } from '#domain/table/client.ts';
 import { api, type Caller } from '#test/support/fixtures.ts';
 
@@ -27,21 +26,20 @@ const ctxA = { tenant: 'acme', resource: 'webhook/01J0000000000000000000000' };
 
 /** A stand-in for KMS: data keys it made, by their ciphertext, each bound to its encryption context. */
 function fakeKms() {
-  const calls: (GenerateDataKeyCommand | DecryptCommand)[] = [];
+  const calls: { operation: 'GenerateDataKey' | 'Decrypt'; input: object }[] = [];
   const issued = new Map<string, { plaintext: Buffer; context: string }>();
-  const port: KmsPort = {
-    async send(command) {
-      calls.push(command);
-      const input = command.input as { CiphertextBlob?: Uint8Array; EncryptionContext?: Record<string, string> };
-      const context = JSON.stringify(input.EncryptionContext);
-      if (!input.CiphertextBlob) {
-        const plaintext = randomBytes(32);
-        const blob = randomBytes(48);
-        issued.set(blob.toString('hex'), { plaintext, context });
-        return { Plaintext: new Uint8Array(plaintext), CiphertextBlob: new Uint8Array(blob) };
-      }
+  const port: KmsApi = {
+    async generateDataKey(input) {
+      calls.push({ operation: 'GenerateDataKey', input });
+      const plaintext = randomBytes(32);
+      const blob = randomBytes(48);
+      issued.set(blob.toString('hex'), { plaintext, context: JSON.stringify(input.EncryptionContext) });
+      return { Plaintext: new Uint8Array(plaintext), CiphertextBlob: new Uint8Array(blob) };
+    },
+    async decrypt(input) {
+      calls.push({ operation: 'Decrypt', input });
       const found = issued.get(Buffer.from(input.CiphertextBlob).toString('hex'));
-      if (!found || found.context !== context) throw Object.assign(new Error('InvalidCiphertextException'), { name: 'InvalidCiphertextException' });
+      if (!found || found.context !== JSON.stringify(input.EncryptionContext)) throw Object.assign(new Error('InvalidCiphertextException'), { name: 'InvalidCiphertextException' });
       return { Plaintext: new Uint8Array(found.plaintext) };
     },
   };
@@ -55,12 +53,12 @@ describe('the KMS adapter (KMS mocked at the edge)', () => {
     const { port, calls } = fakeKms();
     setDataKeyProvider(kmsDataKeys(KEY, port));
     const sealed = await seal({ current: 'whsec_abc' }, ctxA);
-    expect(calls[0]!.constructor.name).toBe('GenerateDataKeyCommand');
+    expect(calls[0]!.operation).toBe('GenerateDataKey');
     expect(calls[0]!.input).toEqual({ KeyId: KEY, KeySpec: 'AES_256', EncryptionContext: { tenant: 'acme', resource: ctxA.resource } });
     expect(generateDataKeyInput(KEY, ctxA)).toEqual(calls[0]!.input);
 
     expect(await open(sealed, ctxA)).toEqual({ current: 'whsec_abc' });
-    expect(calls[1]!.constructor.name).toBe('DecryptCommand');
+    expect(calls[1]!.operation).toBe('Decrypt');
     expect(calls[1]!.input).toEqual(decryptInput(KEY, Buffer.from(sealed.dk, 'base64'), ctxA));
     expect(calls[1]!.input).toMatchObject({ KeyId: KEY, EncryptionContext: { tenant: 'acme', resource: ctxA.resource } });
   });
