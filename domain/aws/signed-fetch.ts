@@ -2,8 +2,9 @@
  * AWS API calls as `fetch` requests signed with SigV4: what an SDK client does for a handful of
  * operations, without the client's code (its protocol layer, schemas, middleware stack) in the
  * bundle. Used where a function needs only a few operations of a service (S3 objects,
- * domain/integrations/s3-objects.ts; SES, domain/mail/ses.ts; KMS, domain/secrets/kms.ts); each
- * adapter builds its requests and reads its answers, this module sends them.
+ * domain/integrations/s3-objects.ts; SES, domain/mail/ses.ts; KMS, domain/secrets/kms.ts; STS,
+ * domain/aws/sts.ts; Secrets Manager, domain/secrets/secrets-manager.ts); each adapter builds its
+ * requests and reads its answers, this module sends them.
  *
  * The signer is `@smithy/signature-v4`, the one every SDK client signs with (the DynamoDB client
  * brings it into each bundle already). Credentials and region are the Lambda environment's
@@ -49,9 +50,9 @@ export interface SignedFetchOptions {
 
 /** What differs between services: the signing name and how an error answer names its error. */
 export interface AwsService {
-  /** In error messages: `S3`, `SES`, `KMS`. */
+  /** In error messages: `S3`, `SES`, `KMS`, `STS`, `Secrets Manager`. */
   title: string;
-  /** SigV4's service name: `s3`, `ses`, `kms`. */
+  /** SigV4's service name: `s3`, `ses`, `kms`, `sts`, `secretsmanager`. */
   signingName: string;
   /** S3 signs the path as sent; other services sign it encoded once more (the signer's default). */
   uriEscapePath?: boolean;

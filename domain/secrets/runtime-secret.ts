@@ -5,18 +5,14 @@
  * (Lambda's init phase, before the first request), so the key's users stay synchronous.
  * Without an ARN (local runtime, tests, bench) `<NAME>` itself may hold the value.
  */
-// Named imports, not `import('@aws-sdk/client-secrets-manager')`: a dynamic import keeps the whole client
-// in the bundle; the client is still only built where an ARN is configured.
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { secretsManagerApi, type SecretsManagerApi } from '#domain/secrets/secrets-manager.ts';
 
-/** The part of Secrets Manager we use: one GetSecretValue (mocked at this edge in tests). */
-export interface SecretsPort {
-  send(command: GetSecretValueCommand): Promise<{ SecretString?: string }>;
-}
+/** The part of Secrets Manager we use: one GetSecretValue (domain/secrets/secrets-manager.ts; a stand-in in tests). */
+export type SecretsPort = Pick<SecretsManagerApi, 'getSecretValue'>;
 
 let defaultPort: SecretsPort | undefined;
-/** Built only where an ARN is configured. */
-const awsSecretsManager = (): SecretsPort => (defaultPort ??= new SecretsManagerClient({}));
+/** Built only where an ARN is configured (it needs the region then). */
+const awsSecretsManager = (): SecretsPort => (defaultPort ??= secretsManagerApi());
 
 /** The GetSecretValue request for one secret: its current version. */
 export const getSecretValueInput = (secretArn: string) => ({ SecretId: secretArn, VersionStage: 'AWSCURRENT' });
@@ -28,7 +24,7 @@ export function readSecret(secretArn: string, port?: SecretsPort): Promise<strin
   const known = cache.get(secretArn);
   if (known) return known;
   const read = (async () => {
-    const out = await (port ?? awsSecretsManager()).send(new GetSecretValueCommand(getSecretValueInput(secretArn)));
+    const out = await (port ?? awsSecretsManager()).getSecretValue(getSecretValueInput(secretArn));
     if (!out.SecretString) throw new Error(`secret ${secretArn} has no string value`);
     return out.SecretString;
   })();

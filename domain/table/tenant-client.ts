@@ -10,11 +10,9 @@
  * tenant. Locally (no STS) the base client is the tenant's client; the key guard still refuses
  * any other tenant's key.
  */
-// Named imports, not `import('@aws-sdk/client-sts')`: a dynamic import keeps the whole client in the
-// bundle; the client is still only built where a tenant role is configured.
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { stsApi, type AssumeRoleInput, type StsApi } from '#domain/aws/sts.ts';
 import { createDocumentClient, db } from '#domain/table/client.ts';
 import { TENANT_TAG, withTenantScope } from '#domain/table/tenant-scope.ts';
 
@@ -34,13 +32,11 @@ export interface TenantClientProvider {
 /** Local: no STS; the base client, guarded by the tenant key guard. */
 export const baseClientProvider: TenantClientProvider = { clientFor: async () => db };
 
-/** The part of STS we use: one AssumeRole (mocked at this edge in tests). */
-export interface StsPort {
-  send(command: AssumeRoleCommand): Promise<{ Credentials?: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string; Expiration?: Date } }>;
-}
+/** The part of STS we use: one AssumeRole (domain/aws/sts.ts; a stand-in in tests). */
+export type StsPort = Pick<StsApi, 'assumeRole'>;
 
 /** The AssumeRole request for one tenant: the role, the tenant as a session tag, an hour. */
-export function assumeRoleInput(roleArn: string, tenantId: string) {
+export function assumeRoleInput(roleArn: string, tenantId: string): AssumeRoleInput {
   return {
     RoleArn: roleArn,
     // 2–64 characters of [\w+=,.@-]: a tenant id fits after the prefix (it is [A-Za-z0-9_.@-]), cut to length.
@@ -66,7 +62,7 @@ export function stsClientProvider(options: StsProviderOptions): TenantClientProv
   const cache = new Map<string, { client: Promise<DynamoDBDocumentClient>; renewAt: number }>();
 
   async function assume(tenantId: string, entry: { renewAt: number }): Promise<DynamoDBDocumentClient> {
-    const out = await options.sts.send(new AssumeRoleCommand(assumeRoleInput(options.roleArn, tenantId)));
+    const out = await options.sts.assumeRole(assumeRoleInput(options.roleArn, tenantId));
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error('AssumeRole answered no credentials');
     entry.renewAt = c.Expiration.getTime() - RENEW_BEFORE_MS;
@@ -99,8 +95,9 @@ export function tenantClientProvider(): TenantClientProvider {
   if (provider) return provider;
   const roleArn = process.env.TENANT_TABLE_ROLE_ARN;
   if (!roleArn) return (provider = baseClientProvider);
-  let sts: STSClient | undefined;
-  const lazySts: StsPort = { send: (command) => (sts ??= new STSClient({})).send(command) };
+  // Built at the first AssumeRole (it reads the region and credentials then).
+  let sts: StsApi | undefined;
+  const lazySts: StsPort = { assumeRole: (input) => (sts ??= stsApi()).assumeRole(input) };
   return (provider = stsClientProvider({ roleArn, sts: lazySts }));
 }
 

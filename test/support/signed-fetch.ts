@@ -1,5 +1,5 @@
 /**
- * For the tests of the adapters over domain/aws/signed-fetch.ts (S3, SES, KMS): a `fetch` that
+ * For the tests of the adapters over domain/aws/signed-fetch.ts (S3, SES, KMS, STS, Secrets Manager): a `fetch` that
  * records each request and answers from a list, and SigV4 written here from the specification
  * (node:crypto), so a signature is checked against something other than the signer that made it.
  */

@@ -2,17 +2,17 @@
  * Secrets read at run time (issue 11 point 5): the GetSecretValue request for the ARN the
  * environment names, read once per container; Secrets Manager mocked at the client edge.
  */
-import type { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { GetSecretValueInput } from '#domain/secrets/secrets-manager.ts';
 import { forgetSecrets, getSecretValueInput, readSecret, secretFromEnvironment, type SecretsPort } from '#domain/secrets/runtime-secret.ts';
 
 const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:CursorSigningKey-AbC123';
 
 function fakeSecretsManager(value: string | (() => never)) {
-  const calls: GetSecretValueCommand[] = [];
+  const calls: GetSecretValueInput[] = [];
   const port: SecretsPort = {
-    async send(command) {
-      calls.push(command);
+    async getSecretValue(input) {
+      calls.push(input);
       return { SecretString: typeof value === 'string' ? value : value() };
     },
   };
@@ -28,7 +28,7 @@ describe('runtime secrets', () => {
   it('asks GetSecretValue for the secret\'s current version, by its ARN', async () => {
     const { port, calls } = fakeSecretsManager('s3cret');
     expect(await readSecret(ARN, port)).toBe('s3cret');
-    expect(calls.map((c) => c.input)).toEqual([{ SecretId: ARN, VersionStage: 'AWSCURRENT' }]);
+    expect(calls).toEqual([{ SecretId: ARN, VersionStage: 'AWSCURRENT' }]);
     expect(getSecretValueInput(ARN)).toEqual({ SecretId: ARN, VersionStage: 'AWSCURRENT' });
   });
 
