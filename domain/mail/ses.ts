@@ -157,8 +157,10 @@ export interface SesApiOptions extends SignedFetchOptions {
 export function sesApi(options: SesApiOptions = {}): SesApi {
   const ses = signedFetch({ title: 'SES', signingName: 'ses', errorOf: restJsonErrorOf }, { attemptTimeoutMs: 5_000, ...options });
   const endpoint = new URL(options.endpoint ?? `https://email.${ses.region}.amazonaws.com`);
-  const post = <T>(operation: string, path: string, input: object) =>
-    ses.send(requestTo(endpoint, 'POST', path, { 'content-type': 'application/json' }, JSON.stringify(input)), (res) => res.json() as Promise<T>, operation);
+  // The body is read inside the attempt, parsed outside it: a malformed answer is an error, never a
+  // retry (which could send the mail twice).
+  const post = async <T>(operation: string, path: string, input: object): Promise<T> =>
+    JSON.parse(await ses.send(requestTo(endpoint, 'POST', path, { 'content-type': 'application/json' }, JSON.stringify(input)), (res) => res.text(), operation)) as T;
   return {
     sendEmail: (input) => post<SendEmailOutput>('SendEmail', '/v2/email/outbound-emails', input),
     sendBulkEmail: (input) => post<SendBulkEmailOutput>('SendBulkEmail', '/v2/email/outbound-bulk-emails', input),

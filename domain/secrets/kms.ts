@@ -48,8 +48,9 @@ export function kmsApi(options: KmsApiOptions = {}): KmsApi {
   const endpoint = new URL(options.endpoint ?? `https://kms.${kms.region}.amazonaws.com`);
   const call = async (operation: string, input: object) => {
     const headers = { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `TrentService.${operation}` };
-    const out = await kms.send(requestTo(endpoint, 'POST', '/', headers, JSON.stringify(input)), (res) => res.json() as Promise<{ Plaintext?: string; CiphertextBlob?: string }>, operation);
-    return blobs(out);
+    // The body is read inside the attempt, parsed outside it: a malformed answer is an error, not a retry.
+    const text = await kms.send(requestTo(endpoint, 'POST', '/', headers, JSON.stringify(input)), (res) => res.text(), operation);
+    return blobs(JSON.parse(text) as { Plaintext?: string; CiphertextBlob?: string });
   };
   return {
     generateDataKey: (input) => call('GenerateDataKey', input),

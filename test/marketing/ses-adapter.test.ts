@@ -184,6 +184,12 @@ describe('SES v2 over signed fetch', () => {
     const { ses } = withFetch([json({})]);
     await expect(sesMailer(ses, 'crm-mail').send(single)).rejects.toThrow('SES answered without a MessageId');
   });
+
+  it('a 200 whose body is not JSON is an error at once: never retried, which could send the mail twice', async () => {
+    const { ses, sent } = withFetch([() => new Response('<html>proxy</html>', { status: 200 }), json({ MessageId: 'm-2' })]);
+    await expect(sesMailer(ses, 'crm-mail').send(single)).rejects.toBeInstanceOf(SyntaxError);
+    expect(sent).toHaveLength(1);
+  });
 });
 
 describe('SES errors', () => {

@@ -132,4 +132,11 @@ describe('KMS errors', () => {
     expect(Buffer.from(out.Plaintext!).equals(plaintext)).toBe(true);
     expect(sent).toHaveLength(2);
   });
+
+  it('a 200 whose body is not JSON is an error at once, not a retry (nor a 503)', async () => {
+    const { kms, sent } = withFetch([() => new Response('<html>proxy</html>', { status: 200 }), json({ Plaintext: 'AA==' })]);
+    const err = await kms.decrypt(decryptInput(KEY, randomBytes(48), context)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SyntaxError);
+    expect(sent).toHaveLength(1);
+  });
 });
