@@ -4,6 +4,7 @@
  * (node:crypto), so a signature is checked against something other than the signer that made it.
  */
 import { createHash, createHmac } from 'node:crypto';
+import { expect } from 'vitest';
 import type { SignedFetchOptions } from '#domain/aws/signed-fetch.ts';
 
 export const NOW = new Date('2026-06-01T08:00:00Z');
@@ -86,5 +87,23 @@ export function expectedSignature(req: Sent, region: string, service: string): s
   return sigv4(
     { method: req.method, url: req.url, canonicalQuery: '', headers, payloadHash: sha256Hex(req.body ?? '') },
     { date: req.headers['x-amz-date']!, secretAccessKey: CREDENTIALS.secretAccessKey, region, service },
+  );
+}
+
+/**
+ * An awsJson1_1 request (KMS, Secrets Manager) as the SDK signs it: the target and content type, the
+ * body's hash, date and session token, all signed, with the signature of the specification.
+ */
+export function expectSignedJsonRequest(req: Sent, { target, region, service }: { target: string; region: string; service: string }): void {
+  expect(req.headers).toMatchObject({
+    'content-type': 'application/x-amz-json-1.1',
+    'x-amz-target': target,
+    'x-amz-content-sha256': sha256Hex(req.body!),
+    'x-amz-date': '20260601T080000Z',
+    'x-amz-security-token': CREDENTIALS.sessionToken,
+  });
+  expect(req.headers.authorization).toBe(
+    `AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260601/${region}/${service}/aws4_request, ` +
+      `SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token;x-amz-target, Signature=${expectedSignature(req, region, service)}`,
   );
 }
