@@ -95,6 +95,15 @@ export function page(title: string, body: string): string {
 
 type Event = APIGatewayProxyEventV2;
 
+/** The title of an error page: what the person who opened the link can do about it. */
+export function errorPageTitle(status: number): string {
+  if (status === 404) return 'This link is not valid';
+  if (status === 429) return 'Too many requests';
+  // A 503 (busy, or timed out) passes: the page says to retry, and Retry-After says when.
+  if (status === 503) return 'Please try again in a moment';
+  return status < 500 ? 'This could not be done' : 'Something went wrong';
+}
+
 function wantsJson(headers: Record<string, string>): boolean {
   const accept = headers.accept ?? '';
   const type = (headers['content-type'] ?? '').toLowerCase();
@@ -178,7 +187,7 @@ export function publicFunction(operations: Record<string, PublicOperation>) {
         const answer = problemResponse(problem);
         return { ...answer, headers: { ...answer.headers, ...later } };
       }
-      const title = problem.status === 404 ? 'This link is not valid' : problem.status === 429 ? 'Too many requests' : problem.status < 500 ? 'This could not be done' : 'Something went wrong';
+      const title = errorPageTitle(problem.status);
       return {
         statusCode: problem.status,
         headers: { ...SECURITY_HEADERS, ...later, 'content-type': 'text/html; charset=utf-8' },
