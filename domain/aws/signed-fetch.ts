@@ -116,6 +116,8 @@ export interface SignedFetch {
   /**
    * Sends `request`, signed anew at each attempt, and retries what the SDK would; a
    * 2xx answer is given to `read`. `operation` names the request in error messages (default its method and path).
+   * `read` only reads the body: whatever it throws counts as the connection failing and is retried, so a
+   * caller parses what it read after `send` returns (a malformed answer is then an error, not a retry).
    */
   send<T>(request: SignableRequest, read: (res: Response) => Promise<T>, operation?: string): Promise<T>;
 }
